@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "authd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "authd", targets: ["authd"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+    ],
+    targets: [
+        // C shims over Debian's system libraries.
+        // hiredis's pkg-config file adds -D_FILE_OFFSET_BITS=64, which SwiftPM refuses with a warning;
+        // the headers need no include path of their own, so the module map alone is enough.
+        .systemLibrary(name: "CHiredis"),
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+
+        // Redis client: SwiftNIO owns the socket, hiredis encodes commands and parses replies.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Token domain: users, sessions, tokens, passwords. Knows nothing of HTTP or Redis.
+        .target(
+            name: "AuthCore",
+            dependencies: [
+                "CArgon2",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Redis store: the token domain's state as Redis keys and Lua scripts.
+        .target(
+            name: "AuthStore",
+            dependencies: ["AuthCore", "RedisClient"],
+            resources: [.copy("Lua")]
+        ),
+        // HTTP server: bare NIOHTTP1, a small router, and the mapping of errors to responses.
+        .target(
+            name: "AuthHTTP",
+            dependencies: [
+                "AuthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Configuration and wiring: builds the app that both the CLI and the tests run.
+        .target(
+            name: "AuthdApp",
+            dependencies: [
+                "AuthCore", "AuthStore", "AuthHTTP", "RedisClient",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "authd",
+            dependencies: [
+                "AuthdApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "AuthdApp", "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"]),
+        .testTarget(name: "AuthdTests", dependencies: ["AuthdApp", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

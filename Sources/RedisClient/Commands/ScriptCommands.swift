@@ -1,0 +1,24 @@
+extension RedisClient {
+    /// [EVALSHA](https://redis.io/commands/evalsha): runs a script by its SHA-1.
+    ///
+    /// When Redis does not know the script (it restarted, or `SCRIPT FLUSH` ran), it is loaded with
+    /// [SCRIPT LOAD](https://redis.io/commands/script-load) and the call retried once, so callers
+    /// never see `NOSCRIPT`.
+    public func evalSHA(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+        var command = RedisCommand("EVALSHA", [script.sha1, String(keys.count)])
+        for key in keys { command.append(key) }
+        for argument in arguments { command.append(argument) }
+        do {
+            return try await self.send(command)
+        } catch let error as RedisServerError where error.code == "NOSCRIPT" {
+            try await self.scriptLoad(script)
+            return try await self.send(command)
+        }
+    }
+
+    /// [SCRIPT LOAD](https://redis.io/commands/script-load): loads a script into the script cache.
+    public func scriptLoad(_ script: RedisScript) async throws {
+        let sha = try await self.send(RedisCommand("SCRIPT", ["LOAD", script.source]), as: \.string)
+        guard sha == script.sha1 else { throw RedisClientError.unexpectedReply(command: "SCRIPT LOAD") }
+    }
+}

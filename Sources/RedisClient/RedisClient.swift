@@ -1,0 +1,80 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A Redis client over a small, fixed set of multiplexed, self-healing connections.
+///
+/// Each connection lives on one event loop of the group it is given (share the HTTP server's),
+/// and any number of commands can be in flight on it at once. A caller on one of those event loops
+/// uses that loop's connection and pays no thread hop.
+///
+/// Errors are typed: ``RedisServerError`` for an error reply, ``RedisClientError`` for everything
+/// else (``RedisClientError/unavailable`` during an outage, so that callers can answer 503).
+public final class RedisClient: Sendable {
+    public let configuration: RedisConfiguration
+    private let slots: [RedisConnectionSlot]
+    private let nextSlot = NIOLockedValueBox(0)
+
+    /// Creates the client and starts connecting in the background. It never blocks and never
+    /// throws for an unreachable server: commands fail with ``RedisClientError/unavailable``
+    /// until a connection is up.
+    public init(configuration: RedisConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        let loops = Array(eventLoopGroup.makeIterator())
+        self.slots = (0..<max(1, configuration.poolSize)).map { index in
+            RedisConnectionSlot(
+                eventLoop: loops[index % loops.count],
+                configuration: configuration,
+                logger: logger
+            )
+        }
+        for slot in self.slots { slot.start() }
+    }
+
+    /// Sends one command and returns its reply. An error reply is thrown as ``RedisServerError``.
+    public func send(_ command: RedisCommand) async throws -> RedisValue {
+        try await self.sendFuture(command).get()
+    }
+
+    /// Sends a command given by name and text arguments, such as `send("GET", ["key"])`.
+    @discardableResult
+    public func send(_ name: String, _ arguments: [String]) async throws -> RedisValue {
+        try await self.send(RedisCommand(name, arguments))
+    }
+
+    /// The future-returning form of ``send(_:)-(RedisCommand)``, for callers on an event loop.
+    public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
+        self.slot().send(command, deadline: .now() + self.configuration.commandTimeout)
+    }
+
+    /// How many of the pool's connections are up right now.
+    public func connectedCount() async -> Int {
+        var count = 0
+        for slot in self.slots where (try? await slot.isConnected.get()) == true {
+            count += 1
+        }
+        return count
+    }
+
+    /// Closes every connection. Commands in flight fail with ``RedisClientError/connectionClosed``,
+    /// later ones with ``RedisClientError/shutdown``.
+    public func shutdown() async {
+        for slot in self.slots {
+            try? await slot.shutdown().get()
+        }
+    }
+
+    /// The current event loop's connection when called on one of them, else the next in turn.
+    private func slot() -> RedisConnectionSlot {
+        if self.slots.count == 1 { return self.slots[0] }
+        for slot in self.slots where slot.eventLoop.inEventLoop {
+            return slot
+        }
+        let index = self.nextSlot.withLockedValue { next in
+            defer { next = (next + 1) % self.slots.count }
+            return next
+        }
+        return self.slots[index]
+    }
+}

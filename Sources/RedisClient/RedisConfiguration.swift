@@ -1,0 +1,93 @@
+import Foundation
+import NIOCore
+
+/// Where and how to reach Redis.
+///
+/// Built from a URL:
+/// - `redis://[user[:password]@]host[:port][/db]`
+/// - `unix:///path/to/redis.sock[?db=N]` (credentials as in `unix://user:password@/path`)
+///
+/// `rediss://` (TLS) is refused with a clear error: this build has no TLS stack.
+/// The description redacts the password.
+public struct RedisConfiguration: Sendable, CustomStringConvertible {
+    public enum Endpoint: Sendable, Hashable {
+        case tcp(host: String, port: Int)
+        case unixSocket(path: String)
+    }
+
+    public var endpoint: Endpoint
+    /// The ACL user name for `AUTH`, if any.
+    public var username: String?
+    /// The password for `AUTH`, if any. Never printed.
+    public var password: String?
+    /// The database for `SELECT`, 0 by default.
+    public var database: Int = 0
+    /// The name given with `CLIENT SETNAME`, so connections are easy to find in `CLIENT LIST`.
+    public var connectionName: String? = "authd"
+    /// How many multiplexed connections to keep, each on its own event loop.
+    public var poolSize: Int = System.coreCount
+    public var connectTimeout: TimeAmount = .seconds(2)
+    public var commandTimeout: TimeAmount = .seconds(2)
+    /// The first reconnection delay after a failure; it doubles up to `maxReconnectDelay`.
+    public var minReconnectDelay: TimeAmount = .milliseconds(50)
+    public var maxReconnectDelay: TimeAmount = .seconds(1)
+
+    public init(endpoint: Endpoint) {
+        self.endpoint = endpoint
+    }
+
+    public init(url string: String) throws(RedisClientError) {
+        guard let url = URLComponents(string: string), let scheme = url.scheme?.lowercased() else {
+            throw .invalidConfiguration("not a URL (expected redis://host:port/db or unix:///path)")
+        }
+        switch scheme {
+        case "redis":
+            let host = url.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+            self.init(endpoint: .tcp(host: host, port: url.port ?? 6379))
+            let path = url.path.drop(while: { $0 == "/" })
+            if !path.isEmpty {
+                guard let db = Int(path), db >= 0 else {
+                    throw .invalidConfiguration("the database in the URL's path must be a number")
+                }
+                self.database = db
+            }
+        case "unix":
+            guard !url.path.isEmpty else { throw .invalidConfiguration("unix:// needs a socket path") }
+            self.init(endpoint: .unixSocket(path: url.path))
+        case "rediss":
+            throw .invalidConfiguration(
+                "rediss:// (TLS) is not supported; reach Redis on loopback or a private network, or through a TLS tunnel"
+            )
+        default:
+            throw .invalidConfiguration("unknown scheme '\(scheme)' (expected redis or unix)")
+        }
+        if let user = url.user, !user.isEmpty { self.username = user }
+        if let password = url.password, !password.isEmpty { self.password = password }
+        // A URL of the form redis://:password@host sets only the password.
+        for item in url.queryItems ?? [] {
+            switch item.name {
+            case "db":
+                guard let value = item.value, let db = Int(value), db >= 0 else {
+                    throw .invalidConfiguration("db must be a number")
+                }
+                self.database = db
+            default:
+                throw .invalidConfiguration("unknown URL option '\(item.name)'")
+            }
+        }
+    }
+
+    /// The URL with the password replaced by `***`.
+    public var description: String {
+        var auth = ""
+        if self.username != nil || self.password != nil {
+            auth = (self.username ?? "") + (self.password == nil ? "" : ":***") + "@"
+        }
+        switch self.endpoint {
+        case .tcp(let host, let port):
+            return "redis://\(auth)\(host):\(port)/\(self.database)"
+        case .unixSocket(let path):
+            return "unix://\(auth)\(path)?db=\(self.database)"
+        }
+    }
+}

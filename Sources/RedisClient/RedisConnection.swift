@@ -1,0 +1,81 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Opens one connection: the NIO channel with its RESP pipeline, then the handshake.
+enum RedisConnection {
+    static func connect(
+        on eventLoop: any EventLoop,
+        configuration: RedisConfiguration,
+        logger: Logger
+    ) -> EventLoopFuture<any Channel> {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ByteToMessageHandler(RedisReplyDecoder()),
+                        RedisCommandHandler()
+                    )
+                }
+            }
+        let connected: EventLoopFuture<any Channel> =
+            switch configuration.endpoint {
+            case .tcp(let host, let port): bootstrap.connect(host: host, port: port)
+            case .unixSocket(let path): bootstrap.connect(unixDomainSocketPath: path)
+            }
+        // The handshake shares the connect timeout: a server that accepts but never answers
+        // must not hold the slot forever.
+        let deadline = NIODeadline.now() + configuration.connectTimeout
+        return connected.flatMap { channel in
+            self.handshake(channel, configuration: configuration, deadline: deadline)
+                .map { channel }
+                .flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+        }
+        .flatMapErrorThrowing { error in
+            switch error {
+            case ChannelError.connectTimeout, RedisClientError.timeout: throw RedisClientError.connectTimeout
+            case let error as RedisClientError: throw error
+            case let error as RedisServerError: throw error
+            default: throw RedisClientError.connectFailed("\(error)")
+            }
+        }
+    }
+
+    /// AUTH, SELECT and CLIENT SETNAME, pipelined in one round trip.
+    private static func handshake(
+        _ channel: any Channel,
+        configuration: RedisConfiguration,
+        deadline: NIODeadline
+    ) -> EventLoopFuture<Void> {
+        var commands: [RedisCommand] = []
+        if let password = configuration.password {
+            var auth = RedisCommand("AUTH")
+            if let username = configuration.username { auth.append(username) }
+            auth.append(password)
+            commands.append(auth)
+        }
+        if configuration.database != 0 {
+            commands.append(RedisCommand("SELECT", [String(configuration.database)]))
+        }
+        if let name = configuration.connectionName {
+            commands.append(RedisCommand("CLIENT", ["SETNAME", name]))
+        }
+        let replies = commands.map { command in
+            let promise = channel.eventLoop.makePromise(of: RedisValue.self)
+            channel.write(RedisRequest(command: command, promise: promise, deadline: deadline), promise: nil)
+            return promise.futureResult.flatMapErrorThrowing { error in
+                if let error = error as? RedisServerError, command.name == "AUTH" || error.code == "NOAUTH" {
+                    throw RedisClientError.authenticationFailed(error.message)
+                }
+                throw error
+            }
+        }
+        channel.flush()
+        return EventLoopFuture.andAllSucceed(replies, on: channel.eventLoop)
+    }
+}

@@ -1,0 +1,165 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One multiplexed connection to Redis that re-opens itself, bound to one event loop.
+///
+/// All state lives on that event loop (`NIOLoopBoundBox`), so no lock is needed.
+///
+/// - While connected, commands are written at once and pipelined.
+/// - While the first connect of a healthy slot is in progress, commands wait for it (bounded by the
+///   connect timeout).
+/// - After a failure, commands fail fast with ``RedisClientError/unavailable`` until a reconnect,
+///   retried with capped exponential backoff, succeeds.
+final class RedisConnectionSlot: Sendable {
+    private enum State {
+        case idle
+        /// `failures` counts the attempts that failed in a row before this one.
+        case connecting(EventLoopFuture<any Channel>, failures: Int)
+        case connected(any Channel)
+        case backingOff(failures: Int, retry: Scheduled<Void>)
+        case shutdown
+    }
+
+    let eventLoop: any EventLoop
+    private let configuration: RedisConfiguration
+    private let logger: Logger
+    private let state: NIOLoopBoundBox<State>
+
+    init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.logger = logger
+        self.state = .makeBoxSendingValue(.idle, eventLoop: eventLoop)
+    }
+
+    /// Whether a connection is up right now. Answered on the slot's event loop.
+    var isConnected: EventLoopFuture<Bool> {
+        self.eventLoop.submit {
+            if case .connected = self.state.value { true } else { false }
+        }
+    }
+
+    func start() {
+        self.eventLoop.execute {
+            guard case .idle = self.state.value else { return }
+            self.connect(failures: 0)
+        }
+    }
+
+    func send(_ command: RedisCommand, deadline: NIODeadline) -> EventLoopFuture<RedisValue> {
+        if self.eventLoop.inEventLoop {
+            return self.sendOnLoop(command, deadline: deadline)
+        }
+        return self.eventLoop.flatSubmit { self.sendOnLoop(command, deadline: deadline) }
+    }
+
+    func shutdown() -> EventLoopFuture<Void> {
+        self.eventLoop.flatSubmit {
+            let previous = self.state.value
+            self.state.value = .shutdown
+            switch previous {
+            case .connected(let channel):
+                return channel.close().recover { _ in }
+            case .connecting(let future, _):
+                return future.flatMap { $0.close() }.recover { _ in }
+            case .backingOff(_, let retry):
+                retry.cancel()
+                return self.eventLoop.makeSucceededVoidFuture()
+            case .idle, .shutdown:
+                return self.eventLoop.makeSucceededVoidFuture()
+            }
+        }
+    }
+
+    // MARK: - On the event loop
+
+    private func sendOnLoop(_ command: RedisCommand, deadline: NIODeadline) -> EventLoopFuture<RedisValue> {
+        switch self.state.value {
+        case .connected(let channel):
+            return self.write(command, deadline: deadline, to: channel)
+        case .connecting(let channel, failures: 0):
+            return channel.flatMap { self.write(command, deadline: deadline, to: $0) }
+        case .shutdown:
+            return self.eventLoop.makeFailedFuture(RedisClientError.shutdown)
+        case .idle, .connecting, .backingOff:
+            return self.eventLoop.makeFailedFuture(RedisClientError.unavailable)
+        }
+    }
+
+    private func write(
+        _ command: RedisCommand,
+        deadline: NIODeadline,
+        to channel: any Channel
+    ) -> EventLoopFuture<RedisValue> {
+        let reply = self.eventLoop.makePromise(of: RedisValue.self)
+        let written = self.eventLoop.makePromise(of: Void.self)
+        // A write that never reaches the handler (the channel already closed) must still fail the
+        // command; a promise the handler already completed ignores this.
+        written.futureResult.whenFailure { _ in reply.fail(RedisClientError.connectionClosed) }
+        channel.writeAndFlush(RedisRequest(command: command, promise: reply, deadline: deadline), promise: written)
+        return reply.futureResult
+    }
+
+    private func connect(failures: Int) {
+        let attempt = RedisConnection.connect(
+            on: self.eventLoop,
+            configuration: self.configuration,
+            logger: self.logger
+        )
+        self.state.value = .connecting(attempt, failures: failures)
+        attempt.whenComplete { result in
+            guard case .connecting = self.state.value else {
+                // Shut down while connecting: shutdown() closes the channel.
+                return
+            }
+            switch result {
+            case .success(let channel):
+                if failures > 0 {
+                    self.logger.info("redis connection restored", metadata: ["redis": "\(self.configuration)"])
+                }
+                self.state.value = .connected(channel)
+                channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
+            case .failure(let error):
+                self.scheduleReconnect(failures: failures + 1, error: error)
+            }
+        }
+    }
+
+    private func connectionClosed(_ channel: any Channel) {
+        guard case .connected(let current) = self.state.value, current === channel else { return }
+        self.logger.warning("redis connection lost", metadata: ["redis": "\(self.configuration)"])
+        // Reconnect at once, but fail new commands fast until it is up.
+        self.connect(failures: 1)
+    }
+
+    private func scheduleReconnect(failures: Int, error: any Error) {
+        let delay = self.backoff(failures: failures)
+        // Log the first failure loudly and later ones quietly, so an outage does not flood the log.
+        let level: Logger.Level = failures <= 2 ? .warning : .debug
+        self.logger.log(
+            level: level,
+            "redis connect failed",
+            metadata: [
+                "redis": "\(self.configuration)", "error": "\(error)",
+                "retry_in_ms": "\(delay.nanoseconds / 1_000_000)",
+            ]
+        )
+        let retry = self.eventLoop.scheduleTask(in: delay) {
+            guard case .backingOff = self.state.value else { return }
+            self.connect(failures: failures)
+        }
+        self.state.value = .backingOff(failures: failures, retry: retry)
+    }
+
+    /// Doubles from the minimum delay up to the maximum, with up to 20% jitter so that many
+    /// instances do not reconnect in lockstep.
+    private func backoff(failures: Int) -> TimeAmount {
+        let minimum = self.configuration.minReconnectDelay.nanoseconds
+        let maximum = self.configuration.maxReconnectDelay.nanoseconds
+        let exponent = min(failures - 1, 20)
+        let base = min(maximum, minimum << exponent)
+        let jitter = Int64.random(in: 0...(base / 5))
+        return .nanoseconds(min(maximum, base + jitter))
+    }
+}

@@ -1,0 +1,18 @@
+import Crypto
+
+/// A Lua script run with `EVALSHA`. Its SHA-1 is computed here, so the first call need not load it.
+public struct RedisScript: Sendable, Hashable {
+    public let source: String
+    /// The lowercase hex SHA-1 of `source`, as Redis computes it.
+    public let sha1: String
+
+    public init(_ source: String) {
+        self.source = source
+        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8))
+            .map { byte in
+                let hex = String(byte, radix: 16)
+                return byte < 16 ? "0" + hex : hex
+            }
+            .joined()
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import NIOCore
+import RedisClient
+import TestSupport
+import Testing
+
+/// Each test has a redis-server of its own to kill, pause or start late.
+@Suite("Redis going away and coming back")
+struct RedisFailureTests {
+    private func configuration(_ server: RedisServerProcess) throws -> RedisConfiguration {
+        var configuration = try RedisConfiguration(url: server.url)
+        configuration.poolSize = 2
+        configuration.connectTimeout = .milliseconds(500)
+        configuration.commandTimeout = .milliseconds(500)
+        configuration.maxReconnectDelay = .milliseconds(200)
+        return configuration
+    }
+
+    /// Errors a caller may see while Redis is away: all typed, none a server reply.
+    private static func isOutage(_ error: any Error) -> Bool {
+        switch error as? RedisClientError {
+        case .unavailable, .connectionClosed, .timeout, .connectFailed, .connectTimeout: true
+        default: false
+        }
+    }
+
+    @Test func notRunningAtStartGivesATypedErrorThenConnectsWhenRedisComesUp() async throws {
+        let server = try RedisServerProcess()
+        let redis = RedisClient(
+            configuration: try self.configuration(server), eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
+            logger: quietLogger)
+        await #expect {
+            try await redis.ping()
+        } throws: { error in
+            Self.isOutage(error)
+        }
+        try await server.start()
+        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(3))
+        #expect(await TestRedis.allConnected(redis))
+        await redis.shutdown()
+    }
+
+    @Test func killedMidWorkItRecoversByItselfAndNoCommandOutlivesItsTimeout() async throws {
+        let server = try RedisServerProcess()
+        try await server.start()
+        let configuration = try self.configuration(server)
+        let redis = RedisClient(
+            configuration: configuration, eventLoopGroup: .singletonMultiThreadedEventLoopGroup, logger: quietLogger)
+        try await TestRedis.waitUntilConnected(redis)
+
+        let clock = ContinuousClock()
+        let stop = clock.now + .seconds(3)
+        // Four workers send commands in a loop while the server is killed and restarted.
+        async let load = withThrowingTaskGroup(of: (ok: Int, failed: Int, slowest: Duration).self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var ok = 0
+                    var failed = 0
+                    var slowest = Duration.zero
+                    var index = 0
+                    while clock.now < stop {
+                        index += 1
+                        let started = clock.now
+                        do {
+                            try await redis.set("w\(worker):\(index)", to: "v", expiration: .seconds(30))
+                            ok += 1
+                        } catch {
+                            guard Self.isOutage(error) else { throw error }
+                            failed += 1
+                            try await Task.sleep(for: .milliseconds(5))
+                        }
+                        slowest = max(slowest, clock.now - started)
+                    }
+                    return (ok, failed, slowest)
+                }
+            }
+            var total = (ok: 0, failed: 0, slowest: Duration.zero)
+            for try await result in group {
+                total.ok += result.ok
+                total.failed += result.failed
+                total.slowest = max(total.slowest, result.slowest)
+            }
+            return total
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        server.kill()
+        try await Task.sleep(for: .milliseconds(500))
+        try await server.start()
+        let restarted = clock.now
+        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(2))
+        let recoveredAfter = clock.now - restarted
+        let result = try await load
+
+        #expect(result.failed > 0, "the outage was seen")
+        #expect(result.ok > 0)
+        // Commands fail fast or at their timeout (500 ms), never hang: allow scheduling slack.
+        #expect(result.slowest < .milliseconds(1500))
+        #expect(recoveredAfter < .seconds(2))
+        #expect(await TestRedis.allConnected(redis))
+        await redis.shutdown()
+    }
+
+    @Test func aServerThatStopsAnsweringTimesOutThenTheClientReconnects() async throws {
+        let server = try RedisServerProcess()
+        try await server.start()
+        let redis = RedisClient(
+            configuration: try self.configuration(server), eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
+            logger: quietLogger)
+        try await TestRedis.waitUntilConnected(redis)
+
+        server.pause()
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: RedisClientError.timeout) { try await redis.ping() }
+        #expect(clock.now - started < .milliseconds(1200))
+        server.resume()
+        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(3))
+        await redis.shutdown()
+    }
+
+    @Test func afterShutdownCommandsFailWithShutdown() async throws {
+        let redis = try TestRedis.makeClient()
+        try await TestRedis.waitUntilConnected(redis)
+        await redis.shutdown()
+        await #expect(throws: RedisClientError.shutdown) { try await redis.ping() }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RedisClient
+
+/// The Redis that `scripts/test` starts from `redis/` for the whole suite.
+public enum TestRedis {
+    public static let url = ProcessInfo.processInfo.environment["AUTHD_TEST_REDIS_URL"] ?? "redis://127.0.0.1:6399"
+
+    public static func configuration() throws -> RedisConfiguration {
+        var configuration = try RedisConfiguration(url: url)
+        configuration.poolSize = 2
+        return configuration
+    }
+
+    /// A key prefix no other test uses, so tests can run in parallel against one Redis
+    /// without flushing it.
+    public static func uniquePrefix(_ name: String = "t") -> String {
+        "authd-test:\(name):\(UUID().uuidString.prefix(8)):"
+    }
+
+    public static func makeClient(
+        _ configuration: RedisConfiguration? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws -> RedisClient {
+        RedisClient(
+            configuration: try configuration ?? self.configuration(), eventLoopGroup: group, logger: quietLogger)
+    }
+
+    /// Waits until the client has a connection (the first connect is asynchronous).
+    public static func waitUntilConnected(_ client: RedisClient, timeout: Duration = .seconds(5)) async throws {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while clock.now < end {
+            if (try? await client.ping()) != nil { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await client.ping()
+    }
+
+    /// Waits until every connection of the pool is up, and says whether they all came up in time.
+    public static func allConnected(_ client: RedisClient, timeout: Duration = .seconds(3)) async -> Bool {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while clock.now < end {
+            if await client.connectedCount() == client.configuration.poolSize { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+}
+
+public let quietLogger: Logger = {
+    var logger = Logger(label: "authd-test")
+    logger.logLevel =
+        ProcessInfo.processInfo.environment["AUTHD_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+    return logger
+}()
