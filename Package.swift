@@ -49,8 +49,7 @@ let package = Package(
         // Redis store: the token domain's state as Redis keys and Lua scripts.
         .target(
             name: "AuthStore",
-            dependencies: ["AuthCore", "RedisClient"],
-            resources: [.copy("Lua")]
+            dependencies: ["AuthCore", "RedisClient"]
         ),
         // HTTP server: bare NIOHTTP1, a small router, and the mapping of errors to responses.
         .target(
@@ -94,7 +93,7 @@ let package = Package(
         ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"]),
-        .testTarget(name: "AuthdTests", dependencies: ["AuthdApp", "TestSupport"]),
+        .testTarget(name: "AuthdTests", dependencies: ["AuthdApp", "AuthCore", "AuthStore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

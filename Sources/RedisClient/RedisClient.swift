@@ -49,12 +49,8 @@ public final class RedisClient: Sendable {
     }
 
     /// How many of the pool's connections are up right now.
-    public func connectedCount() async -> Int {
-        var count = 0
-        for slot in self.slots where (try? await slot.isConnected.get()) == true {
-            count += 1
-        }
-        return count
+    public func connectedCount() -> Int {
+        self.slots.count(where: \.isConnected)
     }
 
     /// Closes every connection. Commands in flight fail with ``RedisClientError/connectionClosed``,
@@ -66,15 +62,19 @@ public final class RedisClient: Sendable {
     }
 
     /// The current event loop's connection when called on one of them, else the next in turn.
+    /// A connection that is down is passed over for one that is up, so that while connections
+    /// come back one by one after an outage, no command fails that one of them could carry.
     private func slot() -> RedisConnectionSlot {
         if self.slots.count == 1 { return self.slots[0] }
-        for slot in self.slots where slot.eventLoop.inEventLoop {
-            return slot
-        }
-        let index = self.nextSlot.withLockedValue { next in
-            defer { next = (next + 1) % self.slots.count }
-            return next
-        }
-        return self.slots[index]
+        let preferred =
+            self.slots.first(where: { $0.eventLoop.inEventLoop })
+            ?? self.slots[
+                self.nextSlot.withLockedValue { next in
+                    defer { next = (next + 1) % self.slots.count }
+                    return next
+                }
+            ]
+        if preferred.isConnected { return preferred }
+        return self.slots.first(where: \.isConnected) ?? preferred
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -25,6 +26,9 @@ final class RedisConnectionSlot: Sendable {
     private let configuration: RedisConfiguration
     private let logger: Logger
     private let state: NIOLoopBoundBox<State>
+    /// Mirrors "state is connected" for readers on other threads, so the client can route around
+    /// a connection that is down.
+    private let up = NIOLockedValueBox(false)
 
     init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
@@ -33,11 +37,9 @@ final class RedisConnectionSlot: Sendable {
         self.state = .makeBoxSendingValue(.idle, eventLoop: eventLoop)
     }
 
-    /// Whether a connection is up right now. Answered on the slot's event loop.
-    var isConnected: EventLoopFuture<Bool> {
-        self.eventLoop.submit {
-            if case .connected = self.state.value { true } else { false }
-        }
+    /// Whether a connection is up right now.
+    var isConnected: Bool {
+        self.up.withLockedValue { $0 }
     }
 
     func start() {
@@ -58,6 +60,7 @@ final class RedisConnectionSlot: Sendable {
         self.eventLoop.flatSubmit {
             let previous = self.state.value
             self.state.value = .shutdown
+            self.up.withLockedValue { $0 = false }
             switch previous {
             case .connected(let channel):
                 return channel.close().recover { _ in }
@@ -119,6 +122,7 @@ final class RedisConnectionSlot: Sendable {
                     self.logger.info("redis connection restored", metadata: ["redis": "\(self.configuration)"])
                 }
                 self.state.value = .connected(channel)
+                self.up.withLockedValue { $0 = true }
                 channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
             case .failure(let error):
                 self.scheduleReconnect(failures: failures + 1, error: error)
@@ -128,6 +132,7 @@ final class RedisConnectionSlot: Sendable {
 
     private func connectionClosed(_ channel: any Channel) {
         guard case .connected(let current) = self.state.value, current === channel else { return }
+        self.up.withLockedValue { $0 = false }
         self.logger.warning("redis connection lost", metadata: ["redis": "\(self.configuration)"])
         // Reconnect at once, but fail new commands fast until it is up.
         self.connect(failures: 1)

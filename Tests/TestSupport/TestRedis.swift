@@ -44,7 +44,7 @@ public enum TestRedis {
         let clock = ContinuousClock()
         let end = clock.now + timeout
         while clock.now < end {
-            if await client.connectedCount() == client.configuration.poolSize { return true }
+            if client.connectedCount() == client.configuration.poolSize { return true }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return false

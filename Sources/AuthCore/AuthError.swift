@@ -1,0 +1,27 @@
+/// What went wrong in the token domain, in the client's terms. The HTTP layer maps each case to a
+/// status and a standard error body in one place.
+public enum AuthError: Error, Sendable, Equatable {
+    /// The request is malformed or a field breaks a documented rule.
+    case invalidRequest(String)
+    case usernameTaken
+    case signupDisabled
+    /// Unknown user or wrong password: deliberately the same error.
+    case invalidCredentials
+    /// A refresh token that is malformed, forged, expired, of the wrong type, revoked or reused.
+    case invalidGrant(String)
+    /// An access token that is malformed, forged, expired, of the wrong type or of an ended session.
+    case invalidToken(String)
+}
+
+/// The store (Redis) could not be reached or refused the operation. The service fails closed:
+/// nothing is accepted that the store could not confirm.
+public struct StoreUnavailableError: Error, Sendable, CustomStringConvertible {
+    /// For logs only; never sent to clients.
+    public let reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { "store unavailable: \(self.reason)" }
+}

@@ -1,0 +1,176 @@
+import Logging
+
+/// The token service: sign-up, login, refresh with rotation, logout, and access-token checks.
+///
+/// Knows nothing of HTTP or Redis: it speaks in ``AuthError``s and keeps its state in an
+/// ``AuthStore``.
+public final class AuthService: Sendable {
+    public let settings: AuthSettings
+    private let tokens: TokenCodec
+    private let passwords: PasswordHasher
+    private let store: any AuthStore
+    private let clock: any AuthClock
+    private let logger: Logger
+
+    public init(
+        settings: AuthSettings,
+        tokens: TokenCodec,
+        passwords: PasswordHasher,
+        store: any AuthStore,
+        clock: any AuthClock = SystemClock(),
+        logger: Logger
+    ) {
+        self.settings = settings
+        self.tokens = tokens
+        self.passwords = passwords
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Creates a user and returns the canonical (lowercased) name.
+    public func register(username: String, password: String) async throws -> String {
+        guard self.settings.signupEnabled else { throw AuthError.signupDisabled }
+        let name = try Credentials.canonicalUsername(username)
+        try Credentials.validateNewPassword(password)
+        let hash = try await self.passwords.hash(password)
+        guard try await self.store.createUser(username: name, passwordHash: hash, now: self.clock.now()) else {
+            throw AuthError.usernameTaken
+        }
+        self.logger.info("user registered", metadata: ["user": "\(name)"])
+        return name
+    }
+
+    /// Checks the password and opens a session. An unknown user and a wrong password fail alike,
+    /// after the same amount of hashing.
+    public func login(username: String, password: String) async throws -> TokenPair {
+        // A name that could never exist still costs a hash, so it answers in the usual time.
+        let name = try? Credentials.canonicalUsername(username)
+        let stored = try await name.asyncFlatMap { try await self.store.passwordHash(username: $0) }
+        let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
+        guard try await self.passwords.verify(bounded, against: stored), let name else {
+            throw AuthError.invalidCredentials
+        }
+        let now = self.clock.now()
+        let session = SessionRecord(
+            username: name,
+            id: RandomID.make(),
+            refreshTokenID: RandomID.make(),
+            refreshExpiresAt: now + min(self.settings.refreshTokenTTL, self.settings.sessionMaxLifetime),
+            absoluteExpiresAt: now + self.settings.sessionMaxLifetime
+        )
+        try await self.store.createSession(session, now: now)
+        return try await self.issue(
+            username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
+            refreshExpiresAt: session.refreshExpiresAt, now: now
+        )
+    }
+
+    /// Trades a refresh token for a new access token and a new refresh token. The presented token
+    /// is spent: presenting it again revokes the session.
+    public func refresh(refreshToken: String) async throws -> TokenPair {
+        let now = self.clock.now()
+        let claims = try await self.verifyRefreshToken(refreshToken)
+        guard claims.exp > now else { throw AuthError.invalidGrant("refresh token expired") }
+        let next = RandomID.make()
+        let rotation = SessionRotation(
+            username: claims.sub,
+            sessionID: claims.sid,
+            presentedTokenID: claims.jti,
+            nextTokenID: next,
+            now: now,
+            refreshExpiresAt: now + self.settings.refreshTokenTTL
+        )
+        switch try await self.store.rotateSession(rotation) {
+        case .rotated(let refreshExpiresAt):
+            return try await self.issue(
+                username: claims.sub, sessionID: claims.sid, refreshTokenID: next,
+                refreshExpiresAt: refreshExpiresAt, now: now
+            )
+        case .unknownSession:
+            throw AuthError.invalidGrant("refresh token revoked")
+        case .reused:
+            self.logger.warning(
+                "refresh token reuse detected; session revoked",
+                metadata: ["user": "\(claims.sub)", "session": "\(claims.sid)"]
+            )
+            throw AuthError.invalidGrant("refresh token already used")
+        }
+    }
+
+    /// Ends the refresh token's session. Idempotent; an expired but genuine token is accepted,
+    /// since there is nothing left to end.
+    public func logout(refreshToken: String) async throws {
+        let claims = try await self.verifyRefreshToken(refreshToken)
+        try await self.store.endSession(username: claims.sub, sessionID: claims.sid)
+    }
+
+    /// Verifies an access token (signature, kind, expiry) and that its session is still live.
+    public func authenticate(accessToken: String) async throws -> Principal {
+        guard let claims = await self.tokens.verify(accessToken, as: .access) else {
+            throw AuthError.invalidToken("invalid access token")
+        }
+        guard claims.exp > self.clock.now() else { throw AuthError.invalidToken("access token expired") }
+        guard try await self.store.isSessionActive(username: claims.sub, sessionID: claims.sid) else {
+            throw AuthError.invalidToken("session ended")
+        }
+        return Principal(username: claims.sub, sessionID: claims.sid, expiresAt: claims.exp)
+    }
+
+    public func checkHealth() async throws {
+        try await self.store.checkHealth()
+    }
+
+    private func verifyRefreshToken(_ token: String) async throws -> TokenClaims {
+        guard let claims = await self.tokens.verify(token, as: .refresh) else {
+            throw AuthError.invalidGrant("invalid refresh token")
+        }
+        return claims
+    }
+
+    private func issue(
+        username: String,
+        sessionID: String,
+        refreshTokenID: String,
+        refreshExpiresAt: Int,
+        now: Int
+    ) async throws -> TokenPair {
+        let accessTTL = self.settings.accessTokenTTL
+        let access = TokenClaims(
+            iss: self.settings.issuer, sub: username, iat: now, exp: now + accessTTL,
+            jti: RandomID.make(), sid: sessionID, tokenUse: .access
+        )
+        let refresh = TokenClaims(
+            iss: self.settings.issuer, sub: username, iat: now, exp: refreshExpiresAt,
+            jti: refreshTokenID, sid: sessionID, tokenUse: .refresh
+        )
+        return TokenPair(
+            accessToken: try await self.tokens.sign(access),
+            refreshToken: try await self.tokens.sign(refresh),
+            expiresIn: accessTTL
+        )
+    }
+}
+
+/// Who an access token speaks for.
+public struct Principal: Sendable, Equatable {
+    public var username: String
+    public var sessionID: String
+    /// When the access token expires, in seconds since 1970.
+    public var expiresAt: Int
+}
+
+/// What login and refresh return.
+public struct TokenPair: Sendable, Equatable {
+    public var accessToken: String
+    public var refreshToken: String
+    /// The access token's lifetime in seconds.
+    public var expiresIn: Int
+}
+
+extension Optional {
+    fileprivate func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

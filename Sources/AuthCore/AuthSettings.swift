@@ -1,0 +1,16 @@
+/// The domain's tunables. Defaults follow the tutorial authd replaces, tightened where it was loose.
+public struct AuthSettings: Sendable {
+    /// The `iss` claim of every token.
+    public var issuer = "authd"
+    /// Access token lifetime in seconds (15 minutes).
+    public var accessTokenTTL = 900
+    /// Refresh token lifetime in seconds (7 days). Each rotation issues a token with a fresh
+    /// lifetime, so this is also the session's idle timeout.
+    public var refreshTokenTTL = 7 * 86_400
+    /// A session's absolute lifetime in seconds (30 days): no rotation extends it.
+    public var sessionMaxLifetime = 30 * 86_400
+    /// Whether `POST /users` accepts sign-ups.
+    public var signupEnabled = true
+
+    public init() {}
+}

@@ -1,0 +1,43 @@
+import AuthCore
+import Logging
+import NIOHTTP1
+
+/// The one place where errors become responses. Anything unknown is a 500 whose body says nothing
+/// of the cause; the cause goes to the log.
+enum ErrorResponder {
+    static func response(for error: any Error, logger: Logger) -> HTTPResponse {
+        switch error {
+        case let error as HTTPError:
+            return error.response
+        case let error as AuthError:
+            return self.httpError(for: error).response
+        case let error as StoreUnavailableError:
+            logger.warning("answering 503: store unavailable", metadata: ["reason": "\(error.reason)"])
+            return HTTPError(
+                .serviceUnavailable, code: "temporarily_unavailable",
+                description: "the service cannot reach its store; try again shortly",
+                headers: ["retry-after": "1"]
+            ).response
+        default:
+            logger.error("answering 500: unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            return HTTPError(.internalServerError, code: "server_error", description: "internal error").response
+        }
+    }
+
+    private static func httpError(for error: AuthError) -> HTTPError {
+        switch error {
+        case .invalidRequest(let description):
+            .badRequest(description)
+        case .usernameTaken:
+            HTTPError(.conflict, code: "username_taken", description: "that username is taken")
+        case .signupDisabled:
+            HTTPError(.forbidden, code: "signup_disabled", description: "sign-up is disabled on this server")
+        case .invalidCredentials:
+            HTTPError(.unauthorized, code: "invalid_grant", description: "invalid username or password")
+        case .invalidGrant(let description):
+            HTTPError(.badRequest, code: "invalid_grant", description: description)
+        case .invalidToken(let description):
+            .unauthorized("invalid_token", description)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import NIOHTTP1
+
+/// An error that already knows its response: status, standard error code and description, and
+/// any headers it needs. Bodies follow RFC 6749 §5.2: `{"error", "error_description"}`.
+public struct HTTPError: Error, Sendable {
+    public var status: HTTPResponseStatus
+    public var code: String
+    public var description: String
+    public var headers: HTTPHeaders
+
+    public init(_ status: HTTPResponseStatus, code: String, description: String, headers: HTTPHeaders = [:]) {
+        self.status = status
+        self.code = code
+        self.description = description
+        self.headers = headers
+    }
+
+    public static func badRequest(_ description: String) -> HTTPError {
+        HTTPError(.badRequest, code: "invalid_request", description: description)
+    }
+
+    /// 401 for a bearer-protected route, with the RFC 6750 `WWW-Authenticate` challenge.
+    /// With no token at all, the challenge carries no error code (RFC 6750 §3.1).
+    public static func unauthorized(_ code: String?, _ description: String) -> HTTPError {
+        var challenge = "Bearer realm=\"authd\""
+        if let code { challenge += ", error=\"\(code)\", error_description=\"\(description)\"" }
+        return HTTPError(
+            .unauthorized, code: code ?? "invalid_request", description: description,
+            headers: ["www-authenticate": challenge]
+        )
+    }
+
+    var response: HTTPResponse {
+        var response = HTTPResponse.json(
+            ErrorBody(error: self.code, errorDescription: self.description), status: self.status)
+        response.headers.add(contentsOf: self.headers)
+        return response
+    }
+}
+
+struct ErrorBody: Encodable {
+    var error: String
+    var errorDescription: String
+
+    enum CodingKeys: String, CodingKey {
+        case error
+        case errorDescription = "error_description"
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A response to write: status, headers and an optional body.
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer?
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        // Sorted keys: the same response is the same bytes (login failures must not differ).
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return encoder
+    }()
+
+    /// A JSON response.
+    public static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        // Encoding our own response types cannot fail.
+        let data = (try? Self.encoder.encode(value)) ?? Data("{}".utf8)
+        return HTTPResponse(
+            status: status,
+            headers: ["content-type": "application/json"],
+            body: ByteBuffer(bytes: data)
+        )
+    }
+
+    /// A response that carries tokens: never cached (RFC 6749 §5.1).
+    public static func tokens(_ value: some Encodable) -> HTTPResponse {
+        var response = Self.json(value)
+        response.headers.add(name: "cache-control", value: "no-store")
+        response.headers.add(name: "pragma", value: "no-cache")
+        return response
+    }
+
+    public static let noContent = HTTPResponse(status: .noContent)
+}

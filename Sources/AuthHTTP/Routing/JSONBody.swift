@@ -1,0 +1,43 @@
+import Foundation
+
+extension HTTPRequest {
+    /// Decodes the body as a JSON object of type `T`, turning every kind of bad input into a 400
+    /// with a description a client developer can act on.
+    public func decodeJSON<T: Decodable>(_: T.Type) throws(HTTPError) -> T {
+        guard let body = self.body, body.readableBytes > 0 else {
+            throw .badRequest("the request needs a JSON body")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw .badRequest(Self.describe(error))
+        } catch {
+            throw .badRequest("the body is not valid JSON")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(let type, let context):
+            let field = context.codingPath.last?.stringValue
+            return field.map { "field '\($0)' must be of type \(Self.name(of: type))" }
+                ?? "the body must be a JSON object"
+        case .valueNotFound(_, let context), .keyNotFound(_, let context):
+            if case .keyNotFound(let key, _) = error { return "missing field '\(key.stringValue)'" }
+            return "field '\(context.codingPath.last?.stringValue ?? "?")' must not be null"
+        case .dataCorrupted:
+            return "the body is not valid JSON"
+        @unknown default:
+            return "the body is not valid JSON"
+        }
+    }
+
+    private static func name(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "string"
+        case is Int.Type, is Double.Type: "number"
+        case is Bool.Type: "boolean"
+        default: "object"
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Collects one request (head and body, up to the body limit), hands it to the router in a task,
+/// and writes the response back on the event loop.
+///
+/// The server pipeline's `HTTPServerPipelineHandler` holds back further pipelined requests until
+/// the response is written, so at most one request per connection is in flight here.
+final class HTTPRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, ByteBuffer?)
+        /// The body went over the limit: the 413 is out, the connection is closing.
+        case rejected
+        case responding
+    }
+
+    private let router: Router
+    private let maxBodyBytes: Int
+    private let logger: Logger
+    private var state = State.idle
+
+    init(router: Router, maxBodyBytes: Int, logger: Logger) {
+        self.router = router
+        self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (Self.unwrapInboundIn(data), self.state) {
+        case (.head(let head), .idle):
+            let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+            if declared > self.maxBodyBytes {
+                self.reject(context: context)
+            } else {
+                self.state = .receiving(head, nil)
+            }
+        case (.body(var chunk), .receiving(let head, var body)):
+            let received = (body?.readableBytes ?? 0) + chunk.readableBytes
+            guard received <= self.maxBodyBytes else {
+                self.reject(context: context)
+                return
+            }
+            if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+            self.state = .receiving(head, body)
+        case (.end, .receiving(let head, let body)):
+            self.state = .responding
+            self.dispatch(head: head, body: body, context: context)
+        default:
+            // Parts after a rejection, or out of order: nothing to do.
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Requests the HTTP parser could not read get a JSON error, then the connection closes.
+        guard let error = error as? HTTPParserError, case .idle = self.state else {
+            context.close(promise: nil)
+            return
+        }
+        let response =
+            switch error {
+            case .headerOverflow:
+                HTTPError(
+                    .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"),
+                    code: "invalid_request", description: "request headers are too large"
+                ).response
+            default:
+                HTTPError.badRequest("malformed HTTP request").response
+            }
+        self.state = .rejected
+        self.write(response, keepAlive: false, context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            // A client that sends nothing for the idle timeout is dropped, unless we owe it a response.
+            if case .responding = self.state { return }
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func reject(context: ChannelHandlerContext) {
+        self.state = .rejected
+        let response = HTTPError(
+            .payloadTooLarge, code: "invalid_request",
+            description: "the body is larger than \(self.maxBodyBytes) bytes"
+        ).response
+        self.write(response, keepAlive: false, context: context)
+    }
+
+    private func dispatch(head: HTTPRequestHead, body: ByteBuffer?, context: ChannelHandlerContext) {
+        var logger = self.logger
+        let requestID = head.headers.first(name: "x-request-id").flatMap(Self.sanitizedRequestID) ?? RequestID.make()
+        logger[metadataKey: "request_id"] = "\(requestID)"
+        let request = HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body, logger: logger)
+        let keepAlive = head.isKeepAlive
+        let router = self.router
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let started = NIODeadline.now()
+        Task {
+            var response = await router.respond(to: request)
+            response.headers.replaceOrAdd(name: "x-request-id", value: requestID)
+            let elapsed = (NIODeadline.now() - started).nanoseconds / 1000
+            logger.debug(
+                "request",
+                metadata: [
+                    "method": "\(head.method.rawValue)", "path": "\(request.path)",
+                    "status": "\(response.status.code)", "duration_us": "\(elapsed)",
+                ]
+            )
+            loop.execute { [response] in
+                let (handler, context) = bound.value
+                handler.state = .idle
+                handler.write(response, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
+    private func write(_ response: HTTPResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "content-length", value: String(response.body?.readableBytes ?? 0))
+        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        context.write(
+            Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
+            promise: nil
+        )
+        if let body = response.body {
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: written)
+        if !keepAlive {
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    /// A client's request id is kept only when it is short and plain, since it goes into logs.
+    private static func sanitizedRequestID(_ value: String) -> String? {
+        guard (1...64).contains(value.utf8.count),
+            value.utf8.allSatisfy({
+                $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0)
+                    || (97...122).contains($0)
+            })
+        else { return nil }
+        return value
+    }
+}
+
+/// Request ids: 16 random hex digits.
+enum RequestID {
+    static func make() -> String {
+        let digits = String(UInt64.random(in: .min ... .max), radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

@@ -1,0 +1,28 @@
+/// Every Redis key authd uses, in one place. README.md documents them for `redis-cli` users.
+///
+/// A user's keys carry the hash tag `{NAME}`, so that they share a Redis Cluster slot and one Lua
+/// script can touch them all. Names are validated (`a-z0-9._-`), so they cannot contain braces.
+public struct RedisKeys: Sendable {
+    /// Prepended to every key; `authd:` by default.
+    public let prefix: String
+
+    public init(prefix: String) {
+        self.prefix = prefix
+    }
+
+    /// Hash `password` (PHC string), `created` (unix seconds). No TTL: accounts do not expire.
+    public func user(_ username: String) -> String {
+        "\(self.prefix)user:{\(username)}"
+    }
+
+    /// Hash `rt` (current refresh token id), `created`, `last_used`, `expires` (absolute end).
+    /// TTL: until the current refresh token expires.
+    public func session(_ username: String, _ sessionID: String) -> String {
+        "\(self.prefix)session:{\(username)}:\(sessionID)"
+    }
+
+    /// Sorted set of the user's session ids, scored by expiry. TTL: its longest-lived session's.
+    public func sessions(_ username: String) -> String {
+        "\(self.prefix)sessions:{\(username)}"
+    }
+}

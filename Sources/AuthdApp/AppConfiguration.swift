@@ -1,0 +1,121 @@
+import AuthCore
+import AuthHTTP
+import Logging
+import NIOCore
+import RedisClient
+
+/// Everything authd is configured with, read from the environment (see README.md's table).
+public struct AppConfiguration: Sendable {
+    public var accessTokenSecret: String
+    public var refreshTokenSecret: String
+    public var redis: RedisConfiguration
+    public var keyPrefix = "authd:"
+    public var http = HTTPServerConfiguration()
+    public var auth = AuthSettings()
+    public var argon2 = Argon2Parameters()
+    /// How many password hashes may run at once (each takes `argon2.memoryKiB` of memory).
+    public var hashConcurrency = System.coreCount
+    public var logLevel: Logger.Level = .info
+
+    public init(accessTokenSecret: String, refreshTokenSecret: String, redis: RedisConfiguration) {
+        self.accessTokenSecret = accessTokenSecret
+        self.refreshTokenSecret = refreshTokenSecret
+        self.redis = redis
+    }
+
+    /// Reads the configuration from environment variables. Throws a message fit for an operator
+    /// for anything missing or invalid.
+    public init(environment env: [String: String]) throws {
+        let reader = EnvironmentReader(env)
+        self.init(
+            accessTokenSecret: try reader.secret("ACCESS_TOKEN_SECRET"),
+            refreshTokenSecret: try reader.secret("REFRESH_TOKEN_SECRET"),
+            redis: try reader.redis()
+        )
+        if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
+        self.http.host = env["AUTHD_HOST"] ?? self.http.host
+        self.http.port = try reader.int("AUTHD_PORT", in: 0...65535) ?? self.http.port
+        self.http.maxBodyBytes = try reader.int("AUTHD_MAX_BODY_BYTES", in: 1024...(16 << 20)) ?? self.http.maxBodyBytes
+        if let idle = try reader.int("AUTHD_IDLE_TIMEOUT", in: 1...86_400) {
+            self.http.idleTimeout = .seconds(Int64(idle))
+        }
+        self.auth.issuer = env["AUTHD_ISSUER"] ?? self.auth.issuer
+        self.auth.accessTokenTTL = try reader.int("AUTHD_ACCESS_TOKEN_TTL", in: 10...86_400) ?? self.auth.accessTokenTTL
+        self.auth.refreshTokenTTL =
+            try reader.int("AUTHD_REFRESH_TOKEN_TTL", in: 60...(365 * 86_400)) ?? self.auth.refreshTokenTTL
+        self.auth.sessionMaxLifetime =
+            try reader.int("AUTHD_SESSION_MAX_LIFETIME", in: 60...(365 * 86_400)) ?? self.auth.sessionMaxLifetime
+        self.auth.signupEnabled = try reader.bool("AUTHD_SIGNUP") ?? self.auth.signupEnabled
+        self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
+        if let level = env["LOG_LEVEL"] {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError(
+                    "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            self.logLevel = parsed
+        }
+    }
+}
+
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+private struct EnvironmentReader {
+    let env: [String: String]
+
+    init(_ env: [String: String]) {
+        self.env = env
+    }
+
+    func secret(_ name: String) throws -> String {
+        guard let value = self.env[name], !value.isEmpty else {
+            throw ConfigurationError("\(name) is not set; generate one with `authd gen-secret` and put it in .env")
+        }
+        guard value.utf8.count >= TokenCodec.minimumSecretBytes else {
+            throw ConfigurationError(
+                "\(name) is too short (\(value.utf8.count) bytes, at least \(TokenCodec.minimumSecretBytes)); "
+                    + "generate one with `authd gen-secret`"
+            )
+        }
+        return value
+    }
+
+    func redis() throws -> RedisConfiguration {
+        var redis: RedisConfiguration
+        do {
+            redis = try RedisConfiguration(url: self.env["REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
+        } catch {
+            throw ConfigurationError("REDIS_URL: \(error)")
+        }
+        redis.poolSize = try self.int("AUTHD_REDIS_POOL_SIZE", in: 1...64) ?? redis.poolSize
+        if let ms = try self.int("AUTHD_REDIS_CONNECT_TIMEOUT_MS", in: 10...60_000) {
+            redis.connectTimeout = .milliseconds(Int64(ms))
+        }
+        if let ms = try self.int("AUTHD_REDIS_COMMAND_TIMEOUT_MS", in: 10...60_000) {
+            redis.commandTimeout = .milliseconds(Int64(ms))
+        }
+        return redis
+    }
+
+    func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = self.env[name] else { return nil }
+        guard let value = Int(raw), range.contains(value) else {
+            throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        switch self.env[name]?.lowercased() {
+        case nil: return nil
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError("\(name) must be true or false")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import AuthCore
+import AuthHTTP
+import AuthStore
+import Logging
+import NIOCore
+import NIOPosix
+import RedisClient
+import ServiceLifecycle
+
+/// authd assembled: Redis client, store, token service and HTTP server, sharing one event loop
+/// group. The CLI runs it with signal handling; tests start and stop it directly.
+public final class Application: Sendable {
+    public let configuration: AppConfiguration
+    public let redis: RedisClient
+    public let server: HTTPServer
+    private let passwords: PasswordHasher
+    private let logger: Logger
+
+    public init(
+        configuration: AppConfiguration,
+        clock: any AuthClock = SystemClock(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        let tokens = try await TokenCodec(
+            accessSecret: configuration.accessTokenSecret,
+            refreshSecret: configuration.refreshTokenSecret
+        )
+        self.passwords = try PasswordHasher(
+            parameters: configuration.argon2, concurrency: configuration.hashConcurrency)
+        self.redis = RedisClient(configuration: configuration.redis, eventLoopGroup: group, logger: logger)
+        let store = RedisAuthStore(redis: self.redis, keyPrefix: configuration.keyPrefix)
+        let auth = AuthService(
+            settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
+            logger: logger
+        )
+        var router = Router()
+        AuthRoutes(auth: auth).register(in: &router)
+        self.server = HTTPServer(configuration: configuration.http, group: group, router: router, logger: logger)
+    }
+
+    /// Starts listening. Returns the bound port.
+    @discardableResult
+    public func start() async throws -> Int {
+        self.logger.info("starting authd", metadata: ["redis": "\(self.configuration.redis)"])
+        return try await self.server.start()
+    }
+
+    /// Drains the HTTP server, then closes Redis and the hashing threads.
+    public func shutdown() async {
+        await self.server.shutdown()
+        await self.redis.shutdown()
+        try? await self.passwords.shutdown()
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: LifecycleService(application: self))],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: self.logger
+            )
+        )
+        try await group.run()
+    }
+}
+
+/// Adapts ``Application`` to swift-service-lifecycle.
+private struct LifecycleService: Service {
+    let application: Application
+
+    func run() async throws {
+        try await self.application.start()
+        // Returns when a shutdown signal arrives (or throws on cancellation); drain either way.
+        try? await gracefulShutdown()
+        await self.application.shutdown()
+    }
+}

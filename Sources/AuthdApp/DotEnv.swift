@@ -1,0 +1,51 @@
+import Foundation
+
+/// Reads a `.env` file: `KEY=value` lines, `#` comments, an optional `export `, and values in
+/// single quotes (taken as is) or double quotes (with `\n`, `\"` and `\\` escapes).
+public enum DotEnv {
+    public static func parse(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty else { continue }
+            values[key] = Self.value(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
+        }
+        return values
+    }
+
+    /// The file's values, or none when it does not exist.
+    public static func load(path: String) throws -> [String: String] {
+        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+        return self.parse(try String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    private static func value(_ raw: String) -> String {
+        if raw.count >= 2, raw.hasPrefix("'"), let end = raw.dropFirst().firstIndex(of: "'") {
+            return String(raw[raw.index(after: raw.startIndex)..<end])
+        }
+        if raw.hasPrefix("\"") {
+            var result = ""
+            var escaped = false
+            for character in raw.dropFirst() {
+                if escaped {
+                    result.append(character == "n" ? "\n" : character)
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == "\"" {
+                    return result
+                } else {
+                    result.append(character)
+                }
+            }
+            return result
+        }
+        // Unquoted: a ` #` starts a comment.
+        if let comment = raw.range(of: " #") { return raw[..<comment.lowerBound].trimmingCharacters(in: .whitespaces) }
+        return raw
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("Failing closed while Redis is away")
+struct RedisOutageTests {
+    @Test func every503WhileRedisIsDownThenServiceResumesByItself() async throws {
+        let server = try RedisServerProcess()
+        try await server.start()
+        let app = try await TestApp.start(redisURL: server.url) {
+            $0.redis.maxReconnectDelay = .milliseconds(200)
+            $0.redis.commandTimeout = .milliseconds(500)
+        }
+        defer { Task { await app.stop() } }
+        let login = try await app.signUpAndLogIn("olga")
+        let access = try #require(login["accessToken"])
+        let refresh = try #require(login["refreshToken"])
+        // Log out one session while Redis is up: it must stay dead across the outage.
+        let revoked = try await app.logIn("olga")
+        #expect(try await app.client.json("DELETE", "/logout", ["token": revoked["refreshToken"]!]).status == 204)
+
+        server.kill()
+        let checks = [
+            try await app.client.get("/me", bearer: access),
+            try await app.client.get("/me", bearer: revoked["accessToken"]),
+            try await app.logIn("olga"),
+            try await app.client.json("POST", "/token", ["token": refresh]),
+            try await app.client.json("DELETE", "/logout", ["token": refresh]),
+            try await app.client.get("/healthz"),
+        ]
+        for response in checks {
+            #expect(response.status == 503, "\(response.text)")
+            #expect(response["error"] == "temporarily_unavailable")
+            #expect(response.headers["retry-after"] == "1")
+        }
+
+        // The data is gone with this throwaway Redis (no AOF), but the service comes back.
+        try await server.start()
+        let clock = ContinuousClock()
+        let restarted = clock.now
+        var health = try await app.client.get("/healthz")
+        while health.status != 200, clock.now - restarted < .seconds(3) {
+            try await Task.sleep(for: .milliseconds(20))
+            health = try await app.client.get("/healthz")
+        }
+        #expect(health.status == 200)
+        #expect(clock.now - restarted < .seconds(2))
+        #expect(try await app.client.get("/me", bearer: revoked["accessToken"]).status == 401)
+    }
+}

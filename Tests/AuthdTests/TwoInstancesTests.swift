@@ -1,0 +1,56 @@
+import TestSupport
+import Testing
+
+@Suite("Two instances sharing one Redis")
+struct TwoInstancesTests {
+    @Test func logInOnARefreshOnBLogOutOnBAndARejectsAtOnce() async throws {
+        let secrets = TestSecrets()
+        let prefix = TestRedis.uniquePrefix("pair")
+        let a = try await TestApp.start(secrets: secrets, prefix: prefix)
+        let b = try await TestApp.start(secrets: secrets, prefix: prefix)
+        defer {
+            Task {
+                await a.stop()
+                await b.stop()
+            }
+        }
+        #expect(a.port != b.port)
+
+        let login = try await a.signUpAndLogIn("ivan")
+        #expect(login.status == 200)
+        let refreshed = try await b.client.json("POST", "/token", ["token": login["refreshToken"]!])
+        #expect(refreshed.status == 200)
+        let access = try #require(refreshed["accessToken"])
+        #expect(try await a.client.get("/me", bearer: access).status == 200)
+
+        // The token B rotated away is dead on A too.
+        #expect(try await a.client.json("POST", "/token", ["token": login["refreshToken"]!]).status == 400)
+        // That reuse revoked the session everywhere; start a new one for the logout check.
+        #expect(try await b.client.get("/me", bearer: access).status == 401)
+
+        let second = try await a.logIn("ivan")
+        let secondAccess = try #require(second["accessToken"])
+        #expect(try await a.client.get("/me", bearer: secondAccess).status == 200)
+        #expect(try await b.client.json("DELETE", "/logout", ["token": second["refreshToken"]!]).status == 204)
+        #expect(try await a.client.get("/me", bearer: secondAccess).status == 401)
+        #expect(try await a.client.json("POST", "/token", ["token": second["refreshToken"]!]).status == 400)
+    }
+
+    @Test func aUserRegisteredOnOneInstanceLogsInOnTheOther() async throws {
+        let secrets = TestSecrets()
+        let prefix = TestRedis.uniquePrefix("pair")
+        let a = try await TestApp.start(secrets: secrets, prefix: prefix)
+        let b = try await TestApp.start(secrets: secrets, prefix: prefix)
+        defer {
+            Task {
+                await a.stop()
+                await b.stop()
+            }
+        }
+        #expect(
+            try await a.client.json("POST", "/users", ["username": "judy", "password": "long password"]).status == 201)
+        #expect(
+            try await b.client.json("POST", "/users", ["username": "judy", "password": "long password"]).status == 409)
+        #expect(try await b.logIn("judy", password: "long password").status == 200)
+    }
+}

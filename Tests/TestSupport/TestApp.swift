@@ -1,0 +1,93 @@
+import AuthCore
+import AuthdApp
+import Foundation
+import NIOConcurrencyHelpers
+import RedisClient
+
+/// A clock the test moves by hand. It starts at the real time, so that TTLs in Redis agree.
+public final class TestClock: AuthClock {
+    private let current = NIOLockedValueBox(Int(Date().timeIntervalSince1970))
+
+    public init() {}
+
+    public func now() -> Int { self.current.withLockedValue { $0 } }
+
+    public func advance(by seconds: Int) {
+        self.current.withLockedValue { $0 += seconds }
+    }
+}
+
+/// Secrets made fresh for each test run: nothing secret is committed, not even for tests.
+public struct TestSecrets: Sendable {
+    public let access = RandomID.hexBytes(32)
+    public let refresh = RandomID.hexBytes(32)
+
+    public init() {}
+}
+
+/// A real authd (the same `Application` the CLI runs) on a free port, with a key prefix of its own.
+public final class TestApp: Sendable {
+    public let application: Application
+    public let port: Int
+    public let client: TestHTTPClient
+    public let prefix: String
+
+    /// Starts an instance. Instances given the same `secrets` and `prefix` form one deployment.
+    public static func start(
+        secrets: TestSecrets = TestSecrets(),
+        prefix: String = TestRedis.uniquePrefix("app"),
+        redisURL: String = TestRedis.url,
+        clock: any AuthClock = SystemClock(),
+        configure: (inout AppConfiguration) -> Void = { _ in }
+    ) async throws -> TestApp {
+        var configuration = AppConfiguration(
+            accessTokenSecret: secrets.access,
+            refreshTokenSecret: secrets.refresh,
+            redis: try RedisConfiguration(url: redisURL)
+        )
+        configuration.redis.poolSize = 2
+        configuration.keyPrefix = prefix
+        configuration.http.port = 0
+        configuration.hashConcurrency = 2
+        configure(&configuration)
+        let application = try await Application(configuration: configuration, clock: clock, logger: quietLogger)
+        let port = try await application.start()
+        return TestApp(application: application, port: port, prefix: prefix)
+    }
+
+    private init(application: Application, port: Int, prefix: String) {
+        self.application = application
+        self.port = port
+        self.client = TestHTTPClient(port: port)
+        self.prefix = prefix
+    }
+
+    public func stop() async {
+        await self.application.shutdown()
+    }
+
+    /// Registers a user (once) and logs in. Returns the login response.
+    @discardableResult
+    public func signUpAndLogIn(_ username: String, password: String = "correct horse battery") async throws
+        -> TestResponse
+    {
+        let created = try await self.client.json("POST", "/users", ["username": username, "password": password])
+        guard created.status == 201 || created.status == 409 else {
+            throw TestFailure("POST /users answered \(created.status): \(created.text)")
+        }
+        return try await self.logIn(username, password: password)
+    }
+
+    public func logIn(_ username: String, password: String = "correct horse battery") async throws -> TestResponse {
+        try await self.client.json("POST", "/login", ["username": username, "password": password])
+    }
+
+    /// Every key under this instance's prefix, with its TTL in seconds (-1: none).
+    public func keysWithTTL(_ redis: RedisClient) async throws -> [String: Int] {
+        var result: [String: Int] = [:]
+        for key in try await redis.scanAll(match: self.prefix + "*") {
+            result[key] = try await redis.ttl(key)
+        }
+        return result
+    }
+}

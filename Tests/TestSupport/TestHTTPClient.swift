@@ -1,0 +1,128 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A response as the tests see it.
+public struct TestResponse: Sendable {
+    public let status: Int
+    /// Header names lowercased.
+    public let headers: [String: String]
+    public let body: [UInt8]
+
+    public var text: String { String(decoding: self.body, as: UTF8.self) }
+
+    /// The body as a JSON object; empty when it is not one.
+    public var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(self.body))) as? [String: Any] ?? [:]
+    }
+
+    public subscript(field: String) -> String? { self.json[field] as? String }
+}
+
+/// A minimal HTTP/1.1 client on NIO for talking to authd over a real socket. One connection per
+/// request; the request is sent as raw bytes, so tests can also send what no proper client would.
+public struct TestHTTPClient: Sendable {
+    public let port: Int
+
+    public init(port: Int) {
+        self.port = port
+    }
+
+    public func request(
+        _ method: String,
+        _ path: String,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil
+    ) async throws -> TestResponse {
+        var text = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        if let body { text += "content-length: \(body.count)\r\n" }
+        return try await self.raw(Array((text + "\r\n").utf8) + (body ?? []))
+    }
+
+    /// Sends `body` as JSON.
+    public func json(
+        _ method: String,
+        _ path: String,
+        _ body: [String: any Sendable],
+        headers: [(String, String)] = []
+    ) async throws -> TestResponse {
+        let data = try JSONSerialization.data(withJSONObject: body)
+        return try await self.request(
+            method, path, headers: [("content-type", "application/json")] + headers, body: Array(data)
+        )
+    }
+
+    /// A GET with `Authorization: Bearer <token>`.
+    public func get(_ path: String, bearer token: String? = nil) async throws -> TestResponse {
+        try await self.request("GET", path, headers: token.map { [("authorization", "Bearer \($0)")] } ?? [])
+    }
+
+    /// Writes the bytes as they are and reads one response: everything the server sends until it
+    /// closes the connection (every request here says `connection: close`).
+    public func raw(_ bytes: [UInt8]) async throws -> TestResponse {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let promise = loop.makePromise(of: [UInt8].self)
+        let channel = try await ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                }
+            }
+            .connect(host: "127.0.0.1", port: self.port)
+            .get()
+        // The server may answer and close before it has read everything (for example a 413),
+        // so a failed write is not an error as long as a response arrives.
+        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        let received = try await promise.futureResult.get()
+        return try Self.parse(received)
+    }
+
+    private static func parse(_ bytes: [UInt8]) throws -> TestResponse {
+        let separator = Array("\r\n\r\n".utf8)
+        guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else {
+            throw TestFailure("no complete response head in \(bytes.count) bytes")
+        }
+        let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        let statusParts = lines[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw TestFailure("bad status line: \(lines[0])")
+        }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
+        }
+        var body = Array(bytes[(end + 4)...])
+        if let length = headers["content-length"].flatMap({ Int($0) }), length < body.count {
+            body = Array(body[..<length])
+        }
+        return TestResponse(status: status, headers: headers, body: body)
+    }
+}
+
+/// Collects every byte until the server closes the connection.
+private final class ResponseCollector: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let promise: EventLoopPromise<[UInt8]>
+    private var received: [UInt8] = []
+
+    init(promise: EventLoopPromise<[UInt8]>) {
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.received += Self.unwrapInboundIn(data).readableBytesView
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.promise.succeed(self.received)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A reset after the response (the server closed with unread input) still leaves the response.
+        context.close(promise: nil)
+    }
+}
