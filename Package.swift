@@ -81,6 +81,17 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks/redis-client.sh drives this against a real Redis, beside redis-benchmark.
+        .executableTarget(
+            name: "redis-client-bench",
+            dependencies: [
+                "RedisClient",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RedisClientBench"
+        ),
+
         .target(
             name: "TestSupport",
             dependencies: [

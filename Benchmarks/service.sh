@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the shared load scenarios (../shared/bench: verify, refresh, login) against a release build
+# of authd with its own throwaway Redis, and prints the driver's figures.
+#   Benchmarks/service.sh [scenario ...]        default: verify refresh login
+# Environment: BENCH_DIR (default ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
+#              BENCH_JSON (append results to this JSON-lines file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_system_packages wrk
+bench_dir=${BENCH_DIR:-../shared/bench}
+port=${BENCH_PORT:-8090}
+redis_port=${BENCH_REDIS_PORT:-6390}
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(verify refresh login)
+
+swift build -c release --product authd >/dev/null
+bin="$(swift build -c release --show-bin-path)/authd"
+
+dir=$(mktemp -d -t authd-bench.XXXXXX)
+authd_pid=""
+cleanup() {
+    [ -n "$authd_pid" ] && kill "$authd_pid" 2>/dev/null && wait "$authd_pid" 2>/dev/null || true
+    REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh stop >/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh start >/dev/null
+
+# Fresh secrets for this run only; nothing is written to disk.
+ACCESS_TOKEN_SECRET=$("$bin" gen-secret) REFRESH_TOKEN_SECRET=$("$bin" gen-secret) \
+    REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning \
+    "$bin" serve --port "$port" --env-file /dev/null &
+authd_pid=$!
+for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+echo "authd $(git rev-parse --short HEAD 2>/dev/null || echo '?') on :$port, redis on :$redis_port; idle RSS $(awk '/VmRSS/ { print $2 " kB" }' /proc/$authd_pid/status)"
+for scenario in "${scenarios[@]}"; do
+    "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" \
+        ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+done
