@@ -11,6 +11,8 @@ public enum AuthError: Error, Sendable, Equatable {
     case invalidGrant(String)
     /// An access token that is malformed, forged, expired, of the wrong type or of an ended session.
     case invalidToken(String)
+    /// The caller has no session with that id.
+    case sessionNotFound
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

@@ -3,14 +3,14 @@ import Logging
 /// The token service: sign-up, login, refresh with rotation, logout, and access-token checks.
 ///
 /// Knows nothing of HTTP or Redis: it speaks in ``AuthError``s and keeps its state in an
-/// ``AuthStore``.
+/// ``AuthStore``. Session management and the OAuth endpoints are in extensions beside this file.
 public final class AuthService: Sendable {
     public let settings: AuthSettings
-    private let tokens: TokenCodec
-    private let passwords: PasswordHasher
-    private let store: any AuthStore
-    private let clock: any AuthClock
-    private let logger: Logger
+    let tokens: TokenCodec
+    let passwords: PasswordHasher
+    let store: any AuthStore
+    let clock: any AuthClock
+    let logger: Logger
 
     public init(
         settings: AuthSettings,
@@ -43,21 +43,16 @@ public final class AuthService: Sendable {
 
     /// Checks the password and opens a session. An unknown user and a wrong password fail alike,
     /// after the same amount of hashing.
-    public func login(username: String, password: String) async throws -> TokenPair {
-        // A name that could never exist still costs a hash, so it answers in the usual time.
-        let name = try? Credentials.canonicalUsername(username)
-        let stored = try await name.asyncFlatMap { try await self.store.passwordHash(username: $0) }
-        let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
-        guard try await self.passwords.verify(bounded, against: stored), let name else {
-            throw AuthError.invalidCredentials
-        }
+    public func login(username: String, password: String, client: ClientInfo = ClientInfo()) async throws -> TokenPair {
+        let name = try await self.checkPassword(username: username, password: password)
         let now = self.clock.now()
         let session = SessionRecord(
             username: name,
             id: RandomID.make(),
             refreshTokenID: RandomID.make(),
             refreshExpiresAt: now + min(self.settings.refreshTokenTTL, self.settings.sessionMaxLifetime),
-            absoluteExpiresAt: now + self.settings.sessionMaxLifetime
+            absoluteExpiresAt: now + self.settings.sessionMaxLifetime,
+            client: client
         )
         try await self.store.createSession(session, now: now)
         return try await self.issue(
@@ -67,24 +62,29 @@ public final class AuthService: Sendable {
     }
 
     /// Trades a refresh token for a new access token and a new refresh token. The presented token
-    /// is spent: presenting it again revokes the session.
+    /// is spent: presenting it again after the grace window revokes the session.
     public func refresh(refreshToken: String) async throws -> TokenPair {
         let now = self.clock.now()
         let claims = try await self.verifyRefreshToken(refreshToken)
         guard claims.exp > now else { throw AuthError.invalidGrant("refresh token expired") }
-        let next = RandomID.make()
         let rotation = SessionRotation(
             username: claims.sub,
             sessionID: claims.sid,
             presentedTokenID: claims.jti,
-            nextTokenID: next,
+            nextTokenID: RandomID.make(),
             now: now,
-            refreshExpiresAt: now + self.settings.refreshTokenTTL
+            refreshExpiresAt: now + self.settings.refreshTokenTTL,
+            graceSeconds: self.settings.refreshGraceWindow
         )
         switch try await self.store.rotateSession(rotation) {
         case .rotated(let refreshExpiresAt):
             return try await self.issue(
-                username: claims.sub, sessionID: claims.sid, refreshTokenID: next,
+                username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
+                refreshExpiresAt: refreshExpiresAt, now: now
+            )
+        case .duplicate(let current, let refreshExpiresAt):
+            return try await self.issue(
+                username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
                 refreshExpiresAt: refreshExpiresAt, now: now
             )
         case .unknownSession:
@@ -105,23 +105,43 @@ public final class AuthService: Sendable {
         try await self.store.endSession(username: claims.sub, sessionID: claims.sid)
     }
 
-    /// Verifies an access token (signature, kind, expiry) and that its session is still live.
+    /// Verifies an access token (signature, kind, expiry), that its session is still live and that
+    /// it was not revoked on its own.
     public func authenticate(accessToken: String) async throws -> Principal {
         guard let claims = await self.tokens.verify(accessToken, as: .access) else {
             throw AuthError.invalidToken("invalid access token")
         }
         guard claims.exp > self.clock.now() else { throw AuthError.invalidToken("access token expired") }
-        guard try await self.store.isSessionActive(username: claims.sub, sessionID: claims.sid) else {
+        switch try await self.store.accessState(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti) {
+        case .active:
+            return Principal(username: claims.sub, sessionID: claims.sid, expiresAt: claims.exp)
+        case .sessionEnded:
             throw AuthError.invalidToken("session ended")
+        case .tokenRevoked:
+            throw AuthError.invalidToken("access token revoked")
         }
-        return Principal(username: claims.sub, sessionID: claims.sid, expiresAt: claims.exp)
     }
 
     public func checkHealth() async throws {
         try await self.store.checkHealth()
     }
 
-    private func verifyRefreshToken(_ token: String) async throws -> TokenClaims {
+    /// The canonical name when the password is right; ``AuthError/invalidCredentials`` otherwise,
+    /// after the same hashing work whether or not the user exists.
+    func checkPassword(username: String, password: String) async throws -> String {
+        // A name that could never exist still costs a hash, so it answers in the usual time.
+        let name = try? Credentials.canonicalUsername(username)
+        var stored: String?
+        if let name { stored = try await self.store.passwordHash(username: name) }
+        let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
+        guard try await self.passwords.verify(bounded, against: stored), let name else {
+            throw AuthError.invalidCredentials
+        }
+        return name
+    }
+
+    /// Signature and kind only: expired tokens still name their session.
+    func verifyRefreshToken(_ token: String) async throws -> TokenClaims {
         guard let claims = await self.tokens.verify(token, as: .refresh) else {
             throw AuthError.invalidGrant("invalid refresh token")
         }
@@ -166,11 +186,4 @@ public struct TokenPair: Sendable, Equatable {
     public var refreshToken: String
     /// The access token's lifetime in seconds.
     public var expiresIn: Int
-}
-
-extension Optional {
-    fileprivate func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
 }

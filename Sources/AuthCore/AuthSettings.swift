@@ -9,6 +9,9 @@ public struct AuthSettings: Sendable {
     public var refreshTokenTTL = 7 * 86_400
     /// A session's absolute lifetime in seconds (30 days): no rotation extends it.
     public var sessionMaxLifetime = 30 * 86_400
+    /// Seconds after a rotation during which the previous refresh token still gets the current one
+    /// instead of revoking the session: two tabs refreshing at once must not log the user out.
+    public var refreshGraceWindow = 10
     /// Whether `POST /users` accepts sign-ups.
     public var signupEnabled = true
 

@@ -10,11 +10,13 @@ enum LuaScripts {
         -- KEYS[1]  session hash           authd:session:{NAME}:SID
         -- KEYS[2]  the user's sessions    authd:sessions:{NAME}   (sorted set: SID scored by expiry)
         -- ARGV[1]  session id, ARGV[2] refresh token id, ARGV[3] now,
-        -- ARGV[4]  refresh token expiry, ARGV[5] absolute session expiry (unix seconds, authd's clock)
+        -- ARGV[4]  refresh token expiry, ARGV[5] absolute session expiry (unix seconds, authd's clock),
+        -- ARGV[6]  user agent, ARGV[7] client IP (either may be empty)
         -- Times are sent by authd, so TTLs are relative and immune to clock skew between authd and Redis.
         local now = tonumber(ARGV[3])
         local ttl = tonumber(ARGV[4]) - now
-        redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'created', ARGV[3], 'last_used', ARGV[3], 'expires', ARGV[5])
+        redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'rt_exp', ARGV[4], 'created', ARGV[3], 'last_used', ARGV[3],
+            'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7])
         redis.call('EXPIRE', KEYS[1], ttl)
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
         -- Drop sessions that expired since, so the index cannot grow without bound.
@@ -41,6 +43,23 @@ enum LuaScripts {
         """#
     )
 
+    /// `redis/lua/deny_access_token.lua`
+    static let denyAccessToken = RedisScript(
+        #"""
+        -- Revokes one access token (RFC 7009) until it would have expired anyway.
+        -- KEYS[1]  session hash           authd:session:{NAME}:SID
+        -- ARGV[1]  the access token's id (jti)
+        -- The denial is a field of the session, so it lives exactly as long as the session can still
+        -- vouch for the token, and the access check reads it in the same HMGET.
+        -- Returns 1 when the session exists.
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+            return 0
+        end
+        redis.call('HSET', KEYS[1], 'deny:' .. ARGV[1], '1')
+        return 1
+        """#
+    )
+
     /// `redis/lua/end_session.lua`
     static let endSession = RedisScript(
         #"""
@@ -54,6 +73,49 @@ enum LuaScripts {
         """#
     )
 
+    /// `redis/lua/end_sessions.lua`
+    static let endSessions = RedisScript(
+        #"""
+        -- Ends every session of a user, or every one but one (logout scope "others").
+        -- KEYS[1]  the user's sessions    authd:sessions:{NAME}
+        -- ARGV[1]  the prefix of the user's session keys, authd:session:{NAME}:
+        -- ARGV[2]  the session id to keep, or '' to end them all
+        -- The session keys are derived from the index; they share its hash tag, so its Cluster slot.
+        -- Returns how many sessions were ended.
+        local ended = 0
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+            if id ~= ARGV[2] then
+                ended = ended + redis.call('DEL', ARGV[1] .. id)
+                redis.call('ZREM', KEYS[1], id)
+            end
+        end
+        return ended
+        """#
+    )
+
+    /// `redis/lua/list_sessions.lua`
+    static let listSessions = RedisScript(
+        #"""
+        -- Lists a user's live sessions, pruning the index of expired ones first.
+        -- KEYS[1]  the user's sessions    authd:sessions:{NAME}
+        -- ARGV[1]  the prefix of the user's session keys, authd:session:{NAME}:
+        -- ARGV[2]  now (unix seconds, authd's clock)
+        -- Returns a flat array: id, {field, value, ...}, id, {...}, ...
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+        local result = {}
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+            local fields = redis.call('HGETALL', ARGV[1] .. id)
+            if #fields > 0 then
+                result[#result + 1] = id
+                result[#result + 1] = fields
+            else
+                redis.call('ZREM', KEYS[1], id)
+            end
+        end
+        return result
+        """#
+    )
+
     /// `redis/lua/rotate_session.lua`
     static let rotateSession = RedisScript(
         #"""
@@ -61,21 +123,30 @@ enum LuaScripts {
         -- KEYS[1]  session hash           authd:session:{NAME}:SID
         -- KEYS[2]  the user's sessions    authd:sessions:{NAME}
         -- ARGV[1]  session id, ARGV[2] presented refresh token id, ARGV[3] next refresh token id,
-        -- ARGV[4]  now, ARGV[5] wanted expiry of the next refresh token (unix seconds, authd's clock)
-        -- Returns {1, expiry} when rotated (expiry capped at the session's absolute end),
-        --         {0} when the session does not exist, {-1} when the presented token was already
-        --         rotated away: then the whole session is revoked (RFC 9700 section 4.14.2).
-        local session = redis.call('HMGET', KEYS[1], 'rt', 'expires')
-        local current, absolute = session[1], tonumber(session[2])
+        -- ARGV[4]  now, ARGV[5] wanted expiry of the next refresh token (unix seconds, authd's clock),
+        -- ARGV[6]  grace window in seconds
+        -- Returns
+        --   {1, expiry}      rotated: ARGV[3] is now the one valid token; expiry is capped at the session's end;
+        --   {2, id, expiry}  the presented token was rotated away less than the grace window ago (two tabs
+        --                    refreshing at once): nothing changes, and the caller re-issues the current token
+        --                    `id`, so the session never forks into two live chains;
+        --   {0}              no such session (logged out, revoked or expired);
+        --   {-1}             the presented token was rotated away before the grace window: it may have been
+        --                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2).
+        local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp')
+        local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
         if not current then
             return {0}
         end
+        local now = tonumber(ARGV[4])
         if current ~= ARGV[2] then
+            if previous == ARGV[2] and now - rotatedAt <= tonumber(ARGV[6]) then
+                return {2, current, tonumber(s[5])}
+            end
             redis.call('DEL', KEYS[1])
             redis.call('ZREM', KEYS[2], ARGV[1])
             return {-1}
         end
-        local now = tonumber(ARGV[4])
         local expiry = math.min(tonumber(ARGV[5]), absolute)
         if expiry <= now then
             redis.call('DEL', KEYS[1])
@@ -83,7 +154,8 @@ enum LuaScripts {
             return {0}
         end
         local ttl = expiry - now
-        redis.call('HSET', KEYS[1], 'rt', ARGV[3], 'last_used', ARGV[4])
+        redis.call('HSET', KEYS[1], 'rt', ARGV[3], 'rt_exp', expiry, 'prev', current, 'rotated_at', ARGV[4],
+            'last_used', ARGV[4])
         redis.call('EXPIRE', KEYS[1], ttl)
         redis.call('ZADD', KEYS[2], expiry, ARGV[1])
         redis.call('EXPIRE', KEYS[2], ttl, 'NX')
@@ -92,5 +164,5 @@ enum LuaScripts {
         """#
     )
 
-    static let all = [createSession, createUser, endSession, rotateSession]
+    static let all = [createSession, createUser, denyAccessToken, endSession, endSessions, listSessions, rotateSession]
 }

@@ -15,6 +15,8 @@ public struct RedisAuthStore: AuthStore {
         self.keys = RedisKeys(prefix: keyPrefix)
     }
 
+    // MARK: Users
+
     public func createUser(username: String, passwordHash: String, now: Int) async throws -> Bool {
         try await self.run(
             LuaScripts.createUser, keys: [self.keys.user(username)], arguments: [passwordHash, String(now)]
@@ -28,13 +30,21 @@ public struct RedisAuthStore: AuthStore {
         return reply.isNull ? nil : reply.string
     }
 
+    public func setPasswordHash(username: String, passwordHash: String) async throws {
+        _ = try await self.guarded {
+            try await self.redis.hset(self.keys.user(username), fields: [("password", passwordHash)])
+        }
+    }
+
+    // MARK: Sessions
+
     public func createSession(_ session: SessionRecord, now: Int) async throws {
         _ = try await self.run(
             LuaScripts.createSession,
             keys: [self.keys.session(session.username, session.id), self.keys.sessions(session.username)],
             arguments: [
                 session.id, session.refreshTokenID, String(now), String(session.refreshExpiresAt),
-                String(session.absoluteExpiresAt),
+                String(session.absoluteExpiresAt), session.client.userAgent, session.client.ip,
             ]
         )
     }
@@ -47,33 +57,97 @@ public struct RedisAuthStore: AuthStore {
             ],
             arguments: [
                 rotation.sessionID, rotation.presentedTokenID, rotation.nextTokenID, String(rotation.now),
-                String(rotation.refreshExpiresAt),
+                String(rotation.refreshExpiresAt), String(rotation.graceSeconds),
             ]
         )
-        let parts = reply.array?.compactMap(\.int) ?? []
-        switch parts.first {
-        case 1 where parts.count == 2: return .rotated(refreshExpiresAt: parts[1])
+        let parts = reply.array ?? []
+        switch parts.first?.int {
+        case 1 where parts.count == 2:
+            if let expiry = parts[1].int { return .rotated(refreshExpiresAt: expiry) }
+        case 2 where parts.count == 3:
+            if let current = parts[1].string, let expiry = parts[2].int {
+                return .duplicate(currentTokenID: current, refreshExpiresAt: expiry)
+            }
         case 0: return .unknownSession
         case -1: return .reused
-        default: throw StoreUnavailableError(reason: "unexpected reply from rotate_session.lua")
+        default: break
         }
+        throw StoreUnavailableError(reason: "unexpected reply from rotate_session.lua")
     }
 
-    public func endSession(username: String, sessionID: String) async throws {
-        _ = try await self.run(
+    public func endSession(username: String, sessionID: String) async throws -> Bool {
+        try await self.run(
             LuaScripts.endSession,
             keys: [self.keys.session(username, sessionID), self.keys.sessions(username)],
             arguments: [sessionID]
+        ).int == 1
+    }
+
+    public func endSessions(username: String, keeping: String?) async throws -> Int {
+        try await self.run(
+            LuaScripts.endSessions,
+            keys: [self.keys.sessions(username)],
+            arguments: [self.keys.sessionPrefix(username), keeping ?? ""]
+        ).int ?? 0
+    }
+
+    public func listSessions(username: String, now: Int) async throws -> [SessionInfo] {
+        let reply = try await self.run(
+            LuaScripts.listSessions,
+            keys: [self.keys.sessions(username)],
+            arguments: [self.keys.sessionPrefix(username), String(now)]
+        )
+        let items = reply.array ?? []
+        return stride(from: 0, to: items.count - 1, by: 2).compactMap { index in
+            guard let id = items[index].string, let flat = items[index + 1].array else { return nil }
+            var fields: [String: String] = [:]
+            for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+                if let name = flat[pair].string, let value = flat[pair + 1].string { fields[name] = value }
+            }
+            return SessionInfo(
+                id: id,
+                createdAt: Int(fields["created"] ?? "") ?? 0,
+                lastUsedAt: Int(fields["last_used"] ?? "") ?? 0,
+                expiresAt: Int(fields["rt_exp"] ?? "") ?? 0,
+                absoluteExpiresAt: Int(fields["expires"] ?? "") ?? 0,
+                client: ClientInfo(userAgent: fields["ua"], ip: fields["ip"])
+            )
+        }
+    }
+
+    // MARK: Tokens
+
+    public func accessState(username: String, sessionID: String, tokenID: String) async throws -> AccessState {
+        // One plain HMGET: the session's current refresh id proves it is live, the deny field
+        // says whether this access token was revoked on its own.
+        let reply = try await self.guarded {
+            try await self.redis.send("HMGET", [self.keys.session(username, sessionID), "rt", "deny:" + tokenID])
+        }
+        guard let fields = reply.array, fields.count == 2 else {
+            throw StoreUnavailableError(reason: "unexpected reply to HMGET")
+        }
+        if fields[0].isNull { return .sessionEnded }
+        return fields[1].isNull ? .active : .tokenRevoked
+    }
+
+    public func denyAccessToken(username: String, sessionID: String, tokenID: String) async throws {
+        _ = try await self.run(
+            LuaScripts.denyAccessToken, keys: [self.keys.session(username, sessionID)], arguments: [tokenID]
         )
     }
 
-    public func isSessionActive(username: String, sessionID: String) async throws -> Bool {
-        try await self.guarded { try await self.redis.exists([self.keys.session(username, sessionID)]) } == 1
+    public func currentRefreshTokenID(username: String, sessionID: String) async throws -> String? {
+        let reply = try await self.guarded {
+            try await self.redis.send("HGET", [self.keys.session(username, sessionID), "rt"])
+        }
+        return reply.isNull ? nil : reply.string
     }
 
     public func checkHealth() async throws {
         try await self.guarded { try await self.redis.ping() }
     }
+
+    // MARK: -
 
     private func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
         try await self.guarded { try await self.redis.evalSHA(script, keys: keys, arguments: arguments) }

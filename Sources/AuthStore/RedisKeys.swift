@@ -15,10 +15,16 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)user:{\(username)}"
     }
 
-    /// Hash `rt` (current refresh token id), `created`, `last_used`, `expires` (absolute end).
-    /// TTL: until the current refresh token expires.
+    /// Hash: `rt` (current refresh token id), `rt_exp`, `prev` and `rotated_at` (for the grace
+    /// window), `created`, `last_used`, `expires` (absolute end), `ua`, `ip`, and `deny:JTI` for
+    /// each revoked access token. TTL: until the current refresh token expires.
     public func session(_ username: String, _ sessionID: String) -> String {
-        "\(self.prefix)session:{\(username)}:\(sessionID)"
+        self.sessionPrefix(username) + sessionID
+    }
+
+    /// What every session key of the user starts with.
+    public func sessionPrefix(_ username: String) -> String {
+        "\(self.prefix)session:{\(username)}:"
     }
 
     /// Sorted set of the user's session ids, scored by expiry. TTL: its longest-lived session's.

@@ -16,11 +16,19 @@ public struct AppConfiguration: Sendable {
     /// How many password hashes may run at once (each takes `argon2.memoryKiB` of memory).
     public var hashConcurrency = System.coreCount
     public var logLevel: Logger.Level = .info
+    /// Resource servers allowed to call `POST /introspect`: client id to secret.
+    public var introspectionClients: [String: String] = [:]
 
     public init(accessTokenSecret: String, refreshTokenSecret: String, redis: RedisConfiguration) {
         self.accessTokenSecret = accessTokenSecret
         self.refreshTokenSecret = refreshTokenSecret
         self.redis = redis
+    }
+
+    /// Only what the operator commands need: where Redis is and the key prefix. No secrets.
+    public static func store(environment env: [String: String]) throws -> (redis: RedisConfiguration, keyPrefix: String)
+    {
+        (try EnvironmentReader(env).redis(), env["AUTHD_KEY_PREFIX"] ?? "authd:")
     }
 
     /// Reads the configuration from environment variables. Throws a message fit for an operator
@@ -45,7 +53,11 @@ public struct AppConfiguration: Sendable {
             try reader.int("AUTHD_REFRESH_TOKEN_TTL", in: 60...(365 * 86_400)) ?? self.auth.refreshTokenTTL
         self.auth.sessionMaxLifetime =
             try reader.int("AUTHD_SESSION_MAX_LIFETIME", in: 60...(365 * 86_400)) ?? self.auth.sessionMaxLifetime
+        self.auth.refreshGraceWindow =
+            try reader.int("AUTHD_REFRESH_GRACE_WINDOW", in: 0...300) ?? self.auth.refreshGraceWindow
         self.auth.signupEnabled = try reader.bool("AUTHD_SIGNUP") ?? self.auth.signupEnabled
+        self.http.trustForwardedFor = try reader.bool("AUTHD_TRUST_X_FORWARDED_FOR") ?? false
+        self.introspectionClients = try reader.clients("AUTHD_INTROSPECTION_CLIENTS")
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
         if let level = env["LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
@@ -108,6 +120,21 @@ private struct EnvironmentReader {
             throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+
+    /// `id:secret,id:secret`; each secret at least 16 bytes.
+    func clients(_ name: String) throws -> [String: String] {
+        guard let raw = self.env[name], !raw.isEmpty else { return [:] }
+        var clients: [String: String] = [:]
+        for entry in raw.split(separator: ",") {
+            let parts = entry.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].utf8.count >= 16 else {
+                throw ConfigurationError(
+                    "\(name) must be id:secret pairs separated by commas, each secret at least 16 bytes")
+            }
+            clients[String(parts[0])] = String(parts[1])
+        }
+        return clients
     }
 
     func bool(_ name: String) throws -> Bool? {

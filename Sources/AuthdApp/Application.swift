@@ -13,6 +13,7 @@ public final class Application: Sendable {
     public let configuration: AppConfiguration
     public let redis: RedisClient
     public let server: HTTPServer
+    public let auth: AuthService
     private let passwords: PasswordHasher
     private let logger: Logger
 
@@ -36,8 +37,9 @@ public final class Application: Sendable {
             settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
             logger: logger
         )
+        self.auth = auth
         var router = Router()
-        AuthRoutes(auth: auth).register(in: &router)
+        AuthRoutes(auth: auth, introspectionClients: configuration.introspectionClients).register(in: &router)
         self.server = HTTPServer(configuration: configuration.http, group: group, router: router, logger: logger)
     }
 

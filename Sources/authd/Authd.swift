@@ -9,7 +9,7 @@ struct Authd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
         abstract: "A token service: login, refresh with rotation, logout; state in Redis.",
-        subcommands: [Serve.self, GenSecret.self],
+        subcommands: [Serve.self, GenSecret.self, Sessions.self, Revoke.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -27,8 +27,7 @@ struct Serve: AsyncParsableCommand {
     var envFile = ".env"
 
     func run() async throws {
-        var environment = try DotEnv.load(path: self.envFile)
-        environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
+        let environment = try loadEnvironment(envFile: self.envFile)
         var configuration: AppConfiguration
         do {
             configuration = try AppConfiguration(environment: environment)
@@ -48,6 +47,69 @@ struct Serve: AsyncParsableCommand {
         let application = try await Application(configuration: configuration, logger: Logger(label: "authd"))
         try await application.run()
     }
+}
+
+/// The `.env` file's values under the real environment's.
+func loadEnvironment(envFile: String) throws -> [String: String] {
+    var environment = try DotEnv.load(path: envFile)
+    environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
+    return environment
+}
+
+struct Sessions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List or revoke a user's sessions (reads REDIS_URL and AUTHD_KEY_PREFIX).",
+        subcommands: [List.self, RevokeSessions.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a user's live sessions.")
+        @Argument(help: "The user name.") var user: String
+        @Option(name: .customLong("env-file")) var envFile = ".env"
+
+        func run() async throws {
+            let tool = try Operator(environment: try loadEnvironment(envFile: self.envFile), logger: quietLogger())
+            defer { Task { await tool.shutdown() } }
+            print(try await tool.listSessions(username: self.user), terminator: "")
+        }
+    }
+
+    struct RevokeSessions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke", abstract: "End one session of a user, or all of them."
+        )
+        @Argument(help: "The user name.") var user: String
+        @Argument(help: "The session id; omit it to end every session of the user.") var session: String?
+        @Option(name: .customLong("env-file")) var envFile = ".env"
+
+        func run() async throws {
+            let tool = try Operator(environment: try loadEnvironment(envFile: self.envFile), logger: quietLogger())
+            defer { Task { await tool.shutdown() } }
+            let ended = try await tool.revoke(username: self.user, sessionID: self.session)
+            print("ended \(ended) session(s) of \(self.user.lowercased())")
+        }
+    }
+}
+
+struct Revoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Revoke everything of a user: every session, so every refresh and access token."
+    )
+    @Option(help: "The user name.") var user: String
+    @Option(name: .customLong("env-file")) var envFile = ".env"
+
+    func run() async throws {
+        let tool = try Operator(environment: try loadEnvironment(envFile: self.envFile), logger: quietLogger())
+        defer { Task { await tool.shutdown() } }
+        let ended = try await tool.revoke(username: self.user, sessionID: nil)
+        print("revoked \(self.user.lowercased()): ended \(ended) session(s)")
+    }
+}
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "authd")
+    logger.logLevel = .error
+    return logger
 }
 
 struct GenSecret: ParsableCommand {

@@ -6,8 +6,9 @@ struct TwoInstancesTests {
     @Test func logInOnARefreshOnBLogOutOnBAndARejectsAtOnce() async throws {
         let secrets = TestSecrets()
         let prefix = TestRedis.uniquePrefix("pair")
-        let a = try await TestApp.start(secrets: secrets, prefix: prefix)
-        let b = try await TestApp.start(secrets: secrets, prefix: prefix)
+        let clock = TestClock()
+        let a = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock)
+        let b = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock)
         defer {
             Task {
                 await a.stop()
@@ -23,7 +24,8 @@ struct TwoInstancesTests {
         let access = try #require(refreshed["accessToken"])
         #expect(try await a.client.get("/me", bearer: access).status == 200)
 
-        // The token B rotated away is dead on A too.
+        // The token B rotated away is dead on A too, once the grace window is over.
+        clock.advance(by: 11)
         #expect(try await a.client.json("POST", "/token", ["token": login["refreshToken"]!]).status == 400)
         // That reuse revoked the session everywhere; start a new one for the logout check.
         #expect(try await b.client.get("/me", bearer: access).status == 401)

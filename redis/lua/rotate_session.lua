@@ -2,21 +2,30 @@
 -- KEYS[1]  session hash           authd:session:{NAME}:SID
 -- KEYS[2]  the user's sessions    authd:sessions:{NAME}
 -- ARGV[1]  session id, ARGV[2] presented refresh token id, ARGV[3] next refresh token id,
--- ARGV[4]  now, ARGV[5] wanted expiry of the next refresh token (unix seconds, authd's clock)
--- Returns {1, expiry} when rotated (expiry capped at the session's absolute end),
---         {0} when the session does not exist, {-1} when the presented token was already
---         rotated away: then the whole session is revoked (RFC 9700 section 4.14.2).
-local session = redis.call('HMGET', KEYS[1], 'rt', 'expires')
-local current, absolute = session[1], tonumber(session[2])
+-- ARGV[4]  now, ARGV[5] wanted expiry of the next refresh token (unix seconds, authd's clock),
+-- ARGV[6]  grace window in seconds
+-- Returns
+--   {1, expiry}      rotated: ARGV[3] is now the one valid token; expiry is capped at the session's end;
+--   {2, id, expiry}  the presented token was rotated away less than the grace window ago (two tabs
+--                    refreshing at once): nothing changes, and the caller re-issues the current token
+--                    `id`, so the session never forks into two live chains;
+--   {0}              no such session (logged out, revoked or expired);
+--   {-1}             the presented token was rotated away before the grace window: it may have been
+--                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2).
+local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp')
+local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
 if not current then
     return {0}
 end
+local now = tonumber(ARGV[4])
 if current ~= ARGV[2] then
+    if previous == ARGV[2] and now - rotatedAt <= tonumber(ARGV[6]) then
+        return {2, current, tonumber(s[5])}
+    end
     redis.call('DEL', KEYS[1])
     redis.call('ZREM', KEYS[2], ARGV[1])
     return {-1}
 end
-local now = tonumber(ARGV[4])
 local expiry = math.min(tonumber(ARGV[5]), absolute)
 if expiry <= now then
     redis.call('DEL', KEYS[1])
@@ -24,7 +33,8 @@ if expiry <= now then
     return {0}
 end
 local ttl = expiry - now
-redis.call('HSET', KEYS[1], 'rt', ARGV[3], 'last_used', ARGV[4])
+redis.call('HSET', KEYS[1], 'rt', ARGV[3], 'rt_exp', expiry, 'prev', current, 'rotated_at', ARGV[4],
+    'last_used', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[2], ttl, 'NX')

@@ -7,14 +7,29 @@ public protocol AuthStore: Sendable {
     func createUser(username: String, passwordHash: String, now: Int) async throws -> Bool
     /// The stored password hash (PHC string) of a user, or `nil` for an unknown user.
     func passwordHash(username: String) async throws -> String?
+    /// Replaces the password hash of an existing user.
+    func setPasswordHash(username: String, passwordHash: String) async throws
+
     /// Records a new session whose current refresh token is `session.refreshTokenID`.
     func createSession(_ session: SessionRecord, now: Int) async throws
     /// Atomically replaces the session's current refresh token id `presented` by `next`.
     func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult
-    /// Deletes a session; nothing happens when it is already gone.
-    func endSession(username: String, sessionID: String) async throws
-    /// Whether the session still exists (not logged out, not expired).
-    func isSessionActive(username: String, sessionID: String) async throws -> Bool
+    /// Deletes a session. Returns whether it existed.
+    @discardableResult
+    func endSession(username: String, sessionID: String) async throws -> Bool
+    /// Deletes every session of a user but `keeping`. Returns how many were ended.
+    @discardableResult
+    func endSessions(username: String, keeping: String?) async throws -> Int
+    /// The user's live sessions, oldest first.
+    func listSessions(username: String, now: Int) async throws -> [SessionInfo]
+
+    /// Whether an access token's session is live and the token not revoked, in one round trip.
+    func accessState(username: String, sessionID: String, tokenID: String) async throws -> AccessState
+    /// Revokes one access token for as long as its session lives.
+    func denyAccessToken(username: String, sessionID: String, tokenID: String) async throws
+    /// The id of the session's current refresh token, or `nil` when the session is gone.
+    func currentRefreshTokenID(username: String, sessionID: String) async throws -> String?
+
     /// Throws unless the store answers and is ready.
     func checkHealth() async throws
 }
@@ -29,6 +44,54 @@ public struct SessionRecord: Sendable, Equatable {
     public var refreshExpiresAt: Int
     /// The session's absolute end.
     public var absoluteExpiresAt: Int
+    public var client: ClientInfo
+
+    public init(
+        username: String, id: String, refreshTokenID: String, refreshExpiresAt: Int, absoluteExpiresAt: Int,
+        client: ClientInfo
+    ) {
+        self.username = username
+        self.id = id
+        self.refreshTokenID = refreshTokenID
+        self.refreshExpiresAt = refreshExpiresAt
+        self.absoluteExpiresAt = absoluteExpiresAt
+        self.client = client
+    }
+}
+
+/// What the service knows of the client that opened a session, for the user's session list.
+public struct ClientInfo: Sendable, Equatable {
+    public static let maxUserAgentBytes = 256
+
+    public var userAgent: String
+    public var ip: String
+
+    public init(userAgent: String? = nil, ip: String? = nil) {
+        self.userAgent = String(decoding: (userAgent ?? "").utf8.prefix(Self.maxUserAgentBytes), as: UTF8.self)
+        self.ip = ip ?? ""
+    }
+}
+
+/// A live session, as listed to its user.
+public struct SessionInfo: Sendable, Equatable {
+    public var id: String
+    public var createdAt: Int
+    public var lastUsedAt: Int
+    /// When the session ends unless refreshed before.
+    public var expiresAt: Int
+    /// When the session ends whatever happens.
+    public var absoluteExpiresAt: Int
+    public var client: ClientInfo
+
+    public init(id: String, createdAt: Int, lastUsedAt: Int, expiresAt: Int, absoluteExpiresAt: Int, client: ClientInfo)
+    {
+        self.id = id
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.expiresAt = expiresAt
+        self.absoluteExpiresAt = absoluteExpiresAt
+        self.client = client
+    }
 }
 
 /// One refresh-token rotation.
@@ -40,15 +103,29 @@ public struct SessionRotation: Sendable, Equatable {
     public var now: Int
     /// When the new refresh token should expire. The store caps it at the session's absolute end.
     public var refreshExpiresAt: Int
+    /// How long after a rotation the previous token may still be presented without counting as
+    /// reuse (two refreshes at once from the same client).
+    public var graceSeconds: Int
 }
 
 public enum RotationResult: Sendable, Equatable {
     /// The presented token was current and has been replaced. The new token expires at
     /// `refreshExpiresAt` (capped at the session's absolute end), and so do the session's keys.
     case rotated(refreshExpiresAt: Int)
+    /// The presented token was replaced within the grace window: nothing changed, and the current
+    /// token (`currentTokenID`, expiring at `refreshExpiresAt`) is to be issued again.
+    case duplicate(currentTokenID: String, refreshExpiresAt: Int)
     /// No such session: logged out, revoked or expired.
     case unknownSession
     /// The presented token was already rotated away. The store has revoked the whole session,
     /// since an old refresh token in use means it may have been stolen (RFC 9700 §4.14.2).
     case reused
+}
+
+public enum AccessState: Sendable, Equatable {
+    case active
+    /// Logged out, revoked or expired.
+    case sessionEnded
+    /// This access token was revoked on its own (RFC 7009).
+    case tokenRevoked
 }

@@ -38,6 +38,8 @@ enum ErrorResponder {
             HTTPError(.badRequest, code: "invalid_grant", description: description)
         case .invalidToken(let description):
             .unauthorized("invalid_token", description)
+        case .sessionNotFound:
+            HTTPError(.notFound, code: "not_found", description: "no such session")
         }
     }
 }

@@ -1,13 +1,16 @@
 import AuthCore
 import NIOHTTP1
 
-/// The token service's endpoints: sign-up, login, refresh, logout, and the caller's identity.
-/// Request and response bodies are the small types below.
+/// The token service's endpoints. The handlers are grouped by concern in extensions beside this
+/// file; request and response bodies are in `Bodies.swift`.
 public struct AuthRoutes: Sendable {
     let auth: AuthService
+    /// Client id to secret, for resource servers calling `POST /introspect`.
+    let introspectionClients: [String: String]
 
-    public init(auth: AuthService) {
+    public init(auth: AuthService, introspectionClients: [String: String] = [:]) {
         self.auth = auth
+        self.introspectionClients = introspectionClients
     }
 
     public func register(in router: inout Router) {
@@ -15,12 +18,16 @@ public struct AuthRoutes: Sendable {
         router.add(.POST, "/login") { try await self.login($0) }
         router.add(.POST, "/token") { try await self.token($0) }
         router.add(.DELETE, "/logout") { try await self.logout($0) }
+        router.add(.POST, "/logout") { try await self.logout($0) }
         router.add(.GET, "/me") { try await self.me($0) }
         router.add(.GET, "/posts") { try await self.posts($0) }
+        router.add(.GET, "/sessions") { try await self.listSessions($0) }
+        router.add(.DELETE, "/sessions/:id") { try await self.revokeSession($0) }
+        router.add(.POST, "/password") { try await self.changePassword($0) }
+        router.add(.POST, "/revoke") { try await self.revoke($0) }
+        router.add(.POST, "/introspect") { try await self.introspect($0) }
         router.add(.GET, "/healthz") { _ in try await self.health() }
     }
-
-    // MARK: - Handlers
 
     func createUser(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try request.decodeJSON(CredentialsBody.self)
@@ -30,19 +37,10 @@ public struct AuthRoutes: Sendable {
 
     func login(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try request.decodeJSON(CredentialsBody.self)
-        let pair = try await self.auth.login(username: try body.requiredUsername(), password: body.password)
+        let pair = try await self.auth.login(
+            username: try body.requiredUsername(), password: body.password, client: Self.client(of: request)
+        )
         return .tokens(TokenBody(pair))
-    }
-
-    func token(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let body = try request.decodeJSON(RefreshBody.self)
-        return .tokens(TokenBody(try await self.auth.refresh(refreshToken: body.token)))
-    }
-
-    func logout(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let body = try request.decodeJSON(RefreshBody.self)
-        try await self.auth.logout(refreshToken: body.token)
-        return .noContent
     }
 
     func me(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -69,55 +67,8 @@ public struct AuthRoutes: Sendable {
         }
         return try await self.auth.authenticate(accessToken: token)
     }
-}
 
-// MARK: - Bodies
-
-/// `{"username", "password"}`; `name` is accepted for `username`, as in the tutorial.
-struct CredentialsBody: Decodable {
-    var username: String?
-    var name: String?
-    var password: String
-
-    func requiredUsername() throws(HTTPError) -> String {
-        guard let username = self.username ?? self.name else { throw .badRequest("missing field 'username'") }
-        return username
+    static func client(of request: HTTPRequest) -> ClientInfo {
+        ClientInfo(userAgent: request.headers.first(name: "user-agent"), ip: request.clientIP)
     }
-}
-
-/// `{"token": refreshToken}`
-struct RefreshBody: Decodable {
-    var token: String
-}
-
-struct TokenBody: Encodable {
-    var accessToken: String
-    var refreshToken: String
-    var tokenType = "Bearer"
-    var expiresIn: Int
-
-    init(_ pair: TokenPair) {
-        self.accessToken = pair.accessToken
-        self.refreshToken = pair.refreshToken
-        self.expiresIn = pair.expiresIn
-    }
-}
-
-struct MeBody: Encodable {
-    var username: String
-    var sessionId: String
-    /// Seconds since 1970.
-    var expiresAt: Int
-}
-
-struct ExamplePost: Encodable {
-    var username: String
-    var title: String
-}
-
-enum ExamplePosts {
-    static let all = [
-        ExamplePost(username: "kyle", title: "Post 1"),
-        ExamplePost(username: "jim", title: "Post 2"),
-    ]
 }

@@ -11,10 +11,21 @@ public struct HTTPRequest: Sendable {
     public var query: String?
     public var headers: HTTPHeaders
     public var body: ByteBuffer?
+    /// The client's address: the peer's, or the one a trusted proxy put in `X-Forwarded-For`.
+    public var clientIP: String?
+    /// Values of the route's `:name` segments.
+    public var parameters: [String: String] = [:]
     /// Carries the request id in its metadata.
     public var logger: Logger
 
-    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: ByteBuffer?, logger: Logger) {
+    public init(
+        method: HTTPMethod,
+        uri: String,
+        headers: HTTPHeaders,
+        body: ByteBuffer?,
+        clientIP: String? = nil,
+        logger: Logger
+    ) {
         self.method = method
         if let mark = uri.firstIndex(of: "?") {
             self.path = String(uri[..<mark])
@@ -25,6 +36,7 @@ public struct HTTPRequest: Sendable {
         }
         self.headers = headers
         self.body = body
+        self.clientIP = clientIP
         self.logger = logger
     }
 
@@ -37,5 +49,27 @@ public struct HTTPRequest: Sendable {
             throw .unauthorized("invalid_request", "use Authorization: Bearer <access token>")
         }
         return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+}
+
+extension HTTPRequest {
+    /// Whether the body is `application/x-www-form-urlencoded` (the OAuth endpoints' format).
+    public var isForm: Bool {
+        self.headers.first(name: "content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true
+    }
+
+    /// The client id and secret of an `Authorization: Basic` header (RFC 7617), or `nil`.
+    public func basicCredentials() -> (id: String, secret: String)? {
+        guard let value = self.headers.first(name: "authorization") else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+            let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return nil }
+        // RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
+        return (
+            FormBody.percentDecode(String(text[..<colon])) ?? "",
+            FormBody.percentDecode(String(text[text.index(after: colon)...])) ?? ""
+        )
     }
 }

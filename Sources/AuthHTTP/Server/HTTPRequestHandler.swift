@@ -21,12 +21,14 @@ final class HTTPRequestHandler: ChannelInboundHandler {
 
     private let router: Router
     private let maxBodyBytes: Int
+    private let trustForwardedFor: Bool
     private let logger: Logger
     private var state = State.idle
 
-    init(router: Router, maxBodyBytes: Int, logger: Logger) {
+    init(router: Router, maxBodyBytes: Int, trustForwardedFor: Bool, logger: Logger) {
         self.router = router
         self.maxBodyBytes = maxBodyBytes
+        self.trustForwardedFor = trustForwardedFor
         self.logger = logger
     }
 
@@ -103,7 +105,10 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         var logger = self.logger
         let requestID = head.headers.first(name: "x-request-id").flatMap(Self.sanitizedRequestID) ?? RequestID.make()
         logger[metadataKey: "request_id"] = "\(requestID)"
-        let request = HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body, logger: logger)
+        let request = HTTPRequest(
+            method: head.method, uri: head.uri, headers: head.headers, body: body,
+            clientIP: self.clientIP(head: head, context: context), logger: logger
+        )
         let keepAlive = head.isKeepAlive
         let router = self.router
         let loop = context.eventLoop
@@ -145,6 +150,15 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             let channel = context.channel
             written.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// The peer's address; behind a trusted proxy, the last `X-Forwarded-For` entry, which is the
+    /// one the proxy itself added.
+    private func clientIP(head: HTTPRequestHead, context: ChannelHandlerContext) -> String? {
+        if self.trustForwardedFor, let forwarded = head.headers[canonicalForm: "x-forwarded-for"].last {
+            return String(forwarded.prefix(64))
+        }
+        return context.channel.remoteAddress?.ipAddress
     }
 
     /// A client's request id is kept only when it is short and plain, since it goes into logs.

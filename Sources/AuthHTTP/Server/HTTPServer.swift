@@ -12,6 +12,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes = 64 * 1024
     /// A connection with nothing to read for this long is closed.
     public var idleTimeout: TimeAmount = .seconds(60)
+    /// Take the client's address from `X-Forwarded-For` (set this only behind a proxy that sets it).
+    public var trustForwardedFor = false
     /// On shutdown, requests in flight get this long to finish.
     public var shutdownGracePeriod: TimeAmount = .seconds(10)
 
@@ -52,7 +54,10 @@ public final class HTTPServer: Sendable {
                     try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
                     try sync.addHandler(
-                        HTTPRequestHandler(router: router, maxBodyBytes: configuration.maxBodyBytes, logger: logger)
+                        HTTPRequestHandler(
+                            router: router, maxBodyBytes: configuration.maxBodyBytes,
+                            trustForwardedFor: configuration.trustForwardedFor, logger: logger
+                        )
                     )
                 }
             }

@@ -1,0 +1,152 @@
+import AuthCore
+
+/// `{"username", "password"}`; `name` is accepted for `username`, as in the tutorial.
+struct CredentialsBody: Decodable {
+    var username: String?
+    var name: String?
+    var password: String
+
+    func requiredUsername() throws(HTTPError) -> String {
+        guard let username = self.username ?? self.name else { throw .badRequest("missing field 'username'") }
+        return username
+    }
+}
+
+/// `{"token": refreshToken}`
+struct RefreshBody: Decodable {
+    var token: String
+}
+
+/// `{"token"?, "scope"?}` for `POST /logout`.
+struct LogoutBody: Decodable {
+    var token: String?
+    var scope: String?
+}
+
+struct PasswordBody: Decodable {
+    var oldPassword: String
+    var newPassword: String
+}
+
+/// RFC 7009 / 7662 parameters in JSON form.
+struct RevokeBody: Decodable {
+    var token: String
+    var tokenTypeHint: String?
+
+    enum CodingKeys: String, CodingKey {
+        case token
+        case tokenTypeHint = "token_type_hint"
+    }
+}
+
+/// The tutorial's token response (camelCase).
+struct TokenBody: Encodable {
+    var accessToken: String
+    var refreshToken: String
+    var tokenType = "Bearer"
+    var expiresIn: Int
+
+    init(_ pair: TokenPair) {
+        self.accessToken = pair.accessToken
+        self.refreshToken = pair.refreshToken
+        self.expiresIn = pair.expiresIn
+    }
+}
+
+/// RFC 6749 §5.1's token response, for form-encoded requests.
+struct OAuthTokenBody: Encodable {
+    var accessToken: String
+    var refreshToken: String
+    var tokenType = "Bearer"
+    var expiresIn: Int
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case refreshToken = "refresh_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+    }
+
+    init(_ pair: TokenPair) {
+        self.accessToken = pair.accessToken
+        self.refreshToken = pair.refreshToken
+        self.expiresIn = pair.expiresIn
+    }
+}
+
+struct MeBody: Encodable {
+    var username: String
+    var sessionId: String
+    /// Seconds since 1970.
+    var expiresAt: Int
+}
+
+struct SessionBody: Encodable {
+    var id: String
+    var current: Bool
+    var createdAt: Int
+    var lastUsedAt: Int
+    var expiresAt: Int
+    var absoluteExpiresAt: Int
+    var userAgent: String
+    var ip: String
+
+    init(_ session: SessionInfo, current: Bool) {
+        self.id = session.id
+        self.current = current
+        self.createdAt = session.createdAt
+        self.lastUsedAt = session.lastUsedAt
+        self.expiresAt = session.expiresAt
+        self.absoluteExpiresAt = session.absoluteExpiresAt
+        self.userAgent = session.client.userAgent
+        self.ip = session.client.ip
+    }
+}
+
+/// RFC 7662 §2.2. Inactive tokens get `{"active": false}` and nothing else.
+struct IntrospectionBody: Encodable {
+    var active: Bool
+    var sub: String?
+    var username: String?
+    var iss: String?
+    var exp: Int?
+    var iat: Int?
+    var jti: String?
+    var sid: String?
+    var tokenType: String?
+
+    enum CodingKeys: String, CodingKey {
+        case active, sub, username, iss, exp, iat, jti, sid
+        case tokenType = "token_type"
+    }
+
+    static let inactive = IntrospectionBody(active: false)
+
+    private init(active: Bool) {
+        self.active = active
+    }
+
+    init(_ claims: TokenClaims) {
+        self.active = true
+        self.sub = claims.sub
+        self.username = claims.sub
+        self.iss = claims.iss
+        self.exp = claims.exp
+        self.iat = claims.iat
+        self.jti = claims.jti
+        self.sid = claims.sid
+        self.tokenType = claims.tokenUse == .access ? "access_token" : "refresh_token"
+    }
+}
+
+struct ExamplePost: Encodable {
+    var username: String
+    var title: String
+}
+
+enum ExamplePosts {
+    static let all = [
+        ExamplePost(username: "kyle", title: "Post 1"),
+        ExamplePost(username: "jim", title: "Post 2"),
+    ]
+}

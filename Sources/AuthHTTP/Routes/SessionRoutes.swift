@@ -1,0 +1,52 @@
+import AuthCore
+
+/// Logout with scopes, the caller's sessions, and password changes.
+extension AuthRoutes {
+    /// `DELETE /logout` (the tutorial's) and `POST /logout`. The session is named by a refresh
+    /// token in the body, or else by the bearer access token. `scope`: local (default), others,
+    /// global.
+    func logout(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body =
+            request.body.map { $0.readableBytes > 0 } == true ? try request.decodeJSON(LogoutBody.self) : LogoutBody()
+        let scope =
+            try body.scope.map { raw throws(HTTPError) in
+                guard let scope = LogoutScope(rawValue: raw) else {
+                    throw .badRequest("scope must be one of local, others, global")
+                }
+                return scope
+            } ?? .local
+        let session: SessionReference
+        if let token = body.token {
+            session = try await self.auth.session(ofRefreshToken: token)
+        } else if request.headers.first(name: "authorization") != nil {
+            let principal = try await self.authenticate(request)
+            session = SessionReference(username: principal.username, sessionID: principal.sessionID)
+        } else {
+            throw HTTPError.badRequest("give the refresh token as 'token', or an access token as a bearer token")
+        }
+        try await self.auth.logout(session, scope: scope)
+        return .noContent
+    }
+
+    func listSessions(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let principal = try await self.authenticate(request)
+        let sessions = try await self.auth.sessions(of: principal).map { session in
+            SessionBody(session, current: session.id == principal.sessionID)
+        }
+        return .json(["sessions": sessions])
+    }
+
+    func revokeSession(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let principal = try await self.authenticate(request)
+        try await self.auth.revokeSession(request.parameters["id"] ?? "", of: principal)
+        return .noContent
+    }
+
+    /// `POST /password {"oldPassword","newPassword"}`: ends every session of the user.
+    func changePassword(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let principal = try await self.authenticate(request)
+        let body = try request.decodeJSON(PasswordBody.self)
+        try await self.auth.changePassword(of: principal, current: body.oldPassword, new: body.newPassword)
+        return .noContent
+    }
+}

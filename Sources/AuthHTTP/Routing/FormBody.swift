@@ -1,0 +1,50 @@
+import NIOCore
+
+/// `application/x-www-form-urlencoded` bodies, as the OAuth endpoints take them (RFC 6749 App. B).
+public enum FormBody {
+    /// The fields of a form body. A field given twice is refused (RFC 6749 §3.2).
+    public static func parse(_ body: ByteBuffer?) throws(HTTPError) -> [String: String] {
+        guard let body, body.readableBytes > 0 else { throw .badRequest("the request needs a form body") }
+        let text = String(decoding: body.readableBytesView, as: UTF8.self)
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = self.percentDecode(String(parts[0])),
+                let value = self.percentDecode(parts.count > 1 ? String(parts[1]) : "")
+            else { throw .badRequest("the form body is not valid") }
+            guard fields[name] == nil else { throw .badRequest("parameter '\(name)' is given more than once") }
+            fields[name] = value
+        }
+        return fields
+    }
+
+    /// Decodes `+` and `%XX`; `nil` for a broken escape or invalid UTF-8.
+    public static func percentDecode(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"):
+                bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(Self.hexValue),
+                    let low = iterator.next().flatMap(Self.hexValue)
+                else { return nil }
+                bytes.append(high << 4 | low)
+            default:
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
