@@ -40,10 +40,11 @@ func run(_ name: String, _ makeCommand: @escaping @Sendable (Int) -> RedisComman
                 var index = 0
                 while index < perCaller {
                     let batch = min(depth, perCaller - index)
-                    let futures = (0..<batch).map { offset in
-                        redis.sendFuture(makeCommand(caller * perCaller + index + offset))
+                    if batch == 1 {
+                        _ = try await redis.send(makeCommand(caller * perCaller + index))
+                    } else {
+                        _ = try await redis.pipeline((0..<batch).map { makeCommand(caller * perCaller + index + $0) })
                     }
-                    for future in futures { _ = try await future.get() }
                     index += batch
                 }
             }

@@ -48,6 +48,17 @@ public final class RedisClient: Sendable {
         self.slot().send(command, deadline: .now() + self.configuration.commandTimeout)
     }
 
+    /// Sends several commands in one write and returns all their replies in order. Error replies
+    /// are returned as ``RedisValue/error(_:)`` in their place, not thrown; a connection failure
+    /// fails the whole batch. Not a transaction: other callers' commands may run in between.
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
+        try await self.pipelineFuture(commands).get()
+    }
+
+    public func pipelineFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisValue]> {
+        self.slot().send(batch: commands, deadline: .now() + self.configuration.commandTimeout)
+    }
+
     /// How many of the pool's connections are up right now.
     public func connectedCount() -> Int {
         self.slots.count(where: \.isConnected)

@@ -65,17 +65,17 @@ enum RedisConnection {
         if let name = configuration.connectionName {
             commands.append(RedisCommand("CLIENT", ["SETNAME", name]))
         }
-        let replies = commands.map { command in
-            let promise = channel.eventLoop.makePromise(of: RedisValue.self)
-            channel.write(RedisRequest(command: command, promise: promise, deadline: deadline), promise: nil)
-            return promise.futureResult.flatMapErrorThrowing { error in
-                if let error = error as? RedisServerError, command.name == "AUTH" || error.code == "NOAUTH" {
+        guard !commands.isEmpty else { return channel.eventLoop.makeSucceededVoidFuture() }
+        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        channel.writeAndFlush(RedisRequest.batch(commands, promise, deadline: deadline), promise: nil)
+        return promise.futureResult.flatMapThrowing { [commands] replies in
+            for (command, reply) in zip(commands, replies) {
+                guard case .error(let error) = reply else { continue }
+                if command.name == "AUTH" || error.code == "NOAUTH" {
                     throw RedisClientError.authenticationFailed(error.message)
                 }
                 throw error
             }
         }
-        channel.flush()
-        return EventLoopFuture.andAllSucceed(replies, on: channel.eventLoop)
     }
 }

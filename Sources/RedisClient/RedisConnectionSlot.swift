@@ -50,10 +50,15 @@ final class RedisConnectionSlot: Sendable {
     }
 
     func send(_ command: RedisCommand, deadline: NIODeadline) -> EventLoopFuture<RedisValue> {
-        if self.eventLoop.inEventLoop {
-            return self.sendOnLoop(command, deadline: deadline)
-        }
-        return self.eventLoop.flatSubmit { self.sendOnLoop(command, deadline: deadline) }
+        let promise = self.eventLoop.makePromise(of: RedisValue.self)
+        self.submit(.one(command, promise, deadline: deadline))
+        return promise.futureResult
+    }
+
+    func send(batch commands: [RedisCommand], deadline: NIODeadline) -> EventLoopFuture<[RedisValue]> {
+        let promise = self.eventLoop.makePromise(of: [RedisValue].self)
+        self.submit(.batch(commands, promise, deadline: deadline))
+        return promise.futureResult
     }
 
     func shutdown() -> EventLoopFuture<Void> {
@@ -77,31 +82,38 @@ final class RedisConnectionSlot: Sendable {
 
     // MARK: - On the event loop
 
-    private func sendOnLoop(_ command: RedisCommand, deadline: NIODeadline) -> EventLoopFuture<RedisValue> {
-        switch self.state.value {
-        case .connected(let channel):
-            return self.write(command, deadline: deadline, to: channel)
-        case .connecting(let channel, failures: 0):
-            return channel.flatMap { self.write(command, deadline: deadline, to: $0) }
-        case .shutdown:
-            return self.eventLoop.makeFailedFuture(RedisClientError.shutdown)
-        case .idle, .connecting, .backingOff:
-            return self.eventLoop.makeFailedFuture(RedisClientError.unavailable)
+    private func submit(_ request: RedisRequest) {
+        if self.eventLoop.inEventLoop {
+            self.submitOnLoop(request)
+        } else {
+            self.eventLoop.execute { self.submitOnLoop(request) }
         }
     }
 
-    private func write(
-        _ command: RedisCommand,
-        deadline: NIODeadline,
-        to channel: any Channel
-    ) -> EventLoopFuture<RedisValue> {
-        let reply = self.eventLoop.makePromise(of: RedisValue.self)
+    private func submitOnLoop(_ request: RedisRequest) {
+        switch self.state.value {
+        case .connected(let channel):
+            self.write(request, to: channel)
+        case .connecting(let channel, failures: 0):
+            channel.whenComplete { result in
+                switch result {
+                case .success(let channel): self.write(request, to: channel)
+                case .failure(let error): request.fail(error)
+                }
+            }
+        case .shutdown:
+            request.fail(RedisClientError.shutdown)
+        case .idle, .connecting, .backingOff:
+            request.fail(RedisClientError.unavailable)
+        }
+    }
+
+    private func write(_ request: RedisRequest, to channel: any Channel) {
         let written = self.eventLoop.makePromise(of: Void.self)
         // A write that never reaches the handler (the channel already closed) must still fail the
-        // command; a promise the handler already completed ignores this.
-        written.futureResult.whenFailure { _ in reply.fail(RedisClientError.connectionClosed) }
-        channel.writeAndFlush(RedisRequest(command: command, promise: reply, deadline: deadline), promise: written)
-        return reply.futureResult
+        // request; a promise the handler already completed ignores this.
+        written.futureResult.whenFailure { _ in request.fail(RedisClientError.connectionClosed) }
+        channel.writeAndFlush(request, promise: written)
     }
 
     private func connect(failures: Int) {

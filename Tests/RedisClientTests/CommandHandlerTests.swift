@@ -15,10 +15,7 @@ struct CommandHandlerTests {
 
     private func send(_ command: RedisCommand, on channel: EmbeddedChannel) -> EventLoopFuture<RedisValue> {
         let promise = channel.eventLoop.makePromise(of: RedisValue.self)
-        channel.writeAndFlush(
-            RedisRequest(command: command, promise: promise, deadline: .now() + .seconds(60)),
-            promise: nil
-        )
+        channel.writeAndFlush(RedisRequest.one(command, promise, deadline: .now() + .seconds(60)), promise: nil)
         return promise.futureResult
     }
 
@@ -43,6 +40,27 @@ struct CommandHandlerTests {
         #expect(try first.wait() == .bulkString([65]))
         #expect(throws: RedisServerError(message: "ERR no")) { try second.wait() }
         #expect(try third.wait() == .null)
+    }
+
+    @Test func aBatchGetsEveryReplyErrorsIncludedAndLaterCommandsTheirOwn() throws {
+        let channel = try self.makeChannel()
+        let batchPromise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        channel.writeAndFlush(
+            RedisRequest.batch(
+                [RedisCommand("GET", ["a"]), RedisCommand("BAD")], batchPromise, deadline: .now() + .seconds(60)),
+            promise: nil
+        )
+        let after = self.send(RedisCommand("PING"), on: channel)
+        channel.embeddedEventLoop.run()
+        var written = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(
+            written.readString(length: written.readableBytes) == "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$3\r\nBAD\r\n")
+        try channel.writeInbound(ByteBuffer(string: "$1\r\nA\r\n-ERR unknown\r\n+PONG\r\n"))
+        #expect(
+            try batchPromise.futureResult.wait() == [
+                .bulkString([65]), .error(RedisServerError(message: "ERR unknown")),
+            ])
+        #expect(try after.wait() == .simpleString("PONG"))
     }
 
     @Test func closingFailsEveryCommandInFlight() throws {

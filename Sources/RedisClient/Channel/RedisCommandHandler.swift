@@ -1,10 +1,32 @@
 import NIOCore
 
-/// A command on its way to Redis, with the promise its reply completes.
-struct RedisRequest: Sendable {
-    let command: RedisCommand
-    let promise: EventLoopPromise<RedisValue>
-    let deadline: NIODeadline
+/// Commands on their way to Redis, with the promise their replies complete.
+enum RedisRequest: Sendable {
+    /// One command; an error reply fails the promise.
+    case one(RedisCommand, EventLoopPromise<RedisValue>, deadline: NIODeadline)
+    /// Several commands written together; the promise gets every reply, error replies included
+    /// as ``RedisValue/error(_:)``.
+    case batch([RedisCommand], EventLoopPromise<[RedisValue]>, deadline: NIODeadline)
+
+    var deadline: NIODeadline {
+        switch self {
+        case .one(_, _, let deadline), .batch(_, _, let deadline): deadline
+        }
+    }
+
+    var replyCount: Int {
+        switch self {
+        case .one: 1
+        case .batch(let commands, _, _): commands.count
+        }
+    }
+
+    func fail(_ error: any Error) {
+        switch self {
+        case .one(_, let promise, _): promise.fail(error)
+        case .batch(_, let promise, _): promise.fail(error)
+        }
+    }
 }
 
 /// Writes commands and matches replies to them first-in first-out, which is what makes
@@ -19,6 +41,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private var pending = CircularBuffer<RedisRequest>(initialCapacity: 64)
+    /// The replies received so far for the batch at the head of `pending`.
+    private var batchReplies: [RedisValue] = []
     private var failure: (any Error)?
     private var flushScheduled = false
     private var timer: Scheduled<Void>?
@@ -26,13 +50,25 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = Self.unwrapOutboundIn(data)
         if let failure = self.failure {
-            request.promise.fail(failure)
+            request.fail(failure)
             promise?.fail(failure)
             return
         }
-        var buffer = context.channel.allocator.buffer(
-            capacity: request.command.bytes.count + 16 * request.command.count)
-        CommandEncoder.encode(request.command, into: &buffer)
+        var buffer: ByteBuffer
+        switch request {
+        case .one(let command, _, _):
+            buffer = context.channel.allocator.buffer(capacity: command.bytes.count + 16 * command.count)
+            CommandEncoder.encode(command, into: &buffer)
+        case .batch(let commands, _, _):
+            buffer = context.channel.allocator.buffer(
+                capacity: commands.reduce(0) { $0 + $1.bytes.count + 16 * $1.count })
+            for command in commands { CommandEncoder.encode(command, into: &buffer) }
+        }
+        guard request.replyCount > 0 else {
+            if case .batch(_, let promise, _) = request { promise.succeed([]) }
+            promise?.succeed(())
+            return
+        }
         self.pending.append(request)
         if self.timer == nil { self.armTimer(context: context, deadline: request.deadline) }
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
@@ -51,14 +87,26 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = Self.unwrapInboundIn(data)
-        guard let request = self.pending.popFirst() else {
+        guard let request = self.pending.first else {
             self.failAll(context: context, with: RedisClientError.protocolError("reply without a command"))
             return
         }
-        if case .error(let error) = value {
-            request.promise.fail(error)
-        } else {
-            request.promise.succeed(value)
+        switch request {
+        case .one(_, let promise, _):
+            self.pending.removeFirst()
+            if case .error(let error) = value {
+                promise.fail(error)
+            } else {
+                promise.succeed(value)
+            }
+        case .batch(let commands, let promise, _):
+            if self.batchReplies.isEmpty { self.batchReplies.reserveCapacity(commands.count) }
+            self.batchReplies.append(value)
+            guard self.batchReplies.count == commands.count else { return }
+            self.pending.removeFirst()
+            let replies = self.batchReplies
+            self.batchReplies = []
+            promise.succeed(replies)
         }
         if self.pending.isEmpty {
             self.timer?.cancel()
@@ -86,8 +134,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         self.timer?.cancel()
         self.timer = nil
         while let request = self.pending.popFirst() {
-            request.promise.fail(error)
+            request.fail(error)
         }
+        self.batchReplies = []
         context.close(promise: nil)
     }
 

@@ -59,9 +59,9 @@ final class RESPReader {
         case REDIS_REPLY_STRING:
             return .bulkString(Self.bytes(r.str, r.len))
         case REDIS_REPLY_STATUS:
-            return .simpleString(String(decoding: Self.bytes(r.str, r.len), as: UTF8.self))
+            return .simpleString(Self.string(r.str, r.len))
         case REDIS_REPLY_ERROR:
-            return .error(RedisServerError(message: String(decoding: Self.bytes(r.str, r.len), as: UTF8.self)))
+            return .error(RedisServerError(message: Self.string(r.str, r.len)))
         case REDIS_REPLY_INTEGER:
             return .integer(Int(r.integer))
         case REDIS_REPLY_NIL:
@@ -78,6 +78,11 @@ final class RESPReader {
         default:
             throw .protocolError("unknown reply type \(r.type)")
         }
+    }
+
+    private static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ count: Int) -> String {
+        guard let pointer, count > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
 
     private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ count: Int) -> [UInt8] {
