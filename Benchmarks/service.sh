@@ -30,7 +30,7 @@ REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh start >/dev/null
 # Fresh secrets for this run only; nothing is written to disk.
 ACCESS_TOKEN_SECRET=$("$bin" gen-secret) REFRESH_TOKEN_SECRET=$("$bin" gen-secret) \
     REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning \
-    "$bin" serve --port "$port" --env-file /dev/null &
+    "$bin" serve --port "$port" --env-file "$dir/no.env" &
 authd_pid=$!
 for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

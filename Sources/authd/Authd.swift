@@ -51,7 +51,13 @@ struct Serve: AsyncParsableCommand {
 
 /// The `.env` file's values under the real environment's.
 func loadEnvironment(envFile: String) throws -> [String: String] {
-    var environment = try DotEnv.load(path: envFile)
+    var environment: [String: String]
+    do {
+        environment = try DotEnv.load(path: envFile)
+    } catch {
+        FileHandle.standardError.write(Data("authd: cannot read \(envFile): \(error.localizedDescription)\n".utf8))
+        throw ExitCode.failure
+    }
     environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
     return environment
 }

@@ -63,14 +63,20 @@ public struct TestHTTPClient: Sendable {
     public func raw(_ bytes: [UInt8]) async throws -> TestResponse {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let promise = loop.makePromise(of: [UInt8].self)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: loop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                    }
                 }
-            }
-            .connect(host: "127.0.0.1", port: self.port)
-            .get()
+                .connect(host: "127.0.0.1", port: self.port)
+                .get()
+        } catch {
+            promise.fail(error)
+            throw error
+        }
         // The server may answer and close before it has read everything (for example a 413),
         // so a failed write is not an error as long as a response arrives.
         channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)

@@ -18,6 +18,13 @@ enum ErrorResponder {
                 description: "the service cannot reach its store; try again shortly",
                 headers: ["retry-after": "1"]
             ).response
+        case is CancellationError:
+            // The client hung up, or the server is shutting down; nobody reads this answer.
+            logger.debug("request cancelled")
+            return HTTPError(
+                .serviceUnavailable, code: "temporarily_unavailable", description: "the request was cancelled",
+                headers: ["retry-after": "1"]
+            ).response
         default:
             logger.error("answering 500: unexpected error", metadata: ["error": "\(String(reflecting: error))"])
             return HTTPError(.internalServerError, code: "server_error", description: "internal error").response

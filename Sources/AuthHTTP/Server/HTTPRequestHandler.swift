@@ -22,14 +22,25 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     private let router: Router
     private let maxBodyBytes: Int
     private let trustForwardedFor: Bool
+    private let tracker: RequestTracker
     private let logger: Logger
     private var state = State.idle
+    /// The task handling the current request, cancelled if the client hangs up: nobody is left to
+    /// read its answer, and a queued password hash need not run.
+    private var task: Task<Void, Never>?
 
-    init(router: Router, maxBodyBytes: Int, trustForwardedFor: Bool, logger: Logger) {
+    init(router: Router, maxBodyBytes: Int, trustForwardedFor: Bool, tracker: RequestTracker, logger: Logger) {
         self.router = router
         self.maxBodyBytes = maxBodyBytes
         self.trustForwardedFor = trustForwardedFor
+        self.tracker = tracker
         self.logger = logger
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.task?.cancel()
+        self.task = nil
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -114,7 +125,10 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let started = NIODeadline.now()
-        Task {
+        let tracker = self.tracker
+        tracker.begin()
+        self.task = Task {
+            defer { tracker.end() }
             var response = await router.respond(to: request)
             response.headers.replaceOrAdd(name: "x-request-id", value: requestID)
             let elapsed = (NIODeadline.now() - started).nanoseconds / 1000
@@ -127,6 +141,7 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             )
             loop.execute { [response] in
                 let (handler, context) = bound.value
+                handler.task = nil
                 handler.state = .idle
                 handler.write(response, keepAlive: keepAlive, context: context)
             }

@@ -28,6 +28,7 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let tracker = RequestTracker()
 
     public init(configuration: HTTPServerConfiguration, group: any EventLoopGroup, router: Router, logger: Logger) {
         self.configuration = configuration
@@ -36,12 +37,16 @@ public final class HTTPServer: Sendable {
         self.logger = logger
     }
 
+    /// Requests being handled right now.
+    public var requestsInFlight: Int { self.tracker.count }
+
     /// Binds and starts accepting. Returns the port, which is useful when asked for port 0.
     @discardableResult
     public func start() async throws -> Int {
         let configuration = self.configuration
         let router = self.router
         let logger = self.logger
+        let tracker = self.tracker
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -56,7 +61,7 @@ public final class HTTPServer: Sendable {
                     try sync.addHandler(
                         HTTPRequestHandler(
                             router: router, maxBodyBytes: configuration.maxBodyBytes,
-                            trustForwardedFor: configuration.trustForwardedFor, logger: logger
+                            trustForwardedFor: configuration.trustForwardedFor, tracker: tracker, logger: logger
                         )
                     )
                 }
@@ -87,6 +92,9 @@ public final class HTTPServer: Sendable {
             try? await closed.get()
             timeout.cancel()
         }
+        // Requests whose clients hung up may still be running; they are cancelled, but let them end.
+        let remaining = deadline - .now()
+        await self.tracker.waitUntilIdle(timeout: .nanoseconds(max(remaining.nanoseconds, 0)))
         self.logger.info("http server stopped")
     }
 
