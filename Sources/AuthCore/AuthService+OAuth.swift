@@ -13,6 +13,7 @@ extension AuthService {
                 guard claims.exp > self.clock.now() else { return }
                 try await self.store.denyAccessToken(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti)
             }
+            AuthMetrics.revoked(.revoke)
             return
         }
     }

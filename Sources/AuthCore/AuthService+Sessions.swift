@@ -12,14 +12,17 @@ extension AuthService {
     /// Ends sessions of the user of `session`, as `scope` says. Returns how many were ended.
     @discardableResult
     public func logout(_ session: SessionReference, scope: LogoutScope) async throws -> Int {
+        let ended: Int
         switch scope {
         case .local:
-            return try await self.store.endSession(username: session.username, sessionID: session.sessionID) ? 1 : 0
+            ended = try await self.store.endSession(username: session.username, sessionID: session.sessionID) ? 1 : 0
         case .others:
-            return try await self.store.endSessions(username: session.username, keeping: session.sessionID)
+            ended = try await self.store.endSessions(username: session.username, keeping: session.sessionID)
         case .global:
-            return try await self.store.endSessions(username: session.username, keeping: nil)
+            ended = try await self.store.endSessions(username: session.username, keeping: nil)
         }
+        AuthMetrics.revoked(.logout, count: ended)
+        return ended
     }
 
     /// The session a refresh token belongs to (expired tokens included), for logout.
@@ -38,6 +41,7 @@ extension AuthService {
         guard try await self.store.endSession(username: principal.username, sessionID: sessionID) else {
             throw AuthError.sessionNotFound
         }
+        AuthMetrics.revoked(.session)
     }
 
     /// Changes the caller's password after checking the current one, then ends every session of
@@ -52,6 +56,7 @@ extension AuthService {
         let hash = try await self.passwords.hash(new)
         try await self.store.setPasswordHash(username: principal.username, passwordHash: hash)
         let ended = try await self.store.endSessions(username: principal.username, keeping: nil)
+        AuthMetrics.revoked(.password, count: ended)
         self.logger.info(
             "password changed; sessions ended", metadata: ["user": "\(principal.username)", "sessions": "\(ended)"])
     }
@@ -62,6 +67,7 @@ extension AuthService {
     public func revokeAll(username: String) async throws -> Int {
         let name = try Credentials.canonicalUsername(username)
         let ended = try await self.store.endSessions(username: name, keeping: nil)
+        AuthMetrics.revoked(.operator, count: ended)
         self.logger.notice("all sessions revoked", metadata: ["user": "\(name)", "sessions": "\(ended)"])
         return ended
     }

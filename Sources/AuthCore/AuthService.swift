@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 /// The token service: sign-up, login, refresh with rotation, logout, and access-token checks.
@@ -55,6 +56,7 @@ public final class AuthService: Sendable {
             client: client
         )
         try await self.store.createSession(session, now: now)
+        AuthMetrics.issued(.login)
         return try await self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
             refreshExpiresAt: session.refreshExpiresAt, now: now
@@ -78,11 +80,13 @@ public final class AuthService: Sendable {
         )
         switch try await self.store.rotateSession(rotation) {
         case .rotated(let refreshExpiresAt):
+            AuthMetrics.issued(.refresh)
             return try await self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
                 refreshExpiresAt: refreshExpiresAt, now: now
             )
         case .duplicate(let current, let refreshExpiresAt):
+            AuthMetrics.issued(.refreshDuplicate)
             return try await self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
                 refreshExpiresAt: refreshExpiresAt, now: now
@@ -90,6 +94,7 @@ public final class AuthService: Sendable {
         case .unknownSession:
             throw AuthError.invalidGrant("refresh token revoked")
         case .reused:
+            AuthMetrics.reuseDetected()
             self.logger.warning(
                 "refresh token reuse detected; session revoked",
                 metadata: ["user": "\(claims.sub)", "session": "\(claims.sid)"]
@@ -102,7 +107,9 @@ public final class AuthService: Sendable {
     /// since there is nothing left to end.
     public func logout(refreshToken: String) async throws {
         let claims = try await self.verifyRefreshToken(refreshToken)
-        try await self.store.endSession(username: claims.sub, sessionID: claims.sid)
+        if try await self.store.endSession(username: claims.sub, sessionID: claims.sid) {
+            AuthMetrics.revoked(.logout)
+        }
     }
 
     /// Verifies an access token (signature, kind, expiry), that its session is still live and that
@@ -122,8 +129,8 @@ public final class AuthService: Sendable {
         }
     }
 
-    public func checkHealth() async throws {
-        try await self.store.checkHealth()
+    public func checkReadiness() async throws {
+        try await self.store.checkReadiness()
     }
 
     /// The canonical name when the password is right; ``AuthError/invalidCredentials`` otherwise,
@@ -135,6 +142,7 @@ public final class AuthService: Sendable {
         if let name { stored = try await self.store.passwordHash(username: name) }
         let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
         guard try await self.passwords.verify(bounded, against: stored), let name else {
+            AuthMetrics.loginFailed()
             throw AuthError.invalidCredentials
         }
         return name

@@ -143,8 +143,15 @@ public struct RedisAuthStore: AuthStore {
         return reply.isNull ? nil : reply.string
     }
 
-    public func checkHealth() async throws {
-        try await self.guarded { try await self.redis.ping() }
+    /// PING, then loads any script Redis lacks (after a restart or `SCRIPT FLUSH`).
+    public func checkReadiness() async throws {
+        try await self.guarded {
+            try await self.redis.ping()
+            let loaded = try await self.redis.send("SCRIPT", ["EXISTS"] + LuaScripts.all.map(\.sha1)).array ?? []
+            for (script, present) in zip(LuaScripts.all, loaded) where present.int != 1 {
+                try await self.redis.scriptLoad(script)
+            }
+        }
     }
 
     // MARK: -

@@ -16,6 +16,8 @@ public struct AppConfiguration: Sendable {
     /// How many password hashes may run at once (each takes `argon2.memoryKiB` of memory).
     public var hashConcurrency = System.coreCount
     public var logLevel: Logger.Level = .info
+    /// `text` (swift-log's stream format) or `json` (one object per line).
+    public var logFormat = LogFormat.text
     /// Resource servers allowed to call `POST /introspect`: client id to secret.
     public var introspectionClients: [String: String] = [:]
 
@@ -59,6 +61,12 @@ public struct AppConfiguration: Sendable {
         self.http.trustForwardedFor = try reader.bool("AUTHD_TRUST_X_FORWARDED_FOR") ?? false
         self.introspectionClients = try reader.clients("AUTHD_INTROSPECTION_CLIENTS")
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
+        if let format = env["LOG_FORMAT"] {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw ConfigurationError("LOG_FORMAT must be text or json")
+            }
+            self.logFormat = parsed
+        }
         if let level = env["LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(
@@ -67,6 +75,11 @@ public struct AppConfiguration: Sendable {
             self.logLevel = parsed
         }
     }
+}
+
+public enum LogFormat: String, Sendable {
+    case text
+    case json
 }
 
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {

@@ -4,6 +4,7 @@ import AuthStore
 import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 import RedisClient
 import ServiceLifecycle
 
@@ -21,6 +22,7 @@ public final class Application: Sendable {
         configuration: AppConfiguration,
         clock: any AuthClock = SystemClock(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        metrics: PrometheusCollectorRegistry? = nil,
         logger: Logger
     ) async throws {
         self.configuration = configuration
@@ -40,6 +42,16 @@ public final class Application: Sendable {
         self.auth = auth
         var router = Router()
         AuthRoutes(auth: auth, introspectionClients: configuration.introspectionClients).register(in: &router)
+        if let metrics {
+            // Prometheus text format. Unauthenticated, like /healthz: expose the port to your
+            // monitoring network only.
+            router.add(.GET, "/metrics") { _ in
+                HTTPResponse(
+                    status: .ok, headers: ["content-type": "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ByteBuffer(bytes: metrics.emitToBuffer())
+                )
+            }
+        }
         self.server = HTTPServer(configuration: configuration.http, group: group, router: router, logger: logger)
     }
 

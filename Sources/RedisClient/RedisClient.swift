@@ -24,12 +24,16 @@ public final class RedisClient: Sendable {
         let loops = Array(eventLoopGroup.makeIterator())
         self.slots = (0..<max(1, configuration.poolSize)).map { index in
             RedisConnectionSlot(
+                index: index,
                 eventLoop: loops[index % loops.count],
                 configuration: configuration,
                 logger: logger
             )
         }
-        for slot in self.slots { slot.start() }
+        for slot in self.slots {
+            RedisMetrics.connection(slot.index, up: false)
+            slot.start()
+        }
     }
 
     /// Sends one command and returns its reply. An error reply is thrown as ``RedisServerError``.

@@ -23,6 +23,8 @@ final class RedisConnectionSlot: Sendable {
     }
 
     let eventLoop: any EventLoop
+    /// The slot's number in its pool, for metrics.
+    let index: Int
     private let configuration: RedisConfiguration
     private let logger: Logger
     private let state: NIOLoopBoundBox<State>
@@ -30,7 +32,8 @@ final class RedisConnectionSlot: Sendable {
     /// a connection that is down.
     private let up = NIOLockedValueBox(false)
 
-    init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
+    init(index: Int, eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
+        self.index = index
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.logger = logger
@@ -104,6 +107,7 @@ final class RedisConnectionSlot: Sendable {
         case .shutdown:
             request.fail(RedisClientError.shutdown)
         case .idle, .connecting, .backingOff:
+            RedisMetrics.error("unavailable")
             request.fail(RedisClientError.unavailable)
         }
     }
@@ -135,6 +139,7 @@ final class RedisConnectionSlot: Sendable {
                 }
                 self.state.value = .connected(channel)
                 self.up.withLockedValue { $0 = true }
+                RedisMetrics.connection(self.index, up: true)
                 channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
             case .failure(let error):
                 self.scheduleReconnect(failures: failures + 1, error: error)
@@ -145,6 +150,7 @@ final class RedisConnectionSlot: Sendable {
     private func connectionClosed(_ channel: any Channel) {
         guard case .connected(let current) = self.state.value, current === channel else { return }
         self.up.withLockedValue { $0 = false }
+        RedisMetrics.connection(self.index, up: false)
         self.logger.warning("redis connection lost", metadata: ["redis": "\(self.configuration)"])
         // Reconnect at once, but fail new commands fast until it is up.
         self.connect(failures: 1)

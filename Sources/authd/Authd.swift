@@ -1,8 +1,11 @@
 import ArgumentParser
 import AuthCore
+import AuthHTTP
 import AuthdApp
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 
 @main
 struct Authd: AsyncParsableCommand {
@@ -39,12 +42,24 @@ struct Serve: AsyncParsableCommand {
         if let port = self.port { configuration.http.port = port }
 
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let application = try await Application(configuration: configuration, logger: Logger(label: "authd"))
+        let format = configuration.logFormat
+        LoggingSystem.bootstrap(
+            { label, provider in
+                var handler: any LogHandler =
+                    switch format {
+                    case .text: StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                    case .json: JSONLogHandler(label: label, metadataProvider: provider)
+                    }
+                handler.logLevel = level
+                return handler
+            },
+            metadataProvider: .requestID
+        )
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let application = try await Application(
+            configuration: configuration, metrics: registry, logger: Logger(label: "authd")
+        )
         try await application.run()
     }
 }

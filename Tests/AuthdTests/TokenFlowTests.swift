@@ -125,11 +125,14 @@ struct TokenFlowTests {
         #expect(response["error"] == "signup_disabled")
     }
 
-    @Test func healthzAnswersWhenRedisDoes() async throws {
+    @Test func healthzAndReadyz() async throws {
         let app = try await TestApp.start()
         defer { Task { await app.stop() } }
         let health = try await app.client.get("/healthz")
         #expect(health.status == 200)
         #expect(health["status"] == "ok")
+        let ready = try await app.client.get("/readyz")
+        #expect(ready.status == 200)
+        #expect(ready["status"] == "ready")
     }
 }

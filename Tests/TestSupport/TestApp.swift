@@ -1,7 +1,10 @@
 import AuthCore
 import AuthdApp
 import Foundation
+import Logging
+import Metrics
 import NIOConcurrencyHelpers
+import Prometheus
 import RedisClient
 
 /// A clock the test moves by hand. It starts at the real time, so that TTLs in Redis agree.
@@ -25,6 +28,14 @@ public struct TestSecrets: Sendable {
     public init() {}
 }
 
+/// The process-wide metrics registry: swift-metrics can be bootstrapped once per process, so every
+/// test app shares it, and metric assertions look for increases, not totals.
+public let testMetrics: PrometheusCollectorRegistry = {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    return registry
+}()
+
 /// A real authd (the same `Application` the CLI runs) on a free port, with a key prefix of its own.
 public final class TestApp: Sendable {
     public let application: Application
@@ -38,6 +49,7 @@ public final class TestApp: Sendable {
         prefix: String = TestRedis.uniquePrefix("app"),
         redisURL: String = TestRedis.url,
         clock: any AuthClock = SystemClock(),
+        logger: Logger = quietLogger,
         configure: (inout AppConfiguration) -> Void = { _ in }
     ) async throws -> TestApp {
         var configuration = AppConfiguration(
@@ -50,7 +62,9 @@ public final class TestApp: Sendable {
         configuration.http.port = 0
         configuration.hashConcurrency = 2
         configure(&configuration)
-        let application = try await Application(configuration: configuration, clock: clock, logger: quietLogger)
+        let application = try await Application(
+            configuration: configuration, clock: clock, metrics: testMetrics, logger: logger
+        )
         let port = try await application.start()
         return TestApp(application: application, port: port, prefix: prefix)
     }

@@ -30,8 +30,8 @@ public protocol AuthStore: Sendable {
     /// The id of the session's current refresh token, or `nil` when the session is gone.
     func currentRefreshTokenID(username: String, sessionID: String) async throws -> String?
 
-    /// Throws unless the store answers and is ready.
-    func checkHealth() async throws
+    /// Throws unless the store answers and is ready to serve (in Redis: its scripts are loaded).
+    func checkReadiness() async throws
 }
 
 /// A session as stored when it is created.

@@ -26,7 +26,8 @@ public struct AuthRoutes: Sendable {
         router.add(.POST, "/password") { try await self.changePassword($0) }
         router.add(.POST, "/revoke") { try await self.revoke($0) }
         router.add(.POST, "/introspect") { try await self.introspect($0) }
-        router.add(.GET, "/healthz") { _ in try await self.health() }
+        router.add(.GET, "/healthz") { _ in .json(["status": "ok"]) }
+        router.add(.GET, "/readyz") { _ in try await self.ready() }
     }
 
     func createUser(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -55,9 +56,10 @@ public struct AuthRoutes: Sendable {
         return .json(ExamplePosts.all.filter { $0.username == principal.username })
     }
 
-    func health() async throws -> HTTPResponse {
-        try await self.auth.checkHealth()
-        return .json(["status": "ok"])
+    /// Ready when Redis answers and has every script loaded; 503 otherwise.
+    func ready() async throws -> HTTPResponse {
+        try await self.auth.checkReadiness()
+        return .json(["status": "ready"])
     }
 
     /// The bearer token's principal, or 401 with a `WWW-Authenticate` challenge.

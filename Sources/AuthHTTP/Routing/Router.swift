@@ -1,4 +1,6 @@
+import CoreMetrics
 import Logging
+import NIOCore
 import NIOHTTP1
 
 /// Maps a method and a path to an async handler. A path's last segment may be a parameter
@@ -12,6 +14,8 @@ public struct Router: Sendable {
     /// Paths ending in a parameter: the prefix before it (`/sessions/`), the parameter's name,
     /// then method name.
     private var parameterized: [String: (name: String, handlers: [String: Handler])] = [:]
+    /// The pattern of each parameterized route, for metric labels.
+    private var routeLabels: [String: String] = [:]
 
     public init() {}
 
@@ -20,37 +24,57 @@ public struct Router: Sendable {
             let prefix = String(path[..<colon.lowerBound]) + "/"
             let name = String(path[colon.upperBound...])
             self.parameterized[prefix, default: (name, [:])].handlers[method.rawValue] = handler
+            self.routeLabels[prefix] = path
         } else {
             self.routes[path, default: [:]][method.rawValue] = handler
         }
     }
 
+    /// Answers a request and records `authd_http_requests_total` and
+    /// `authd_http_request_duration_seconds`, labelled by route pattern (never the raw path, whose
+    /// values are unbounded), method and status.
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        let started = NIODeadline.now()
         var request = request
-        guard let byMethod = self.handlers(for: &request) else {
-            return HTTPError(.notFound, code: "not_found", description: "no such endpoint").response
+        let (route, response) = await self.dispatch(&request)
+        let status = String(response.status.code)
+        Counter(
+            label: "authd_http_requests_total",
+            dimensions: [("route", route), ("method", request.method.rawValue), ("status", status)]
+        ).increment()
+        Timer(label: "authd_http_request_duration_seconds", dimensions: [("route", route)])
+            .recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+        return response
+    }
+
+    private func dispatch(_ request: inout HTTPRequest) async -> (route: String, HTTPResponse) {
+        guard let (route, byMethod) = self.handlers(for: &request) else {
+            return ("unmatched", HTTPError(.notFound, code: "not_found", description: "no such endpoint").response)
         }
         guard let handler = byMethod[request.method.rawValue] else {
-            return HTTPError(
-                .methodNotAllowed, code: "method_not_allowed",
-                description: "\(request.method.rawValue) is not allowed here",
-                headers: ["allow": byMethod.keys.sorted().joined(separator: ", ")]
-            ).response
+            return (
+                route,
+                HTTPError(
+                    .methodNotAllowed, code: "method_not_allowed",
+                    description: "\(request.method.rawValue) is not allowed here",
+                    headers: ["allow": byMethod.keys.sorted().joined(separator: ", ")]
+                ).response
+            )
         }
         do {
-            return try await handler(request)
+            return (route, try await handler(request))
         } catch {
-            return ErrorResponder.response(for: error, logger: request.logger)
+            return (route, ErrorResponder.response(for: error, logger: request.logger))
         }
     }
 
-    private func handlers(for request: inout HTTPRequest) -> [String: Handler]? {
-        if let exact = self.routes[request.path] { return exact }
+    private func handlers(for request: inout HTTPRequest) -> (route: String, handlers: [String: Handler])? {
+        if let exact = self.routes[request.path] { return (request.path, exact) }
         guard let slash = request.path.lastIndex(of: "/") else { return nil }
         let prefix = String(request.path[...slash])
         let value = request.path[request.path.index(after: slash)...]
         guard !value.isEmpty, let route = self.parameterized[prefix] else { return nil }
         request.parameters[route.name] = String(value)
-        return route.handlers
+        return (self.routeLabels[prefix] ?? prefix, route.handlers)
     }
 }

@@ -113,9 +113,8 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     }
 
     private func dispatch(head: HTTPRequestHead, body: ByteBuffer?, context: ChannelHandlerContext) {
-        var logger = self.logger
+        let logger = self.logger
         let requestID = head.headers.first(name: "x-request-id").flatMap(Self.sanitizedRequestID) ?? RequestID.make()
-        logger[metadataKey: "request_id"] = "\(requestID)"
         let request = HTTPRequest(
             method: head.method, uri: head.uri, headers: head.headers, body: body,
             clientIP: self.clientIP(head: head, context: context), logger: logger
@@ -129,16 +128,19 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         tracker.begin()
         self.task = Task {
             defer { tracker.end() }
-            var response = await router.respond(to: request)
+            var response = await RequestContext.$requestID.withValue(requestID) {
+                let response = await router.respond(to: request)
+                let elapsed = (NIODeadline.now() - started).nanoseconds / 1000
+                logger.debug(
+                    "request",
+                    metadata: [
+                        "method": "\(head.method.rawValue)", "path": "\(request.path)",
+                        "status": "\(response.status.code)", "duration_us": "\(elapsed)",
+                    ]
+                )
+                return response
+            }
             response.headers.replaceOrAdd(name: "x-request-id", value: requestID)
-            let elapsed = (NIODeadline.now() - started).nanoseconds / 1000
-            logger.debug(
-                "request",
-                metadata: [
-                    "method": "\(head.method.rawValue)", "path": "\(request.path)",
-                    "status": "\(response.status.code)", "duration_us": "\(elapsed)",
-                ]
-            )
             loop.execute { [response] in
                 let (handler, context) = bound.value
                 handler.task = nil

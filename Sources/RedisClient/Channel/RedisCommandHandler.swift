@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 
 /// Commands on their way to Redis, with the promise their replies complete.
@@ -41,6 +42,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private var pending = CircularBuffer<RedisRequest>(initialCapacity: 64)
+    /// When each pending request was written, for `authd_redis_command_duration_seconds`.
+    private var started = CircularBuffer<NIODeadline>(initialCapacity: 64)
     /// The replies received so far for the batch at the head of `pending`.
     private var batchReplies: [RedisValue] = []
     private var failure: (any Error)?
@@ -70,6 +73,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             return
         }
         self.pending.append(request)
+        self.started.append(.now())
         if self.timer == nil { self.armTimer(context: context, deadline: request.deadline) }
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
     }
@@ -92,9 +96,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             return
         }
         switch request {
-        case .one(_, let promise, _):
-            self.pending.removeFirst()
+        case .one(let command, let promise, _):
+            self.completed(command: command.name)
             if case .error(let error) = value {
+                RedisMetrics.error("server")
                 promise.fail(error)
             } else {
                 promise.succeed(value)
@@ -103,7 +108,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             if self.batchReplies.isEmpty { self.batchReplies.reserveCapacity(commands.count) }
             self.batchReplies.append(value)
             guard self.batchReplies.count == commands.count else { return }
-            self.pending.removeFirst()
+            self.completed(command: "PIPELINE")
             let replies = self.batchReplies
             self.batchReplies = []
             promise.succeed(replies)
@@ -129,8 +134,16 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    private func completed(command: String) {
+        self.pending.removeFirst()
+        let started = self.started.removeFirst()
+        RedisMetrics.duration(command: command, nanoseconds: (NIODeadline.now() - started).nanoseconds)
+    }
+
     private func failAll(context: ChannelHandlerContext, with error: any Error) {
         if self.failure == nil { self.failure = error }
+        if !self.pending.isEmpty { RedisMetrics.error(RedisMetrics.kind(of: error), count: self.pending.count) }
+        self.started.removeAll()
         self.timer?.cancel()
         self.timer = nil
         while let request = self.pending.popFirst() {
