@@ -1,7 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Redis killed under steady load")
 struct ChaosTests {
@@ -58,7 +58,8 @@ struct ChaosTests {
                             if let access {
                                 statuses.append(try await app.client.get("/me", bearer: access).status)
                             }
-                            let bad = try await app.client.get("/me", bearer: revokedTokens[worker % revokedTokens.count])
+                            let bad = try await app.client.get(
+                                "/me", bearer: revokedTokens[worker % revokedTokens.count])
                             statuses.append(bad.status)
                             if bad.status == 200 { revokedAccepted.withLockedValue { $0 += 1 } }
                             seen.withLockedValue { counts in
