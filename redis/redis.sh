@@ -25,7 +25,9 @@ start)
     fi
     command -v redis-server >/dev/null || { echo "redis: redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
     mkdir -p "$dir"
-    redis-server "$here/redis.conf" --port "$port" --dir "$dir" \
+    # Run from a copy in the data directory, so that CONFIG REWRITE never touches the repository.
+    cp "$here/redis.conf" "$dir/redis-$port.conf"
+    redis-server "$dir/redis-$port.conf" --port "$port" --dir "$dir" \
         --daemonize yes --pidfile "$pidfile" --logfile "$dir/redis-$port.log"
     for _ in $(seq 1 100); do
         if ping; then

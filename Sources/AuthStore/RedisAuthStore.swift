@@ -7,12 +7,28 @@ import RedisClient
 /// Any Redis failure, connection or server error alike, becomes ``StoreUnavailableError``: the
 /// service then answers 503 instead of guessing.
 public struct RedisAuthStore: AuthStore {
+    /// When a revocation counts as done.
+    public struct Durability: Sendable {
+        /// Replicas that must have a revocation (logout, revoke, rotation) before it is
+        /// acknowledged, checked with `WAIT`. 0: the primary's word is enough.
+        public var replicas = 0
+        /// How long `WAIT` may take; a revocation not replicated by then is answered with 503.
+        public var timeoutMilliseconds = 100
+
+        public init(replicas: Int = 0, timeoutMilliseconds: Int = 100) {
+            self.replicas = replicas
+            self.timeoutMilliseconds = timeoutMilliseconds
+        }
+    }
+
     public let keys: RedisKeys
     private let redis: RedisClient
+    private let durability: Durability
 
-    public init(redis: RedisClient, keyPrefix: String) {
+    public init(redis: RedisClient, keyPrefix: String, durability: Durability = Durability()) {
         self.redis = redis
         self.keys = RedisKeys(prefix: keyPrefix)
+        self.durability = durability
     }
 
     // MARK: Users
@@ -50,7 +66,7 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult {
-        let reply = try await self.run(
+        let reply = try await self.runRevocation(
             LuaScripts.rotateSession,
             keys: [
                 self.keys.session(rotation.username, rotation.sessionID), self.keys.sessions(rotation.username),
@@ -76,7 +92,7 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func endSession(username: String, sessionID: String) async throws -> Bool {
-        try await self.run(
+        try await self.runRevocation(
             LuaScripts.endSession,
             keys: [self.keys.session(username, sessionID), self.keys.sessions(username)],
             arguments: [sessionID]
@@ -84,7 +100,7 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func endSessions(username: String, keeping: String?) async throws -> Int {
-        try await self.run(
+        try await self.runRevocation(
             LuaScripts.endSessions,
             keys: [self.keys.sessions(username)],
             arguments: [self.keys.sessionPrefix(username), keeping ?? ""]
@@ -131,7 +147,7 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func denyAccessToken(username: String, sessionID: String, tokenID: String) async throws {
-        _ = try await self.run(
+        _ = try await self.runRevocation(
             LuaScripts.denyAccessToken, keys: [self.keys.session(username, sessionID)], arguments: [tokenID]
         )
     }
@@ -158,6 +174,34 @@ public struct RedisAuthStore: AuthStore {
 
     private func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
         try await self.guarded { try await self.redis.evalSHA(script, keys: keys, arguments: arguments) }
+    }
+
+    /// Runs a script that revokes something. With ``Durability/replicas`` set, the script and a
+    /// `WAIT` go out together on one connection, and the revocation is acknowledged only once that
+    /// many replicas have it: an acknowledged logout then survives a failover.
+    private func runRevocation(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+        guard self.durability.replicas > 0 else { return try await self.run(script, keys: keys, arguments: arguments) }
+        let wait = RedisCommand(
+            "WAIT", [String(self.durability.replicas), String(self.durability.timeoutMilliseconds)]
+        )
+        return try await self.guarded {
+            for attempt in 0..<2 {
+                let replies = try await self.redis.pipeline([script.evalSHA(keys: keys, arguments: arguments), wait])
+                if case .error(let error) = replies[0] {
+                    guard error.code == "NOSCRIPT", attempt == 0 else { throw error }
+                    try await self.redis.scriptLoad(script)
+                    continue
+                }
+                guard let acknowledged = replies[1].int, acknowledged >= self.durability.replicas else {
+                    throw StoreUnavailableError(
+                        reason:
+                            "revocation reached \(replies[1].int ?? 0) of \(self.durability.replicas) replicas in time"
+                    )
+                }
+                return replies[0]
+            }
+            throw StoreUnavailableError(reason: "script missing after SCRIPT LOAD")
+        }
     }
 
     /// Turns every Redis failure into ``StoreUnavailableError``, keeping the cause for the log.

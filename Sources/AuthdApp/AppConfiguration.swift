@@ -1,5 +1,6 @@
 import AuthCore
 import AuthHTTP
+import AuthStore
 import Logging
 import NIOCore
 import RedisClient
@@ -10,6 +11,8 @@ public struct AppConfiguration: Sendable {
     public var refreshTokenSecret: String
     public var redis: RedisConfiguration
     public var keyPrefix = "authd:"
+    /// Replicas that must have a revocation before it is acknowledged (`WAIT`); 0 is off.
+    public var durability = RedisAuthStore.Durability()
     public var http = HTTPServerConfiguration()
     public var auth = AuthSettings()
     public var argon2 = Argon2Parameters()
@@ -43,6 +46,8 @@ public struct AppConfiguration: Sendable {
             redis: try reader.redis()
         )
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
+        self.durability.replicas = try reader.int("AUTHD_REDIS_WAIT_REPLICAS", in: 0...16) ?? 0
+        self.durability.timeoutMilliseconds = try reader.int("AUTHD_REDIS_WAIT_TIMEOUT_MS", in: 1...10_000) ?? 100
         self.http.host = env["AUTHD_HOST"] ?? self.http.host
         self.http.port = try reader.int("AUTHD_PORT", in: 0...65535) ?? self.http.port
         self.http.maxBodyBytes = try reader.int("AUTHD_MAX_BODY_BYTES", in: 1024...(16 << 20)) ?? self.http.maxBodyBytes

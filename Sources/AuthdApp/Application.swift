@@ -34,7 +34,9 @@ public final class Application: Sendable {
         self.passwords = try PasswordHasher(
             parameters: configuration.argon2, concurrency: configuration.hashConcurrency)
         self.redis = RedisClient(configuration: configuration.redis, eventLoopGroup: group, logger: logger)
-        let store = RedisAuthStore(redis: self.redis, keyPrefix: configuration.keyPrefix)
+        let store = RedisAuthStore(
+            redis: self.redis, keyPrefix: configuration.keyPrefix, durability: configuration.durability
+        )
         let auth = AuthService(
             settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
             logger: logger

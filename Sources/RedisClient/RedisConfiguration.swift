@@ -31,6 +31,9 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     /// The first reconnection delay after a failure; it doubles up to `maxReconnectDelay`.
     public var minReconnectDelay: TimeAmount = .milliseconds(50)
     public var maxReconnectDelay: TimeAmount = .seconds(1)
+    /// When set, the primary's address comes from Redis Sentinel instead of `endpoint`, asked
+    /// anew at every (re)connect, so that a failover is followed without a restart.
+    public var sentinel: SentinelConfiguration?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -79,6 +82,11 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
 
     /// The URL with the password replaced by `***`.
     public var description: String {
+        if let sentinel = self.sentinel {
+            let auth = self.password == nil ? "" : ":***@"
+            let hosts = sentinel.sentinels.map { "\($0.host):\($0.port)" }.joined(separator: ",")
+            return "sentinel://\(auth)\(hosts)/\(sentinel.primaryName)/\(self.database)"
+        }
         var auth = ""
         if self.username != nil || self.password != nil {
             auth = (self.username ?? "") + (self.password == nil ? "" : ":***") + "@"
@@ -89,5 +97,43 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         case .unixSocket(let path):
             return "unix://\(auth)\(path)?db=\(self.database)"
         }
+    }
+}
+
+/// Where to find the primary through Redis Sentinel.
+public struct SentinelConfiguration: Sendable, Hashable {
+    public struct Address: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public var sentinels: [Address]
+    /// The name the sentinels monitor the primary under (`sentinel monitor NAME ...`).
+    public var primaryName: String
+
+    public init(sentinels: [Address], primaryName: String) {
+        self.sentinels = sentinels
+        self.primaryName = primaryName
+    }
+
+    /// Parses `host:port,host:port`.
+    public init(list: String, primaryName: String) throws(RedisClientError) {
+        var sentinels: [Address] = []
+        for entry in list.split(separator: ",") {
+            let parts = entry.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw .invalidConfiguration("sentinels must be host:port pairs separated by commas")
+            }
+            sentinels.append(Address(host: String(parts[0]), port: port))
+        }
+        guard !sentinels.isEmpty, !primaryName.isEmpty else {
+            throw .invalidConfiguration("Sentinel needs at least one sentinel and a primary name")
+        }
+        self.init(sentinels: sentinels, primaryName: primaryName)
     }
 }

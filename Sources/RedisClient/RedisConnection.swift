@@ -9,6 +9,38 @@ enum RedisConnection {
         configuration: RedisConfiguration,
         logger: Logger
     ) -> EventLoopFuture<any Channel> {
+        guard let sentinel = configuration.sentinel else {
+            return self.connect(on: eventLoop, to: configuration.endpoint, configuration: configuration)
+        }
+        // Ask the sentinels where the primary is, then check that it really is the primary: just
+        // after a failover, a stale answer or a demoted server must not take writes.
+        return Sentinel.primaryAddress(sentinel, on: eventLoop, configuration: configuration)
+            .flatMap { endpoint in
+                self.connect(on: eventLoop, to: endpoint, configuration: configuration)
+            }
+            .flatMap { channel in
+                let promise = eventLoop.makePromise(of: RedisValue.self)
+                channel.writeAndFlush(
+                    RedisRequest.one(RedisCommand("ROLE"), promise, deadline: .now() + configuration.connectTimeout),
+                    promise: nil
+                )
+                return promise.futureResult.flatMapThrowing { role in
+                    guard role.array?.first?.string == "master" else {
+                        channel.close(promise: nil)
+                        throw RedisClientError.connectFailed("the address Sentinel gave is not the primary (yet)")
+                    }
+                    return channel
+                }
+            }
+    }
+
+    /// Opens one connection to `endpoint` and runs the handshake.
+    static func connect(
+        on eventLoop: any EventLoop,
+        to endpoint: RedisConfiguration.Endpoint,
+        configuration: RedisConfiguration,
+        handshake: Bool = true
+    ) -> EventLoopFuture<any Channel> {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -21,7 +53,7 @@ enum RedisConnection {
                 }
             }
         let connected: EventLoopFuture<any Channel> =
-            switch configuration.endpoint {
+            switch endpoint {
             case .tcp(let host, let port): bootstrap.connect(host: host, port: port)
             case .unixSocket(let path): bootstrap.connect(unixDomainSocketPath: path)
             }
@@ -29,7 +61,8 @@ enum RedisConnection {
         // must not hold the slot forever.
         let deadline = NIODeadline.now() + configuration.connectTimeout
         return connected.flatMap { channel in
-            self.handshake(channel, configuration: configuration, deadline: deadline)
+            guard handshake else { return channel.eventLoop.makeSucceededFuture(channel) }
+            return self.handshake(channel, configuration: configuration, deadline: deadline)
                 .map { channel }
                 .flatMapErrorThrowing { error in
                     channel.close(promise: nil)

@@ -16,3 +16,15 @@ public struct RedisScript: Sendable, Hashable {
             .joined()
     }
 }
+
+extension RedisScript {
+    /// The [EVALSHA](https://redis.io/commands/evalsha) command that runs this script, for use in
+    /// a ``RedisClient/pipeline(_:)``. ``RedisClient/evalSHA(_:keys:arguments:)`` also handles
+    /// `NOSCRIPT`; a pipeline's caller must.
+    public func evalSHA(keys: [String], arguments: [String]) -> RedisCommand {
+        var command = RedisCommand("EVALSHA", [self.sha1, String(keys.count)])
+        for key in keys { command.append(key) }
+        for argument in arguments { command.append(argument) }
+        return command
+    }
+}

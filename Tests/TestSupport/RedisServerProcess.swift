@@ -5,12 +5,15 @@ import Foundation
 #endif
 
 /// A redis-server of a test's own, started from the repository's `redis/redis.conf` on a free
-/// port, for tests that kill, pause or restart Redis. Never the suite's shared Redis.
+/// port, for tests that kill, pause or restart Redis, or that need replicas and sentinels.
+/// Never the suite's shared Redis.
 public final class RedisServerProcess: @unchecked Sendable {
     // @unchecked: `process` is only touched from the test that owns this object, one call at a time.
     public let port: Int
     public let directory: URL
     private let extraArguments: [String]
+    /// For a sentinel: the configuration file it runs from (Sentinel rewrites it).
+    private let sentinelConfig: URL?
     private var process: Process?
 
     public var url: String { "redis://127.0.0.1:\(self.port)" }
@@ -20,7 +23,30 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("authd-redis-\(UUID().uuidString.prefix(8))")
         self.extraArguments = extraArguments
+        self.sentinelConfig = nil
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+    }
+
+    /// A Redis Sentinel monitoring the primary on `primaryPort` as `name`, with short timeouts so
+    /// that a failover happens within a few seconds.
+    public init(sentinelFor name: String, primaryPort: Int, quorum: Int = 2) throws {
+        self.port = try freePort()
+        self.directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("authd-sentinel-\(UUID().uuidString.prefix(8))")
+        self.extraArguments = []
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        let config = self.directory.appendingPathComponent("sentinel.conf")
+        let lines = [
+            "port \(self.port)",
+            "bind 127.0.0.1",
+            "dir \(self.directory.path)",
+            "sentinel monitor \(name) 127.0.0.1 \(primaryPort) \(quorum)",
+            "sentinel down-after-milliseconds \(name) 500",
+            "sentinel failover-timeout \(name) 3000",
+            "sentinel parallel-syncs \(name) 1",
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(to: config, atomically: true, encoding: .utf8)
+        self.sentinelConfig = config
     }
 
     deinit {
@@ -32,18 +58,32 @@ public final class RedisServerProcess: @unchecked Sendable {
     public func start() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            [
-                "redis-server", repositoryRoot.appendingPathComponent("redis/redis.conf").path,
-                "--port", String(self.port), "--dir", self.directory.path,
-                "--appendonly", "no", "--daemonize", "no", "--logfile", "",
-            ] + self.extraArguments
+        if let sentinelConfig = self.sentinelConfig {
+            process.arguments = ["redis-server", sentinelConfig.path, "--sentinel"]
+        } else {
+            // A copy in the server's own directory: CONFIG REWRITE (which Sentinel sends to a
+            // promoted replica) must never rewrite the repository's file.
+            let config = self.directory.appendingPathComponent("redis.conf")
+            if !FileManager.default.fileExists(atPath: config.path) {
+                try FileManager.default.copyItem(
+                    at: repositoryRoot.appendingPathComponent("redis/redis.conf"), to: config)
+            }
+            process.arguments =
+                [
+                    "redis-server", config.path,
+                    "--port", String(self.port), "--dir", self.directory.path,
+                    "--appendonly", "no", "--daemonize", "no", "--logfile", "",
+                ] + self.extraArguments
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         self.process = process
         for _ in 0..<200 {
-            if try await self.answersPing() { return }
+            let answer = try self.cli(["ping"])
+            // A server with a password answers NOAUTH, a replica loading its first sync LOADING:
+            // either is up all the same.
+            if ["PONG", "NOAUTH", "LOADING"].contains(where: answer.contains) { return }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw TestFailure("redis-server on port \(self.port) did not start")
@@ -66,18 +106,17 @@ public final class RedisServerProcess: @unchecked Sendable {
         Glibc.kill(pid, signal)
     }
 
-    private func answersPing() async throws -> Bool {
-        let ping = Process()
-        ping.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        ping.arguments = ["redis-cli", "-p", String(self.port), "ping"]
+    /// Runs redis-cli against this server and returns what it printed.
+    public func cli(_ arguments: [String]) throws -> String {
+        let cli = Process()
+        cli.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cli.arguments = ["redis-cli", "-p", String(self.port)] + arguments
         let output = Pipe()
-        ping.standardOutput = output
-        ping.standardError = FileHandle.nullDevice
-        try ping.run()
-        ping.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        // A server with a password answers NOAUTH: it is up all the same.
-        return text.contains("PONG") || text.contains("NOAUTH")
+        cli.standardOutput = output
+        cli.standardError = FileHandle.nullDevice
+        try cli.run()
+        cli.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 }
 

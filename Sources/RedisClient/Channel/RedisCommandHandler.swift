@@ -101,6 +101,12 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             if case .error(let error) = value {
                 RedisMetrics.error("server")
                 promise.fail(error)
+                if error.code == "READONLY" {
+                    // This server was demoted to a replica (a failover): drop the connection so
+                    // that the reconnect finds the new primary.
+                    self.failAll(context: context, with: RedisClientError.connectionClosed)
+                    return
+                }
             } else {
                 promise.succeed(value)
             }

@@ -5,9 +5,7 @@ extension RedisClient {
     /// [SCRIPT LOAD](https://redis.io/commands/script-load) and the call retried once, so callers
     /// never see `NOSCRIPT`.
     public func evalSHA(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
-        var command = RedisCommand("EVALSHA", [script.sha1, String(keys.count)])
-        for key in keys { command.append(key) }
-        for argument in arguments { command.append(argument) }
+        let command = script.evalSHA(keys: keys, arguments: arguments)
         do {
             return try await self.send(command)
         } catch let error as RedisServerError where error.code == "NOSCRIPT" {

@@ -1,0 +1,83 @@
+import Foundation
+import RedisClient
+import TestSupport
+import Testing
+
+@Suite("Redis Sentinel failover")
+struct SentinelTests {
+    @Test func authdFollowsAFailoverWithoutARestart() async throws {
+        let name = "authd-test-primary"
+        // No diskless-sync delay: the replica's first sync starts at once.
+        let primary = try RedisServerProcess(extraArguments: ["--repl-diskless-sync-delay", "0"])
+        try await primary.start()
+        let replica = try RedisServerProcess(extraArguments: ["--replicaof", "127.0.0.1", String(primary.port)])
+        try await replica.start()
+        let sentinels = try (0..<3).map { _ in try RedisServerProcess(sentinelFor: name, primaryPort: primary.port) }
+        for sentinel in sentinels { try await sentinel.start() }
+
+        let clock = ContinuousClock()
+        // The sentinels find each other and the replica through the primary, every 2 s or so.
+        try await Self.waitUntil(clock, within: .seconds(15)) {
+            try sentinels.allSatisfy { sentinel in
+                let known = try sentinel.cli(["SENTINEL", "sentinels", name])
+                let replicas = try sentinel.cli(["SENTINEL", "replicas", name])
+                return known.components(separatedBy: "runid").count - 1 >= 2 && replicas.contains(String(replica.port))
+            }
+        }
+
+        let app = try await TestApp.start(redisURL: "redis://127.0.0.1:1/0") {
+            $0.redis.sentinel = SentinelConfiguration(
+                sentinels: sentinels.map { SentinelConfiguration.Address(host: "127.0.0.1", port: $0.port) },
+                primaryName: name
+            )
+            $0.redis.maxReconnectDelay = .milliseconds(200)
+            $0.redis.connectTimeout = .milliseconds(500)
+        }
+        defer { Task { await app.stop() } }
+        try await Self.waitUntil(clock, within: .seconds(5)) { try await app.client.get("/readyz").status == 200 }
+        let before = try await app.signUpAndLogIn("sentinel-user")
+        #expect(before.status == 200)
+        // Let the replica catch up, so the failover loses nothing of this test's.
+        // (The sentinels keep writing too, so wait for the offset of now, not for equality.)
+        let written = try Self.field(primary.cli(["INFO", "replication"]), after: "master_repl_offset:", until: "\n")
+            .flatMap { Int($0) }
+        try await Self.waitUntil(clock, within: .seconds(5)) {
+            let acknowledged = try Self.field(primary.cli(["INFO", "replication"]), after: "offset=", until: ",")
+                .flatMap { Int($0) }
+            return (acknowledged ?? -1) >= (written ?? .max)
+        }
+
+        primary.kill()
+        let killed = clock.now
+        try await Self.waitUntil(clock, within: .seconds(30)) {
+            try await app.logIn("sentinel-user").status == 200
+        }
+        let failedOverAfter = clock.now - killed
+        #expect(try replica.cli(["ROLE"]).hasPrefix("master"), "the replica was promoted")
+        // Tokens from before the failover still work: the data moved with the primary role.
+        #expect(try await app.client.get("/me", bearer: before["accessToken"]).status == 200)
+        let refreshed = try await app.client.json("POST", "/token", ["token": before["refreshToken"]!])
+        #expect(refreshed.status == 200)
+        print("authd served again \(failedOverAfter) after the primary was killed")
+    }
+
+    /// The text between `marker` and `end` in `text`.
+    private static func field(_ text: String, after marker: String, until end: Character) -> Substring? {
+        guard let start = text.range(of: marker)?.upperBound else { return nil }
+        // "\r\n" is one Character in Swift: stop at any newline.
+        return text[start...].prefix { $0 != end && !$0.isNewline }
+    }
+
+    private static func waitUntil(
+        _ clock: ContinuousClock,
+        within limit: Duration,
+        _ condition: () async throws -> Bool
+    ) async throws {
+        let end = clock.now + limit
+        while clock.now < end {
+            if (try? await condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("condition not met within \(limit)")
+    }
+}
