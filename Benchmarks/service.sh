@@ -3,7 +3,9 @@
 # of authd with its own throwaway Redis, and prints the driver's figures.
 #   Benchmarks/service.sh [scenario ...]        default: verify refresh login
 # Environment: BENCH_DIR (default ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
-#              BENCH_JSON (append results to this JSON-lines file).
+#              BENCH_JSON (append results to this JSON-lines file), BENCH_REPLICA=1 (also start a
+#              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1).
+# authd inherits the environment, so AUTHD_* settings apply to the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -22,10 +24,18 @@ authd_pid=""
 cleanup() {
     [ -n "$authd_pid" ] && kill "$authd_pid" 2>/dev/null && wait "$authd_pid" 2>/dev/null || true
     REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh stop >/dev/null || true
+    [ -n "${BENCH_REPLICA:-}" ] && redis-cli -p $((redis_port + 1)) shutdown nosave >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
 REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh start >/dev/null
+if [ -n "${BENCH_REPLICA:-}" ]; then
+    mkdir -p "$dir/replica"
+    cp redis/redis.conf "$dir/replica/redis.conf"
+    redis-server "$dir/replica/redis.conf" --port $((redis_port + 1)) --dir "$dir/replica" --daemonize yes \
+        --replicaof 127.0.0.1 "$redis_port" --logfile "$dir/replica/redis.log" >/dev/null
+    until redis-cli -p "$redis_port" info replication | grep -q state=online; do sleep 0.1; done
+fi
 
 # Fresh secrets for this run only; nothing is written to disk.
 ACCESS_TOKEN_SECRET=$("$bin" gen-secret) REFRESH_TOKEN_SECRET=$("$bin" gen-secret) \
