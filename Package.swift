@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 "CArgon2",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,6 +75,7 @@ let package = Package(
             name: "AuthdApp",
             dependencies: [
                 "AuthCore", "AuthStore", "AuthHTTP", "RedisClient",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -115,7 +117,10 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
-        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"]),
+        .testTarget(
+            name: "AuthCoreTests",
+            dependencies: ["AuthCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "AuthdTests", dependencies: ["AuthdApp", "AuthCore", "AuthStore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -45,7 +45,7 @@ public final class AuthService: Sendable {
     /// Checks the password and opens a session. An unknown user and a wrong password fail alike,
     /// after the same amount of hashing.
     public func login(username: String, password: String, client: ClientInfo = ClientInfo()) async throws -> TokenPair {
-        let name = try await self.checkPassword(username: username, password: password)
+        let name = try await self.checkPassword(username: username, password: password, upgrade: true)
         let now = self.clock.now()
         let session = SessionRecord(
             username: name,
@@ -67,8 +67,7 @@ public final class AuthService: Sendable {
     /// is spent: presenting it again after the grace window revokes the session.
     public func refresh(refreshToken: String) async throws -> TokenPair {
         let now = self.clock.now()
-        let claims = try await self.verifyRefreshToken(refreshToken)
-        guard claims.exp > now else { throw AuthError.invalidGrant("refresh token expired") }
+        let claims = try await self.verifyRefreshToken(refreshToken, checkTimes: true)
         let rotation = SessionRotation(
             username: claims.sub,
             sessionID: claims.sid,
@@ -83,13 +82,13 @@ public final class AuthService: Sendable {
             AuthMetrics.issued(.refresh)
             return try await self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
-                refreshExpiresAt: refreshExpiresAt, now: now
+                refreshExpiresAt: refreshExpiresAt, now: now, clientID: claims.clientID
             )
         case .duplicate(let current, let refreshExpiresAt):
             AuthMetrics.issued(.refreshDuplicate)
             return try await self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
-                refreshExpiresAt: refreshExpiresAt, now: now
+                refreshExpiresAt: refreshExpiresAt, now: now, clientID: claims.clientID
             )
         case .unknownSession:
             throw AuthError.invalidGrant("refresh token revoked")
@@ -115,10 +114,12 @@ public final class AuthService: Sendable {
     /// Verifies an access token (signature, kind, expiry), that its session is still live and that
     /// it was not revoked on its own.
     public func authenticate(accessToken: String) async throws -> Principal {
-        guard let claims = await self.tokens.verify(accessToken, as: .access) else {
-            throw AuthError.invalidToken("invalid access token")
+        let claims: TokenClaims
+        do {
+            claims = try await self.tokens.verify(accessToken, as: .access, now: self.clock.now())
+        } catch {
+            throw AuthError.invalidToken(error.expired ? "access token expired" : "invalid access token")
         }
-        guard claims.exp > self.clock.now() else { throw AuthError.invalidToken("access token expired") }
         switch try await self.store.accessState(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti) {
         case .active:
             return Principal(username: claims.sub, sessionID: claims.sid, expiresAt: claims.exp)
@@ -135,25 +136,33 @@ public final class AuthService: Sendable {
 
     /// The canonical name when the password is right; ``AuthError/invalidCredentials`` otherwise,
     /// after the same hashing work whether or not the user exists.
-    func checkPassword(username: String, password: String) async throws -> String {
+    /// With `upgrade`, a hash made with older parameters is replaced by one with the current
+    /// parameters, now that the password is at hand.
+    func checkPassword(username: String, password: String, upgrade: Bool = false) async throws -> String {
         // A name that could never exist still costs a hash, so it answers in the usual time.
         let name = try? Credentials.canonicalUsername(username)
         var stored: String?
         if let name { stored = try await self.store.passwordHash(username: name) }
         let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
-        guard try await self.passwords.verify(bounded, against: stored), let name else {
+        guard try await self.passwords.verify(bounded, against: stored), let name, let stored else {
             AuthMetrics.loginFailed()
             throw AuthError.invalidCredentials
+        }
+        if upgrade, self.passwords.needsRehash(stored) {
+            try await self.store.setPasswordHash(username: name, passwordHash: try await self.passwords.hash(bounded))
+            self.logger.info("password hash upgraded", metadata: ["user": "\(name)"])
         }
         return name
     }
 
-    /// Signature and kind only: expired tokens still name their session.
-    func verifyRefreshToken(_ token: String) async throws -> TokenClaims {
-        guard let claims = await self.tokens.verify(token, as: .refresh) else {
-            throw AuthError.invalidGrant("invalid refresh token")
+    /// Signature, kind, issuer; and times only with `checkTimes` (an expired token still names
+    /// its session, for logout).
+    func verifyRefreshToken(_ token: String, checkTimes: Bool = false) async throws -> TokenClaims {
+        do {
+            return try await self.tokens.verify(token, as: .refresh, now: self.clock.now(), checkTimes: checkTimes)
+        } catch {
+            throw AuthError.invalidGrant(error.expired ? "refresh token expired" : "invalid refresh token")
         }
-        return claims
     }
 
     private func issue(
@@ -161,16 +170,18 @@ public final class AuthService: Sendable {
         sessionID: String,
         refreshTokenID: String,
         refreshExpiresAt: Int,
-        now: Int
+        now: Int,
+        clientID: String? = nil
     ) async throws -> TokenPair {
         let accessTTL = self.settings.accessTokenTTL
+        let client = clientID ?? self.settings.defaultClientID
         let access = TokenClaims(
-            iss: self.settings.issuer, sub: username, iat: now, exp: now + accessTTL,
-            jti: RandomID.make(), sid: sessionID, tokenUse: .access
+            iss: self.settings.issuer, sub: username, aud: self.settings.audience, clientID: client, iat: now,
+            exp: now + accessTTL, jti: RandomID.make(), sid: sessionID, tokenUse: .access
         )
         let refresh = TokenClaims(
-            iss: self.settings.issuer, sub: username, iat: now, exp: refreshExpiresAt,
-            jti: refreshTokenID, sid: sessionID, tokenUse: .refresh
+            iss: self.settings.issuer, sub: username, aud: self.settings.issuer, clientID: client, iat: now,
+            exp: refreshExpiresAt, jti: refreshTokenID, sid: sessionID, tokenUse: .refresh
         )
         return TokenPair(
             accessToken: try await self.tokens.sign(access),

@@ -2,6 +2,12 @@
 public struct AuthSettings: Sendable {
     /// The `iss` claim of every token.
     public var issuer = "authd"
+    /// The `aud` claim of access tokens: the resource servers they are for.
+    public var audience = "authd"
+    /// The `client_id` of tokens whose request names no client.
+    public var defaultClientID = "authd-public"
+    /// Clock skew tolerated on `exp` and `iat`, in seconds.
+    public var clockLeeway = 30
     /// Access token lifetime in seconds (15 minutes).
     public var accessTokenTTL = 900
     /// Refresh token lifetime in seconds (7 days). Each rotation issues a token with a fresh
@@ -16,4 +22,16 @@ public struct AuthSettings: Sendable {
     public var signupEnabled = true
 
     public init() {}
+}
+
+extension AuthSettings {
+    /// What the token codec needs of these settings.
+    public var tokenSettings: TokenCodec.Settings {
+        var settings = TokenCodec.Settings()
+        settings.issuer = self.issuer
+        settings.audience = self.audience
+        settings.leeway = self.clockLeeway
+        settings.accessTokenTTL = self.accessTokenTTL
+        return settings
+    }
 }

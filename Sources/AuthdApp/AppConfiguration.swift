@@ -7,8 +7,12 @@ import RedisClient
 
 /// Everything authd is configured with, read from the environment (see README.md's table).
 public struct AppConfiguration: Sendable {
-    public var accessTokenSecret: String
+    /// HS256 key of access tokens; unused (and optional) when `keysDirectory` is set.
+    public var accessTokenSecret: String?
     public var refreshTokenSecret: String
+    /// Ed25519 keys that sign access tokens (see ``KeyDirectory``); when set, access tokens are
+    /// EdDSA and their public keys are served at `/.well-known/jwks.json`.
+    public var keysDirectory: String?
     public var redis: RedisConfiguration
     public var keyPrefix = "authd:"
     /// Replicas that must have a revocation before it is acknowledged (`WAIT`); 0 is off.
@@ -24,7 +28,7 @@ public struct AppConfiguration: Sendable {
     /// Resource servers allowed to call `POST /introspect`: client id to secret.
     public var introspectionClients: [String: String] = [:]
 
-    public init(accessTokenSecret: String, refreshTokenSecret: String, redis: RedisConfiguration) {
+    public init(accessTokenSecret: String?, refreshTokenSecret: String, redis: RedisConfiguration) {
         self.accessTokenSecret = accessTokenSecret
         self.refreshTokenSecret = refreshTokenSecret
         self.redis = redis
@@ -40,11 +44,16 @@ public struct AppConfiguration: Sendable {
     /// for anything missing or invalid.
     public init(environment env: [String: String]) throws {
         let reader = EnvironmentReader(env)
+        let keysDirectory = env["AUTHD_KEYS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         self.init(
-            accessTokenSecret: try reader.secret("ACCESS_TOKEN_SECRET"),
+            accessTokenSecret: keysDirectory == nil || env["ACCESS_TOKEN_SECRET"] != nil
+                ? try reader.secret("ACCESS_TOKEN_SECRET") : nil,
             refreshTokenSecret: try reader.secret("REFRESH_TOKEN_SECRET"),
             redis: try reader.redis()
         )
+        self.keysDirectory = keysDirectory
+        self.auth.audience = env["AUTHD_AUDIENCE"] ?? self.auth.audience
+        self.auth.clockLeeway = try reader.int("AUTHD_CLOCK_LEEWAY", in: 0...300) ?? self.auth.clockLeeway
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
         self.durability.replicas = try reader.int("AUTHD_REDIS_WAIT_REPLICAS", in: 0...16) ?? 0
         self.durability.timeoutMilliseconds = try reader.int("AUTHD_REDIS_WAIT_TIMEOUT_MS", in: 1...10_000) ?? 100

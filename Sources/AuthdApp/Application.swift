@@ -15,6 +15,8 @@ public final class Application: Sendable {
     public let redis: RedisClient
     public let server: HTTPServer
     public let auth: AuthService
+    private let tokens: TokenCodec
+    private let clock: any AuthClock
     private let passwords: PasswordHasher
     private let logger: Logger
 
@@ -27,10 +29,16 @@ public final class Application: Sendable {
     ) async throws {
         self.configuration = configuration
         self.logger = logger
+        let keys = try configuration.keysDirectory.map { try KeyDirectory(path: $0).load() } ?? []
         let tokens = try await TokenCodec(
             accessSecret: configuration.accessTokenSecret,
-            refreshSecret: configuration.refreshTokenSecret
+            refreshSecret: configuration.refreshTokenSecret,
+            signingKeys: keys,
+            settings: configuration.auth.tokenSettings,
+            now: clock.now()
         )
+        self.tokens = tokens
+        self.clock = clock
         self.passwords = try PasswordHasher(
             parameters: configuration.argon2, concurrency: configuration.hashConcurrency)
         self.redis = RedisClient(configuration: configuration.redis, eventLoopGroup: group, logger: logger)
@@ -44,6 +52,13 @@ public final class Application: Sendable {
         self.auth = auth
         var router = Router()
         AuthRoutes(auth: auth, introspectionClients: configuration.introspectionClients).register(in: &router)
+        router.add(.GET, "/.well-known/jwks.json") { _ in
+            // Resource servers may cache the keys for 5 minutes; a new key is published before it
+            // signs (see KeyDirectory), so a cached set never misses a key in use for longer.
+            var response = HTTPResponse.json(["keys": tokens.jwks])
+            response.headers.add(name: "cache-control", value: "public, max-age=300")
+            return response
+        }
         if let metrics {
             // Prometheus text format. Unauthenticated, like /healthz: expose the port to your
             // monitoring network only.
@@ -62,6 +77,17 @@ public final class Application: Sendable {
     public func start() async throws -> Int {
         self.logger.info("starting authd", metadata: ["redis": "\(self.configuration.redis)"])
         return try await self.server.start()
+    }
+
+    /// Reads the key directory again, so a key generated or rotated on disk takes effect
+    /// without a restart. ``run()`` calls it every 30 s.
+    public func reloadKeys() async {
+        guard let path = self.configuration.keysDirectory else { return }
+        do {
+            try await self.tokens.setSigningKeys(try KeyDirectory(path: path).load(), now: self.clock.now())
+        } catch {
+            self.logger.error("could not reload signing keys; keeping the old ones", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Drains the HTTP server, then closes Redis and the hashing threads.
@@ -90,8 +116,15 @@ private struct LifecycleService: Service {
 
     func run() async throws {
         try await self.application.start()
+        let reloader = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(30))
+                await self.application.reloadKeys()
+            }
+        }
         // Returns when a shutdown signal arrives (or throws on cancellation); drain either way.
         try? await gracefulShutdown()
+        reloader.cancel()
         await self.application.shutdown()
     }
 }

@@ -12,7 +12,7 @@ struct Authd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
         abstract: "A token service: login, refresh with rotation, logout; state in Redis.",
-        subcommands: [Serve.self, GenSecret.self, Sessions.self, Revoke.self],
+        subcommands: [Serve.self, GenSecret.self, Sessions.self, Revoke.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -131,6 +131,68 @@ func quietLogger() -> Logger {
     var logger = Logger(label: "authd")
     logger.logLevel = .error
     return logger
+}
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the Ed25519 keys that sign access tokens (AUTHD_KEYS_DIR).",
+        discussion: """
+            Rotation without downtime: `keys generate` adds a key that every instance loads (within
+            30 s) and publishes in its JWKS; once resource servers have had time to fetch it (their
+            cache is 5 minutes), `keys rotate` makes it sign. The old key keeps verifying until the
+            access tokens it signed have expired.
+            """,
+        subcommands: [Generate.self, Rotate.self, List.self]
+    )
+
+    struct Options: ParsableArguments {
+        @Option(help: "The key directory (default: AUTHD_KEYS_DIR).")
+        var dir: String?
+
+        func directory() throws -> KeyDirectory {
+            guard let path = self.dir ?? ProcessInfo.processInfo.environment["AUTHD_KEYS_DIR"] else {
+                throw ValidationError("give --dir or set AUTHD_KEYS_DIR")
+            }
+            return KeyDirectory(path: path)
+        }
+    }
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a key (current if there is none, else next).")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            let key = try self.options.directory().generate()
+            print("generated \(key.kid) (\(key.status == .current ? "current" : "next"))")
+        }
+    }
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make the next key current; retire the current one.")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            let key = try self.options.directory().rotate(now: Int(Date().timeIntervalSince1970))
+            print("\(key.kid) now signs")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the keys and their status.")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            for key in try self.options.directory().load() {
+                let status =
+                    switch key.status {
+                    case .current: "current"
+                    case .next: "next"
+                    case .retired(let at): "retired at \(Date(timeIntervalSince1970: TimeInterval(at)))"
+                    }
+                print("\(key.kid)  \(status)")
+            }
+        }
+    }
 }
 
 struct GenSecret: ParsableCommand {

@@ -126,7 +126,8 @@ struct BadInputTests {
         let access = try #require(login["accessToken"])
         #expect(try await app.client.get("/me", bearer: access).status == 200)
 
-        clock.advance(by: 899)
+        // 900 s of life, and 30 s of leeway for clock skew.
+        clock.advance(by: 929)
         #expect(try await app.client.get("/me", bearer: access).status == 200)
         clock.advance(by: 1)
         let expired = try await app.client.get("/me", bearer: access)
@@ -170,7 +171,7 @@ enum JWT {
 
     /// `alg: none`, no signature.
     static func unsigned(_ claims: TokenClaims) -> String {
-        let header = base64URL(Data(#"{"alg":"none","typ":"JWT"}"#.utf8))
+        let header = base64URL(Data(#"{"alg":"none","typ":"\#(claims.tokenUse.typ)"}"#.utf8))
         let payload = base64URL(try! JSONEncoder().encode(claims))
         return "\(header).\(payload)."
     }
@@ -178,7 +179,8 @@ enum JWT {
     /// Signed properly, but with secrets of the attacker's.
     static func signed(_ claims: TokenClaims, access: String? = nil, refresh: String? = nil) async throws -> String {
         let codec = try await TokenCodec(
-            accessSecret: access ?? RandomID.hexBytes(32), refreshSecret: refresh ?? RandomID.hexBytes(32)
+            accessSecret: access ?? RandomID.hexBytes(32), refreshSecret: refresh ?? RandomID.hexBytes(32),
+            now: claims.iat
         )
         return try await codec.sign(claims)
     }

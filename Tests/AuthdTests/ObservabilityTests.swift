@@ -42,7 +42,8 @@ struct ObservabilityTests {
             #"authd_tokens_issued_total{grant="refresh"}"#,
             #"authd_http_request_duration_seconds_bucket{route="/token""#,
             #"authd_redis_command_duration_seconds_bucket{command="EVALSHA""#,
-            #"authd_redis_connection_up{connection="0"} 1"#,
+            // Other tests' clients share this process-wide gauge, so only its presence is checked.
+            #"authd_redis_connection_up{connection="0"}"#,
         ] {
             #expect(text.contains(expected), "missing \(expected)")
         }

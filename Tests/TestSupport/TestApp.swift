@@ -58,6 +58,8 @@ public final class TestApp: Sendable {
             redis: try RedisConfiguration(url: redisURL)
         )
         configuration.redis.poolSize = 2
+        // Generous, for loaded machines; outage tests set their own.
+        configuration.redis.commandTimeout = .seconds(10)
         configuration.keyPrefix = prefix
         configuration.http.port = 0
         configuration.hashConcurrency = 2

@@ -11,6 +11,9 @@ public enum TestRedis {
     public static func configuration() throws -> RedisConfiguration {
         var configuration = try RedisConfiguration(url: url)
         configuration.poolSize = 2
+        // Generous: a loaded CI machine must not turn into spurious timeouts. Tests about
+        // timeouts set their own.
+        configuration.commandTimeout = .seconds(10)
         return configuration
     }
 

@@ -36,6 +36,13 @@ public final class PasswordHasher: Sendable {
         try await self.pool.shutdownGracefully()
     }
 
+    /// Whether a stored hash was made with other parameters (or another algorithm) than the
+    /// current ones, and should be replaced at the next successful login.
+    public func needsRehash(_ encoded: String) -> Bool {
+        let p = self.parameters
+        return !encoded.hasPrefix("$argon2id$v=19$m=\(p.memoryKiB),t=\(p.iterations),p=\(p.parallelism)$")
+    }
+
     public func hash(_ password: String) async throws -> String {
         let parameters = self.parameters
         return try await self.pool.runIfActive { try Self.hashNow(password, parameters: parameters) }

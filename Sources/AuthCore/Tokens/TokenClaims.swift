@@ -1,18 +1,31 @@
 import JWTKit
 
-/// Which kind a token is. Each kind has its own secret and its own `token_use` claim, so an access
-/// token is never accepted as a refresh token, nor the reverse.
+/// Which kind a token is. Each kind has its own key, its own `typ` header and its own
+/// `token_use` claim, so an access token is never accepted as a refresh token, nor the reverse.
 public enum TokenKind: String, Sendable, Codable {
     case access
     case refresh
+
+    /// The JOSE `typ` header: RFC 9068's for access tokens, one of authd's own for refresh tokens.
+    public var typ: String {
+        switch self {
+        case .access: "at+jwt"
+        case .refresh: "rt+jwt"
+        }
+    }
 }
 
-/// The claims of both kinds of token. Times are whole seconds since 1970.
+/// The claims of both kinds of token (RFC 9068 §2.2 for access tokens). Times are whole seconds
+/// since 1970.
 public struct TokenClaims: JWTPayload, Equatable {
     /// Issuer.
     public var iss: String
     /// Subject: the canonical user name.
     public var sub: String
+    /// Audience: the resource servers an access token is for; authd itself for refresh tokens.
+    public var aud: String
+    /// The OAuth client the token was issued to.
+    public var clientID: String
     public var iat: Int
     public var exp: Int
     /// This token's unique id.
@@ -22,13 +35,19 @@ public struct TokenClaims: JWTPayload, Equatable {
     public var tokenUse: TokenKind
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, iat, exp, jti, sid
+        case iss, sub, aud, iat, exp, jti, sid
+        case clientID = "client_id"
         case tokenUse = "token_use"
     }
 
-    public init(iss: String, sub: String, iat: Int, exp: Int, jti: String, sid: String, tokenUse: TokenKind) {
+    public init(
+        iss: String, sub: String, aud: String, clientID: String, iat: Int, exp: Int, jti: String, sid: String,
+        tokenUse: TokenKind
+    ) {
         self.iss = iss
         self.sub = sub
+        self.aud = aud
+        self.clientID = clientID
         self.iat = iat
         self.exp = exp
         self.jti = jti
@@ -36,7 +55,8 @@ public struct TokenClaims: JWTPayload, Equatable {
         self.tokenUse = tokenUse
     }
 
-    /// jwt-kit calls this after the signature checks out. Expiry is checked by the caller against
-    /// the injected clock, since jwt-kit's own checks read the wall clock.
+    /// jwt-kit calls this after the signature checks out. The claims are checked by
+    /// ``TokenCodec`` against the injected clock, since jwt-kit's own checks read the wall clock
+    /// and know no leeway.
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

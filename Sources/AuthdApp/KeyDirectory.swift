@@ -1,0 +1,80 @@
+import AuthCore
+import Foundation
+import JWTKit
+
+/// Access-token signing keys on disk, one directory shared by (or copied to) every instance:
+/// - `KID.pem`: an Ed25519 private key (PKCS #8 PEM), readable by authd only (mode 0600);
+/// - `KID.retired`: when that key stopped signing (unix seconds);
+/// - `current`: the id of the key that signs.
+/// Any other key is "next": published and verifying, but not signing yet.
+public struct KeyDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public func load() throws -> [SigningKey] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: self.path)
+        let current = try? String(contentsOfFile: self.file("current"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return try files.filter { $0.hasSuffix(".pem") }.sorted().map { name in
+            let kid = String(name.dropLast(4))
+            let pem = try String(contentsOfFile: self.file(name), encoding: .utf8)
+            let status: SigningKey.Status
+            if let retired = try? String(contentsOfFile: self.file(kid + ".retired"), encoding: .utf8),
+                let at = Int(retired.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                status = .retired(at: at)
+            } else {
+                status = kid == current ? .current : .next
+            }
+            return SigningKey(kid: kid, privateKey: try EdDSA.PrivateKey(pem: pem), status: status)
+        }
+    }
+
+    /// Adds a new key. It becomes current only when there is none yet; otherwise it is "next".
+    @discardableResult
+    public func generate() throws -> SigningKey {
+        try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
+        let hasCurrent = try self.load().contains { $0.status == .current }
+        let key = try SigningKey.generate(status: hasCurrent ? .next : .current)
+        try self.write(key.privateKey.pemRepresentation, to: key.kid + ".pem", mode: 0o600)
+        if !hasCurrent { try self.write(key.kid + "\n", to: "current", mode: 0o644) }
+        return key
+    }
+
+    /// Makes the oldest "next" key current (generating one when there is none) and retires the
+    /// current key as of `now`.
+    @discardableResult
+    public func rotate(now: Int) throws -> SigningKey {
+        var keys = try self.load()
+        if !keys.contains(where: { $0.status == .next }) {
+            keys.append(try self.generate())
+        }
+        guard var next = keys.first(where: { $0.status == .next }) else {
+            throw KeyDirectoryError("no key to rotate to")
+        }
+        for key in keys where key.status == .current {
+            try self.write("\(now)\n", to: key.kid + ".retired", mode: 0o644)
+        }
+        try self.write(next.kid + "\n", to: "current", mode: 0o644)
+        next.status = .current
+        return next
+    }
+
+    private func file(_ name: String) -> String {
+        (self.path as NSString).appendingPathComponent(name)
+    }
+
+    private func write(_ text: String, to name: String, mode: Int) throws {
+        let path = self.file(name)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    }
+}
+
+public struct KeyDirectoryError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
