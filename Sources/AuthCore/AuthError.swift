@@ -13,6 +13,8 @@ public enum AuthError: Error, Sendable, Equatable {
     case invalidToken(String)
     /// The caller has no session with that id.
     case sessionNotFound
+    /// Too many failed logins; try again after this many seconds.
+    case throttled(retryAfter: Int)
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

@@ -32,6 +32,10 @@ enum AuthMetrics {
         Counter(label: "authd_refresh_reuse_detected_total").increment()
     }
 
+    static func throttled() {
+        Counter(label: "authd_logins_throttled_total").increment()
+    }
+
     static func loginFailed() {
         Counter(label: "authd_login_failures_total").increment()
     }

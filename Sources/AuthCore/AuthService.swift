@@ -45,7 +45,9 @@ public final class AuthService: Sendable {
     /// Checks the password and opens a session. An unknown user and a wrong password fail alike,
     /// after the same amount of hashing.
     public func login(username: String, password: String, client: ClientInfo = ClientInfo()) async throws -> TokenPair {
-        let name = try await self.checkPassword(username: username, password: password, upgrade: true)
+        let name = try await self.throttled(username: username, client: client) {
+            try await self.checkPassword(username: username, password: password, upgrade: true)
+        }
         let now = self.clock.now()
         let session = SessionRecord(
             username: name,
@@ -136,6 +138,31 @@ public final class AuthService: Sendable {
 
     /// The canonical name when the password is right; ``AuthError/invalidCredentials`` otherwise,
     /// after the same hashing work whether or not the user exists.
+    /// Runs a password check unless too many have failed lately for this user or address (then
+    /// ``AuthError/throttled(retryAfter:)``, before any hashing), and counts a failure.
+    private func throttled(
+        username: String,
+        client: ClientInfo,
+        _ check: () async throws -> String
+    ) async throws -> String {
+        let policy = self.settings.throttle
+        guard policy.enabled else { return try await check() }
+        // The raw name, bounded: unknown and invalid names are throttled like real ones.
+        let name = String(username.lowercased().prefix(Credentials.usernameLength.upperBound))
+        let ip = client.ip.isEmpty ? "unknown" : client.ip
+        let delay = try await self.store.loginDelay(username: name, ip: ip, policy: policy)
+        guard delay <= 0 else {
+            AuthMetrics.throttled()
+            throw AuthError.throttled(retryAfter: delay)
+        }
+        do {
+            return try await check()
+        } catch AuthError.invalidCredentials {
+            try await self.store.recordLoginFailure(username: name, ip: ip, policy: policy)
+            throw AuthError.invalidCredentials
+        }
+    }
+
     /// With `upgrade`, a hash made with older parameters is replaced by one with the current
     /// parameters, now that the password is at hand.
     func checkPassword(username: String, password: String, upgrade: Bool = false) async throws -> String {

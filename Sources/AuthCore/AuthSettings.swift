@@ -18,6 +18,8 @@ public struct AuthSettings: Sendable {
     /// Seconds after a rotation during which the previous refresh token still gets the current one
     /// instead of revoking the session: two tabs refreshing at once must not log the user out.
     public var refreshGraceWindow = 10
+    /// Limits on failed logins.
+    public var throttle = ThrottlePolicy()
     /// Whether `POST /users` accepts sign-ups.
     public var signupEnabled = true
 

@@ -131,6 +131,37 @@ public struct RedisAuthStore: AuthStore {
         }
     }
 
+    // MARK: Throttling
+
+    public func loginDelay(username: String, ip: String, policy: ThrottlePolicy) async throws -> Int {
+        var wait = 0
+        for (keys, arguments) in self.throttleGroups(username: username, ip: ip, policy: policy) {
+            let delay = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["check"] + arguments).int ?? 0
+            wait = max(wait, delay)
+        }
+        return wait
+    }
+
+    public func recordLoginFailure(username: String, ip: String, policy: ThrottlePolicy) async throws {
+        for (keys, arguments) in self.throttleGroups(username: username, ip: ip, policy: policy) {
+            _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["hit"] + arguments)
+        }
+    }
+
+    /// The counters, grouped by Cluster slot: the user's two share the user's hash tag.
+    private func throttleGroups(username: String, ip: String, policy: ThrottlePolicy) -> [([String], [String])] {
+        func limits(_ limits: ThrottlePolicy.Limit...) -> [String] {
+            limits.flatMap { [String($0.failures), String($0.windowSeconds)] }
+        }
+        return [
+            (
+                [self.keys.throttleUserFromAddress(username, ip), self.keys.throttleUser(username)],
+                limits(policy.userFromAddress, policy.user)
+            ),
+            ([self.keys.throttleAddress(ip)], limits(policy.address)),
+        ]
+    }
+
     // MARK: Tokens
 
     public func accessState(username: String, sessionID: String, tokenID: String) async throws -> AccessState {

@@ -31,4 +31,19 @@ public struct RedisKeys: Sendable {
     public func sessions(_ username: String) -> String {
         "\(self.prefix)sessions:{\(username)}"
     }
+
+    /// Failed logins of the user from one address; TTL: the throttle window.
+    public func throttleUserFromAddress(_ username: String, _ ip: String) -> String {
+        "\(self.prefix)throttle:{\(username)}:ip:\(ip)"
+    }
+
+    /// Failed logins of the user from anywhere; TTL: the throttle window.
+    public func throttleUser(_ username: String) -> String {
+        "\(self.prefix)throttle:{\(username)}"
+    }
+
+    /// Failed logins from one address, any user; TTL: the throttle window.
+    public func throttleAddress(_ ip: String) -> String {
+        "\(self.prefix)throttle:ip:\(ip)"
+    }
 }

@@ -72,6 +72,7 @@ public struct AppConfiguration: Sendable {
         self.auth.refreshGraceWindow =
             try reader.int("AUTHD_REFRESH_GRACE_WINDOW", in: 0...300) ?? self.auth.refreshGraceWindow
         self.auth.signupEnabled = try reader.bool("AUTHD_SIGNUP") ?? self.auth.signupEnabled
+        self.auth.throttle.enabled = try reader.bool("AUTHD_LOGIN_THROTTLE") ?? true
         self.http.trustForwardedFor = try reader.bool("AUTHD_TRUST_X_FORWARDED_FOR") ?? false
         self.introspectionClients = try reader.clients("AUTHD_INTROSPECTION_CLIENTS")
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency

@@ -30,6 +30,12 @@ public protocol AuthStore: Sendable {
     /// The id of the session's current refresh token, or `nil` when the session is gone.
     func currentRefreshTokenID(username: String, sessionID: String) async throws -> String?
 
+    /// Seconds until a login for this user from this address may be tried again; 0 when it may
+    /// be tried now.
+    func loginDelay(username: String, ip: String, policy: ThrottlePolicy) async throws -> Int
+    /// Counts one failed login for this user and address.
+    func recordLoginFailure(username: String, ip: String, policy: ThrottlePolicy) async throws
+
     /// Throws unless the store answers and is ready to serve (in Redis: its scripts are loaded).
     func checkReadiness() async throws
 }
@@ -128,4 +134,30 @@ public enum AccessState: Sendable, Equatable {
     case sessionEnded
     /// This access token was revoked on its own (RFC 7009).
     case tokenRevoked
+}
+
+/// How many failed logins are tolerated before `429 Too Many Requests`. Three counters, so that an
+/// attacker cannot lock a user out for long: the tight limit applies to one user *from one
+/// address*; the user's limit over all addresses is much looser; and one address has a limit
+/// over all users.
+public struct ThrottlePolicy: Sendable, Equatable {
+    public struct Limit: Sendable, Equatable {
+        public var failures: Int
+        public var windowSeconds: Int
+
+        public init(failures: Int, windowSeconds: Int) {
+            self.failures = failures
+            self.windowSeconds = windowSeconds
+        }
+    }
+
+    /// One user from one address: 5 failures in 5 minutes.
+    public var userFromAddress = Limit(failures: 5, windowSeconds: 300)
+    /// One user from anywhere (a distributed guess): 50 failures in 15 minutes.
+    public var user = Limit(failures: 50, windowSeconds: 900)
+    /// One address, any users (credential stuffing): 100 failures in 15 minutes.
+    public var address = Limit(failures: 100, windowSeconds: 900)
+    public var enabled = true
+
+    public init() {}
 }

@@ -47,6 +47,12 @@ enum ErrorResponder {
             .unauthorized("invalid_token", description)
         case .sessionNotFound:
             HTTPError(.notFound, code: "not_found", description: "no such session")
+        case .throttled(let retryAfter):
+            HTTPError(
+                .tooManyRequests, code: "too_many_requests",
+                description: "too many failed logins; try again in \(retryAfter) s",
+                headers: ["retry-after": String(retryAfter)]
+            )
         }
     }
 }

@@ -1,0 +1,63 @@
+import AuthStore
+import RedisClient
+import TestSupport
+import Testing
+
+@Suite("Login throttling, shared through Redis")
+struct ThrottleTests {
+    private func login(_ app: TestApp, _ user: String, _ password: String, from ip: String) async throws -> TestResponse
+    {
+        try await app.client.json(
+            "POST", "/login", ["username": user, "password": password], headers: [("x-forwarded-for", ip)]
+        )
+    }
+
+    @Test func fiveFailuresFromOneAddressGet429ButTheUserStillLogsInFromElsewhere() async throws {
+        let secrets = TestSecrets()
+        let prefix = TestRedis.uniquePrefix("throttle")
+        let a = try await TestApp.start(secrets: secrets, prefix: prefix) { $0.http.trustForwardedFor = true }
+        let b = try await TestApp.start(secrets: secrets, prefix: prefix) { $0.http.trustForwardedFor = true }
+        defer {
+            Task {
+                await a.stop()
+                await b.stop()
+            }
+        }
+        try await a.signUpAndLogIn("victim", password: "the real password")
+        // Failures spread over two instances count together.
+        for attempt in 0..<5 {
+            let app = attempt % 2 == 0 ? a : b
+            #expect(try await self.login(app, "victim", "guess \(attempt)", from: "203.0.113.7").status == 401)
+        }
+        let blocked = try await self.login(a, "victim", "the real password", from: "203.0.113.7")
+        #expect(blocked.status == 429)
+        #expect(blocked["error"] == "too_many_requests")
+        let retryAfter = try #require(blocked.headers["retry-after"].flatMap { Int($0) })
+        #expect(retryAfter > 0 && retryAfter <= 300)
+        #expect(try await self.login(b, "victim", "the real password", from: "203.0.113.7").status == 429)
+
+        // The same user from another address is not locked out by the attacker.
+        #expect(try await self.login(b, "victim", "the real password", from: "198.51.100.20").status == 200)
+
+        // The counters expire on their own.
+        let redis = try TestRedis.makeClient()
+        let keys = RedisKeys(prefix: prefix)
+        let ttl = try await redis.ttl(keys.throttleUserFromAddress("victim", "203.0.113.7"))
+        #expect(ttl > 0 && ttl <= 300)
+        #expect(try await redis.ttl(keys.throttleAddress("203.0.113.7")) > 0)
+    }
+
+    @Test func oneAddressGuessingManyUsersIsThrottled() async throws {
+        let app = try await TestApp.start {
+            $0.http.trustForwardedFor = true
+            $0.auth.throttle.address = .init(failures: 8, windowSeconds: 60)
+        }
+        defer { Task { await app.stop() } }
+        try await app.signUpAndLogIn("someone", password: "right password")
+        for index in 0..<8 {
+            #expect(try await self.login(app, "user\(index)", "nope nope", from: "192.0.2.55").status == 401)
+        }
+        #expect(try await self.login(app, "someone", "right password", from: "192.0.2.55").status == 429)
+        #expect(try await self.login(app, "someone", "right password", from: "192.0.2.56").status == 200)
+    }
+}
