@@ -121,7 +121,12 @@ let package = Package(
             name: "AuthCoreTests",
             dependencies: ["AuthCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "AuthdTests", dependencies: ["AuthdApp", "AuthCore", "AuthStore", "TestSupport"]),
+        .testTarget(
+            name: "AuthdTests",
+            dependencies: [
+                "AuthdApp", "AuthCore", "AuthStore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

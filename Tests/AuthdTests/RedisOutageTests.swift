@@ -9,9 +9,10 @@ struct RedisOutageTests {
         try await server.start()
         let app = try await TestApp.start(redisURL: server.url) {
             $0.redis.maxReconnectDelay = .milliseconds(200)
-            $0.redis.commandTimeout = .milliseconds(500)
+            $0.redis.commandTimeout = .seconds(1)
         }
         defer { Task { await app.stop() } }
+        try await app.waitUntilReady()
         let login = try await app.signUpAndLogIn("olga")
         let access = try #require(login["accessToken"])
         let refresh = try #require(login["refreshToken"])

@@ -94,7 +94,7 @@ struct RedisFailureTests {
         #expect(result.failed > 0, "the outage was seen")
         #expect(result.ok > 0)
         // Commands fail fast or at their timeout (500 ms), never hang: allow scheduling slack.
-        #expect(result.slowest < .milliseconds(1500))
+        #expect(result.slowest < .milliseconds(2000), "slowest \(result.slowest)")
         #expect(recoveredAfter < .seconds(2))
         #expect(await TestRedis.allConnected(redis))
         await redis.shutdown()

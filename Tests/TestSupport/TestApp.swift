@@ -78,6 +78,17 @@ public final class TestApp: Sendable {
         self.prefix = prefix
     }
 
+    /// Waits until `/readyz` answers 200: Redis is connected and the scripts are loaded.
+    public func waitUntilReady(timeout: Duration = .seconds(10)) async throws {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while clock.now < end {
+            if (try? await self.client.get("/readyz"))?.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("authd was not ready within \(timeout)")
+    }
+
     public func stop() async {
         await self.application.shutdown()
     }

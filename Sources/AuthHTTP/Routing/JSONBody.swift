@@ -8,6 +8,16 @@ extension HTTPRequest {
             throw .badRequest("the request needs a JSON body")
         }
         do {
+            try StrictJSON.validate(Array(body.readableBytesView))
+        } catch {
+            switch error {
+            case .invalidUTF8: throw .badRequest("the body is not valid UTF-8")
+            case .invalidJSON: throw .badRequest("the body is not valid JSON")
+            case .tooDeep: throw .badRequest("the body is nested deeper than \(StrictJSON.maxDepth) levels")
+            case .duplicateKey(let key): throw .badRequest("field '\(key.prefix(64))' is given more than once")
+            }
+        }
+        do {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {
             throw .badRequest(Self.describe(error))

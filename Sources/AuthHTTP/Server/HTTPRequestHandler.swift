@@ -21,6 +21,8 @@ final class HTTPRequestHandler: ChannelInboundHandler {
 
     private let router: Router
     private let maxBodyBytes: Int
+    private let readTimeout: TimeAmount
+    private var readDeadline: Scheduled<Void>?
     private let trustForwardedFor: Bool
     private let tracker: RequestTracker
     private let logger: Logger
@@ -29,15 +31,24 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     /// read its answer, and a queued password hash need not run.
     private var task: Task<Void, Never>?
 
-    init(router: Router, maxBodyBytes: Int, trustForwardedFor: Bool, tracker: RequestTracker, logger: Logger) {
+    init(
+        router: Router,
+        maxBodyBytes: Int,
+        readTimeout: TimeAmount,
+        trustForwardedFor: Bool,
+        tracker: RequestTracker,
+        logger: Logger
+    ) {
         self.router = router
         self.maxBodyBytes = maxBodyBytes
+        self.readTimeout = readTimeout
         self.trustForwardedFor = trustForwardedFor
         self.tracker = tracker
         self.logger = logger
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.readDeadline?.cancel()
         self.task?.cancel()
         self.task = nil
         context.fireChannelInactive()
@@ -51,6 +62,16 @@ final class HTTPRequestHandler: ChannelInboundHandler {
                 self.reject(context: context)
             } else {
                 self.state = .receiving(head, nil)
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                self.readDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
+                    let (handler, context) = bound.value
+                    guard case .receiving = handler.state else { return }
+                    handler.state = .rejected
+                    let response = HTTPError(
+                        .requestTimeout, code: "invalid_request", description: "the request did not arrive in time"
+                    ).response
+                    handler.write(response, keepAlive: false, context: context)
+                }
             }
         case (.body(var chunk), .receiving(let head, var body)):
             let received = (body?.readableBytes ?? 0) + chunk.readableBytes
@@ -65,6 +86,8 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             }
             self.state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
+            self.readDeadline?.cancel()
+            self.readDeadline = nil
             self.state = .responding
             self.dispatch(head: head, body: body, context: context)
         default:

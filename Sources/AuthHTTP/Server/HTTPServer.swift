@@ -12,6 +12,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes = 64 * 1024
     /// A connection with nothing to read for this long is closed.
     public var idleTimeout: TimeAmount = .seconds(60)
+    /// A request whose body has not fully arrived this long after its head gets 408 and the
+    /// connection is closed: a slow client cannot hold a connection by dribbling its body.
+    public var requestReadTimeout: TimeAmount = .seconds(10)
     /// Take the client's address from `X-Forwarded-For` (set this only behind a proxy that sets it).
     public var trustForwardedFor = false
     /// On shutdown, requests in flight get this long to finish.
@@ -61,6 +64,7 @@ public final class HTTPServer: Sendable {
                     try sync.addHandler(
                         HTTPRequestHandler(
                             router: router, maxBodyBytes: configuration.maxBodyBytes,
+                            readTimeout: configuration.requestReadTimeout,
                             trustForwardedFor: configuration.trustForwardedFor, tracker: tracker, logger: logger
                         )
                     )
