@@ -15,6 +15,8 @@ public final class Application: Sendable {
     public let redis: RedisClient
     public let server: HTTPServer
     public let auth: AuthService
+    /// Every route the server answers, as `METHOD /path`.
+    public let routes: [String]
     private let tokens: TokenCodec
     private let clock: any AuthClock
     private let passwords: PasswordHasher
@@ -69,6 +71,7 @@ public final class Application: Sendable {
                 )
             }
         }
+        self.routes = router.routeList
         self.server = HTTPServer(configuration: configuration.http, group: group, router: router, logger: logger)
     }
 

@@ -30,6 +30,18 @@ public struct Router: Sendable {
         }
     }
 
+    /// Every route as `METHOD /path` (parameters as `{name}`, as OpenAPI writes them), sorted.
+    public var routeList: [String] {
+        var list: [String] = []
+        for (path, byMethod) in self.routes {
+            list += byMethod.keys.map { "\($0) \(path)" }
+        }
+        for (prefix, route) in self.parameterized {
+            list += route.handlers.keys.map { "\($0) \(prefix){\(route.name)}" }
+        }
+        return list.sorted()
+    }
+
     /// Answers a request and records `authd_http_requests_total` and
     /// `authd_http_request_duration_seconds`, labelled by route pattern (never the raw path, whose
     /// values are unbounded), method and status.
