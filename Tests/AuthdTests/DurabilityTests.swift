@@ -16,7 +16,7 @@ struct DurabilityTests {
         // Wait for the replica's first sync.
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(10)
-        while !(try primary.cli(["INFO", "replication"]).contains("state=online")), clock.now < deadline {
+        while !(try await primary.cli(["INFO", "replication"]).contains("state=online")), clock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
 

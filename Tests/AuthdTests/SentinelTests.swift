@@ -18,11 +18,13 @@ struct SentinelTests {
         let clock = ContinuousClock()
         // The sentinels find each other and the replica through the primary, every 2 s or so.
         try await Self.waitUntil(clock, within: .seconds(15)) {
-            try sentinels.allSatisfy { sentinel in
-                let known = try sentinel.cli(["SENTINEL", "sentinels", name])
-                let replicas = try sentinel.cli(["SENTINEL", "replicas", name])
-                return known.components(separatedBy: "runid").count - 1 >= 2 && replicas.contains(String(replica.port))
+            for sentinel in sentinels {
+                let known = try await sentinel.cli(["SENTINEL", "sentinels", name])
+                let replicas = try await sentinel.cli(["SENTINEL", "replicas", name])
+                guard known.components(separatedBy: "runid").count - 1 >= 2, replicas.contains(String(replica.port))
+                else { return false }
             }
+            return true
         }
 
         let app = try await TestApp.start(redisURL: "redis://127.0.0.1:1/0") {
@@ -39,10 +41,12 @@ struct SentinelTests {
         #expect(before.status == 200)
         // Let the replica catch up, so the failover loses nothing of this test's.
         // (The sentinels keep writing too, so wait for the offset of now, not for equality.)
-        let written = try Self.field(primary.cli(["INFO", "replication"]), after: "master_repl_offset:", until: "\n")
-            .flatMap { Int($0) }
+        let written = try await Self.field(
+            primary.cli(["INFO", "replication"]), after: "master_repl_offset:", until: "\n"
+        )
+        .flatMap { Int($0) }
         try await Self.waitUntil(clock, within: .seconds(5)) {
-            let acknowledged = try Self.field(primary.cli(["INFO", "replication"]), after: "offset=", until: ",")
+            let acknowledged = try await Self.field(primary.cli(["INFO", "replication"]), after: "offset=", until: ",")
                 .flatMap { Int($0) }
             return (acknowledged ?? -1) >= (written ?? .max)
         }
@@ -53,7 +57,8 @@ struct SentinelTests {
             try await app.logIn("sentinel-user").status == 200
         }
         let failedOverAfter = clock.now - killed
-        #expect(try replica.cli(["ROLE"]).hasPrefix("master"), "the replica was promoted")
+        let role = try await replica.cli(["ROLE"])
+        #expect(role.hasPrefix("master"), "the replica was promoted")
         // Tokens from before the failover still work: the data moved with the primary role.
         #expect(try await app.client.get("/me", bearer: before["accessToken"]).status == 200)
         let refreshed = try await app.client.json("POST", "/token", ["token": before["refreshToken"]!])

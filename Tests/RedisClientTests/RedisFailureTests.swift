@@ -107,6 +107,8 @@ struct RedisFailureTests {
             configuration: try self.configuration(server), eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
             logger: quietLogger)
         try await TestRedis.waitUntilConnected(redis)
+        // Every connection up, so the command cannot land on one still connecting.
+        #expect(await TestRedis.allConnected(redis))
 
         server.pause()
         let clock = ContinuousClock()

@@ -80,7 +80,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         try process.run()
         self.process = process
         for _ in 0..<200 {
-            let answer = try self.cli(["ping"])
+            let answer = try await self.cli(["ping"])
             // A server with a password answers NOAUTH, a replica loading its first sync LOADING:
             // either is up all the same.
             if ["PONG", "NOAUTH", "LOADING"].contains(where: answer.contains) { return }
@@ -106,16 +106,25 @@ public final class RedisServerProcess: @unchecked Sendable {
         Glibc.kill(pid, signal)
     }
 
-    /// Runs redis-cli against this server and returns what it printed.
-    public func cli(_ arguments: [String]) throws -> String {
+    /// Runs redis-cli against this server and returns what it printed. It waits for redis-cli
+    /// without blocking a thread of the (two-thread) cooperative pool, which would stall every
+    /// other test's tasks meanwhile.
+    public func cli(_ arguments: [String]) async throws -> String {
         let cli = Process()
         cli.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cli.arguments = ["redis-cli", "-p", String(self.port)] + arguments
         let output = Pipe()
         cli.standardOutput = output
         cli.standardError = FileHandle.nullDevice
-        try cli.run()
-        cli.waitUntilExit()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            cli.terminationHandler = { _ in continuation.resume() }
+            do {
+                try cli.run()
+            } catch {
+                cli.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 }
