@@ -4,7 +4,8 @@
 #   Benchmarks/service.sh [scenario ...]        default: verify refresh login
 # Environment: BENCH_DIR (default ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
 #              BENCH_JSON (append results to this JSON-lines file), BENCH_REPLICA=1 (also start a
-#              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1).
+#              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1),
+#              BENCH_BIN (run this authd binary instead of building one).
 # authd inherits the environment, so AUTHD_* settings apply to the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,12 @@ redis_port=${BENCH_REDIS_PORT:-6390}
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(verify refresh login)
 
-swift build -c release --product authd >/dev/null
-bin="$(swift build -c release --show-bin-path)/authd"
+if [ -n "${BENCH_BIN:-}" ]; then
+    bin=$BENCH_BIN  # compare another build, e.g. a copy of an earlier one
+else
+    swift build -c release --product authd >/dev/null
+    bin="$(swift build -c release --show-bin-path)/authd"
+fi
 
 dir=$(mktemp -d -t authd-bench.XXXXXX)
 authd_pid=""
