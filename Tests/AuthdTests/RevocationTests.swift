@@ -6,16 +6,9 @@ import Testing
 @Suite("Revoke everything: password change and operator")
 struct RevocationTests {
     @Test func aPasswordChangeEndsEverySessionOnEveryInstance() async throws {
-        let secrets = TestSecrets()
-        let prefix = TestRedis.uniquePrefix("pw")
-        let a = try await TestApp.start(secrets: secrets, prefix: prefix)
-        let b = try await TestApp.start(secrets: secrets, prefix: prefix)
-        defer {
-            Task {
-                await a.stop()
-                await b.stop()
-            }
-        }
+        let pair = try await TestApp.startPair()
+        defer { Task { await pair.stop() } }
+        let (a, b) = (pair.a, pair.b)
         let first = try await a.signUpAndLogIn("xena", password: "first password")
         let second = try await b.logIn("xena", password: "first password")
 
@@ -42,20 +35,13 @@ struct RevocationTests {
     }
 
     @Test func theOperatorRevokesAUserAndListsSessions() async throws {
-        let secrets = TestSecrets()
-        let prefix = TestRedis.uniquePrefix("op")
-        let a = try await TestApp.start(secrets: secrets, prefix: prefix)
-        let b = try await TestApp.start(secrets: secrets, prefix: prefix)
-        defer {
-            Task {
-                await a.stop()
-                await b.stop()
-            }
-        }
+        let pair = try await TestApp.startPair()
+        defer { Task { await pair.stop() } }
+        let (a, b) = (pair.a, pair.b)
         let first = try await a.signUpAndLogIn("yuri")
         let second = try await b.logIn("yuri")
         let tool = try Operator(
-            environment: ["REDIS_URL": TestRedis.url, "AUTHD_KEY_PREFIX": prefix], logger: quietLogger)
+            environment: ["REDIS_URL": TestRedis.url, "AUTHD_KEY_PREFIX": pair.prefix], logger: quietLogger)
         let listing = try await tool.listSessions(username: "yuri")
         let firstID = try #require(try await a.client.get("/me", bearer: first["accessToken"])["sessionId"])
         #expect(listing.contains(firstID))

@@ -4,17 +4,10 @@ import Testing
 @Suite("Rotation with reuse detection and a grace window")
 struct RotationTests {
     @Test func aHundredConcurrentRefreshesOverTwoInstancesLeaveOneChain() async throws {
-        let secrets = TestSecrets()
-        let prefix = TestRedis.uniquePrefix("race")
         let clock = TestClock()
-        let a = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock)
-        let b = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock)
-        defer {
-            Task {
-                await a.stop()
-                await b.stop()
-            }
-        }
+        let pair = try await TestApp.startPair(clock: clock)
+        defer { Task { await pair.stop() } }
+        let (a, b) = (pair.a, pair.b)
         let login = try await a.signUpAndLogIn("uma")
         let original = try #require(login["refreshToken"])
 

@@ -13,16 +13,9 @@ struct ThrottleTests {
     }
 
     @Test func fiveFailuresFromOneAddressGet429ButTheUserStillLogsInFromElsewhere() async throws {
-        let secrets = TestSecrets()
-        let prefix = TestRedis.uniquePrefix("throttle")
-        let a = try await TestApp.start(secrets: secrets, prefix: prefix) { $0.http.trustForwardedFor = true }
-        let b = try await TestApp.start(secrets: secrets, prefix: prefix) { $0.http.trustForwardedFor = true }
-        defer {
-            Task {
-                await a.stop()
-                await b.stop()
-            }
-        }
+        let pair = try await TestApp.startPair() { $0.http.trustForwardedFor = true }
+        defer { Task { await pair.stop() } }
+        let (a, b) = (pair.a, pair.b)
         try await a.signUpAndLogIn("victim", password: "the real password")
         // Failures spread over two instances count together.
         for attempt in 0..<5 {
@@ -41,7 +34,7 @@ struct ThrottleTests {
 
         // The counters expire on their own.
         let redis = try TestRedis.makeClient()
-        let keys = RedisKeys(prefix: prefix)
+        let keys = RedisKeys(prefix: pair.prefix)
         let ttl = try await redis.ttl(keys.throttleUserFromAddress("victim", "203.0.113.7"))
         #expect(ttl > 0 && ttl <= 300)
         #expect(try await redis.ttl(keys.throttleAddress("203.0.113.7")) > 0)

@@ -4,17 +4,10 @@ import Testing
 @Suite("Two instances sharing one Redis")
 struct TwoInstancesTests {
     @Test func logInOnARefreshOnBLogOutOnBAndARejectsAtOnce() async throws {
-        let secrets = TestSecrets()
-        let prefix = TestRedis.uniquePrefix("pair")
         let clock = TestClock()
-        let a = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock)
-        let b = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock)
-        defer {
-            Task {
-                await a.stop()
-                await b.stop()
-            }
-        }
+        let pair = try await TestApp.startPair(clock: clock)
+        defer { Task { await pair.stop() } }
+        let (a, b) = (pair.a, pair.b)
         #expect(a.port != b.port)
 
         let login = try await a.signUpAndLogIn("ivan")
@@ -39,16 +32,9 @@ struct TwoInstancesTests {
     }
 
     @Test func aUserRegisteredOnOneInstanceLogsInOnTheOther() async throws {
-        let secrets = TestSecrets()
-        let prefix = TestRedis.uniquePrefix("pair")
-        let a = try await TestApp.start(secrets: secrets, prefix: prefix)
-        let b = try await TestApp.start(secrets: secrets, prefix: prefix)
-        defer {
-            Task {
-                await a.stop()
-                await b.stop()
-            }
-        }
+        let pair = try await TestApp.startPair()
+        defer { Task { await pair.stop() } }
+        let (a, b) = (pair.a, pair.b)
         #expect(
             try await a.client.json("POST", "/users", ["username": "judy", "password": "long password"]).status == 201)
         #expect(

@@ -78,6 +78,18 @@ public final class TestApp: Sendable {
         self.prefix = prefix
     }
 
+    /// Two instances of one deployment (same secrets, Redis and key prefix) on different ports.
+    public static func startPair(
+        clock: any AuthClock = SystemClock(),
+        configure: (inout AppConfiguration) -> Void = { _ in }
+    ) async throws -> TestPair {
+        let secrets = TestSecrets()
+        let prefix = TestRedis.uniquePrefix("pair")
+        let a = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock, configure: configure)
+        let b = try await TestApp.start(secrets: secrets, prefix: prefix, clock: clock, configure: configure)
+        return TestPair(a: a, b: b, prefix: prefix)
+    }
+
     /// Waits until `/readyz` answers 200: Redis is connected and the scripts are loaded.
     public func waitUntilReady(timeout: Duration = .seconds(10)) async throws {
         let clock = ContinuousClock()
@@ -116,5 +128,17 @@ public final class TestApp: Sendable {
             result[key] = try await redis.ttl(key)
         }
         return result
+    }
+}
+
+/// Two instances sharing one Redis, from ``TestApp/startPair(clock:configure:)``.
+public struct TestPair: Sendable {
+    public let a: TestApp
+    public let b: TestApp
+    public let prefix: String
+
+    public func stop() async {
+        await self.a.stop()
+        await self.b.stop()
     }
 }
