@@ -104,6 +104,17 @@ let package = Package(
             path: "Benchmarks/RedisClientBench"
         ),
 
+        // The floor Benchmarks/service.sh measures beside authd: a static 200 on bare NIOHTTP1.
+        .executableTarget(
+            name: "bare-nio-server",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/BareNIOServer"
+        ),
+
         .target(
             name: "TestSupport",
             dependencies: [

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the shared load scenarios (../shared/bench: verify, refresh, login) against a release build
-# of authd with its own throwaway Redis, and prints the driver's figures.
-#   Benchmarks/service.sh [scenario ...]        default: verify refresh login
+# of authd with its own throwaway Redis, and prints the driver's figures. Two more scenarios give
+# the floor in the same run: `trivial` (GET /healthz on authd: same stack, no auth work) and
+# `bare` (a static 200 from a bare NIOHTTP1 server, Benchmarks/BareNIOServer).
+#   Benchmarks/service.sh [scenario ...]        default: bare trivial verify refresh login
 # Environment: BENCH_DIR (default ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
 #              BENCH_JSON (append results to this JSON-lines file), BENCH_REPLICA=1 (also start a
 #              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1),
@@ -15,7 +17,7 @@ bench_dir=${BENCH_DIR:-../shared/bench}
 port=${BENCH_PORT:-8090}
 redis_port=${BENCH_REDIS_PORT:-6390}
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(verify refresh login)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(bare trivial verify refresh login)
 
 if [ -n "${BENCH_BIN:-}" ]; then
     bin=$BENCH_BIN  # compare another build, e.g. a copy of an earlier one
@@ -23,11 +25,14 @@ else
     swift build -c release --product authd >/dev/null
     bin="$(swift build -c release --show-bin-path)/authd"
 fi
+swift build -c release --product bare-nio-server >/dev/null
+bare_bin="$(swift build -c release --show-bin-path)/bare-nio-server"
 
 dir=$(mktemp -d -t authd-bench.XXXXXX)
 authd_pid=""
 cleanup() {
     [ -n "$authd_pid" ] && kill "$authd_pid" 2>/dev/null && wait "$authd_pid" 2>/dev/null || true
+    [ -n "${bare_pid:-}" ] && kill "$bare_pid" 2>/dev/null || true
     REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh stop >/dev/null || true
     [ -n "${BENCH_REPLICA:-}" ] && redis-cli -p $((redis_port + 1)) shutdown nosave >/dev/null 2>&1 || true
     rm -rf "$dir"
@@ -53,6 +58,23 @@ for _ in $(seq 1 100); do
 done
 echo "authd $(git rev-parse --short HEAD 2>/dev/null || echo '?') on :$port, redis on :$redis_port; idle RSS $(awk '/VmRSS/ { print $2 " kB" }' /proc/$authd_pid/status)"
 for scenario in "${scenarios[@]}"; do
-    "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" \
-        ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+    case "$scenario" in
+    bare)
+        "$bare_bin" $((port + 10)) >/dev/null &
+        bare_pid=$!
+        sleep 0.5
+        "$bench_dir/bench.sh" "http://127.0.0.1:$((port + 10))" verify --verify-path / --pid "$bare_pid" \
+            --redis-port "$redis_port" --label bare-nio ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+        kill "$bare_pid"
+        bare_pid=""
+        ;;
+    trivial)
+        "$bench_dir/bench.sh" "http://127.0.0.1:$port" verify --verify-path /healthz --redis-port "$redis_port" \
+            --label authd-trivial ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+        ;;
+    *)
+        "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" \
+            --label authd ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+        ;;
+    esac
 done
