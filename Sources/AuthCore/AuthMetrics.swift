@@ -15,7 +15,6 @@ enum AuthMetrics {
         case session
         case revoke
         case password
-        case `operator`
     }
 
     static func issued(_ grant: Grant) {

@@ -60,17 +60,6 @@ extension AuthService {
         self.logger.info(
             "password changed; sessions ended", metadata: ["user": "\(principal.username)", "sessions": "\(ended)"])
     }
-
-    /// Ends every session of a user (an operator's "revoke everything"). Every token issued to the
-    /// user stops working, since every token belongs to a session that is checked on every call.
-    @discardableResult
-    public func revokeAll(username: String) async throws -> Int {
-        let name = try Credentials.canonicalUsername(username)
-        let ended = try await self.store.endSessions(username: name, keeping: nil)
-        AuthMetrics.revoked(.operator, count: ended)
-        self.logger.notice("all sessions revoked", metadata: ["user": "\(name)", "sessions": "\(ended)"])
-        return ended
-    }
 }
 
 /// A session, named by its user and id.

@@ -1,3 +1,4 @@
+import AuthCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -137,7 +138,9 @@ final class HTTPRequestHandler: ChannelInboundHandler {
 
     private func dispatch(head: HTTPRequestHead, body: ByteBuffer?, context: ChannelHandlerContext) {
         let logger = self.logger
-        let requestID = head.headers.first(name: "x-request-id").flatMap(Self.sanitizedRequestID) ?? RequestID.make()
+        let requestID =
+            head.headers.first(name: "x-request-id").flatMap(Self.sanitizedRequestID)
+            ?? String(RandomID.make().prefix(16))
         let request = HTTPRequest(
             method: head.method, uri: head.uri, headers: head.headers, body: body,
             clientIP: self.clientIP(head: head, context: context), logger: logger
@@ -210,13 +213,5 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             })
         else { return nil }
         return value
-    }
-}
-
-/// Request ids: 16 random hex digits.
-enum RequestID {
-    static func make() -> String {
-        let digits = String(UInt64.random(in: .min ... .max), radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }
