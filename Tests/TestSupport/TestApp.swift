@@ -60,6 +60,7 @@ public final class TestApp: Sendable {
         configuration.redis.poolSize = 2
         // Generous, for loaded machines; outage tests set their own.
         configuration.redis.commandTimeout = .seconds(10)
+        configuration.redis.connectTimeout = .seconds(5)
         configuration.keyPrefix = prefix
         configuration.http.port = 0
         configuration.hashConcurrency = 2

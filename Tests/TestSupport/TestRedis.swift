@@ -14,6 +14,7 @@ public enum TestRedis {
         // Generous: a loaded CI machine must not turn into spurious timeouts. Tests about
         // timeouts set their own.
         configuration.commandTimeout = .seconds(10)
+        configuration.connectTimeout = .seconds(5)
         return configuration
     }
 
