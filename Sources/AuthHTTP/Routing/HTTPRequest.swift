@@ -43,12 +43,21 @@ public struct HTTPRequest: Sendable {
     /// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), or `nil` when the
     /// header is absent. A header with another scheme or no token is an invalid request.
     public func bearerToken() throws(HTTPError) -> String? {
-        guard let value = self.headers.first(name: "authorization") else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard self.headers.first(name: "authorization") != nil else { return nil }
+        guard let token = self.authorization(scheme: "bearer") else {
             throw .unauthorized("invalid_request", "use Authorization: Bearer <access token>")
         }
-        return parts[1].trimmingCharacters(in: .whitespaces)
+        return token
+    }
+
+    /// The credentials of the `Authorization` header when it uses `scheme` (case-insensitive),
+    /// trimmed; `nil` when the header is absent, of another scheme, or empty.
+    func authorization(scheme: String) -> String? {
+        guard let value = self.headers.first(name: "authorization") else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == scheme else { return nil }
+        let credentials = parts[1].trimmingCharacters(in: .whitespaces)
+        return credentials.isEmpty ? nil : credentials
     }
 }
 
@@ -60,10 +69,7 @@ extension HTTPRequest {
 
     /// The client id and secret of an `Authorization: Basic` header (RFC 7617), or `nil`.
     public func basicCredentials() -> (id: String, secret: String)? {
-        guard let value = self.headers.first(name: "authorization") else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic",
-            let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+        guard let encoded = self.authorization(scheme: "basic"), let decoded = Data(base64Encoded: encoded),
             let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
         else { return nil }
         // RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
