@@ -7,8 +7,9 @@ extension HTTPRequest {
         guard let body = self.body, body.readableBytes > 0 else {
             throw .badRequest("the request needs a JSON body")
         }
+        let bytes = Array(body.readableBytesView)
         do {
-            try StrictJSON.validate(Array(body.readableBytesView))
+            try StrictJSON.validate(bytes)
         } catch {
             switch error {
             case .invalidUTF8: throw .badRequest("the body is not valid UTF-8")
@@ -18,7 +19,7 @@ extension HTTPRequest {
             }
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
             throw .badRequest(Self.describe(error))
         } catch {
