@@ -5,13 +5,17 @@ extension AuthService {
     /// caller learns nothing about tokens that are not valid.
     public func revoke(token: String, hint: TokenKind?) async throws {
         for kind in Self.order(hint) {
-            guard let claims = try? await self.tokens.verify(token, as: kind, now: self.clock.now(), checkTimes: false)
+            // An expired refresh token still names a session to end; an expired access token
+            // needs no denial, so the codec's own time check (with its leeway) settles it.
+            guard
+                let claims = try? await self.tokens.verify(
+                    token, as: kind, now: self.clock.now(), checkTimes: kind == .access
+                )
             else { continue }
             switch kind {
             case .refresh:
                 try await self.store.endSession(username: claims.sub, sessionID: claims.sid)
             case .access:
-                guard claims.exp > self.clock.now() else { return }
                 try await self.store.denyAccessToken(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti)
             }
             AuthMetrics.revoked(.revoke)
