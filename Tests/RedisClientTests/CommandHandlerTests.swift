@@ -63,6 +63,27 @@ struct CommandHandlerTests {
         #expect(try after.wait() == .simpleString("PONG"))
     }
 
+    @Test(arguments: [false, true])
+    func aREADONLYReplyDropsTheConnectionWhetherAloneOrInABatch(batched: Bool) throws {
+        let channel = try self.makeChannel()
+        if batched {
+            let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+            channel.writeAndFlush(
+                RedisRequest.batch(
+                    [RedisCommand("SET", ["k", "v"]), RedisCommand("PING")], promise, deadline: .now() + .seconds(60)),
+                promise: nil
+            )
+            promise.futureResult.whenComplete { _ in }
+        } else {
+            _ = self.send(RedisCommand("SET", ["k", "v"]), on: channel)
+        }
+        let later = self.send(RedisCommand("PING"), on: channel)
+        channel.embeddedEventLoop.run()
+        _ = try? channel.writeInbound(ByteBuffer(string: "-READONLY You can't write against a read only replica.\r\n"))
+        #expect(!channel.isActive, "a demoted primary's connection is dropped")
+        #expect(throws: RedisClientError.connectionClosed) { try later.wait() }
+    }
+
     @Test func closingFailsEveryCommandInFlight() throws {
         let channel = try self.makeChannel()
         let pending = (0..<3).map { _ in self.send(RedisCommand("PING"), on: channel) }

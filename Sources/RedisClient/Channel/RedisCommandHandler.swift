@@ -41,9 +41,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
-    private var pending = CircularBuffer<RedisRequest>(initialCapacity: 64)
-    /// When each pending request was written, for `authd_redis_command_duration_seconds`.
-    private var started = CircularBuffer<NIODeadline>(initialCapacity: 64)
+    /// Requests awaiting replies, with when each was written (for
+    /// `authd_redis_command_duration_seconds`).
+    private var pending = CircularBuffer<(request: RedisRequest, written: NIODeadline)>(initialCapacity: 64)
     /// The replies received so far for the batch at the head of `pending`.
     private var batchReplies: [RedisValue] = []
     private var failure: (any Error)?
@@ -72,8 +72,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             promise?.succeed(())
             return
         }
-        self.pending.append(request)
-        self.started.append(.now())
+        self.pending.append((request, .now()))
         if self.timer == nil { self.armTimer(context: context, deadline: request.deadline) }
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
     }
@@ -91,33 +90,38 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = Self.unwrapInboundIn(data)
-        guard let request = self.pending.first else {
+        guard let (request, _) = self.pending.first else {
             self.failAll(context: context, with: RedisClientError.protocolError("reply without a command"))
             return
+        }
+        var demoted = false
+        if case .error(let error) = value {
+            RedisMetrics.error("server")
+            // This server was demoted to a replica (a failover): after this reply, the connection
+            // is dropped so that the reconnect finds the new primary.
+            demoted = error.code == "READONLY"
         }
         switch request {
         case .one(let command, let promise, _):
             self.completed(command: command.name)
             if case .error(let error) = value {
-                RedisMetrics.error("server")
                 promise.fail(error)
-                if error.code == "READONLY" {
-                    // This server was demoted to a replica (a failover): drop the connection so
-                    // that the reconnect finds the new primary.
-                    self.failAll(context: context, with: RedisClientError.connectionClosed)
-                    return
-                }
             } else {
                 promise.succeed(value)
             }
         case .batch(let commands, let promise, _):
             if self.batchReplies.isEmpty { self.batchReplies.reserveCapacity(commands.count) }
             self.batchReplies.append(value)
-            guard self.batchReplies.count == commands.count else { return }
-            self.completed(command: "PIPELINE")
-            let replies = self.batchReplies
-            self.batchReplies = []
-            promise.succeed(replies)
+            if self.batchReplies.count == commands.count {
+                self.completed(command: "PIPELINE")
+                let replies = self.batchReplies
+                self.batchReplies = []
+                promise.succeed(replies)
+            }
+        }
+        if demoted {
+            self.failAll(context: context, with: RedisClientError.connectionClosed)
+            return
         }
         if self.pending.isEmpty {
             self.timer?.cancel()
@@ -141,18 +145,16 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     private func completed(command: String) {
-        self.pending.removeFirst()
-        let started = self.started.removeFirst()
-        RedisMetrics.duration(command: command, nanoseconds: (NIODeadline.now() - started).nanoseconds)
+        let (_, written) = self.pending.removeFirst()
+        RedisMetrics.duration(command: command, nanoseconds: (NIODeadline.now() - written).nanoseconds)
     }
 
     private func failAll(context: ChannelHandlerContext, with error: any Error) {
         if self.failure == nil { self.failure = error }
         if !self.pending.isEmpty { RedisMetrics.error(RedisMetrics.kind(of: error), count: self.pending.count) }
-        self.started.removeAll()
         self.timer?.cancel()
         self.timer = nil
-        while let request = self.pending.popFirst() {
+        while let (request, _) = self.pending.popFirst() {
             request.fail(error)
         }
         self.batchReplies = []
@@ -164,7 +166,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         self.timer = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = bound.value
             handler.timer = nil
-            guard let oldest = handler.pending.first else { return }
+            guard let (oldest, _) = handler.pending.first else { return }
             if oldest.deadline <= .now() {
                 handler.failAll(context: context, with: RedisClientError.timeout)
             } else {
