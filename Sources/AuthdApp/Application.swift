@@ -119,15 +119,18 @@ private struct LifecycleService: Service {
 
     func run() async throws {
         try await self.application.start()
-        let reloader = Task {
-            while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(30))
-                await self.application.reloadKeys()
+        // Only a key directory can change under a running process.
+        let reloader = self.application.configuration.keysDirectory.map { _ in
+            Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(30))
+                    await self.application.reloadKeys()
+                }
             }
         }
         // Returns when a shutdown signal arrives (or throws on cancellation); drain either way.
         try? await gracefulShutdown()
-        reloader.cancel()
+        reloader?.cancel()
         await self.application.shutdown()
     }
 }
