@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "authd", targets: ["authd"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        // For the micro-benchmarks, a package of their own under Benchmarks/Micro.
+        .library(name: "AuthCore", targets: ["AuthCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -14,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -43,9 +44,9 @@ let package = Package(
             name: "AuthCore",
             dependencies: [
                 "CArgon2",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -75,7 +76,6 @@ let package = Package(
             name: "AuthdApp",
             dependencies: [
                 "AuthCore", "AuthStore", "AuthHTTP", "RedisClient",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

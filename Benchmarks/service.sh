@@ -7,7 +7,8 @@
 # Environment: BENCH_DIR (default ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
 #              BENCH_JSON (append results to this JSON-lines file), BENCH_REPLICA=1 (also start a
 #              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1),
-#              BENCH_BIN (run this authd binary instead of building one).
+#              BENCH_BIN (run this authd binary instead of building one), BENCH_LABEL (the name of
+#              the authd runs in the output; default authd).
 # authd inherits the environment, so AUTHD_* settings apply to the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,7 @@ for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
     sleep 0.1
 done
-echo "authd $(git rev-parse --short HEAD 2>/dev/null || echo '?') on :$port, redis on :$redis_port; idle RSS $(awk '/VmRSS/ { print $2 " kB" }' /proc/$authd_pid/status)"
+echo "${BENCH_LABEL:-authd} ($bin) on :$port, redis on :$redis_port; idle RSS $(awk '/VmRSS/ { print $2 " kB" }' /proc/$authd_pid/status)"
 for scenario in "${scenarios[@]}"; do
     case "$scenario" in
     bare)
@@ -70,11 +71,11 @@ for scenario in "${scenarios[@]}"; do
         ;;
     trivial)
         "$bench_dir/bench.sh" "http://127.0.0.1:$port" verify --verify-path /healthz --redis-port "$redis_port" \
-            --label authd-trivial ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+            --label "${BENCH_LABEL:-authd}-trivial" ${BENCH_JSON:+--json-out "$BENCH_JSON"}
         ;;
     *)
         "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" \
-            --label authd ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+            --label "${BENCH_LABEL:-authd}" ${BENCH_JSON:+--json-out "$BENCH_JSON"}
         ;;
     esac
 done

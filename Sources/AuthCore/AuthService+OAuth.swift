@@ -8,7 +8,7 @@ extension AuthService {
             // An expired refresh token still names a session to end; an expired access token
             // needs no denial, so the codec's own time check (with its leeway) settles it.
             guard
-                let claims = try? await self.tokens.verify(
+                let claims = try? self.tokens.verify(
                     token, as: kind, now: self.clock.now(), checkTimes: kind == .access
                 )
             else { continue }
@@ -28,7 +28,7 @@ extension AuthService {
     public func introspect(token: String, hint: TokenKind?) async throws -> TokenClaims? {
         let now = self.clock.now()
         for kind in Self.order(hint) {
-            guard let claims = try? await self.tokens.verify(token, as: kind, now: now) else { continue }
+            guard let claims = try? self.tokens.verify(token, as: kind, now: now) else { continue }
             switch kind {
             case .access:
                 let state = try await self.store.accessState(

@@ -118,7 +118,7 @@ public final class AuthService: Sendable {
     public func authenticate(accessToken: String) async throws -> Principal {
         let claims: TokenClaims
         do {
-            claims = try await self.tokens.verify(accessToken, as: .access, now: self.clock.now())
+            claims = try self.tokens.verify(accessToken, as: .access, now: self.clock.now())
         } catch {
             throw AuthError.invalidToken(error.expired ? "access token expired" : "invalid access token")
         }
@@ -186,7 +186,7 @@ public final class AuthService: Sendable {
     /// its session, for logout).
     func verifyRefreshToken(_ token: String, checkTimes: Bool = false) async throws -> TokenClaims {
         do {
-            return try await self.tokens.verify(token, as: .refresh, now: self.clock.now(), checkTimes: checkTimes)
+            return try self.tokens.verify(token, as: .refresh, now: self.clock.now(), checkTimes: checkTimes)
         } catch {
             throw AuthError.invalidGrant(error.expired ? "refresh token expired" : "invalid refresh token")
         }
@@ -211,8 +211,8 @@ public final class AuthService: Sendable {
             exp: refreshExpiresAt, jti: refreshTokenID, sid: sessionID, tokenUse: .refresh
         )
         return TokenPair(
-            accessToken: try await self.tokens.sign(access),
-            refreshToken: try await self.tokens.sign(refresh),
+            accessToken: try self.tokens.sign(access),
+            refreshToken: try self.tokens.sign(refresh),
             expiresIn: accessTTL
         )
     }

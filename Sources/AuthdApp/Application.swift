@@ -32,7 +32,7 @@ public final class Application: Sendable {
         self.configuration = configuration
         self.logger = logger
         let keys = try configuration.keysDirectory.map { try KeyDirectory(path: $0).load() } ?? []
-        let tokens = try await TokenCodec(
+        let tokens = try TokenCodec(
             accessSecret: configuration.accessTokenSecret,
             refreshSecret: configuration.refreshTokenSecret,
             signingKeys: keys,
@@ -87,7 +87,7 @@ public final class Application: Sendable {
     public func reloadKeys() async {
         guard let path = self.configuration.keysDirectory else { return }
         do {
-            try await self.tokens.setSigningKeys(try KeyDirectory(path: path).load(), now: self.clock.now())
+            try self.tokens.setSigningKeys(try KeyDirectory(path: path).load(), now: self.clock.now())
         } catch {
             self.logger.error("could not reload signing keys; keeping the old ones", metadata: ["error": "\(error)"])
         }

@@ -1,6 +1,5 @@
 import AuthCore
 import Foundation
-import JWTKit
 
 /// Access-token signing keys on disk, one directory shared by (or copied to) every instance:
 /// - `KID.pem`: an Ed25519 private key (PKCS #8 PEM), readable by authd only (mode 0600);
@@ -29,7 +28,7 @@ public struct KeyDirectory: Sendable {
             } else {
                 status = kid == current ? .current : .next
             }
-            return SigningKey(kid: kid, privateKey: try EdDSA.PrivateKey(pem: pem), status: status)
+            return try SigningKey(kid: kid, pem: pem, status: status)
         }
     }
 
@@ -39,7 +38,7 @@ public struct KeyDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
         let hasCurrent = try self.load().contains { $0.status == .current }
         let key = try SigningKey.generate(status: hasCurrent ? .next : .current)
-        try self.write(key.privateKey.pemRepresentation, to: key.kid + ".pem", mode: 0o600)
+        try self.write(key.pem, to: key.kid + ".pem", mode: 0o600)
         if !hasCurrent { try self.write(key.kid + "\n", to: "current", mode: 0o644) }
         return key
     }

@@ -118,6 +118,22 @@ struct BadInputTests {
         #expect(missing.headers["www-authenticate"] == "Bearer realm=\"authd\"")
     }
 
+    /// The scheme is case-insensitive (RFC 7235 §2.1) and blanks around the token do not matter;
+    /// anything glued to the scheme or the token is not a bearer token.
+    @Test func theBearerSchemeIsReadWhateverItsCaseAndSpacing() async throws {
+        let app = try await TestApp.start()
+        defer { Task { await app.stop() } }
+        let access = try #require(try await app.signUpAndLogIn("iris")["accessToken"])
+        for value in ["Bearer \(access)", "bearer \(access)", "BEARER   \(access)  ", "Bearer \t\(access)"] {
+            let response = try await app.client.request("GET", "/me", headers: [("authorization", value)])
+            #expect(response.status == 200, "\(value.prefix(10))")
+        }
+        for value in ["Bearer\(access)", "Bearerx \(access)", "Bearer \(access)x", "Bearer \(access) \(access)"] {
+            let response = try await app.client.request("GET", "/me", headers: [("authorization", value)])
+            #expect(response.status == 401, "\(value.prefix(10))")
+        }
+    }
+
     @Test func expiredTokensAreRefusedByTheInjectedClock() async throws {
         let clock = TestClock()
         let app = try await TestApp.start(clock: clock)
@@ -178,11 +194,11 @@ enum JWT {
 
     /// Signed properly, but with secrets of the attacker's.
     static func signed(_ claims: TokenClaims, access: String? = nil, refresh: String? = nil) async throws -> String {
-        let codec = try await TokenCodec(
+        let codec = try TokenCodec(
             accessSecret: access ?? RandomID.hexBytes(32), refreshSecret: refresh ?? RandomID.hexBytes(32),
             now: claims.iat
         )
-        return try await codec.sign(claims)
+        return try codec.sign(claims)
     }
 
     static func base64URL(_ data: Data) -> String {

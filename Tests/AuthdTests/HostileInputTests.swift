@@ -20,13 +20,13 @@ struct HostileInputTests {
 
         /// The app's own signing keys, to mint tokens with claims no honest authd would sign.
         func mint(_ edit: (inout TokenClaims) -> Void) async throws -> String {
-            let codec = try await TokenCodec(
+            let codec = try TokenCodec(
                 accessSecret: nil, refreshSecret: self.secrets.refresh, signingKeys: try self.keys.load(),
                 settings: self.app.application.configuration.auth.tokenSettings, now: self.clock.now()
             )
             var claims = try JWT.claims(of: self.login["accessToken"]!)
             edit(&claims)
-            return try await codec.sign(claims)
+            return try codec.sign(claims)
         }
 
         /// Every key but the throttling counters, which failed logins are meant to touch.

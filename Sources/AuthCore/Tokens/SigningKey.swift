@@ -1,5 +1,5 @@
-import Foundation
-import JWTKit
+import Crypto
+import CryptoExtras
 
 /// An Ed25519 key for access tokens (EdDSA), with its key id.
 public struct SigningKey: Sendable {
@@ -15,29 +15,34 @@ public struct SigningKey: Sendable {
     }
 
     public let kid: String
-    public let privateKey: EdDSA.PrivateKey
+    public let privateKey: Curve25519.Signing.PrivateKey
     public var status: Status
 
-    public init(kid: String, privateKey: EdDSA.PrivateKey, status: Status) {
+    public init(kid: String, privateKey: Curve25519.Signing.PrivateKey, status: Status) {
         self.kid = kid
         self.privateKey = privateKey
         self.status = status
     }
 
+    /// A key from its PKCS #8 PEM form (RFC 8410), as `authd keys generate` writes it.
+    public init(kid: String, pem: String, status: Status) throws {
+        self.init(kid: kid, privateKey: try Curve25519.Signing.PrivateKey(pemRepresentation: pem), status: status)
+    }
+
+    /// The private key in PKCS #8 PEM form.
+    public var pem: String {
+        self.privateKey.pemRepresentation
+    }
+
     /// A new key with a random id.
     public static func generate(status: Status) throws -> SigningKey {
         SigningKey(
-            kid: "ed-" + RandomID.make().prefix(16), privateKey: try EdDSA.PrivateKey(curve: .ed25519), status: status)
+            kid: "ed-" + RandomID.make().prefix(16), privateKey: Curve25519.Signing.PrivateKey(), status: status)
     }
 
     /// The public half as a JWK (RFC 8037), for `/.well-known/jwks.json`.
     public var jwk: PublicJWK {
-        PublicJWK(kid: self.kid, x: Self.base64URL(self.privateKey.publicKey.rawRepresentation))
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        PublicJWK(kid: self.kid, x: Base64URL.encode(self.privateKey.publicKey.rawRepresentation))
     }
 }
 

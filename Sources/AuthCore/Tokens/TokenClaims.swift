@@ -1,5 +1,3 @@
-import JWTKit
-
 /// Which kind a token is. Each kind has its own key, its own `typ` header and its own
 /// `token_use` claim, so an access token is never accepted as a refresh token, nor the reverse.
 public enum TokenKind: String, Sendable, Codable {
@@ -17,7 +15,7 @@ public enum TokenKind: String, Sendable, Codable {
 
 /// The claims of both kinds of token (RFC 9068 §2.2 for access tokens). Times are whole seconds
 /// since 1970.
-public struct TokenClaims: JWTPayload, Equatable {
+public struct TokenClaims: Codable, Sendable, Equatable {
     /// Issuer.
     public var iss: String
     /// Subject: the canonical user name.
@@ -54,9 +52,4 @@ public struct TokenClaims: JWTPayload, Equatable {
         self.sid = sid
         self.tokenUse = tokenUse
     }
-
-    /// jwt-kit calls this after the signature checks out. The claims are checked by
-    /// ``TokenCodec`` against the injected clock, since jwt-kit's own checks read the wall clock
-    /// and know no leeway.
-    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

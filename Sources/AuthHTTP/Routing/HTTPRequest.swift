@@ -52,12 +52,30 @@ public struct HTTPRequest: Sendable {
 
     /// The credentials of the `Authorization` header when it uses `scheme` (case-insensitive),
     /// trimmed; `nil` when the header is absent, of another scheme, or empty.
+    /// Works on the UTF-8 bytes: it runs on every authenticated request, and Foundation's
+    /// trimming cost a tenth of the verify path's CPU.
     func authorization(scheme: String) -> String? {
         guard let value = self.headers.first(name: "authorization") else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == scheme else { return nil }
-        let credentials = parts[1].trimmingCharacters(in: .whitespaces)
-        return credentials.isEmpty ? nil : credentials
+        let trimmed = Self.trimmingSpaces(value.utf8[...])
+        guard let space = trimmed.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        let name = trimmed[..<space]
+        guard name.count == scheme.utf8.count,
+            zip(name, scheme.utf8).allSatisfy({ Self.asciiLowercased($0) == $1 })
+        else { return nil }
+        let credentials = Self.trimmingSpaces(trimmed[space...])
+        return credentials.isEmpty ? nil : String(Substring(credentials))
+    }
+
+    private static func trimmingSpaces(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var bytes = bytes
+        while let first = bytes.first, isSpace(first) { bytes = bytes.dropFirst() }
+        while let last = bytes.last, isSpace(last) { bytes = bytes.dropLast() }
+        return bytes
+    }
+
+    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
     }
 }
 

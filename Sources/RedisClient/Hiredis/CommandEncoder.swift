@@ -2,8 +2,9 @@ import CHiredis
 import NIOCore
 
 /// Encodes a command as RESP with hiredis's `redisFormatCommandArgv`.
-enum CommandEncoder {
-    static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
+/// Public for the micro-benchmarks (`Benchmarks/Micro`).
+public enum CommandEncoder {
+    public static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
         let count = command.count
         // argv and its lengths live on the stack: no heap allocation beyond hiredis's own.
         withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: count) { argv in

@@ -6,14 +6,15 @@ import CHiredis
 /// Each parsed reply is copied into a ``RedisValue`` at once and its C object freed. This file
 /// and `CommandEncoder.swift` are the only places that touch hiredis pointers.
 ///
-/// Not thread-safe: one reader belongs to one channel and is used on its event loop only.
-final class RESPReader {
+/// Not thread-safe: one reader belongs to one channel and is used on its event loop only. Public
+/// for the micro-benchmarks (`Benchmarks/Micro`).
+public final class RESPReader {
     /// Deeper arrays than this are refused. hiredis itself stops at 7 levels.
     static let maxDepth = 8
 
     private let reader: UnsafeMutablePointer<redisReader>
 
-    init() {
+    public init() {
         guard let reader = redisReaderCreate() else {
             // Only fails when malloc fails; there is no way to go on.
             fatalError("hiredis: redisReaderCreate failed to allocate")
@@ -26,14 +27,14 @@ final class RESPReader {
     }
 
     /// Appends bytes received from the server.
-    func feed(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) {
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         let status = redisReaderFeed(self.reader, base.assumingMemoryBound(to: CChar.self), bytes.count)
         guard status == REDIS_OK else { throw .protocolError(self.errorText) }
     }
 
     /// The next complete reply, or `nil` when more bytes are needed.
-    func next() throws(RedisClientError) -> RedisValue? {
+    public func next() throws(RedisClientError) -> RedisValue? {
         var reply: UnsafeMutableRawPointer?
         guard redisReaderGetReply(self.reader, &reply) == REDIS_OK else {
             throw .protocolError(self.errorText)

@@ -1,0 +1,70 @@
+/// Base64url without padding (RFC 4648 §5), the encoding of every JWS segment (RFC 7515 §2).
+///
+/// Decoding is strict: padding, whitespace, characters outside the alphabet, a length that no
+/// encoding produces, and non-zero leftover bits are all refused, so one byte string has one
+/// encoding.
+public enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Each ASCII byte's 6-bit value; 0xFF for bytes outside the alphabet.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, byte) in Self.alphabet.enumerated() { table[Int(byte)] = UInt8(value) }
+        return table
+    }()
+
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next()
+            let third = iterator.next()
+            let group = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            output.append(Self.alphabet[Int(group >> 18 & 63)])
+            output.append(Self.alphabet[Int(group >> 12 & 63)])
+            if second != nil { output.append(Self.alphabet[Int(group >> 6 & 63)]) }
+            if third != nil { output.append(Self.alphabet[Int(group & 63)]) }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+        let count = text.count
+        guard count % 4 != 1 else { return nil }
+        var output: [UInt8] = []
+        output.reserveCapacity(count * 3 / 4)
+        var group: UInt32 = 0
+        var pending = 0
+        for byte in text {
+            let value = Self.values[Int(byte)]
+            guard value != 0xFF else { return nil }
+            group = group << 6 | UInt32(value)
+            pending += 1
+            if pending == 4 {
+                output.append(UInt8(truncatingIfNeeded: group >> 16))
+                output.append(UInt8(truncatingIfNeeded: group >> 8))
+                output.append(UInt8(truncatingIfNeeded: group))
+                group = 0
+                pending = 0
+            }
+        }
+        switch pending {
+        case 2:
+            guard group & 0xF == 0 else { return nil }
+            output.append(UInt8(truncatingIfNeeded: group >> 4))
+        case 3:
+            guard group & 0x3 == 0 else { return nil }
+            output.append(UInt8(truncatingIfNeeded: group >> 10))
+            output.append(UInt8(truncatingIfNeeded: group >> 2))
+        default:
+            break
+        }
+        return output
+    }
+
+    /// Decodes the base64url text of a string.
+    public static func decode(_ text: String) -> [UInt8]? {
+        Self.decode(text.utf8)
+    }
+}
