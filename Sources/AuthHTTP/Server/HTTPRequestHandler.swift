@@ -3,8 +3,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Collects one request (head and body, up to the body limit), hands it to the router in a task,
-/// and writes the response back on the event loop.
+/// Collects one request (head and body, up to the body limit), hands it to the router in a task
+/// that runs on the connection's event loop, and writes the response.
 ///
 /// The server pipeline's `HTTPServerPipelineHandler` holds back further pipelined requests until
 /// the response is written, so at most one request per connection is in flight here.
@@ -31,6 +31,8 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     /// The task handling the current request, cancelled if the client hangs up: nobody is left to
     /// read its answer, and a queued password hash need not run.
     private var task: Task<Void, Never>?
+    /// Where the request tasks run: this connection's event loop.
+    private var executor: EventLoopTaskExecutor?
 
     init(
         router: Router,
@@ -46,6 +48,10 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         self.trustForwardedFor = trustForwardedFor
         self.tracker = tracker
         self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -152,7 +158,7 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         let started = NIODeadline.now()
         let tracker = self.tracker
         tracker.begin()
-        self.task = Task {
+        self.task = Task(executorPreference: self.executor) {
             defer { tracker.end() }
             var response = await RequestContext.$requestID.withValue(requestID) {
                 let response = await router.respond(to: request)
@@ -167,12 +173,13 @@ final class HTTPRequestHandler: ChannelInboundHandler {
                 return response
             }
             response.headers.replaceOrAdd(name: "x-request-id", value: requestID)
-            loop.execute { [response] in
+            let finish: @Sendable () -> Void = { [response] in
                 let (handler, context) = bound.value
                 handler.task = nil
                 handler.state = .idle
                 handler.write(response, keepAlive: keepAlive, context: context)
             }
+            if loop.inEventLoop { finish() } else { loop.execute(finish) }
         }
     }
 
