@@ -80,7 +80,11 @@ public struct TestHTTPClient: Sendable {
         // The server may answer and close before it has read everything (for example a 413),
         // so a failed write is not an error as long as a response arrives.
         channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        // A server that never answers fails the test instead of hanging the run: closing ends the
+        // wait with whatever arrived, which then does not parse.
+        let timeout = loop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
         let received = try await promise.futureResult.get()
+        timeout.cancel()
         return try Self.parse(received)
     }
 

@@ -53,3 +53,51 @@ public struct TokenClaims: Codable, Sendable, Equatable {
         self.tokenUse = tokenUse
     }
 }
+
+extension TokenClaims {
+    /// The claims as the JSON of a token's payload.
+    var json: [UInt8] {
+        var writer = JOSEJSON.Writer()
+        writer.add("iss", self.iss)
+        writer.add("sub", self.sub)
+        writer.add("aud", self.aud)
+        writer.add("client_id", self.clientID)
+        writer.add("iat", self.iat)
+        writer.add("exp", self.exp)
+        writer.add("jti", self.jti)
+        writer.add("sid", self.sid)
+        writer.add("token_use", self.tokenUse.rawValue)
+        return writer.finish()
+    }
+
+    /// The claims of a token's payload; `nil` unless every claim is present with its type.
+    /// Claims of other names are ignored (RFC 7519 §4).
+    init?(json: [UInt8]) {
+        guard let members = JOSEJSON.object(json) else { return nil }
+        var strings: [String: String] = [:]
+        var iat: Int?
+        var exp: Int?
+        for (name, value) in members {
+            switch (name, value) {
+            case ("iat", .integer(let time)): iat = time
+            case ("exp", .integer(let time)): exp = time
+            case ("iss", .string(let text)), ("sub", .string(let text)), ("aud", .string(let text)),
+                ("client_id", .string(let text)), ("jti", .string(let text)), ("sid", .string(let text)),
+                ("token_use", .string(let text)):
+                strings[name] = text
+            case ("iat", _), ("exp", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
+                ("sid", _), ("token_use", _):
+                return nil
+            default:
+                continue
+            }
+        }
+        guard let iss = strings["iss"], let sub = strings["sub"], let aud = strings["aud"],
+            let clientID = strings["client_id"], let jti = strings["jti"], let sid = strings["sid"],
+            let tokenUse = strings["token_use"].flatMap(TokenKind.init(rawValue:)), let iat, let exp
+        else { return nil }
+        self.init(
+            iss: iss, sub: sub, aud: aud, clientID: clientID, iat: iat, exp: exp, jti: jti, sid: sid,
+            tokenUse: tokenUse)
+    }
+}

@@ -94,7 +94,7 @@ public final class TokenCodec: Sendable {
             guard case .retired(let retired) = key.status else { return true }
             return retired + self.settings.accessTokenTTL + self.settings.leeway > now
         }
-        let header = Self.encodedHeader(Header(alg: "EdDSA", typ: TokenKind.access.typ, kid: signer.kid))
+        let header = Self.encodedHeader(alg: "EdDSA", typ: TokenKind.access.typ, kid: signer.kid)
         let state = AccessKeys(
             signer: (signer.privateKey, header),
             verifiers: Dictionary(
@@ -110,7 +110,7 @@ public final class TokenCodec: Sendable {
     }
 
     public func sign(_ claims: TokenClaims) throws -> String {
-        let payload = Base64URL.encode(try Self.encoder.encode(claims))
+        let payload = Base64URL.encode(claims.json)
         switch claims.tokenUse {
         case .refresh:
             return Self.signHS256(header: Self.refreshHeader, payload: payload, key: self.refreshKey)
@@ -137,10 +137,10 @@ public final class TokenCodec: Sendable {
         let dot = UInt8(ascii: ".")
         guard let first = bytes.firstIndex(of: dot), let second = bytes[(first + 1)...].firstIndex(of: dot),
             !bytes[(second + 1)...].contains(dot), let headerJSON = Base64URL.decode(bytes[..<first]),
-            let header = try? Self.decoder.decode(Header.self, from: Data(headerJSON)),
+            let header = Header(json: headerJSON),
             let signature = Base64URL.decode(bytes[(second + 1)...])
         else { throw TokenRejection("malformed token") }
-        guard header.crit == nil else { throw TokenRejection("unsupported critical header") }
+        guard !header.hasCrit else { throw TokenRejection("unsupported critical header") }
         guard header.typ == kind.typ else { throw TokenRejection("wrong token type") }
 
         let input = bytes[..<second]
@@ -163,7 +163,7 @@ public final class TokenCodec: Sendable {
             }
         }
         guard valid, let payload = Base64URL.decode(bytes[(first + 1)..<second]),
-            let claims = try? Self.decoder.decode(TokenClaims.self, from: Data(payload))
+            let claims = TokenClaims(json: payload)
         else { throw TokenRejection("invalid signature or claims") }
 
         guard claims.tokenUse == kind else { throw TokenRejection("wrong token type") }
@@ -178,23 +178,39 @@ public final class TokenCodec: Sendable {
         return claims
     }
 
-    /// The JOSE header. Fields not listed here are ignored; `jku`, `jwk`, `x5u` and the like are
+    /// The JOSE header. Members not listed here are ignored; `jku`, `jwk`, `x5u` and the like are
     /// never followed.
-    private struct Header: Codable {
+    private struct Header {
         var alg: String?
         var typ: String?
         var kid: String?
-        var crit: [String]?
+        var hasCrit = false
+
+        /// `nil` unless the JSON is one object whose `alg`, `typ` and `kid`, when present, are strings.
+        init?(json: [UInt8]) {
+            guard let members = JOSEJSON.object(json) else { return nil }
+            for (name, value) in members {
+                switch (name, value) {
+                case ("alg", .string(let text)): self.alg = text
+                case ("typ", .string(let text)): self.typ = text
+                case ("kid", .string(let text)): self.kid = text
+                case ("alg", _), ("typ", _), ("kid", _): return nil
+                case ("crit", _): self.hasCrit = true
+                default: continue
+                }
+            }
+        }
     }
 
-    private static let encoder = JSONEncoder()
-    private static let decoder = JSONDecoder()
-    private static let refreshHeader = encodedHeader(Header(alg: "HS256", typ: TokenKind.refresh.typ))
-    private static let hmacAccessHeader = encodedHeader(Header(alg: "HS256", typ: TokenKind.access.typ))
+    private static let refreshHeader = encodedHeader(alg: "HS256", typ: TokenKind.refresh.typ)
+    private static let hmacAccessHeader = encodedHeader(alg: "HS256", typ: TokenKind.access.typ)
 
-    private static func encodedHeader(_ header: Header) -> String {
-        // A struct of optional strings always encodes.
-        Base64URL.encode((try? Self.encoder.encode(header)) ?? Data())
+    private static func encodedHeader(alg: String, typ: String, kid: String? = nil) -> String {
+        var writer = JOSEJSON.Writer()
+        writer.add("alg", alg)
+        writer.add("typ", typ)
+        if let kid { writer.add("kid", kid) }
+        return Base64URL.encode(writer.finish())
     }
 
     private static func signHS256(header: String, payload: String, key: SymmetricKey) -> String {
