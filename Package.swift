@@ -135,7 +135,8 @@ let package = Package(
         .testTarget(
             name: "AuthdTests",
             dependencies: [
-                "AuthdApp", "AuthCore", "AuthStore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                "AuthdApp", "AuthCore", "AuthStore", "AuthHTTP", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ],

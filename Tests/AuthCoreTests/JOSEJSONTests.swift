@@ -45,7 +45,7 @@ struct JOSEJSONTests {
 
     @Test func theWriterEscapesWhatJSONRequiresAndTheReaderReadsItBack() throws {
         let nasty = "quote\" back\\ nl\n tab\t nul\u{0} bell\u{7} é 😀"
-        var writer = JOSEJSON.Writer()
+        var writer = JSONObjectWriter()
         writer.add("s", nasty)
         writer.add("i", -7)
         let bytes = writer.finish()

@@ -87,6 +87,23 @@ struct ObservabilityTests {
         }
     }
 
+    @Test func everyResponseCarriesARequestIDTheClientsWhenSaneElseAFreshOne() async throws {
+        let app = try await TestApp.start()
+        defer { Task { await app.stop() } }
+        let first = try await app.client.get("/healthz").headers["x-request-id"]
+        let second = try await app.client.get("/healthz").headers["x-request-id"]
+        let spaced = try await app.client.request("GET", "/healthz", headers: [("x-request-id", "a b")])
+        let long = try await app.client.request(
+            "GET", "/healthz", headers: [("x-request-id", String(repeating: "x", count: 65))])
+        let sane = try await app.client.request("GET", "/healthz", headers: [("x-request-id", "req_42-A")])
+        let fresh = [first, second, spaced.headers["x-request-id"], long.headers["x-request-id"]].compactMap { $0 }
+        #expect(Set(fresh).count == 4)
+        for id in fresh {
+            #expect((1...64).contains(id.count) && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" }, "\(id)")
+        }
+        #expect(sane.headers["x-request-id"] == "req_42-A")
+    }
+
     @Test func jsonStringsAreEscaped() {
         #expect(JSONLogHandler.quote("a\"b\\c\nd\u{1}") == #""a\"b\\c\nd\u0001""#)
     }

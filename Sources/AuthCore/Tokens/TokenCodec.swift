@@ -46,8 +46,9 @@ public final class TokenCodec: Sendable {
     }
 
     public let settings: Settings
-    private let refreshKey: SymmetricKey
-    private let hmacAccessKey: SymmetricKey?
+    /// HMAC-SHA256 states with the key already absorbed; each token works on a copy.
+    private let refreshMAC: HMAC<SHA256>
+    private let hmacAccessMAC: HMAC<SHA256>?
     private let accessKeys: NIOLockedValueBox<AccessKeys>
 
     /// - Parameters:
@@ -71,12 +72,12 @@ public final class TokenCodec: Sendable {
             guard accessSecret != refreshSecret else {
                 throw AuthConfigurationError("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ")
             }
-            self.hmacAccessKey = SymmetricKey(data: Array(accessSecret.utf8))
+            self.hmacAccessMAC = HMAC(key: SymmetricKey(data: Array(accessSecret.utf8)))
         } else {
-            self.hmacAccessKey = nil
+            self.hmacAccessMAC = nil
         }
         self.settings = settings
-        self.refreshKey = SymmetricKey(data: Array(refreshSecret.utf8))
+        self.refreshMAC = HMAC(key: SymmetricKey(data: Array(refreshSecret.utf8)))
         self.accessKeys = NIOLockedValueBox(AccessKeys(signer: nil, verifiers: [:], jwks: []))
         if !signingKeys.isEmpty {
             try self.setSigningKeys(signingKeys, now: now)
@@ -113,10 +114,10 @@ public final class TokenCodec: Sendable {
         let payload = Base64URL.encode(claims.json)
         switch claims.tokenUse {
         case .refresh:
-            return Self.signHS256(header: Self.refreshHeader, payload: payload, key: self.refreshKey)
+            return Self.signHS256(header: Self.refreshHeader, payload: payload, with: self.refreshMAC)
         case .access:
-            if let key = self.hmacAccessKey {
-                return Self.signHS256(header: Self.hmacAccessHeader, payload: payload, key: key)
+            if let mac = self.hmacAccessMAC {
+                return Self.signHS256(header: Self.hmacAccessHeader, payload: payload, with: mac)
             }
             guard let signer = self.accessKeys.withLockedValue({ $0.signer }) else {
                 throw TokenRejection("no signing key")
@@ -148,13 +149,13 @@ public final class TokenCodec: Sendable {
         switch kind {
         case .refresh:
             guard header.alg == "HS256", header.kid == nil else { throw TokenRejection("unexpected algorithm or key") }
-            valid = HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: self.refreshKey)
+            valid = Self.mac(input, with: self.refreshMAC) == signature
         case .access:
-            if let key = self.hmacAccessKey {
+            if let mac = self.hmacAccessMAC {
                 guard header.alg == "HS256", header.kid == nil else {
                     throw TokenRejection("unexpected algorithm or key")
                 }
-                valid = HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: key)
+                valid = Self.mac(input, with: mac) == signature
             } else {
                 guard header.alg == "EdDSA", let kid = header.kid,
                     let key = self.accessKeys.withLockedValue({ $0.verifiers[kid] })
@@ -206,17 +207,25 @@ public final class TokenCodec: Sendable {
     private static let hmacAccessHeader = encodedHeader(alg: "HS256", typ: TokenKind.access.typ)
 
     private static func encodedHeader(alg: String, typ: String, kid: String? = nil) -> String {
-        var writer = JOSEJSON.Writer()
+        var writer = JSONObjectWriter()
         writer.add("alg", alg)
         writer.add("typ", typ)
         if let kid { writer.add("kid", kid) }
         return Base64URL.encode(writer.finish())
     }
 
-    private static func signHS256(header: String, payload: String, key: SymmetricKey) -> String {
+    /// The MAC of `input`. Comparing it with `==` to a signature's bytes takes constant time.
+    private static func mac(_ input: some DataProtocol, with prepared: HMAC<SHA256>) -> HashedAuthenticationCode<SHA256>
+    {
+        var mac = prepared
+        mac.update(data: input)
+        return mac.finalize()
+    }
+
+    private static func signHS256(header: String, payload: String, with prepared: HMAC<SHA256>) -> String {
         let input = header + "." + payload
         return input + "."
-            + Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: key)))
+            + Base64URL.encode(Array(Self.mac(Array(input.utf8), with: prepared)))
     }
 
     private static func checkSecret(_ name: String, _ secret: String) throws(AuthConfigurationError) {

@@ -40,7 +40,7 @@ struct RevokeBody: Decodable {
 }
 
 /// The tutorial's token response (camelCase).
-struct TokenBody: Encodable {
+struct TokenBody: DirectJSONBody {
     var accessToken: String
     var refreshToken: String
     var tokenType = "Bearer"
@@ -51,10 +51,19 @@ struct TokenBody: Encodable {
         self.refreshToken = pair.refreshToken
         self.expiresIn = pair.expiresIn
     }
+
+    var json: [UInt8] {
+        var writer = JSONObjectWriter()
+        writer.add("accessToken", self.accessToken)
+        writer.add("expiresIn", self.expiresIn)
+        writer.add("refreshToken", self.refreshToken)
+        writer.add("tokenType", self.tokenType)
+        return writer.finish()
+    }
 }
 
 /// RFC 6749 §5.1's token response, for form-encoded requests.
-struct OAuthTokenBody: Encodable {
+struct OAuthTokenBody: DirectJSONBody {
     var accessToken: String
     var refreshToken: String
     var tokenType = "Bearer"
@@ -72,13 +81,30 @@ struct OAuthTokenBody: Encodable {
         self.refreshToken = pair.refreshToken
         self.expiresIn = pair.expiresIn
     }
+
+    var json: [UInt8] {
+        var writer = JSONObjectWriter()
+        writer.add("access_token", self.accessToken)
+        writer.add("expires_in", self.expiresIn)
+        writer.add("refresh_token", self.refreshToken)
+        writer.add("token_type", self.tokenType)
+        return writer.finish()
+    }
 }
 
-struct MeBody: Encodable {
+struct MeBody: DirectJSONBody {
     var username: String
     var sessionId: String
     /// Seconds since 1970.
     var expiresAt: Int
+
+    var json: [UInt8] {
+        var writer = JSONObjectWriter()
+        writer.add("expiresAt", self.expiresAt)
+        writer.add("sessionId", self.sessionId)
+        writer.add("username", self.username)
+        return writer.finish()
+    }
 }
 
 struct SessionBody: Encodable {

@@ -23,13 +23,14 @@ public struct HTTPResponse: Sendable {
 
     /// A JSON response.
     public static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPResponse {
-        // Encoding our own response types cannot fail.
-        let data = (try? Self.encoder.encode(value)) ?? Data("{}".utf8)
-        return HTTPResponse(
-            status: status,
-            headers: ["content-type": "application/json"],
-            body: ByteBuffer(bytes: data)
-        )
+        let body: ByteBuffer
+        if let direct = value as? any DirectJSONBody {
+            body = ByteBuffer(bytes: direct.json)
+        } else {
+            // Encoding our own response types cannot fail.
+            body = ByteBuffer(bytes: (try? Self.encoder.encode(value)) ?? Data("{}".utf8))
+        }
+        return HTTPResponse(status: status, headers: ["content-type": "application/json"], body: body)
     }
 
     /// A response that carries tokens: never cached (RFC 6749 §5.1).
@@ -41,4 +42,11 @@ public struct HTTPResponse: Sendable {
     }
 
     public static let noContent = HTTPResponse(status: .noContent)
+}
+
+/// A response body on a hot path (verify, refresh) that writes its own JSON: the same bytes as
+/// `JSONEncoder` with sorted keys gives, without its cost (about 3 µs a response). A test holds
+/// each such body to `JSONEncoder`'s output.
+protocol DirectJSONBody: Encodable {
+    var json: [UInt8] { get }
 }

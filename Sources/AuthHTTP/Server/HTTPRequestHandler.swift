@@ -1,4 +1,3 @@
-import AuthCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -146,7 +145,7 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         let logger = self.logger
         let requestID =
             head.headers.first(name: "x-request-id").flatMap(Self.sanitizedRequestID)
-            ?? String(RandomID.make().prefix(16))
+            ?? RequestID.next()
         let request = HTTPRequest(
             method: head.method, uri: head.uri, headers: head.headers, body: body,
             clientIP: self.clientIP(head: head, context: context), logger: logger
