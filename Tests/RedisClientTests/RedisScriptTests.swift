@@ -24,6 +24,11 @@ struct RedisScriptTests {
         #expect(try await redis.get("k") == "2")
         // After a restart the cache is empty too.
         server.kill()
+        // Wait until the client has seen both connections drop: a busy event loop may notice
+        // late, and a command sent in between would meet a connection that is going away.
+        let clock = ContinuousClock()
+        let end = clock.now + .seconds(5)
+        while redis.connectedCount() > 0, clock.now < end { try await Task.sleep(for: .milliseconds(10)) }
         try await server.start()
         #expect(await TestRedis.allConnected(redis, timeout: .seconds(5)))
         #expect(try await redis.evalSHA(script, keys: ["k"], arguments: ["3"]) == .simpleString("OK"))
