@@ -37,6 +37,7 @@ export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 run_peer() {  # label, command...
     local label=$1
     shift
+    redis-cli -p "$redis_port" flushall >/dev/null  # each peer registers its users its own way
     "$@" >"$dir/$label.log" 2>&1 &
     peer_pid=$!
     for _ in $(seq 1 100); do
