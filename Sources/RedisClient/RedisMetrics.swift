@@ -1,10 +1,19 @@
 import CoreMetrics
+import Synchronization
 
 /// The client's metrics, through swift-metrics.
 enum RedisMetrics {
+    /// One handle per command name, made once: the factory's lookup cost more than the recording.
+    private static let timers = Mutex<[String: Timer]>([:])
+
     static func duration(command: String, nanoseconds: Int64) {
-        Timer(label: "authd_redis_command_duration_seconds", dimensions: [("command", command)])
-            .recordNanoseconds(nanoseconds)
+        let timer = Self.timers.withLock { timers in
+            if let timer = timers[command] { return timer }
+            let timer = Timer(label: "authd_redis_command_duration_seconds", dimensions: [("command", command)])
+            timers[command] = timer
+            return timer
+        }
+        timer.recordNanoseconds(nanoseconds)
     }
 
     /// `kind`: server (an error reply), closed, timeout, protocol, unavailable.
