@@ -30,37 +30,44 @@ public enum Base64URL {
     }
 
     public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+        if let decoded = text.withContiguousStorageIfAvailable({ Self.decode(buffer: $0) }) { return decoded }
+        return Array(text).withUnsafeBufferPointer { Self.decode(buffer: $0) }
+    }
+
+    private static func decode(buffer text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let count = text.count
         guard count % 4 != 1 else { return nil }
-        var output: [UInt8] = []
-        output.reserveCapacity(count * 3 / 4)
-        var group: UInt32 = 0
-        var pending = 0
-        for byte in text {
-            let value = Self.values[Int(byte)]
-            guard value != 0xFF else { return nil }
-            group = group << 6 | UInt32(value)
-            pending += 1
-            if pending == 4 {
-                output.append(UInt8(truncatingIfNeeded: group >> 16))
-                output.append(UInt8(truncatingIfNeeded: group >> 8))
-                output.append(UInt8(truncatingIfNeeded: group))
-                group = 0
-                pending = 0
+        return Self.values.withUnsafeBufferPointer { values -> [UInt8]? in
+            var output: [UInt8] = []
+            output.reserveCapacity(count * 3 / 4)
+            var group: UInt32 = 0
+            var pending = 0
+            for byte in text {
+                let value = values[Int(byte)]
+                guard value != 0xFF else { return nil }
+                group = group << 6 | UInt32(value)
+                pending += 1
+                if pending == 4 {
+                    output.append(UInt8(truncatingIfNeeded: group >> 16))
+                    output.append(UInt8(truncatingIfNeeded: group >> 8))
+                    output.append(UInt8(truncatingIfNeeded: group))
+                    group = 0
+                    pending = 0
+                }
             }
+            switch pending {
+            case 2:
+                guard group & 0xF == 0 else { return nil }
+                output.append(UInt8(truncatingIfNeeded: group >> 4))
+            case 3:
+                guard group & 0x3 == 0 else { return nil }
+                output.append(UInt8(truncatingIfNeeded: group >> 10))
+                output.append(UInt8(truncatingIfNeeded: group >> 2))
+            default:
+                break
+            }
+            return output
         }
-        switch pending {
-        case 2:
-            guard group & 0xF == 0 else { return nil }
-            output.append(UInt8(truncatingIfNeeded: group >> 4))
-        case 3:
-            guard group & 0x3 == 0 else { return nil }
-            output.append(UInt8(truncatingIfNeeded: group >> 10))
-            output.append(UInt8(truncatingIfNeeded: group >> 2))
-        default:
-            break
-        }
-        return output
     }
 
     /// Decodes the base64url text of a string.

@@ -32,6 +32,8 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     private var task: Task<Void, Never>?
     /// Where the request tasks run: this connection's event loop.
     private var executor: EventLoopTaskExecutor?
+    /// The peer's address as text.
+    private var peerIP: String?
 
     init(
         router: Router,
@@ -207,7 +209,9 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         if self.trustForwardedFor, let forwarded = head.headers[canonicalForm: "x-forwarded-for"].last {
             return String(forwarded.prefix(64))
         }
-        return context.channel.remoteAddress?.ipAddress
+        // Formatted once per connection: inet_ntop showed in the verify profile.
+        if self.peerIP == nil { self.peerIP = context.channel.remoteAddress?.ipAddress }
+        return self.peerIP
     }
 
     /// A client's request id is kept only when it is short and plain, since it goes into logs.
