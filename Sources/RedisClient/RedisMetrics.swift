@@ -9,8 +9,10 @@ enum RedisMetrics {
     static func duration(command: String, nanoseconds: Int64) {
         let timer = Self.timers.withLock { timers in
             if let timer = timers[command] { return timer }
+            let bootstrapped = !(MetricsSystem.factory is NOOPMetricsHandler)
             let timer = Timer(label: "authd_redis_command_duration_seconds", dimensions: [("command", command)])
-            timers[command] = timer
+            // A handle made before the metrics system is bootstrapped goes nowhere: never keep one.
+            if bootstrapped { timers[command] = timer }
             return timer
         }
         timer.recordNanoseconds(nanoseconds)

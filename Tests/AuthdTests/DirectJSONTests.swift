@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOCore
 import Testing
 
 @testable import AuthCore
@@ -35,5 +37,22 @@ struct DirectJSONTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(me.json)) as? [String: Any])
         #expect(object["username"] as? String == name)
         #expect(object["expiresAt"] as? Int == -1)
+    }
+
+    @Test(arguments: [
+        #"{"token":"abc"}"#, #" { "token" : "a\u00e9\n\"" } "#, #"{"token":"x","extra":[1,{"a":null}]}"#,
+        #"{"token":1}"#, #"{"token":null}"#, "{}", #"{"token":"x","token":"y"}"#, "[]", #"{"token":"x"} x"#,
+        #"{"token":"x","deep":[[[[[[[[[[1]]]]]]]]]]}"#,
+    ])
+    func theRefreshBodyReadsWhatJSONDecoderReadsAndNothingElse(_ text: String) {
+        let request = HTTPRequest(
+            method: .POST, uri: "/token", headers: [:], body: ByteBuffer(string: text), logger: Logger(label: "test"))
+        let direct = try? request.decodeJSON(RefreshBody.self)
+        let general = try? JSONDecoder().decode(RefreshBody.self, from: Data(text.utf8))
+        if text.contains(#""token":"x","token""#) {
+            #expect(direct == nil, "duplicate names are refused")
+        } else {
+            #expect(direct?.token == general?.token)
+        }
     }
 }

@@ -1,10 +1,23 @@
-/// Unguessable identifiers for sessions and tokens: 128 bits from the system's CSPRNG
-/// (getrandom on Linux), as 32 lowercase hex digits.
+import Crypto
+
+/// Unguessable identifiers for sessions and tokens: 128 bits from a CSPRNG, as 32 lowercase hex
+/// digits.
 public enum RandomID {
+    private static let digits = Array("0123456789abcdef".utf8)
+
     public static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return self.hex(UInt64.random(in: .min ... .max, using: &generator))
-            + self.hex(UInt64.random(in: .min ... .max, using: &generator))
+        // BoringSSL's CSPRNG (seeded and reseeded from getrandom): no system call per id, where
+        // SystemRandomNumberGenerator makes one per 8 bytes.
+        let bytes = SymmetricKey(size: .bits128)
+        return bytes.withUnsafeBytes { buffer in
+            var text = [UInt8]()
+            text.reserveCapacity(32)
+            for byte in buffer {
+                text.append(Self.digits[Int(byte >> 4)])
+                text.append(Self.digits[Int(byte & 0xF)])
+            }
+            return String(decoding: text, as: UTF8.self)
+        }
     }
 
     /// `count` random bytes as hex, for secrets.
@@ -14,10 +27,5 @@ public enum RandomID {
             let byte = UInt8.random(in: .min ... .max, using: &generator)
             return (byte < 16 ? "0" : "") + String(byte, radix: 16)
         }.joined()
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

@@ -13,8 +13,15 @@ struct CredentialsBody: Decodable {
 }
 
 /// `{"token": refreshToken}`
-struct RefreshBody: Decodable {
+struct RefreshBody: DirectJSONDecodable {
     var token: String
+
+    init?(members: [(name: String, value: JOSEJSON.Value)]) {
+        // Other members are ignored, as JSONDecoder ignores them.
+        guard let member = members.first(where: { $0.name == "token" }), case .string(let token) = member.value
+        else { return nil }
+        self.token = token
+    }
 }
 
 /// `{"token"?, "scope"?}` for `POST /logout`.

@@ -1,3 +1,4 @@
+import AuthCore
 import Foundation
 
 extension HTTPRequest {
@@ -8,6 +9,13 @@ extension HTTPRequest {
             throw .badRequest("the request needs a JSON body")
         }
         let bytes = Array(body.readableBytesView)
+        // The hot bodies read themselves from a strict parse; anything they do not take goes the
+        // general way below, which also words the errors.
+        if let direct = T.self as? any DirectJSONDecodable.Type, let members = JOSEJSON.object(bytes),
+            let value = direct.init(members: members) as? T
+        {
+            return value
+        }
         do {
             try StrictJSON.validate(bytes)
         } catch {
@@ -51,4 +59,11 @@ extension HTTPRequest {
         default: "object"
         }
     }
+}
+
+/// A request body on a hot path (`POST /token`) that reads itself from ``JOSEJSON``'s members,
+/// without `JSONDecoder` (about 3 µs a request). It must accept only what `JSONDecoder` would,
+/// with the same values, and return `nil` for anything else; a test holds it to that.
+protocol DirectJSONDecodable: Decodable {
+    init?(members: [(name: String, value: JOSEJSON.Value)])
 }

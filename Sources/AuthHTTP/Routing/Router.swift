@@ -104,18 +104,21 @@ private enum RouteMetrics {
         let key = Key(route: route, method: method, status: status)
         let counter = Self.counters.withLock { counters in
             if let counter = counters[key] { return counter }
+            let bootstrapped = !(MetricsSystem.factory is NOOPMetricsHandler)
             let counter = Counter(
                 label: "authd_http_requests_total",
                 dimensions: [("route", route), ("method", method), ("status", String(status))]
             )
-            counters[key] = counter
+            // A handle made before the metrics system is bootstrapped goes nowhere: never keep one.
+            if bootstrapped { counters[key] = counter }
             return counter
         }
         counter.increment()
         let timer = Self.timers.withLock { timers in
             if let timer = timers[route] { return timer }
+            let bootstrapped = !(MetricsSystem.factory is NOOPMetricsHandler)
             let timer = Timer(label: "authd_http_request_duration_seconds", dimensions: [("route", route)])
-            timers[route] = timer
+            if bootstrapped { timers[route] = timer }
             return timer
         }
         timer.recordNanoseconds(nanoseconds)
