@@ -7,22 +7,15 @@
 // Benchmarks/peers.sh runs it; it is not a product.
 'use strict';
 const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
 const express = require('express');
 const { createClient } = require('redis');
 
 const ACCESS = process.env.ACCESS_TOKEN_SECRET;
 const REFRESH = process.env.REFRESH_TOKEN_SECRET;
 const redis = createClient({ url: process.env.REDIS_URL });
-const ROTATE = `
-  local current = redis.call('HGET', KEYS[1], 'refresh')
-  if redis.call('HGET', KEYS[1], 'state') ~= 'active' then return 0 end
-  if current ~= ARGV[1] then
-    redis.call('HSET', KEYS[1], 'state', 'reused')
-    return -1
-  end
-  redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  return 1`;
+const ROTATE = fs.readFileSync(path.join(__dirname, 'rotate.lua'), 'utf8');
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));

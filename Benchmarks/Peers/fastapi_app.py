@@ -21,19 +21,8 @@ r = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 app = FastAPI()
 
-ROTATE = r.register_script(
-    """
-    local current = redis.call('HGET', KEYS[1], 'refresh')
-    if redis.call('HGET', KEYS[1], 'state') ~= 'active' then return 0 end
-    if current ~= ARGV[1] then
-      redis.call('HSET', KEYS[1], 'state', 'reused')
-      return -1
-    end
-    redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
-    redis.call('EXPIRE', KEYS[1], ARGV[3])
-    return 1
-    """
-)
+with open(os.path.join(os.path.dirname(__file__), "rotate.lua")) as script:
+    ROTATE = r.register_script(script.read())
 
 
 def issue(user, sid):
