@@ -4,10 +4,13 @@ import Testing
 @Suite("Graceful shutdown")
 struct ShutdownTests {
     @Test func requestsInFlightFinishBeforeRedisCloses() async throws {
-        // One hashing thread and a slow hash: logins stay in flight long enough to be caught.
+        // One hashing thread and a slow hash (a few hundred ms): the six logins queue behind the
+        // first one's hash, so all six are in flight together even when a loaded machine spreads
+        // their arrival. A long grace period lets the queue drain however slow the machine is.
         let app = try await TestApp.start {
             $0.hashConcurrency = 1
-            $0.argon2.iterations = 10
+            $0.argon2.iterations = 25
+            $0.http.shutdownGracePeriod = .seconds(60)
         }
         try await app.signUpAndLogIn("drain")
         let logins = Task {
