@@ -26,7 +26,7 @@ public struct AuthRoutes: Sendable {
         router.add(.POST, "/password") { try await self.changePassword($0) }
         router.add(.POST, "/revoke") { try await self.revoke($0) }
         router.add(.POST, "/introspect") { try await self.introspect($0) }
-        router.add(.GET, "/healthz") { _ in .json(["status": "ok"]) }
+        router.add(.GET, "/healthz") { _ in Self.healthyResponse }
         router.add(.GET, "/readyz") { _ in try await self.ready() }
     }
 
@@ -59,8 +59,12 @@ public struct AuthRoutes: Sendable {
     /// Ready when Redis answers and has every script loaded; 503 otherwise.
     func ready() async throws -> HTTPResponse {
         try await self.auth.checkReadiness()
-        return .json(["status": "ready"])
+        return Self.readyResponse
     }
+
+    /// The probes' constant answers, encoded once: load balancers call them often.
+    private static let healthyResponse = HTTPResponse.json(["status": "ok"])
+    private static let readyResponse = HTTPResponse.json(["status": "ready"])
 
     /// The bearer token's principal, or 401 with a `WWW-Authenticate` challenge.
     func authenticate(_ request: HTTPRequest) async throws -> Principal {
