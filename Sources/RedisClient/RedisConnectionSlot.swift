@@ -31,6 +31,10 @@ final class RedisConnectionSlot: Sendable {
     /// Mirrors "state is connected" for readers on other threads, so the client can route around
     /// a connection that is down.
     private let up = NIOLockedValueBox(false)
+    /// Set while connecting fails because AUTH is refused: a configuration error, not an outage.
+    /// Commands then fail with it rather than with ``RedisClientError/unavailable``, so that every
+    /// caller (and every 503's log line) names the cause.
+    private let authFailure: NIOLoopBoundBox<RedisClientError?>
 
     init(index: Int, eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
         self.index = index
@@ -38,6 +42,7 @@ final class RedisConnectionSlot: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.state = .makeBoxSendingValue(.idle, eventLoop: eventLoop)
+        self.authFailure = .makeBoxSendingValue(nil, eventLoop: eventLoop)
     }
 
     /// Whether a connection is up right now.
@@ -108,7 +113,7 @@ final class RedisConnectionSlot: Sendable {
             request.fail(RedisClientError.shutdown)
         case .idle, .connecting, .backingOff:
             RedisMetrics.error("unavailable")
-            request.fail(RedisClientError.unavailable)
+            request.fail(self.authFailure.value ?? RedisClientError.unavailable)
         }
     }
 
@@ -138,10 +143,14 @@ final class RedisConnectionSlot: Sendable {
                     self.logger.info("redis connection restored", metadata: ["redis": "\(self.configuration)"])
                 }
                 self.state.value = .connected(channel)
+                self.authFailure.value = nil
                 self.up.withLockedValue { $0 = true }
                 RedisMetrics.connection(self.index, up: true)
                 channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
             case .failure(let error):
+                if case RedisClientError.authenticationFailed = error {
+                    self.authFailure.value = error as? RedisClientError
+                }
                 self.scheduleReconnect(failures: failures + 1, error: error)
             }
         }

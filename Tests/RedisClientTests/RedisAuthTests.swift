@@ -34,6 +34,16 @@ struct RedisAuthTests {
             #expect(!"\(error)".contains(wrongPassword))
             #expect(!String(reflecting: error).contains(wrongPassword))
         }
+        // Later commands, sent while the client backs off and retries, name the cause too rather
+        // than a bare "unavailable", whichever moment they arrive at.
+        for _ in 0..<3 {
+            try await Task.sleep(for: .milliseconds(120))
+            await #expect {
+                try await client.ping()
+            } throws: { error in
+                if case RedisClientError.authenticationFailed = error { true } else { false }
+            }
+        }
         await client.shutdown()
     }
 
