@@ -148,8 +148,11 @@ final class RedisConnectionSlot: Sendable {
                 RedisMetrics.connection(self.index, up: true)
                 channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
             case .failure(let error):
+                // The latest attempt decides: a server that later stops answering is an outage.
                 if case RedisClientError.authenticationFailed = error {
                     self.authFailure.value = error as? RedisClientError
+                } else {
+                    self.authFailure.value = nil
                 }
                 self.scheduleReconnect(failures: failures + 1, error: error)
             }

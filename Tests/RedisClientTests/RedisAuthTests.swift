@@ -66,6 +66,17 @@ struct RedisAuthTests {
         } throws: { error in
             if case RedisClientError.authenticationFailed = error { true } else { false }
         }
+        // Once the server is gone, that is what commands report: the refused AUTH is not kept.
+        server.kill()
+        let clock = ContinuousClock()
+        let end = clock.now + .seconds(5)
+        var last: (any Error)?
+        while clock.now < end {
+            do { try await noPassword.ping() } catch { last = error }
+            if case RedisClientError.unavailable? = last as? RedisClientError { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(last as? RedisClientError == .unavailable, "\(String(describing: last))")
         await noPassword.shutdown()
     }
 }

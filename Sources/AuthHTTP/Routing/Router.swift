@@ -101,26 +101,28 @@ private enum RouteMetrics {
     private static let timers = Mutex<[String: Timer]>([:])
 
     static func record(route: String, method: String, status: UInt, nanoseconds: Int64) {
-        let key = Key(route: route, method: method, status: status)
-        let counter = Self.counters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let bootstrapped = !(MetricsSystem.factory is NOOPMetricsHandler)
-            let counter = Counter(
+        Self.handle(in: Self.counters, for: Key(route: route, method: method, status: status)) {
+            Counter(
                 label: "authd_http_requests_total",
                 dimensions: [("route", route), ("method", method), ("status", String(status))]
             )
-            // A handle made before the metrics system is bootstrapped goes nowhere: never keep one.
-            if bootstrapped { counters[key] = counter }
-            return counter
-        }
-        counter.increment()
-        let timer = Self.timers.withLock { timers in
-            if let timer = timers[route] { return timer }
+        }.increment()
+        Self.handle(in: Self.timers, for: route) {
+            Timer(label: "authd_http_request_duration_seconds", dimensions: [("route", route)])
+        }.recordNanoseconds(nanoseconds)
+    }
+
+    /// The cached handle for `key`, made by `make` on first use. A handle made before the metrics
+    /// system is bootstrapped goes nowhere, so it is never kept.
+    private static func handle<K: Hashable & Sendable, Handle: Sendable>(
+        in cache: borrowing Mutex<[K: Handle]>, for key: K, make: @Sendable () -> Handle
+    ) -> Handle {
+        cache.withLock { handles in
+            if let handle = handles[key] { return handle }
             let bootstrapped = !(MetricsSystem.factory is NOOPMetricsHandler)
-            let timer = Timer(label: "authd_http_request_duration_seconds", dimensions: [("route", route)])
-            if bootstrapped { timers[route] = timer }
-            return timer
+            let handle = make()
+            if bootstrapped { handles[key] = handle }
+            return handle
         }
-        timer.recordNanoseconds(nanoseconds)
     }
 }
