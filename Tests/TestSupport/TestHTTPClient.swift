@@ -61,6 +61,33 @@ public struct TestHTTPClient: Sendable {
     /// Writes the bytes as they are and reads one response: everything the server sends until it
     /// closes the connection (every request here says `connection: close`).
     public func raw(_ bytes: [UInt8]) async throws -> TestResponse {
+        try Self.parse(try await self.exchange(bytes))
+    }
+
+    /// Writes the bytes as they are (several requests, say) and reads every response until the
+    /// server closes the connection. Responses are framed by `content-length`; those at the indices
+    /// in `bodiless` (answers to `HEAD`) have no body whatever their `content-length`.
+    public func rawResponses(_ bytes: [UInt8], bodiless: Set<Int> = []) async throws -> [TestResponse] {
+        var received = try await self.exchange(bytes)[...]
+        var responses: [TestResponse] = []
+        while !received.isEmpty {
+            let response = try Self.parse(Array(received))
+            let headLength = try Self.headLength(Array(received))
+            let bodyLength =
+                bodiless.contains(responses.count) ? 0 : Int(response.headers["content-length"] ?? "0") ?? 0
+            guard received.count >= headLength + bodyLength else {
+                throw TestFailure("response \(responses.count) is cut short")
+            }
+            responses.append(
+                TestResponse(
+                    status: response.status, headers: response.headers,
+                    body: Array(received.dropFirst(headLength).prefix(bodyLength))))
+            received = received.dropFirst(headLength + bodyLength)
+        }
+        return responses
+    }
+
+    private func exchange(_ bytes: [UInt8]) async throws -> [UInt8] {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let promise = loop.makePromise(of: [UInt8].self)
         let channel: any Channel
@@ -85,14 +112,20 @@ public struct TestHTTPClient: Sendable {
         let timeout = loop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
         let received = try await promise.futureResult.get()
         timeout.cancel()
-        return try Self.parse(received)
+        return received
     }
 
-    private static func parse(_ bytes: [UInt8]) throws -> TestResponse {
+    /// The length of the head, blank line included.
+    private static func headLength(_ bytes: [UInt8]) throws -> Int {
         let separator = Array("\r\n\r\n".utf8)
         guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else {
             throw TestFailure("no complete response head in \(bytes.count) bytes")
         }
+        return end + 4
+    }
+
+    private static func parse(_ bytes: [UInt8]) throws -> TestResponse {
+        let end = try Self.headLength(bytes) - 4
         let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
         guard statusParts.count >= 2, let status = Int(statusParts[1]) else {

@@ -23,7 +23,7 @@ public struct HTTPServerConfiguration: Sendable {
     public init() {}
 }
 
-/// An HTTP/1.1 server on bare SwiftNIO: keep-alive and pipelining from `NIOHTTP1`, one router.
+/// An HTTP/1.1 server on bare SwiftNIO: `NIOHTTP1`'s codec, keep-alive and pipelining, one router.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     private let group: any EventLoopGroup
@@ -60,7 +60,9 @@ public final class HTTPServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    // No HTTPResponseEncoder or HTTPServerPipelineHandler: HTTPRequestHandler
+                    // encodes its responses and orders pipelined requests itself.
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try sync.addHandler(
                         HTTPRequestHandler(
                             router: router, maxBodyBytes: configuration.maxBodyBytes,

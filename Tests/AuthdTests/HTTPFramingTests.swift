@@ -1,0 +1,97 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TestSupport
+import Testing
+
+@testable import AuthHTTP
+
+/// authd encodes its responses and orders pipelined requests itself (no `HTTPResponseEncoder`,
+/// no `HTTPServerPipelineHandler`); these hold it to what those did.
+@Suite("HTTP framing and pipelining")
+struct HTTPFramingTests {
+    private func request(
+        _ method: String, _ path: String, headers: [(String, String)] = [], body: String? = nil, close: Bool = false
+    ) -> String {
+        var text = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        if let body { text += "content-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n" }
+        if close { text += "connection: close\r\n" }
+        return text + "\r\n" + (body ?? "")
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInTheOrderTheyCame() async throws {
+        let app = try await TestApp.start()
+        defer { Task { await app.stop() } }
+        let access = try #require(try await app.signUpAndLogIn("pipeliner")["accessToken"])
+        // A slow request (a password hash) first, then ones answered at once or after Redis.
+        let bytes =
+            self.request("POST", "/login", body: #"{"username":"pipeliner","password":"correct horse battery"}"#)
+            + self.request("GET", "/healthz", headers: [("x-request-id", "second")])
+            + self.request("GET", "/me", headers: [("authorization", "Bearer \(access)")])
+            + self.request("GET", "/nope")
+            + self.request("GET", "/readyz", headers: [("x-request-id", "last")], close: true)
+        let responses = try await app.client.rawResponses(Array(bytes.utf8))
+        #expect(responses.map(\.status) == [200, 200, 200, 404, 200])
+        guard responses.count == 5 else { return }
+        #expect(responses[0]["refreshToken"] != nil)
+        #expect(responses[1].headers["x-request-id"] == "second")
+        #expect(responses[1]["status"] == "ok")
+        #expect(responses[2]["username"] == "pipeliner")
+        #expect(responses[3]["error"] == "not_found")
+        #expect(responses[4].headers["x-request-id"] == "last")
+        #expect(responses[4].headers["connection"] == "close")
+        #expect(responses[0].headers["connection"] == nil)
+    }
+
+    @Test func anAnswerToHEADHasItsLengthButNoBody() async throws {
+        let app = try await TestApp.start()
+        defer { Task { await app.stop() } }
+        // Were a body written after the HEAD answer, the next response would not parse.
+        let bytes = self.request("HEAD", "/healthz") + self.request("GET", "/healthz", close: true)
+        let responses = try await app.client.rawResponses(Array(bytes.utf8), bodiless: [0])
+        #expect(responses.map(\.status) == [405, 200])
+        #expect(Int(responses.first?.headers["content-length"] ?? "") ?? 0 > 0)
+        #expect(responses.last?.text == #"{"status":"ok"}"#)
+    }
+
+    private func encoded(_ response: HTTPResponse, isHead: Bool = false, keepAlive: Bool = true) -> String {
+        let buffer = ResponseEncoder.encode(
+            response, requestID: "r-1", keepAlive: keepAlive, isHeadRequest: isHead, allocator: ByteBufferAllocator())
+        return String(decoding: buffer.readableBytesView, as: UTF8.self)
+    }
+
+    @Test func theEncoderFramesEveryResponse() {
+        let ok = HTTPResponse(
+            status: .ok, headers: ["content-type": "application/json"], body: ByteBuffer(string: "{}"))
+        #expect(
+            self.encoded(ok)
+                == "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nx-request-id: r-1\r\n\r\n{}"
+        )
+        #expect(
+            self.encoded(ok, isHead: true, keepAlive: false)
+                == "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n"
+                + "x-request-id: r-1\r\n\r\n")
+        // No length and no body where the status has none (RFC 9110 §8.6).
+        #expect(self.encoded(.noContent) == "HTTP/1.1 204 No Content\r\nx-request-id: r-1\r\n\r\n")
+        let large = HTTPResponse(status: .ok, body: ByteBuffer(repeating: UInt8(ascii: "a"), count: 12_345))
+        #expect(self.encoded(large).contains("content-length: 12345\r\n"))
+        let custom = HTTPResponse(status: .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"))
+        #expect(self.encoded(custom).hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"))
+    }
+
+    @Test func theEncoderDropsHeadersThatWouldSplitOrReframeTheResponse() {
+        var headers: HTTPHeaders = ["content-type": "application/json"]
+        headers.add(name: "x-bad", value: "a\r\nset-cookie: evil=1")
+        headers.add(name: "x-nul", value: "a\u{0}b")
+        headers.add(name: "bad name", value: "v")
+        headers.add(name: "Content-Length", value: "999")
+        headers.add(name: "transfer-encoding", value: "chunked")
+        headers.add(name: "x-fine", value: "yes")
+        let text = self.encoded(HTTPResponse(status: .ok, headers: headers, body: ByteBuffer(string: "{}")))
+        #expect(
+            text
+                == "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-fine: yes\r\ncontent-length: 2\r\n"
+                + "x-request-id: r-1\r\n\r\n{}")
+    }
+}
