@@ -177,6 +177,20 @@ struct TokenCodecTests {
         #expect(RandomID.make() != id)
         #expect(RandomID.hexBytes(64).count == 128)
     }
+
+    @Test func identifiersStayUniqueAcrossPoolRefills() {
+        // The pool holds 256 ids' worth of bytes; 1,000 ids cross several refills.
+        let ids = (0..<1000).map { _ in RandomID.make() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.count == 32 && $0.allSatisfy(\.isHexDigit) })
+        // No stretch of zeros (bytes handed out are zeroed in the pool; they must not come back).
+        #expect(!ids.contains { $0.contains("00000000") })
+        // Every hex digit turns up in every position's column.
+        for position in [0, 15, 31] {
+            let column = Set(ids.map { Array($0)[position] })
+            #expect(column.count == 16)
+        }
+    }
 }
 
 @Suite("Base64url (RFC 4648 §5)")

@@ -15,7 +15,13 @@ public enum Base64URL {
 
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
         var output: [UInt8] = []
-        output.reserveCapacity((bytes.count * 4 + 2) / 3)
+        Self.encode(bytes, appendingTo: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Appends the encoding of `bytes` to `output`.
+    public static func encode(_ bytes: some Collection<UInt8>, appendingTo output: inout [UInt8]) {
+        output.reserveCapacity(output.count + (bytes.count * 4 + 2) / 3)
         var iterator = bytes.makeIterator()
         while let first = iterator.next() {
             let second = iterator.next()
@@ -26,7 +32,6 @@ public enum Base64URL {
             if second != nil { output.append(Self.alphabet[Int(group >> 6 & 63)]) }
             if third != nil { output.append(Self.alphabet[Int(group & 63)]) }
         }
-        return String(decoding: output, as: UTF8.self)
     }
 
     public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {

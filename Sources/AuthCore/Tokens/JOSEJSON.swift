@@ -149,12 +149,20 @@ public enum JOSEJSON {
             self.index += 1
             let start = self.index
             // Without escapes (the usual case) the bytes are the string's.
+            var ascii = true
             while let byte = self.peek, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte >= 0x20 {
+                ascii = ascii && byte < 0x80
                 self.index += 1
             }
             if self.peek == UInt8(ascii: "\"") {
                 defer { self.index += 1 }
-                return String(validating: self.bytes[start..<self.index], as: UTF8.self)
+                let range = start..<self.index
+                // ASCII is valid UTF-8 as it is; anything else is checked.
+                return ascii
+                    ? self.bytes.withUnsafeBufferPointer {
+                        String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self)
+                    }
+                    : String(validating: self.bytes[range], as: UTF8.self)
             }
             var decoded = Array(self.bytes[start..<self.index])
             while let byte = self.peek {
@@ -237,7 +245,14 @@ public struct JSONObjectWriter {
 
     public mutating func add(_ name: StaticString, _ value: Int) {
         self.name(name)
-        self.bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { self.bytes.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt = 1
+        while divisor <= magnitude / 10 { divisor *= 10 }
+        repeat {
+            self.bytes.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
+            divisor /= 10
+        } while divisor > 0
     }
 
     /// The finished object.
@@ -256,8 +271,13 @@ public struct JSONObjectWriter {
     /// A JSON string, escaping what RFC 8259 §7 requires and nothing else. Runs of bytes that
     /// need no escape (all of a token) are copied whole.
     static func appendString(_ value: String, to bytes: inout [UInt8]) {
+        var value = value
+        // Over the contiguous bytes, runs append with one copy each.
+        value.withUTF8 { Self.appendString(utf8: $0, to: &bytes) }
+    }
+
+    private static func appendString(utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        let utf8 = value.utf8
         var run = utf8.startIndex
         var index = run
         while index != utf8.endIndex {
@@ -266,7 +286,7 @@ public struct JSONObjectWriter {
                 utf8.formIndex(after: &index)
                 continue
             }
-            bytes.append(contentsOf: utf8[run..<index])
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<index]))
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
                 bytes.append(UInt8(ascii: "\\"))
@@ -283,7 +303,7 @@ public struct JSONObjectWriter {
             utf8.formIndex(after: &index)
             run = index
         }
-        bytes.append(contentsOf: utf8[run..<index])
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<index]))
         bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -111,14 +111,14 @@ public final class TokenCodec: Sendable {
     }
 
     public func sign(_ claims: TokenClaims) throws -> String {
-        let payload = Base64URL.encode(claims.json)
         switch claims.tokenUse {
         case .refresh:
-            return Self.signHS256(header: Self.refreshHeader, payload: payload, with: self.refreshMAC)
+            return Self.signHS256(header: Self.refreshHeader, claims: claims, with: self.refreshMAC)
         case .access:
             if let mac = self.hmacAccessMAC {
-                return Self.signHS256(header: Self.hmacAccessHeader, payload: payload, with: mac)
+                return Self.signHS256(header: Self.hmacAccessHeader, claims: claims, with: mac)
             }
+            let payload = Base64URL.encode(claims.json)
             guard let signer = self.accessKeys.withLockedValue({ $0.signer }) else {
                 throw TokenRejection("no signing key")
             }
@@ -203,8 +203,8 @@ public final class TokenCodec: Sendable {
         }
     }
 
-    private static let refreshHeader = encodedHeader(alg: "HS256", typ: TokenKind.refresh.typ)
-    private static let hmacAccessHeader = encodedHeader(alg: "HS256", typ: TokenKind.access.typ)
+    private static let refreshHeader = Array(encodedHeader(alg: "HS256", typ: TokenKind.refresh.typ).utf8)
+    private static let hmacAccessHeader = Array(encodedHeader(alg: "HS256", typ: TokenKind.access.typ).utf8)
 
     private static func encodedHeader(alg: String, typ: String, kid: String? = nil) -> String {
         var writer = JSONObjectWriter()
@@ -222,10 +222,16 @@ public final class TokenCodec: Sendable {
         return mac.finalize()
     }
 
-    private static func signHS256(header: String, payload: String, with prepared: HMAC<SHA256>) -> String {
-        let input = header + "." + payload
-        return input + "."
-            + Base64URL.encode(Array(Self.mac(Array(input.utf8), with: prepared)))
+    /// The token built in one buffer: header, payload, then the MAC of the two.
+    private static func signHS256(header: [UInt8], claims: TokenClaims, with prepared: HMAC<SHA256>) -> String {
+        var token = header
+        token.reserveCapacity(512)
+        token.append(UInt8(ascii: "."))
+        Base64URL.encode(claims.json, appendingTo: &token)
+        let mac = Self.mac(token, with: prepared)
+        token.append(UInt8(ascii: "."))
+        mac.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
+        return String(decoding: token, as: UTF8.self)
     }
 
     private static func checkSecret(_ name: String, _ secret: String) throws(AuthConfigurationError) {
