@@ -55,6 +55,26 @@ struct HTTPFramingTests {
         #expect(responses.last?.text == #"{"status":"ok"}"#)
     }
 
+    @Test func aRequestWhoseBodyStopsShortGets408() async throws {
+        let app = try await TestApp.start { $0.http.requestReadTimeout = .milliseconds(300) }
+        defer { Task { await app.stop() } }
+        let clock = ContinuousClock()
+        let started = clock.now
+        // The head promises ten bytes; three come, then nothing.
+        let partial =
+            "POST /token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n{\"t"
+        let responses = try await app.client.rawResponses(Array(partial.utf8))
+        #expect(responses.map(\.status) == [408])
+        #expect(responses.first?["error"] == "invalid_request")
+        #expect(clock.now - started < .seconds(5))
+        // Behind a pipelined request that takes a while (a password hash), the same.
+        let login = #"{"username":"nobody","password":"correct horse battery"}"#
+        let behind =
+            self.request("POST", "/login", body: login)
+            + "POST /token HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n"
+        #expect(try await app.client.rawResponses(Array(behind.utf8)).map(\.status) == [401, 408])
+    }
+
     private func encoded(_ response: HTTPResponse, isHead: Bool = false, keepAlive: Bool = true) -> String {
         let buffer = ResponseEncoder.encode(
             response, requestID: "r-1", keepAlive: keepAlive, isHeadRequest: isHead, allocator: ByteBufferAllocator())

@@ -74,17 +74,26 @@ extension TokenClaims {
     /// Claims of other names are ignored (RFC 7519 §4).
     init?(json: [UInt8]) {
         guard let members = JOSEJSON.object(json) else { return nil }
-        var strings: [String: String] = [:]
+        var iss: String?
+        var sub: String?
+        var aud: String?
+        var clientID: String?
+        var jti: String?
+        var sid: String?
+        var tokenUse: String?
         var iat: Int?
         var exp: Int?
         for (name, value) in members {
             switch (name, value) {
             case ("iat", .integer(let time)): iat = time
             case ("exp", .integer(let time)): exp = time
-            case ("iss", .string(let text)), ("sub", .string(let text)), ("aud", .string(let text)),
-                ("client_id", .string(let text)), ("jti", .string(let text)), ("sid", .string(let text)),
-                ("token_use", .string(let text)):
-                strings[name] = text
+            case ("iss", .string(let text)): iss = text
+            case ("sub", .string(let text)): sub = text
+            case ("aud", .string(let text)): aud = text
+            case ("client_id", .string(let text)): clientID = text
+            case ("jti", .string(let text)): jti = text
+            case ("sid", .string(let text)): sid = text
+            case ("token_use", .string(let text)): tokenUse = text
             case ("iat", _), ("exp", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
                 ("sid", _), ("token_use", _):
                 return nil
@@ -92,9 +101,8 @@ extension TokenClaims {
                 continue
             }
         }
-        guard let iss = strings["iss"], let sub = strings["sub"], let aud = strings["aud"],
-            let clientID = strings["client_id"], let jti = strings["jti"], let sid = strings["sid"],
-            let tokenUse = strings["token_use"].flatMap(TokenKind.init(rawValue:)), let iat, let exp
+        guard let iss, let sub, let aud, let clientID, let jti, let sid,
+            let tokenUse = tokenUse.flatMap(TokenKind.init(rawValue:)), let iat, let exp
         else { return nil }
         self.init(
             iss: iss, sub: sub, aud: aud, clientID: clientID, iat: iat, exp: exp, jti: jti, sid: sid,

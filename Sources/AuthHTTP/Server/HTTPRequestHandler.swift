@@ -84,6 +84,28 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A request still incomplete when a read ends gets its deadline. Most requests arrive whole in
+    /// one read and need no timer.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.armReadDeadline(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    private func armReadDeadline(context: ChannelHandlerContext) {
+        if case .receiving = self.state, self.readDeadline == nil {
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.readDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
+                let (handler, context) = bound.value
+                guard case .receiving = handler.state else { return }
+                handler.state = .rejected
+                let response = HTTPError(
+                    .requestTimeout, code: "invalid_request", description: "the request did not arrive in time"
+                ).response
+                handler.write(response, keepAlive: false, context: context)
+            }
+        }
+    }
+
     func read(context: ChannelHandlerContext) {
         if self.queued.isEmpty {
             context.read()
@@ -100,16 +122,6 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 self.reject(context: context)
             } else {
                 self.state = .receiving(head, nil)
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                self.readDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
-                    let (handler, context) = bound.value
-                    guard case .receiving = handler.state else { return }
-                    handler.state = .rejected
-                    let response = HTTPError(
-                        .requestTimeout, code: "invalid_request", description: "the request did not arrive in time"
-                    ).response
-                    handler.write(response, keepAlive: false, context: context)
-                }
             }
         case (.body(var chunk), .receiving(let head, var body)):
             let received = (body?.readableBytes ?? 0) + chunk.readableBytes
@@ -259,6 +271,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             }
             self.handle(self.queued.removeFirst(), context: context)
         }
+        // A queued request still incomplete gets its deadline, as one read whole would.
+        self.armReadDeadline(context: context)
         if self.readHeld {
             self.readHeld = false
             context.read()
