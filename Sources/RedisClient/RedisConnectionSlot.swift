@@ -17,7 +17,8 @@ final class RedisConnectionSlot: Sendable {
         case idle
         /// `failures` counts the attempts that failed in a row before this one.
         case connecting(EventLoopFuture<any Channel>, failures: Int)
-        case connected(any Channel)
+        /// The channel, and its command handler, which takes commands directly.
+        case connected(any Channel, RedisCommandHandler)
         case backingOff(failures: Int, retry: Scheduled<Void>)
         case shutdown
     }
@@ -75,7 +76,7 @@ final class RedisConnectionSlot: Sendable {
             self.state.value = .shutdown
             self.up.withLockedValue { $0 = false }
             switch previous {
-            case .connected(let channel):
+            case .connected(let channel, _):
                 return channel.close().recover { _ in }
             case .connecting(let future, _):
                 return future.flatMap { $0.close() }.recover { _ in }
@@ -100,8 +101,8 @@ final class RedisConnectionSlot: Sendable {
 
     private func submitOnLoop(_ request: RedisRequest) {
         switch self.state.value {
-        case .connected(let channel):
-            self.write(request, to: channel)
+        case .connected(_, let handler):
+            handler.submit(request)
         case .connecting(let channel, failures: 0):
             channel.whenComplete { result in
                 switch result {
@@ -142,7 +143,13 @@ final class RedisConnectionSlot: Sendable {
                 if failures > 0 {
                     self.logger.info("redis connection restored", metadata: ["redis": "\(self.configuration)"])
                 }
-                self.state.value = .connected(channel)
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: RedisCommandHandler.self)
+                else {
+                    // Closed already: its close callback will not find it connected.
+                    self.connectionClosed(channel)
+                    return
+                }
+                self.state.value = .connected(channel, handler)
                 self.authFailure.value = nil
                 self.up.withLockedValue { $0 = true }
                 RedisMetrics.connection(self.index, up: true)
@@ -160,7 +167,7 @@ final class RedisConnectionSlot: Sendable {
     }
 
     private func connectionClosed(_ channel: any Channel) {
-        guard case .connected(let current) = self.state.value, current === channel else { return }
+        guard case .connected(let current, _) = self.state.value, current === channel else { return }
         self.up.withLockedValue { $0 = false }
         RedisMetrics.connection(self.index, up: false)
         self.logger.warning("redis connection lost", metadata: ["redis": "\(self.configuration)"])

@@ -49,9 +49,34 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private var failure: (any Error)?
     private var flushScheduled = false
     private var timer: Scheduled<Void>?
+    /// Set while the handler is in its pipeline, for ``submit(_:)``.
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// Takes a request from the connection's owner, on the channel's event loop, without a trip
+    /// down the pipeline: no boxed request and no write promise per command. Flushed with the
+    /// other commands of the same event loop tick.
+    func submit(_ request: RedisRequest) {
+        guard let context = self.context else {
+            request.fail(self.failure ?? RedisClientError.connectionClosed)
+            return
+        }
+        self.write(request, context: context, promise: nil)
+        self.flush(context: context)
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let request = Self.unwrapOutboundIn(data)
+        self.write(Self.unwrapOutboundIn(data), context: context, promise: promise)
+    }
+
+    private func write(_ request: RedisRequest, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         if let failure = self.failure {
             request.fail(failure)
             promise?.fail(failure)
