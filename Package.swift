@@ -26,11 +26,17 @@ let package = Package(
         .systemLibrary(name: "CHiredis"),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
+        // Metric handles made once per label set, for the modules that record metrics.
+        .target(
+            name: "MetricHandles",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+
         // Redis client: SwiftNIO owns the socket, hiredis encodes commands and parses replies.
         .target(
             name: "RedisClient",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "MetricHandles",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -43,7 +49,7 @@ let package = Package(
         .target(
             name: "AuthCore",
             dependencies: [
-                "CArgon2",
+                "CArgon2", "MetricHandles",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -61,7 +67,7 @@ let package = Package(
         .target(
             name: "AuthHTTP",
             dependencies: [
-                "AuthCore",
+                "AuthCore", "MetricHandles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

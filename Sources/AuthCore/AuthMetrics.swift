@@ -1,30 +1,38 @@
 import CoreMetrics
+import MetricHandles
 
 /// The token domain's counters, through swift-metrics: whatever backend the process bootstraps
 /// (Prometheus in authd) receives them.
 enum AuthMetrics {
-    enum Grant: String {
+    enum Grant: String, Sendable {
         case login
         case refresh
         /// A duplicate refresh inside the grace window, answered with the current token.
         case refreshDuplicate = "refresh_duplicate"
     }
 
-    enum Revocation: String {
+    enum Revocation: String, Sendable {
         case logout
         case session
         case revoke
         case password
     }
 
+    private static let issuedCounters = MetricHandles<Grant, Counter>()
+    private static let revokedCounters = MetricHandles<Revocation, Counter>()
+
     static func issued(_ grant: Grant) {
-        Counter(label: "authd_tokens_issued_total", dimensions: [("grant", grant.rawValue)]).increment()
+        Self.issuedCounters(grant) {
+            Counter(label: "authd_tokens_issued_total", dimensions: [("grant", grant.rawValue)])
+        }.increment()
     }
 
     /// `count` sessions (or access tokens, for `revoke`) ended.
     static func revoked(_ reason: Revocation, count: Int = 1) {
         guard count > 0 else { return }
-        Counter(label: "authd_sessions_revoked_total", dimensions: [("reason", reason.rawValue)]).increment(by: count)
+        Self.revokedCounters(reason) {
+            Counter(label: "authd_sessions_revoked_total", dimensions: [("reason", reason.rawValue)])
+        }.increment(by: count)
     }
 
     static func reuseDetected() {

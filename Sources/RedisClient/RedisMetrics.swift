@@ -1,21 +1,14 @@
 import CoreMetrics
-import Synchronization
+import MetricHandles
 
 /// The client's metrics, through swift-metrics.
 enum RedisMetrics {
-    /// One handle per command name, made once: the factory's lookup cost more than the recording.
-    private static let timers = Mutex<[String: Timer]>([:])
+    private static let timers = MetricHandles<String, Timer>()
 
     static func duration(command: String, nanoseconds: Int64) {
-        let timer = Self.timers.withLock { timers in
-            if let timer = timers[command] { return timer }
-            let bootstrapped = !(MetricsSystem.factory is NOOPMetricsHandler)
-            let timer = Timer(label: "authd_redis_command_duration_seconds", dimensions: [("command", command)])
-            // A handle made before the metrics system is bootstrapped goes nowhere: never keep one.
-            if bootstrapped { timers[command] = timer }
-            return timer
-        }
-        timer.recordNanoseconds(nanoseconds)
+        Self.timers(command) {
+            Timer(label: "authd_redis_command_duration_seconds", dimensions: [("command", command)])
+        }.recordNanoseconds(nanoseconds)
     }
 
     /// `kind`: server (an error reply), closed, timeout, protocol, unavailable.

@@ -1,8 +1,8 @@
 import CoreMetrics
 import Logging
+import MetricHandles
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// Maps a method and a path to an async handler. A path's last segment may be a parameter
 /// (`/sessions/:id`). Unknown paths get 404, known paths with another method 405 with `Allow`;
@@ -88,8 +88,7 @@ public struct Router: Sendable {
     }
 }
 
-/// The router's metric handles, made once per label set: asking the metrics factory for them on
-/// every request cost about 3% of a verify's CPU (a registry lookup and a name check each time).
+/// The router's metric handles, made once per label set.
 private enum RouteMetrics {
     private struct Key: Hashable {
         var route: String
@@ -97,32 +96,18 @@ private enum RouteMetrics {
         var status: UInt
     }
 
-    private static let counters = Mutex<[Key: Counter]>([:])
-    private static let timers = Mutex<[String: Timer]>([:])
+    private static let counters = MetricHandles<Key, Counter>()
+    private static let timers = MetricHandles<String, Timer>()
 
     static func record(route: String, method: String, status: UInt, nanoseconds: Int64) {
-        Self.handle(in: Self.counters, for: Key(route: route, method: method, status: status)) {
+        Self.counters(Key(route: route, method: method, status: status)) {
             Counter(
                 label: "authd_http_requests_total",
                 dimensions: [("route", route), ("method", method), ("status", String(status))]
             )
         }.increment()
-        Self.handle(in: Self.timers, for: route) {
+        Self.timers(route) {
             Timer(label: "authd_http_request_duration_seconds", dimensions: [("route", route)])
         }.recordNanoseconds(nanoseconds)
-    }
-
-    /// The cached handle for `key`, made by `make` on first use. A handle made before the metrics
-    /// system is bootstrapped goes nowhere, so it is never kept.
-    private static func handle<K: Hashable & Sendable, Handle: Sendable>(
-        in cache: borrowing Mutex<[K: Handle]>, for key: K, make: @Sendable () -> Handle
-    ) -> Handle {
-        cache.withLock { handles in
-            if let handle = handles[key] { return handle }
-            let bootstrapped = !(MetricsSystem.factory is NOOPMetricsHandler)
-            let handle = make()
-            if bootstrapped { handles[key] = handle }
-            return handle
-        }
     }
 }
