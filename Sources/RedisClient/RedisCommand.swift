@@ -11,15 +11,26 @@ public struct RedisCommand: Sendable {
     private(set) var ends: [Int]
 
     public init(_ name: String) {
-        self.name = name
-        self.bytes = Array(name.utf8)
-        self.ends = [self.bytes.count]
-        self.bytes.reserveCapacity(64)
+        self.init(name, reservingArguments: 4, bytes: 64)
     }
 
     public init(_ name: String, _ arguments: [String]) {
-        self.init(name)
+        self.init(
+            name, reservingArguments: arguments.count + 4,
+            bytes: arguments.reduce(64) { $0 + $1.utf8.count })
         for argument in arguments { self.append(argument) }
+    }
+
+    /// A command with room for `arguments` more arguments of `bytes` bytes in all, so that
+    /// appending them allocates nothing.
+    public init(_ name: String, reservingArguments arguments: Int, bytes: Int) {
+        self.name = name
+        self.bytes = []
+        self.bytes.reserveCapacity(name.utf8.count + bytes)
+        self.bytes.append(contentsOf: name.utf8)
+        self.ends = []
+        self.ends.reserveCapacity(1 + arguments)
+        self.ends.append(self.bytes.count)
     }
 
     public mutating func append(_ argument: String) {

@@ -22,7 +22,11 @@ extension RedisScript {
     /// a ``RedisClient/pipeline(_:)``. ``RedisClient/evalSHA(_:keys:arguments:)`` also handles
     /// `NOSCRIPT`; a pipeline's caller must.
     public func evalSHA(keys: [String], arguments: [String]) -> RedisCommand {
-        var command = RedisCommand("EVALSHA", [self.sha1, String(keys.count)])
+        var command = RedisCommand(
+            "EVALSHA", reservingArguments: 2 + keys.count + arguments.count,
+            bytes: keys.reduce(48) { $0 + $1.utf8.count } + arguments.reduce(0) { $0 + $1.utf8.count })
+        command.append(self.sha1)
+        command.append(keys.count)
         for key in keys { command.append(key) }
         for argument in arguments { command.append(argument) }
         return command

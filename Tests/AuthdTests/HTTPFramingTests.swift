@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import TestSupport
@@ -73,6 +74,16 @@ struct HTTPFramingTests {
             self.request("POST", "/login", body: login)
             + "POST /token HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n"
         #expect(try await app.client.rawResponses(Array(behind.utf8)).map(\.status) == [401, 408])
+    }
+
+    @Test(arguments: [
+        ("application/x-www-form-urlencoded", true), ("Application/X-WWW-Form-Urlencoded; charset=UTF-8", true),
+        ("application/json", false), ("application/x-www-form", false), ("", false),
+    ])
+    func theFormContentTypeIsRecognisedWhateverItsCase(_ type: String, _ isForm: Bool) {
+        let request = HTTPRequest(
+            method: .POST, uri: "/token", headers: ["content-type": type], body: nil, logger: Logger(label: "test"))
+        #expect(request.isForm == isForm)
     }
 
     private func encoded(_ response: HTTPResponse, isHead: Bool = false, keepAlive: Bool = true) -> String {

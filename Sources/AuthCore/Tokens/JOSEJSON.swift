@@ -60,6 +60,8 @@ public enum JOSEJSON {
         mutating func object(depth: Int) -> [(name: String, value: Value)]? {
             guard depth <= JOSEJSON.maximumDepth, self.consume(UInt8(ascii: "{")) else { return nil }
             var members: [(name: String, value: Value)] = []
+            // A token's claims fit without growing the array.
+            members.reserveCapacity(12)
             if self.consume(UInt8(ascii: "}")) { return members }
             repeat {
                 self.skipSpace()
@@ -234,8 +236,9 @@ public enum JOSEJSON {
 public struct JSONObjectWriter {
     private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
 
-    public init() {
-        self.bytes.reserveCapacity(256)
+    /// - Parameter capacity: room for the finished object, so that writing it allocates once.
+    public init(capacity: Int = 256) {
+        self.bytes.reserveCapacity(capacity)
     }
 
     public mutating func add(_ name: StaticString, _ value: String) {

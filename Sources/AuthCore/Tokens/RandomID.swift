@@ -12,15 +12,15 @@ public enum RandomID {
     private static let digits = Array("0123456789abcdef".utf8)
 
     public static func make() -> String {
-        var bytes = RandomPool.next128()
-        return withUnsafeBytes(of: &bytes) { buffer in
-            var text = [UInt8]()
-            text.reserveCapacity(32)
-            for byte in buffer {
-                text.append(Self.digits[Int(byte >> 4)])
-                text.append(Self.digits[Int(byte & 0xF)])
+        let bytes = RandomPool.next128()
+        return withUnsafeBytes(of: bytes) { random in
+            String(unsafeUninitializedCapacity: 32) { text in
+                for (offset, byte) in random.enumerated() {
+                    text[2 * offset] = Self.digits[Int(byte >> 4)]
+                    text[2 * offset + 1] = Self.digits[Int(byte & 0xF)]
+                }
+                return 32
             }
-            return String(decoding: text, as: UTF8.self)
         }
     }
 

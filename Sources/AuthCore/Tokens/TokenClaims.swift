@@ -57,7 +57,7 @@ public struct TokenClaims: Codable, Sendable, Equatable {
 extension TokenClaims {
     /// The claims as the JSON of a token's payload.
     var json: [UInt8] {
-        var writer = JSONObjectWriter()
+        var writer = JSONObjectWriter(capacity: 512)
         writer.add("iss", self.iss)
         writer.add("sub", self.sub)
         writer.add("aud", self.aud)

@@ -60,7 +60,7 @@ struct TokenBody: DirectJSONBody {
     }
 
     var json: [UInt8] {
-        var writer = JSONObjectWriter()
+        var writer = JSONObjectWriter(capacity: 96 + self.accessToken.utf8.count + self.refreshToken.utf8.count)
         writer.add("accessToken", self.accessToken)
         writer.add("expiresIn", self.expiresIn)
         writer.add("refreshToken", self.refreshToken)
@@ -90,7 +90,7 @@ struct OAuthTokenBody: DirectJSONBody {
     }
 
     var json: [UInt8] {
-        var writer = JSONObjectWriter()
+        var writer = JSONObjectWriter(capacity: 96 + self.accessToken.utf8.count + self.refreshToken.utf8.count)
         writer.add("access_token", self.accessToken)
         writer.add("expires_in", self.expiresIn)
         writer.add("refresh_token", self.refreshToken)

@@ -82,7 +82,10 @@ public struct HTTPRequest: Sendable {
 extension HTTPRequest {
     /// Whether the body is `application/x-www-form-urlencoded` (the OAuth endpoints' format).
     public var isForm: Bool {
-        self.headers.first(name: "content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true
+        guard let type = self.headers.first(name: "content-type") else { return false }
+        let form = "application/x-www-form-urlencoded".utf8
+        return type.utf8.count >= form.count
+            && zip(type.utf8, form).allSatisfy { Self.asciiLowercased($0) == $1 }
     }
 
     /// The client id and secret of an `Authorization: Basic` header (RFC 7617), or `nil`.

@@ -14,6 +14,8 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
+    private static let jsonHeaders: HTTPHeaders = ["content-type": "application/json"]
+
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         // Sorted keys: the same response is the same bytes (login failures must not differ).
@@ -30,16 +32,19 @@ public struct HTTPResponse: Sendable {
             // Encoding our own response types cannot fail.
             body = ByteBuffer(bytes: (try? Self.encoder.encode(value)) ?? Data("{}".utf8))
         }
-        return HTTPResponse(status: status, headers: ["content-type": "application/json"], body: body)
+        return HTTPResponse(status: status, headers: Self.jsonHeaders, body: body)
     }
 
     /// A response that carries tokens: never cached (RFC 6749 §5.1).
     public static func tokens(_ value: some Encodable) -> HTTPResponse {
         var response = Self.json(value)
-        response.headers.add(name: "cache-control", value: "no-store")
-        response.headers.add(name: "pragma", value: "no-cache")
+        response.headers = Self.tokenHeaders
         return response
     }
+
+    private static let tokenHeaders: HTTPHeaders = [
+        "content-type": "application/json", "cache-control": "no-store", "pragma": "no-cache",
+    ]
 
     public static let noContent = HTTPResponse(status: .noContent)
 }
