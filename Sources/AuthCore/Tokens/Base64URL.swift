@@ -21,16 +21,43 @@ public enum Base64URL {
 
     /// Appends the encoding of `bytes` to `output`.
     public static func encode(_ bytes: some Collection<UInt8>, appendingTo output: inout [UInt8]) {
-        output.reserveCapacity(output.count + (bytes.count * 4 + 2) / 3)
-        var iterator = bytes.makeIterator()
-        while let first = iterator.next() {
-            let second = iterator.next()
-            let third = iterator.next()
-            let group = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
-            output.append(Self.alphabet[Int(group >> 18 & 63)])
-            output.append(Self.alphabet[Int(group >> 12 & 63)])
-            if second != nil { output.append(Self.alphabet[Int(group >> 6 & 63)]) }
-            if third != nil { output.append(Self.alphabet[Int(group & 63)]) }
+        if bytes.withContiguousStorageIfAvailable({ Self.encode(buffer: $0, appendingTo: &output) }) == nil {
+            Array(bytes).withUnsafeBufferPointer { Self.encode(buffer: $0, appendingTo: &output) }
+        }
+    }
+
+    private static func encode(buffer bytes: UnsafeBufferPointer<UInt8>, appendingTo output: inout [UInt8]) {
+        let whole = bytes.count / 3 * 3
+        let encodedCount = whole / 3 * 4 + [0, 2, 3][bytes.count - whole]
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: encodedCount))
+        Self.alphabet.withUnsafeBufferPointer { alphabet in
+            output.withUnsafeMutableBufferPointer { output in
+                var out = start
+                var index = 0
+                while index < whole {
+                    let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+                    output[out] = alphabet[Int(group >> 18 & 63)]
+                    output[out + 1] = alphabet[Int(group >> 12 & 63)]
+                    output[out + 2] = alphabet[Int(group >> 6 & 63)]
+                    output[out + 3] = alphabet[Int(group & 63)]
+                    index += 3
+                    out += 4
+                }
+                switch bytes.count - whole {
+                case 1:
+                    let group = UInt32(bytes[index]) << 16
+                    output[out] = alphabet[Int(group >> 18 & 63)]
+                    output[out + 1] = alphabet[Int(group >> 12 & 63)]
+                case 2:
+                    let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
+                    output[out] = alphabet[Int(group >> 18 & 63)]
+                    output[out + 1] = alphabet[Int(group >> 12 & 63)]
+                    output[out + 2] = alphabet[Int(group >> 6 & 63)]
+                default:
+                    break
+                }
+            }
         }
     }
 

@@ -137,8 +137,8 @@ public final class TokenCodec: Sendable {
         // Exactly three segments: header, payload, signature.
         let dot = UInt8(ascii: ".")
         guard let first = bytes.firstIndex(of: dot), let second = bytes[(first + 1)...].firstIndex(of: dot),
-            !bytes[(second + 1)...].contains(dot), let headerJSON = Base64URL.decode(bytes[..<first]),
-            let header = Header(json: headerJSON),
+            !bytes[(second + 1)...].contains(dot),
+            let header = Self.header(of: bytes[..<first], kind: kind),
             let signature = Base64URL.decode(bytes[(second + 1)...])
         else { throw TokenRejection("malformed token") }
         guard !header.hasCrit else { throw TokenRejection("unsupported critical header") }
@@ -179,6 +179,19 @@ public final class TokenCodec: Sendable {
         return claims
     }
 
+    /// The header of a token's first segment. The HS256 header authd itself writes for `kind`
+    /// is known byte for byte, and is taken as it is; any other is decoded and read.
+    private static func header(of segment: ArraySlice<UInt8>, kind: TokenKind) -> Header? {
+        switch kind {
+        case .refresh where segment.elementsEqual(Self.refreshHeader): return Self.refreshHeaderValue
+        case .access where segment.elementsEqual(Self.hmacAccessHeader): return Self.hmacAccessHeaderValue
+        default: return Base64URL.decode(segment).flatMap(Header.init(json:))
+        }
+    }
+
+    private static let refreshHeaderValue = Header(alg: "HS256", typ: TokenKind.refresh.typ)
+    private static let hmacAccessHeaderValue = Header(alg: "HS256", typ: TokenKind.access.typ)
+
     /// The JOSE header. Members not listed here are ignored; `jku`, `jwk`, `x5u` and the like are
     /// never followed.
     private struct Header {
@@ -186,6 +199,11 @@ public final class TokenCodec: Sendable {
         var typ: String?
         var kid: String?
         var hasCrit = false
+
+        init(alg: String, typ: String) {
+            self.alg = alg
+            self.typ = typ
+        }
 
         /// `nil` unless the JSON is one object whose `alg`, `typ` and `kid`, when present, are strings.
         init?(json: [UInt8]) {
