@@ -38,7 +38,7 @@ public final class RedisClient: Sendable {
 
     /// Sends one command and returns its reply. An error reply is thrown as ``RedisServerError``.
     public func send(_ command: RedisCommand) async throws -> RedisValue {
-        try await self.sendFuture(command).get()
+        try await self.slot().send(command, deadline: .now() + self.configuration.commandTimeout)
     }
 
     /// Sends a command given by name and text arguments, such as `send("GET", ["key"])`.

@@ -64,6 +64,13 @@ final class RedisConnectionSlot: Sendable {
         return promise.futureResult
     }
 
+    /// The reply, for a caller that awaits it.
+    func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RedisValue {
+        try await withUnsafeThrowingContinuation { continuation in
+            self.submit(.awaiting(command, continuation, deadline: deadline))
+        }
+    }
+
     func send(batch commands: [RedisCommand], deadline: NIODeadline) -> EventLoopFuture<[RedisValue]> {
         let promise = self.eventLoop.makePromise(of: [RedisValue].self)
         self.submit(.batch(commands, promise, deadline: deadline))
@@ -103,11 +110,13 @@ final class RedisConnectionSlot: Sendable {
         switch self.state.value {
         case .connected(_, let handler):
             handler.submit(request)
-        case .connecting(let channel, failures: 0):
-            channel.whenComplete { result in
-                switch result {
-                case .success(let channel): self.write(request, to: channel)
-                case .failure(let error): request.fail(error)
+        case .connecting(let attempt, failures: 0):
+            // Runs after connect()'s own callback on the same future, which has set the state.
+            attempt.whenComplete { result in
+                switch (result, self.state.value) {
+                case (.success, .connected(_, let handler)): handler.submit(request)
+                case (.failure(let error), _): request.fail(error)
+                case (.success, _): request.fail(RedisClientError.connectionClosed)
                 }
             }
         case .shutdown:
@@ -116,14 +125,6 @@ final class RedisConnectionSlot: Sendable {
             RedisMetrics.error("unavailable")
             request.fail(self.authFailure.value ?? RedisClientError.unavailable)
         }
-    }
-
-    private func write(_ request: RedisRequest, to channel: any Channel) {
-        let written = self.eventLoop.makePromise(of: Void.self)
-        // A write that never reaches the handler (the channel already closed) must still fail the
-        // request; a promise the handler already completed ignores this.
-        written.futureResult.whenFailure { _ in request.fail(RedisClientError.connectionClosed) }
-        channel.writeAndFlush(request, promise: written)
     }
 
     private func connect(failures: Int) {

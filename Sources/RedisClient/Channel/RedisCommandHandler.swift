@@ -8,16 +8,20 @@ enum RedisRequest: Sendable {
     /// Several commands written together; the promise gets every reply, error replies included
     /// as ``RedisValue/error(_:)``.
     case batch([RedisCommand], EventLoopPromise<[RedisValue]>, deadline: NIODeadline)
+    /// One command whose caller awaits it: the reply resumes the task directly, without a promise
+    /// and its future. Only ``RedisCommandHandler/submit(_:)`` takes these; it completes each
+    /// exactly once, which a continuation requires.
+    case awaiting(RedisCommand, UnsafeContinuation<RedisValue, any Error>, deadline: NIODeadline)
 
     var deadline: NIODeadline {
         switch self {
-        case .one(_, _, let deadline), .batch(_, _, let deadline): deadline
+        case .one(_, _, let deadline), .batch(_, _, let deadline), .awaiting(_, _, let deadline): deadline
         }
     }
 
     var replyCount: Int {
         switch self {
-        case .one: 1
+        case .one, .awaiting: 1
         case .batch(let commands, _, _): commands.count
         }
     }
@@ -26,6 +30,7 @@ enum RedisRequest: Sendable {
         switch self {
         case .one(_, let promise, _): promise.fail(error)
         case .batch(_, let promise, _): promise.fail(error)
+        case .awaiting(_, let continuation, _): continuation.resume(throwing: error)
         }
     }
 }
@@ -84,7 +89,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         }
         var buffer: ByteBuffer
         switch request {
-        case .one(let command, _, _):
+        case .one(let command, _, _), .awaiting(let command, _, _):
             buffer = context.channel.allocator.buffer(capacity: command.bytes.count + 16 * command.count)
             CommandEncoder.encode(command, into: &buffer)
         case .batch(let commands, _, _):
@@ -133,6 +138,13 @@ final class RedisCommandHandler: ChannelDuplexHandler {
                 promise.fail(error)
             } else {
                 promise.succeed(value)
+            }
+        case .awaiting(let command, let continuation, _):
+            self.completed(command: command.name)
+            if case .error(let error) = value {
+                continuation.resume(throwing: error)
+            } else {
+                continuation.resume(returning: value)
             }
         case .batch(let commands, let promise, _):
             if self.batchReplies.isEmpty { self.batchReplies.reserveCapacity(commands.count) }
