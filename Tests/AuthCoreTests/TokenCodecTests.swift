@@ -1,7 +1,8 @@
-import AuthCore
 import Crypto
 import Foundation
 import Testing
+
+@testable import AuthCore
 
 /// Hand-made JWTs, for tokens no honest codec would sign.
 enum Forge {
@@ -207,5 +208,33 @@ struct Base64URLTests {
     @Test(arguments: ["QQ==", "QUJD=", "Q+E", "Q/E", "QU JD", "Q", "QUJDR", "QR", "QUS", "é"])
     func refusesPaddingForeignCharactersImpossibleLengthsAndStrayBits(_ text: String) {
         #expect(Base64URL.decode(text) == nil)
+    }
+}
+
+@Suite("HMAC-SHA256 over SHA256 (RFC 2104)")
+struct HMACSHA256Tests {
+    @Test(arguments: [1, 32, 63, 64, 65, 100, 200])
+    func itMatchesSwiftCryptosHMAC(keyLength: Int) {
+        let key = (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        let mac = HMACSHA256(key: key)
+        for length in [0, 1, 55, 56, 63, 64, 65, 119, 120, 300, 1000] {
+            let message: [UInt8] = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ keyLength) }
+            let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+            let code = message.withUnsafeBytes { Array(mac.authenticationCode(for: $0)) }
+            #expect(code == expected, "key \(keyLength) bytes, message \(length) bytes")
+            #expect(message.withUnsafeBytes { mac.isValid(expected, for: $0) })
+            var flipped = expected
+            flipped[length % 32] ^= 0x01
+            #expect(!message.withUnsafeBytes { mac.isValid(flipped, for: $0) })
+            #expect(!message.withUnsafeBytes { mac.isValid(Array(expected.dropLast()), for: $0) })
+        }
+    }
+
+    @Test func theRFC4231TestCase2() {
+        // RFC 4231 §4.3: key "Jefe", data "what do ya want for nothing?".
+        let mac = HMACSHA256(key: Array("Jefe".utf8))
+        let code = Array("what do ya want for nothing?".utf8).withUnsafeBytes { mac.authenticationCode(for: $0) }
+        let hex = code.map { String(format: "%02x", $0) }.joined()
+        #expect(hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 }

@@ -15,7 +15,7 @@ import NIOConcurrencyHelpers
 /// kind's `typ`, no `crit`, and a `kid` that names a loaded key. Then the claims are checked against
 /// the injected clock with a leeway: `iss`, `aud` (access tokens), `exp`, `iat`, `token_use`.
 ///
-/// The JWS work is done here, directly over swift-crypto's HMAC and Ed25519, rather than through
+/// The JWS work is done here, directly over swift-crypto's SHA-256 and Ed25519, rather than through
 /// jwt-kit: the codec's verify went from about 41 µs to about 11 µs per token
 /// (`Benchmarks/micro.sh`, docs/PERFORMANCE.md). Signing and verifying are synchronous.
 public final class TokenCodec: Sendable {
@@ -46,9 +46,9 @@ public final class TokenCodec: Sendable {
     }
 
     public let settings: Settings
-    /// HMAC-SHA256 states with the key already absorbed; each token works on a copy.
-    private let refreshMAC: HMAC<SHA256>
-    private let hmacAccessMAC: HMAC<SHA256>?
+    /// HMAC-SHA256 with the key already absorbed; each token works on a copy.
+    private let refreshMAC: HMACSHA256
+    private let hmacAccessMAC: HMACSHA256?
     private let accessKeys: NIOLockedValueBox<AccessKeys>
 
     /// - Parameters:
@@ -72,12 +72,12 @@ public final class TokenCodec: Sendable {
             guard accessSecret != refreshSecret else {
                 throw AuthConfigurationError("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ")
             }
-            self.hmacAccessMAC = HMAC(key: SymmetricKey(data: Array(accessSecret.utf8)))
+            self.hmacAccessMAC = HMACSHA256(key: Array(accessSecret.utf8))
         } else {
             self.hmacAccessMAC = nil
         }
         self.settings = settings
-        self.refreshMAC = HMAC(key: SymmetricKey(data: Array(refreshSecret.utf8)))
+        self.refreshMAC = HMACSHA256(key: Array(refreshSecret.utf8))
         self.accessKeys = NIOLockedValueBox(AccessKeys(signer: nil, verifiers: [:], jwks: []))
         if !signingKeys.isEmpty {
             try self.setSigningKeys(signingKeys, now: now)
@@ -149,13 +149,13 @@ public final class TokenCodec: Sendable {
         switch kind {
         case .refresh:
             guard header.alg == "HS256", header.kid == nil else { throw TokenRejection("unexpected algorithm or key") }
-            valid = Self.mac(input, with: self.refreshMAC) == signature
+            valid = input.withUnsafeBytes { self.refreshMAC.isValid(signature, for: $0) }
         case .access:
             if let mac = self.hmacAccessMAC {
                 guard header.alg == "HS256", header.kid == nil else {
                     throw TokenRejection("unexpected algorithm or key")
                 }
-                valid = Self.mac(input, with: mac) == signature
+                valid = input.withUnsafeBytes { mac.isValid(signature, for: $0) }
             } else {
                 guard header.alg == "EdDSA", let kid = header.kid,
                     let key = self.accessKeys.withLockedValue({ $0.verifiers[kid] })
@@ -232,21 +232,13 @@ public final class TokenCodec: Sendable {
         return Base64URL.encode(writer.finish())
     }
 
-    /// The MAC of `input`. Comparing it with `==` to a signature's bytes takes constant time.
-    private static func mac(_ input: some DataProtocol, with prepared: HMAC<SHA256>) -> HashedAuthenticationCode<SHA256>
-    {
-        var mac = prepared
-        mac.update(data: input)
-        return mac.finalize()
-    }
-
     /// The token built in one buffer: header, payload, then the MAC of the two.
-    private static func signHS256(header: [UInt8], claims: TokenClaims, with prepared: HMAC<SHA256>) -> String {
+    private static func signHS256(header: [UInt8], claims: TokenClaims, with prepared: HMACSHA256) -> String {
         var token = header
         token.reserveCapacity(512)
         token.append(UInt8(ascii: "."))
         Base64URL.encode(claims.json, appendingTo: &token)
-        let mac = Self.mac(token, with: prepared)
+        let mac = token.withUnsafeBytes { prepared.authenticationCode(for: $0) }
         token.append(UInt8(ascii: "."))
         mac.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
         return String(decoding: token, as: UTF8.self)
