@@ -1,19 +1,19 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Counts requests being handled, so that shutdown can wait for them: a request's task can
 /// outlive its connection (the client hung up), and still needs Redis while it finishes.
 final class RequestTracker: Sendable {
-    private let inFlight = NIOLockedValueBox(0)
+    private let inFlight = Atomic(0)
 
     func begin() {
-        self.inFlight.withLockedValue { $0 += 1 }
+        self.inFlight.add(1, ordering: .sequentiallyConsistent)
     }
 
     func end() {
-        self.inFlight.withLockedValue { $0 -= 1 }
+        self.inFlight.subtract(1, ordering: .sequentiallyConsistent)
     }
 
-    var count: Int { self.inFlight.withLockedValue { $0 } }
+    var count: Int { self.inFlight.load(ordering: .sequentiallyConsistent) }
 
     /// Returns when no request is in flight, or when `timeout` has passed.
     func waitUntilIdle(timeout: Duration) async {
