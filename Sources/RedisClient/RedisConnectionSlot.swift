@@ -141,14 +141,15 @@ final class RedisConnectionSlot: Sendable {
             }
             switch result {
             case .success(let channel):
-                if failures > 0 {
-                    self.logger.info("redis connection restored", metadata: ["redis": "\(self.configuration)"])
-                }
                 guard let handler = try? channel.pipeline.syncOperations.handler(type: RedisCommandHandler.self)
                 else {
-                    // Closed already: its close callback will not find it connected.
-                    self.connectionClosed(channel)
+                    // Closed between its handshake and now (its handlers are gone): a failed
+                    // attempt like any other.
+                    self.scheduleReconnect(failures: failures + 1, error: RedisClientError.connectionClosed)
                     return
+                }
+                if failures > 0 {
+                    self.logger.info("redis connection restored", metadata: ["redis": "\(self.configuration)"])
                 }
                 self.state.value = .connected(channel, handler)
                 self.authFailure.value = nil

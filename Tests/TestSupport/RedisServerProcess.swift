@@ -116,16 +116,29 @@ public final class RedisServerProcess: @unchecked Sendable {
         let output = Pipe()
         cli.standardOutput = output
         cli.standardError = FileHandle.nullDevice
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            cli.terminationHandler = { _ in continuation.resume() }
-            do {
-                try cli.run()
-            } catch {
-                cli.terminationHandler = nil
-                continuation.resume(throwing: error)
+        try cli.run()
+        // Polled rather than awaited through `terminationHandler`, which Foundation on Linux has
+        // been seen not to call; redis-cli that outlives its deadline is killed.
+        let deadline = ContinuousClock.now + .seconds(20)
+        let pid = cli.processIdentifier
+        while cli.isRunning, !Self.hasExited(pid) {
+            if ContinuousClock.now > deadline {
+                cli.terminate()
+                throw TestFailure("redis-cli \(arguments.first ?? "") did not finish in 20 s")
             }
+            try await Task.sleep(for: .milliseconds(5))
         }
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+extension RedisServerProcess {
+    /// Whether the process has exited, whether or not it was reaped: gone, or a zombie.
+    fileprivate static func hasExited(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }
 
