@@ -47,11 +47,6 @@ public final class RedisClient: Sendable {
         try await self.send(RedisCommand(name, arguments))
     }
 
-    /// The future-returning form of ``send(_:)-(RedisCommand)``, for callers on an event loop.
-    public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
-        self.slot().send(command, deadline: .now() + self.configuration.commandTimeout)
-    }
-
     /// Sends several commands in one write and returns all their replies in order. Error replies
     /// are returned as ``RedisValue/error(_:)`` in their place, not thrown; a connection failure
     /// fails the whole batch. Not a transaction: other callers' commands may run in between.

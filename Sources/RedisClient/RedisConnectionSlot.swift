@@ -58,12 +58,6 @@ final class RedisConnectionSlot: Sendable {
         }
     }
 
-    func send(_ command: RedisCommand, deadline: NIODeadline) -> EventLoopFuture<RedisValue> {
-        let promise = self.eventLoop.makePromise(of: RedisValue.self)
-        self.submit(.one(command, promise, deadline: deadline))
-        return promise.futureResult
-    }
-
     /// The reply, for a caller that awaits it.
     func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RedisValue {
         try await withUnsafeThrowingContinuation { continuation in
