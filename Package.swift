@@ -32,7 +32,7 @@ let package = Package(
             dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]
         ),
 
-        // Redis client: SwiftNIO owns the socket, hiredis encodes commands and parses replies.
+        // Redis client: SwiftNIO owns the socket, hiredis parses replies.
         .target(
             name: "RedisClient",
             dependencies: [
@@ -133,7 +133,7 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "CHiredis", "TestSupport"]),
         .testTarget(
             name: "AuthCoreTests",
             dependencies: ["AuthCore", .product(name: "Crypto", package: "swift-crypto")]

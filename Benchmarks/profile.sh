@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Profiles a release build of authd under one load scenario with perf (software cpu-clock
 # sampling: this machine has no hardware counters) and prints where the CPU goes.
-#   Benchmarks/profile.sh [verify|refresh|login] [perf.data]
+#   Benchmarks/profile.sh [verify|refresh|login|trivial] [perf.data]
+# (trivial: GET /healthz, the same stack with no auth work)
 # Then: perf report -i perf.data --children --sort sym -g none | swift demangle --simplified
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,9 @@ pid=$!
 sleep 1
 # Sample 6 s in the middle of a 14 s run, after the driver's preparation and warm-up.
 (sleep 6 && perf record -F 2000 -e cpu-clock -g -p "$pid" -o "$data" -- sleep 6 >/dev/null 2>&1) &
-"${BENCH_DIR:-../shared/bench}/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" -d 14 -w 2
+extra=()
+[ "$scenario" = trivial ] && scenario=verify extra=(--verify-path /healthz)
+"${BENCH_DIR:-../shared/bench}/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" -d 14 -w 2 "${extra[@]}"
 wait %2 || true
 perf report -i "$data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
 perf report -i "$data" --children --sort sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |

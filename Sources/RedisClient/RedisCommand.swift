@@ -1,14 +1,18 @@
-/// One Redis command and its arguments, kept in a single contiguous byte buffer.
+import NIOCore
+
+/// One Redis command and its arguments, encoded as RESP as they are appended.
 ///
-/// Arguments are binary safe. The name is kept apart for logs and errors: arguments are never
-/// logged, because they can hold passwords and tokens.
+/// Each argument is stored as a RESP bulk string (`$3\r\nGET\r\n`), back to back in one buffer,
+/// so writing the command is its array header and one copy. Arguments are binary safe. The name is
+/// kept apart for logs and errors: arguments are never logged, because they can hold passwords and
+/// tokens.
 public struct RedisCommand: Sendable {
     /// The command's name, such as `GET` or `EVALSHA`.
     public let name: String
-    /// Every argument, the name first, back to back.
-    private(set) var bytes: [UInt8]
-    /// The end offset of each argument in `bytes`.
-    private(set) var ends: [Int]
+    /// Every argument, the name first, each encoded as a RESP bulk string.
+    private var encoded: [UInt8]
+    /// The number of arguments, the name included.
+    public private(set) var count: Int
 
     public init(_ name: String) {
         self.init(name, reservingArguments: 4, bytes: 64)
@@ -16,8 +20,7 @@ public struct RedisCommand: Sendable {
 
     public init(_ name: String, _ arguments: [String]) {
         self.init(
-            name, reservingArguments: arguments.count + 4,
-            bytes: arguments.reduce(64) { $0 + $1.utf8.count })
+            name, reservingArguments: arguments.count, bytes: arguments.reduce(0) { $0 + $1.utf8.count })
         for argument in arguments { self.append(argument) }
     }
 
@@ -25,28 +28,76 @@ public struct RedisCommand: Sendable {
     /// appending them allocates nothing.
     public init(_ name: String, reservingArguments arguments: Int, bytes: Int) {
         self.name = name
-        self.bytes = []
-        self.bytes.reserveCapacity(name.utf8.count + bytes)
-        self.bytes.append(contentsOf: name.utf8)
-        self.ends = []
-        self.ends.reserveCapacity(1 + arguments)
-        self.ends.append(self.bytes.count)
+        self.encoded = []
+        self.count = 0
+        // Each argument adds `$`, up to 10 length digits and two CRLFs.
+        self.encoded.reserveCapacity(name.utf8.count + bytes + 16 * (arguments + 1))
+        self.append(name)
     }
 
     public mutating func append(_ argument: String) {
-        self.bytes.append(contentsOf: argument.utf8)
-        self.ends.append(self.bytes.count)
+        var argument = argument
+        argument.withUTF8 { self.appendBulk(UnsafeRawBufferPointer($0)) }
     }
 
     public mutating func append(_ argument: Int) {
         self.append(String(argument))
     }
 
-    public mutating func append(bytes argument: some Sequence<UInt8>) {
-        self.bytes.append(contentsOf: argument)
-        self.ends.append(self.bytes.count)
+    public mutating func append(bytes argument: some Collection<UInt8>) {
+        self.appendHeader(length: argument.count)
+        self.encoded.append(contentsOf: argument)
+        self.encoded.append(13)
+        self.encoded.append(10)
     }
 
-    /// The number of arguments, the name included.
-    public var count: Int { self.ends.count }
+    private mutating func appendBulk(_ argument: UnsafeRawBufferPointer) {
+        self.appendHeader(length: argument.count)
+        self.encoded.append(contentsOf: argument)
+        self.encoded.append(13)
+        self.encoded.append(10)
+    }
+
+    private mutating func appendHeader(length: Int) {
+        self.count += 1
+        self.encoded.append(UInt8(ascii: "$"))
+        Self.appendDecimal(length, to: &self.encoded)
+        self.encoded.append(13)
+        self.encoded.append(10)
+    }
+
+    /// Writes the command as a RESP array of bulk strings, as hiredis's `redisFormatCommandArgv`
+    /// would (a test holds the two to the same bytes).
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.reserveCapacity(minimumWritableBytes: 16 + self.encoded.count)
+        buffer.writeInteger(UInt8(ascii: "*"))
+        Self.writeDecimal(self.count, to: &buffer)
+        buffer.writeInteger(UInt16(0x0D0A))
+        buffer.writeBytes(self.encoded)
+    }
+
+    /// The bytes ``encode(into:)`` writes, for tests.
+    var resp: [UInt8] {
+        var buffer = ByteBuffer()
+        self.encode(into: &buffer)
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+
+    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    private static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        while divisor > 0 {
+            buffer.writeInteger(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
 }

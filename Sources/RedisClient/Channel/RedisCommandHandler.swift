@@ -53,6 +53,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private var batchReplies: [RedisValue] = []
     private var failure: (any Error)?
     private var flushScheduled = false
+    /// Commands encoded since the last flush, written together by the next.
+    private var unwritten: ByteBuffer?
     private var timer: Scheduled<Void>?
     /// Set while the handler is in its pipeline, for ``submit(_:)``.
     private var context: ChannelHandlerContext?
@@ -87,24 +89,26 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             promise?.fail(failure)
             return
         }
-        var buffer: ByteBuffer
-        switch request {
-        case .one(let command, _, _), .awaiting(let command, _, _):
-            buffer = context.channel.allocator.buffer(capacity: command.bytes.count + 16 * command.count)
-            CommandEncoder.encode(command, into: &buffer)
-        case .batch(let commands, _, _):
-            buffer = context.channel.allocator.buffer(
-                capacity: commands.reduce(0) { $0 + $1.bytes.count + 16 * $1.count })
-            for command in commands { CommandEncoder.encode(command, into: &buffer) }
-        }
         guard request.replyCount > 0 else {
             if case .batch(_, let promise, _) = request { promise.succeed([]) }
             promise?.succeed(())
             return
         }
+        // Commands of one event loop tick go into one buffer, written whole by the flush.
+        var buffer = self.unwritten.take() ?? context.channel.allocator.buffer(capacity: 1024)
+        switch request {
+        case .one(let command, _, _), .awaiting(let command, _, _):
+            command.encode(into: &buffer)
+        case .batch(let commands, _, _):
+            for command in commands { command.encode(into: &buffer) }
+        }
         self.pending.append((request, .now()))
         if self.timer == nil { self.armTimer(context: context, deadline: request.deadline) }
-        context.write(Self.wrapOutboundOut(buffer), promise: promise)
+        if let promise {
+            context.write(Self.wrapOutboundOut(buffer), promise: promise)
+        } else {
+            self.unwritten = buffer
+        }
     }
 
     func flush(context: ChannelHandlerContext) {
@@ -114,6 +118,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         context.eventLoop.execute {
             let (handler, context) = bound.value
             handler.flushScheduled = false
+            if let buffer = handler.unwritten.take() {
+                context.write(Self.wrapOutboundOut(buffer), promise: nil)
+            }
             context.flush()
         }
     }
@@ -195,6 +202,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             request.fail(error)
         }
         self.batchReplies = []
+        self.unwritten = nil
         context.close(promise: nil)
     }
 

@@ -3,8 +3,8 @@ import CHiredis
 /// hiredis's pure RESP parser (`redisReaderCreate` / `redisReaderFeed` / `redisReaderGetReply`),
 /// with no I/O of its own.
 ///
-/// Each parsed reply is copied into a ``RedisValue`` at once and its C object freed. This file
-/// and `CommandEncoder.swift` are the only places that touch hiredis pointers.
+/// Each parsed reply is copied into a ``RedisValue`` at once and its C object freed. This file is
+/// the only place that touches hiredis pointers.
 ///
 /// Not thread-safe: one reader belongs to one channel and is used on its event loop only. Public
 /// for the micro-benchmarks (`Benchmarks/Micro`).

@@ -2,7 +2,7 @@ import Benchmark
 import NIOCore
 import RedisClient
 
-/// The Redis client's codec: hiredis's reply parser and command encoder, as the channel uses them.
+/// The Redis client's codec: hiredis's reply parser and the command encoder, as the channel uses them.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal, .throughput],
@@ -35,11 +35,11 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let hmget = RedisCommand("HMGET", ["authd:session:0123456789abcdef0123456789abcdef", "state", "exp", "revoked"])
-    Benchmark("CommandEncoder encode HMGET") { benchmark in
+    Benchmark("RedisCommand encode HMGET") { benchmark in
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
         for _ in benchmark.scaledIterations {
             buffer.clear()
-            CommandEncoder.encode(hmget, into: &buffer)
+            hmget.encode(into: &buffer)
             blackHole(buffer.readableBytes)
         }
     }
@@ -52,11 +52,11 @@ let benchmarks: @Sendable () -> Void = {
             "1900000000", "2592000", "900", "10",
         ]
     )
-    Benchmark("CommandEncoder encode EVALSHA, 3 keys and 4 arguments") { benchmark in
+    Benchmark("RedisCommand encode EVALSHA, 3 keys and 4 arguments") { benchmark in
         var buffer = ByteBufferAllocator().buffer(capacity: 512)
         for _ in benchmark.scaledIterations {
             buffer.clear()
-            CommandEncoder.encode(evalsha, into: &buffer)
+            evalsha.encode(into: &buffer)
             blackHole(buffer.readableBytes)
         }
     }
