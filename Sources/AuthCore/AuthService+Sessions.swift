@@ -27,7 +27,7 @@ extension AuthService {
 
     /// The session a refresh token belongs to (expired tokens included), for logout.
     public func session(ofRefreshToken token: String) async throws -> SessionReference {
-        let claims = try await self.verifyRefreshToken(token)
+        let claims = try self.verifyRefreshToken(token)
         return SessionReference(username: claims.sub, sessionID: claims.sid)
     }
 

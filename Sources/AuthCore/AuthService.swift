@@ -59,7 +59,7 @@ public final class AuthService: Sendable {
         )
         try await self.store.createSession(session, now: now)
         AuthMetrics.issued(.login)
-        return try await self.issue(
+        return try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
             refreshExpiresAt: session.refreshExpiresAt, now: now
         )
@@ -69,7 +69,7 @@ public final class AuthService: Sendable {
     /// is spent: presenting it again after the grace window revokes the session.
     public func refresh(refreshToken: String) async throws -> TokenPair {
         let now = self.clock.now()
-        let claims = try await self.verifyRefreshToken(refreshToken, checkTimes: true)
+        let claims = try self.verifyRefreshToken(refreshToken, checkTimes: true)
         let rotation = SessionRotation(
             username: claims.sub,
             sessionID: claims.sid,
@@ -82,13 +82,13 @@ public final class AuthService: Sendable {
         switch try await self.store.rotateSession(rotation) {
         case .rotated(let refreshExpiresAt):
             AuthMetrics.issued(.refresh)
-            return try await self.issue(
+            return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
                 refreshExpiresAt: refreshExpiresAt, now: now, clientID: claims.clientID
             )
         case .duplicate(let current, let refreshExpiresAt):
             AuthMetrics.issued(.refreshDuplicate)
-            return try await self.issue(
+            return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
                 refreshExpiresAt: refreshExpiresAt, now: now, clientID: claims.clientID
             )
@@ -107,7 +107,7 @@ public final class AuthService: Sendable {
     /// Ends the refresh token's session. Idempotent; an expired but genuine token is accepted,
     /// since there is nothing left to end.
     public func logout(refreshToken: String) async throws {
-        let claims = try await self.verifyRefreshToken(refreshToken)
+        let claims = try self.verifyRefreshToken(refreshToken)
         if try await self.store.endSession(username: claims.sub, sessionID: claims.sid) {
             AuthMetrics.revoked(.logout)
         }
@@ -184,7 +184,7 @@ public final class AuthService: Sendable {
 
     /// Signature, kind, issuer; and times only with `checkTimes` (an expired token still names
     /// its session, for logout).
-    func verifyRefreshToken(_ token: String, checkTimes: Bool = false) async throws -> TokenClaims {
+    func verifyRefreshToken(_ token: String, checkTimes: Bool = false) throws -> TokenClaims {
         do {
             return try self.tokens.verify(token, as: .refresh, now: self.clock.now(), checkTimes: checkTimes)
         } catch {
@@ -199,7 +199,7 @@ public final class AuthService: Sendable {
         refreshExpiresAt: Int,
         now: Int,
         clientID: String? = nil
-    ) async throws -> TokenPair {
+    ) throws -> TokenPair {
         let accessTTL = self.settings.accessTokenTTL
         let client = clientID ?? self.settings.defaultClientID
         let access = TokenClaims(

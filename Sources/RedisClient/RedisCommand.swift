@@ -86,18 +86,23 @@ public struct RedisCommand: Sendable {
     private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
         var divisor = 1
         while divisor <= value / 10 { divisor *= 10 }
-        while divisor > 0 {
+        repeat {
             bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
             divisor /= 10
-        }
+        } while divisor > 0
     }
 
+    /// The digits go to the stack first, then to the buffer in one write.
     private static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
-        while divisor > 0 {
-            buffer.writeInteger(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            var rest = value
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            buffer.writeBytes(UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 }

@@ -205,7 +205,10 @@ struct Base64URLTests {
         }
     }
 
-    @Test(arguments: ["QQ==", "QUJD=", "Q+E", "Q/E", "QU JD", "Q", "QUJDR", "QR", "QUS", "é"])
+    @Test(arguments: [
+        "QQ==", "QUJD=", "Q+E", "Q/E", "QU JD", "Q", "QUJDR", "QR", "QUS", "é", "!QUJ", "QUJDQUJ*", "QUJDQU=",
+        "QUJD\u{0}UJD",
+    ])
     func refusesPaddingForeignCharactersImpossibleLengthsAndStrayBits(_ text: String) {
         #expect(Base64URL.decode(text) == nil)
     }

@@ -47,6 +47,23 @@ struct RESPReaderTests {
         #expect(try self.parse(text) == [expected])
     }
 
+    @Test func emptyArraysCloseTheArraysTheyFill() throws {
+        let text = "*3\r\n*0\r\n*1\r\n*0\r\n*2\r\n*1\r\n:5\r\n*0\r\n:6\r\n"
+        let expected: [RedisValue] = [
+            .array([.array([]), .array([.array([])]), .array([.array([.integer(5)]), .array([])])]),
+            .integer(6),
+        ]
+        #expect(try self.parse(text) == expected)
+    }
+
+    @Test func aReaderDroppedWithAReplyHalfReadIsFreed() throws {
+        for _ in 0..<100 {
+            let reader = RESPReader()
+            try Array("*3\r\n:1\r\n*2\r\n$1\r\na\r\n".utf8).withUnsafeBytes { try reader.feed($0) }
+            #expect(try reader.next() == nil)
+        }
+    }
+
     @Test func aReplySplitAtEveryByteOffsetIsReassembled() throws {
         let text = "*4\r\n+OK\r\n:12345\r\n$11\r\nhello world\r\n*2\r\n$-1\r\n-ERR x\r\n"
         let bytes = Array(text.utf8)
@@ -72,7 +89,7 @@ struct RESPReaderTests {
         #expect(try self.parse(bytes, splitAt: offsets) == [.bulkString(payload)])
     }
 
-    @Test(arguments: ["?what\r\n", "$abc\r\n", ":12x\r\n", "*-2x\r\n"])
+    @Test(arguments: ["?what\r\n", "$abc\r\n", ":12x\r\n", "*-2x\r\n", "*2\r\n:1\r\n?bad\r\n"])
     func aMalformedStreamIsAProtocolError(text: String) {
         #expect {
             _ = try self.parse(text)

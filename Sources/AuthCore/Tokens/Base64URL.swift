@@ -68,38 +68,56 @@ public enum Base64URL {
 
     private static func decode(buffer text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let count = text.count
-        guard count % 4 != 1 else { return nil }
-        return Self.values.withUnsafeBufferPointer { values -> [UInt8]? in
-            var output: [UInt8] = []
-            output.reserveCapacity(count * 3 / 4)
-            var group: UInt32 = 0
-            var pending = 0
-            for byte in text {
-                let value = values[Int(byte)]
-                guard value != 0xFF else { return nil }
-                group = group << 6 | UInt32(value)
-                pending += 1
-                if pending == 4 {
-                    output.append(UInt8(truncatingIfNeeded: group >> 16))
-                    output.append(UInt8(truncatingIfNeeded: group >> 8))
-                    output.append(UInt8(truncatingIfNeeded: group))
-                    group = 0
-                    pending = 0
+        let tail = count % 4
+        guard tail != 1 else { return nil }
+        let whole = count - tail
+        // Every 4 characters are 3 bytes; 2 or 3 trailing characters are 1 or 2 more.
+        let decodedCount = whole / 4 * 3 + (tail == 0 ? 0 : tail - 1)
+        var valid = true
+        // Written in place through a pointer: appending byte by byte cost a uniqueness and an
+        // exclusivity check per byte, more than the decoding itself.
+        let output = [UInt8](unsafeUninitializedCapacity: decodedCount) { output, initialized in
+            initialized = 0
+            valid = Self.values.withUnsafeBufferPointer { values in
+                var index = 0
+                var out = 0
+                var bad: UInt8 = 0
+                while index < whole {
+                    let a = values[Int(text[index])]
+                    let b = values[Int(text[index + 1])]
+                    let c = values[Int(text[index + 2])]
+                    let d = values[Int(text[index + 3])]
+                    bad |= (a | b | c | d) & 0xC0
+                    let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    output[out] = UInt8(truncatingIfNeeded: group >> 16)
+                    output[out + 1] = UInt8(truncatingIfNeeded: group >> 8)
+                    output[out + 2] = UInt8(truncatingIfNeeded: group)
+                    index += 4
+                    out += 3
                 }
+                switch tail {
+                case 2:
+                    let a = values[Int(text[index])]
+                    let b = values[Int(text[index + 1])]
+                    // The leftover bits must be zero.
+                    guard (a | b) & 0xC0 == 0, b & 0xF == 0 else { return false }
+                    output[out] = a << 2 | b >> 4
+                case 3:
+                    let a = values[Int(text[index])]
+                    let b = values[Int(text[index + 1])]
+                    let c = values[Int(text[index + 2])]
+                    guard (a | b | c) & 0xC0 == 0, c & 0x3 == 0 else { return false }
+                    output[out] = a << 2 | b >> 4
+                    output[out + 1] = b << 4 | c >> 2
+                default:
+                    break
+                }
+                // 0xFF marks a byte outside the alphabet; every real value is below 64.
+                return bad == 0
             }
-            switch pending {
-            case 2:
-                guard group & 0xF == 0 else { return nil }
-                output.append(UInt8(truncatingIfNeeded: group >> 4))
-            case 3:
-                guard group & 0x3 == 0 else { return nil }
-                output.append(UInt8(truncatingIfNeeded: group >> 10))
-                output.append(UInt8(truncatingIfNeeded: group >> 2))
-            default:
-                break
-            }
-            return output
+            if valid { initialized = decodedCount }
         }
+        return valid ? output : nil
     }
 
     /// Decodes the base64url text of a string.

@@ -183,9 +183,19 @@ public final class TokenCodec: Sendable {
     /// is known byte for byte, and is taken as it is; any other is decoded and read.
     private static func header(of segment: ArraySlice<UInt8>, kind: TokenKind) -> Header? {
         switch kind {
-        case .refresh where segment.elementsEqual(Self.refreshHeader): return Self.refreshHeaderValue
-        case .access where segment.elementsEqual(Self.hmacAccessHeader): return Self.hmacAccessHeaderValue
+        case .refresh where Self.equal(segment, Self.refreshHeader): return Self.refreshHeaderValue
+        case .access where Self.equal(segment, Self.hmacAccessHeader): return Self.hmacAccessHeaderValue
         default: return Base64URL.decode(segment).flatMap(Header.init(json:))
+        }
+    }
+
+    private static func equal(_ segment: ArraySlice<UInt8>, _ known: [UInt8]) -> Bool {
+        guard segment.count == known.count else { return false }
+        return segment.withUnsafeBufferPointer { segment in
+            known.withUnsafeBufferPointer { known in
+                for index in 0..<known.count where segment[index] != known[index] { return false }
+                return true
+            }
         }
     }
 

@@ -25,14 +25,15 @@ public struct HTTPResponse: Sendable {
 
     /// A JSON response.
     public static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPResponse {
-        let body: ByteBuffer
-        if let direct = value as? any DirectJSONBody {
-            body = ByteBuffer(bytes: direct.json)
-        } else {
-            // Encoding our own response types cannot fail.
-            body = ByteBuffer(bytes: (try? Self.encoder.encode(value)) ?? Data("{}".utf8))
-        }
+        // Encoding our own response types cannot fail.
+        let body = ByteBuffer(bytes: (try? Self.encoder.encode(value)) ?? Data("{}".utf8))
         return HTTPResponse(status: status, headers: Self.jsonHeaders, body: body)
+    }
+
+    /// A JSON response whose body writes itself; chosen over the `Encodable` one at compile time,
+    /// with no dynamic cast or boxed value per response.
+    static func json(_ value: some DirectJSONBody, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, headers: Self.jsonHeaders, body: ByteBuffer(bytes: value.json))
     }
 
     /// A response that carries tokens: never cached (RFC 6749 §5.1).
@@ -40,6 +41,10 @@ public struct HTTPResponse: Sendable {
         var response = Self.json(value)
         response.headers = Self.tokenHeaders
         return response
+    }
+
+    static func tokens(_ value: some DirectJSONBody) -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: Self.tokenHeaders, body: ByteBuffer(bytes: value.json))
     }
 
     private static let tokenHeaders: HTTPHeaders = [

@@ -61,12 +61,17 @@ enum ResponseEncoder {
 
     private static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
         precondition(value >= 0)
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
-        repeat {
-            buffer.writeInteger(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
-        } while divisor > 0
+        // The digits go to the stack first, then to the buffer in one write.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            var rest = value
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            buffer.writeBytes(UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 
     /// Framing is this encoder's job: a route's own `content-length` or `transfer-encoding`
@@ -86,17 +91,33 @@ enum ResponseEncoder {
 
     /// A name must be an RFC 9110 token; a value must not hold CR, LF or NUL.
     static func isSafe(name: String, value: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy(Self.isTokenByte)
-            && !value.utf8.contains { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") || $0 == 0 }
+        var name = name
+        var value = value
+        // Over the contiguous UTF-8 bytes: iterating a string's UTF-8 view cost several times more.
+        let nameIsToken = name.withUTF8 { bytes in
+            guard !bytes.isEmpty else { return false }
+            for byte in bytes where !Self.isTokenByte(byte) { return false }
+            return true
+        }
+        return nameIsToken
+            && value.withUTF8 { bytes in
+                for byte in bytes where byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") || byte == 0 {
+                    return false
+                }
+                return true
+            }
     }
 
     private static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "!"), UInt8(ascii: "#"),
+            UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"),
+            UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
+            UInt8(ascii: "|"), UInt8(ascii: "~"):
             return true
         default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            return false
         }
     }
 }
