@@ -148,3 +148,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Async functions run on their caller's executor (SE-0461): a request's calls stay on its event
+// loop without the runtime asking, at every call, which executor the task prefers.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+}
