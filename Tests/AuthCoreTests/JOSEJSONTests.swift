@@ -55,6 +55,44 @@ struct JOSEJSONTests {
         #expect(members.map(\.value) == [.string(nasty), .integer(-7)])
     }
 
+    @Test func theEightByteCheckFindsExactlyTheBytesThatNeedAnEscape() {
+        let special: [UInt8] = [0x00, 0x01, 0x1F, 0x22, 0x5C]
+        let plain: [UInt8] = [0x20, 0x21, 0x23, 0x41, 0x5B, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            var bytes = (0..<8).map { _ in plain.randomElement(using: &generator)! }
+            if Bool.random(using: &generator) {
+                bytes[Int.random(in: 0..<8, using: &generator)] = special.randomElement(using: &generator)!
+            }
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let expected = bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+            #expect(JOSEJSON.mayNeedEscape(word) == expected, "\(bytes)")
+        }
+        // Every byte value at every position among plain letters.
+        for byte in UInt8.min...UInt8.max {
+            for position in 0..<8 {
+                var bytes = [UInt8](repeating: 0x41, count: 8)
+                bytes[position] = byte
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                #expect(JOSEJSON.mayNeedEscape(word) == (byte < 0x20 || byte == 0x22 || byte == 0x5C), "\(bytes)")
+            }
+        }
+    }
+
+    @Test func escapesAreFoundAtEveryOffsetOfLongStrings() throws {
+        for special in ["\"", "\\", "\n", "\u{1}", "é"] {
+            for offset in 0..<20 {
+                let text = String(repeating: "a", count: offset) + special + String(repeating: "b", count: 19 - offset)
+                var writer = JSONObjectWriter()
+                writer.add("s", text)
+                let bytes = writer.finish()
+                let foundation = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+                #expect(foundation["s"] as? String == text)
+                #expect(JOSEJSON.object(bytes)?.first?.value == .string(text))
+            }
+        }
+    }
+
     @Test func claimsRoundTripAndAreReadLikeJSONDecoderReadsThem() throws {
         let claims = TokenClaims(
             iss: "authd", sub: "zoë \"quoted\"", aud: "api", clientID: "c\\1", iat: 1_700_000_000, exp: 1_700_000_900,

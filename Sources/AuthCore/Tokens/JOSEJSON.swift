@@ -7,6 +7,21 @@
 /// one well-formed JSON object: trailing bytes, invalid UTF-8, lone surrogates, nesting deeper
 /// than ``maximumDepth``, and duplicate member names (RFC 7515 §5.2 allows refusing them).
 public enum JOSEJSON {
+    /// Whether any of eight bytes is a quote, a backslash or a control character (below 0x20):
+    /// the bytes a JSON string cannot hold as they are. Exact, with the classic bit tricks for a
+    /// zero byte (`x ^ c` for each of the two characters) and for a byte below a bound.
+    @inline(__always)
+    static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote
+        let hasBackslash = (backslash &- ones) & ~backslash
+        let hasControl = (word &- ones &* 0x20) & ~word
+        return (hasQuote | hasBackslash | hasControl) & highs != 0
+    }
+
     public enum Value: Equatable, Sendable {
         case string(String)
         /// A number with no fraction or exponent that fits in an `Int`.
@@ -150,12 +165,28 @@ public enum JOSEJSON {
             guard self.peek == UInt8(ascii: "\"") else { return nil }
             self.index += 1
             let start = self.index
-            // Without escapes (the usual case) the bytes are the string's.
-            var ascii = true
-            while let byte = self.peek, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte >= 0x20 {
-                ascii = ascii && byte < 0x80
-                self.index += 1
+            // Without escapes (the usual case) the bytes are the string's. Scanned eight bytes at a
+            // time while none is a quote, a backslash or a control character.
+            let (end, ascii) = self.bytes.withUnsafeBufferPointer { bytes -> (Int, Bool) in
+                var index = start
+                var seen: UInt64 = 0
+                while index < bytes.count {
+                    if bytes.count - index >= 8 {
+                        let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+                        if !JOSEJSON.mayNeedEscape(word) {
+                            seen |= word
+                            index += 8
+                            continue
+                        }
+                    }
+                    let byte = bytes[index]
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                    seen |= UInt64(byte)
+                    index += 1
+                }
+                return (index, seen & 0x8080_8080_8080_8080 == 0)
             }
+            self.index = end
             if self.peek == UInt8(ascii: "\"") {
                 defer { self.index += 1 }
                 let range = start..<self.index
@@ -268,7 +299,8 @@ public struct JSONObjectWriter {
         if self.bytes.count > 1 { self.bytes.append(UInt8(ascii: ",")) }
         self.bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
-        self.bytes.append(contentsOf: "\":".utf8)
+        self.bytes.append(UInt8(ascii: "\""))
+        self.bytes.append(UInt8(ascii: ":"))
     }
 
     /// A JSON string, escaping what RFC 8259 §7 requires and nothing else. Runs of bytes that
@@ -281,15 +313,27 @@ public struct JSONObjectWriter {
 
     private static func appendString(utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        var run = utf8.startIndex
-        var index = run
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                utf8.formIndex(after: &index)
+        guard let base = utf8.baseAddress else {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        let count = utf8.count
+        var run = 0
+        var index = 0
+        while index < count {
+            // Eight bytes at a time while none needs an escape (all of a token).
+            if count - index >= 8,
+                !JOSEJSON.mayNeedEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            {
+                index += 8
                 continue
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<index]))
+            let byte = base[index]
+            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                index += 1
+                continue
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + run, count: index - run))
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
                 bytes.append(UInt8(ascii: "\\"))
@@ -303,10 +347,10 @@ public struct JSONObjectWriter {
                 bytes.append(hex[Int(byte >> 4)])
                 bytes.append(hex[Int(byte & 0xF)])
             }
-            utf8.formIndex(after: &index)
+            index += 1
             run = index
         }
-        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<index]))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base + run, count: index - run))
         bytes.append(UInt8(ascii: "\""))
     }
 }
