@@ -12,10 +12,15 @@ struct SentinelTests {
         try await primary.start()
         let replica = try RedisServerProcess(extraArguments: ["--replicaof", "127.0.0.1", String(primary.port)])
         try await replica.start()
+        let clock = ContinuousClock()
+        // Sentinels learn of replicas from the primary's INFO, which they read every 10 s: with the
+        // replica attached before they start, their first INFO names it.
+        try await Self.waitUntil(clock, within: .seconds(10)) {
+            try await primary.cli(["INFO", "replication"]).contains("connected_slaves:1")
+        }
         let sentinels = try (0..<3).map { _ in try RedisServerProcess(sentinelFor: name, primaryPort: primary.port) }
         for sentinel in sentinels { try await sentinel.start() }
 
-        let clock = ContinuousClock()
         // The sentinels find each other and the replica through the primary, every 2 s or so.
         try await Self.waitUntil(clock, within: .seconds(15)) {
             for sentinel in sentinels {

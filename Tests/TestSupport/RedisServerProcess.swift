@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -83,7 +84,13 @@ public final class RedisServerProcess: @unchecked Sendable {
             let answer = try await self.cli(["ping"])
             // A server with a password answers NOAUTH, a replica loading its first sync LOADING:
             // either is up all the same.
-            if ["PONG", "NOAUTH", "LOADING"].contains(where: answer.contains) { return }
+            if ["PONG", "NOAUTH", "LOADING"].contains(where: answer.contains) {
+                // The answer must be this server's: one that could not bind its port has exited.
+                guard process.isRunning else {
+                    throw TestFailure("redis-server could not take port \(self.port): another process holds it")
+                }
+                return
+            }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw TestFailure("redis-server on port \(self.port) did not start")
@@ -151,8 +158,22 @@ public struct TestFailure: Error, CustomStringConvertible {
 public let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A TCP port nothing listens on right now, picked by the kernel.
+/// Ports already handed out in this process. The kernel can pick a port again once the probe
+/// socket below is closed, and tests run in parallel: two servers started on one port made one
+/// test talk to the other's server, which that test paused or killed.
+private let portsHandedOut = Mutex<Set<Int>>([])
+
+/// A TCP port nothing listens on right now, picked by the kernel, and never the same twice in one
+/// process.
 public func freePort() throws -> Int {
+    for _ in 0..<100 {
+        let port = try kernelFreePort()
+        if portsHandedOut.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    throw TestFailure("no fresh free port")
+}
+
+private func kernelFreePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket() failed") }
     defer { close(fd) }
