@@ -112,8 +112,24 @@ struct RedisFailureTests {
 
         server.pause()
         let clock = ContinuousClock()
-        let started = clock.now
-        await #expect(throws: RedisClientError.timeout) { try await redis.ping() }
+        // The command must go out on a live connection for this test to mean anything. Under the
+        // full parallel suite, a pooled connection was once found down at this point (cause
+        // unknown), and the ping failed fast with `unavailable` before reaching the server: that is
+        // retried, briefly. Every other outcome is judged as it is.
+        var started = clock.now
+        var outcome: (any Error)?
+        for _ in 0..<10 {
+            started = clock.now
+            do {
+                try await redis.ping()
+                outcome = nil
+            } catch {
+                outcome = error
+            }
+            guard case RedisClientError.unavailable? = outcome else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(outcome as? RedisClientError == .timeout, "\(String(describing: outcome))")
         #expect(clock.now - started < .milliseconds(1200))
         server.resume()
         try await TestRedis.waitUntilConnected(redis, timeout: .seconds(3))
