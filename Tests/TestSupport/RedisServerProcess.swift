@@ -29,7 +29,8 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// A Redis Sentinel monitoring the primary on `primaryPort` as `name`, with short timeouts so
-    /// that a failover happens within a few seconds.
+    /// that a failover happens within a few seconds. Not shorter: with 500 ms, a primary starved of
+    /// CPU by the parallel suite was once taken for dead, and a failover came before the test's own.
     public init(sentinelFor name: String, primaryPort: Int, quorum: Int = 2) throws {
         self.port = try freePort()
         self.directory = FileManager.default.temporaryDirectory
@@ -42,7 +43,7 @@ public final class RedisServerProcess: @unchecked Sendable {
             "bind 127.0.0.1",
             "dir \(self.directory.path)",
             "sentinel monitor \(name) 127.0.0.1 \(primaryPort) \(quorum)",
-            "sentinel down-after-milliseconds \(name) 500",
+            "sentinel down-after-milliseconds \(name) 2000",
             "sentinel failover-timeout \(name) 3000",
             "sentinel parallel-syncs \(name) 1",
         ]
