@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. Benchmarks/lib.sh
 ensure_system_packages wrk valgrind gcc
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(bare trivial verify refresh)
@@ -22,14 +23,7 @@ port=${BENCH_PORT:-8096}
 redis_port=${BENCH_REDIS_PORT:-6396}
 seconds=${BENCH_SECONDS:-8}
 connections=${BENCH_CONNECTIONS:-8}
-if [ -n "${BENCH_BIN:-}" ]; then
-    bin=$(realpath "$BENCH_BIN")
-else
-    swift build -c release --product authd >/dev/null
-    bin="$(swift build -c release --show-bin-path)/authd"
-fi
-swift build -c release --product bare-nio-server >/dev/null
-bare_bin="$(swift build -c release --show-bin-path)/bare-nio-server"
+release_binaries
 
 dir=$(mktemp -d -t authd-instructions.XXXXXX)
 pid=""

@@ -9,19 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. Benchmarks/lib.sh
 ensure_system_packages wrk linux-perf
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(bare verify refresh)
 port=${BENCH_PORT:-8092}
 redis_port=${BENCH_REDIS_PORT:-6392}
-if [ -n "${BENCH_BIN:-}" ]; then
-    bin=$BENCH_BIN
-else
-    swift build -c release --product authd >/dev/null
-    bin="$(swift build -c release --show-bin-path)/authd"
-fi
-swift build -c release --product bare-nio-server >/dev/null
-bare_bin="$(swift build -c release --show-bin-path)/bare-nio-server"
+release_binaries
 libc=$(ldd "$bin" | awk '/libc\.so/ { print $3 }')
 perf probe -q -x "$libc" malloc 2>/dev/null || true
 event=$(perf probe -l 2>/dev/null | awk '/malloc/ { print $1; exit }')

@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. Benchmarks/lib.sh
 ensure_system_packages wrk
 bench_dir=${BENCH_DIR:-../shared/bench}
 port=${BENCH_PORT:-8090}
@@ -20,14 +21,7 @@ redis_port=${BENCH_REDIS_PORT:-6390}
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(bare trivial verify refresh login)
 
-if [ -n "${BENCH_BIN:-}" ]; then
-    bin=$BENCH_BIN  # compare another build, e.g. a copy of an earlier one
-else
-    swift build -c release --product authd >/dev/null
-    bin="$(swift build -c release --show-bin-path)/authd"
-fi
-swift build -c release --product bare-nio-server >/dev/null
-bare_bin="$(swift build -c release --show-bin-path)/bare-nio-server"
+release_binaries
 
 dir=$(mktemp -d -t authd-bench.XXXXXX)
 authd_pid=""
