@@ -37,31 +37,22 @@ public struct RedisCommand: Sendable {
 
     public mutating func append(_ argument: String) {
         var argument = argument
-        argument.withUTF8 { self.appendBulk(UnsafeRawBufferPointer($0)) }
+        // Over the contiguous UTF-8 bytes: appending a string's UTF-8 view is the slow path.
+        argument.withUTF8 { self.append(bytes: $0) }
     }
 
     public mutating func append(_ argument: Int) {
         self.append(String(argument))
     }
 
+    /// One argument as a RESP bulk string: `$`, its length, CRLF, its bytes, CRLF.
     public mutating func append(bytes argument: some Collection<UInt8>) {
-        self.appendHeader(length: argument.count)
-        self.encoded.append(contentsOf: argument)
-        self.encoded.append(13)
-        self.encoded.append(10)
-    }
-
-    private mutating func appendBulk(_ argument: UnsafeRawBufferPointer) {
-        self.appendHeader(length: argument.count)
-        self.encoded.append(contentsOf: argument)
-        self.encoded.append(13)
-        self.encoded.append(10)
-    }
-
-    private mutating func appendHeader(length: Int) {
         self.count += 1
         self.encoded.append(UInt8(ascii: "$"))
-        Self.appendDecimal(length, to: &self.encoded)
+        Self.appendDecimal(argument.count, to: &self.encoded)
+        self.encoded.append(13)
+        self.encoded.append(10)
+        self.encoded.append(contentsOf: argument)
         self.encoded.append(13)
         self.encoded.append(10)
     }
