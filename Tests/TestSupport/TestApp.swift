@@ -143,3 +143,38 @@ public struct TestPair: Sendable {
         await self.b.stop()
     }
 }
+
+/// Starts an instance, runs `body` with it, and stops it before returning, whether `body` threw
+/// or not: no teardown is left running after the test.
+public func withTestApp<T>(
+    secrets: TestSecrets = TestSecrets(),
+    clock: any AuthClock = SystemClock(),
+    configure: (inout AppConfiguration) -> Void = { _ in },
+    _ body: (TestApp) async throws -> T
+) async throws -> T {
+    let app = try await TestApp.start(secrets: secrets, clock: clock, configure: configure)
+    do {
+        let result = try await body(app)
+        await app.stop()
+        return result
+    } catch {
+        await app.stop()
+        throw error
+    }
+}
+
+/// Runs `count` copies of `body` at once, each with its index, and returns their results in
+/// order: real parallel requests, for the race tests.
+public func inParallel<T: Sendable>(
+    _ count: Int,
+    _ body: @escaping @Sendable (Int) async throws -> T
+) async throws -> [T] {
+    try await withThrowingTaskGroup(of: (Int, T).self) { group in
+        for index in 0..<count {
+            group.addTask { (index, try await body(index)) }
+        }
+        var results = [T?](repeating: nil, count: count)
+        for try await (index, result) in group { results[index] = result }
+        return results.map { $0! }
+    }
+}

@@ -23,9 +23,18 @@ public struct TestResponse: Sendable {
 /// request; the request is sent as raw bytes, so tests can also send what no proper client would.
 public struct TestHTTPClient: Sendable {
     public let port: Int
+    /// The local address to connect from (any of 127.0.0.0/8 works on Linux), so that a test can
+    /// be several clients at different addresses; `nil`: the kernel's choice.
+    public let sourceAddress: String?
 
-    public init(port: Int) {
+    public init(port: Int, from sourceAddress: String? = nil) {
         self.port = port
+        self.sourceAddress = sourceAddress
+    }
+
+    /// The same server, reached from another loopback address.
+    public func from(_ address: String) -> TestHTTPClient {
+        TestHTTPClient(port: self.port, from: address)
     }
 
     public func request(
@@ -92,7 +101,12 @@ public struct TestHTTPClient: Sendable {
         let promise = loop.makePromise(of: [UInt8].self)
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: loop)
+            var bootstrap = ClientBootstrap(group: loop)
+            if let source = self.sourceAddress {
+                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
+            }
+            channel =
+                try await bootstrap
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))

@@ -1,0 +1,209 @@
+import AuthCore
+import AuthHTTP
+import Crypto
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import TestSupport
+import Testing
+
+/// Tokens, bodies and HTTP framing that no honest client sends (issue 13, items 9 to 14). Each
+/// gets a clear 4xx; none may crash the process or get a 5xx.
+@Suite("Protocol attacks")
+struct ProtocolAttackTests {
+    /// An HS256 access token over a payload written by hand, signed with the app's real key: the
+    /// attacker here is anyone who gets authd to sign, or a bug that lets a claim through.
+    static func signedAccessToken(payload: String, secret: String) -> String {
+        let header = JWT.base64URL(Data(#"{"alg":"HS256","typ":"at+jwt"}"#.utf8))
+        let input = header + "." + JWT.base64URL(Data(payload.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + JWT.base64URL(Data(mac))
+    }
+
+    /// The payload of a real token with one claim replaced by raw JSON text (or added).
+    static func payload(of token: String, setting claim: String, to raw: String) throws -> String {
+        let claims = try JWT.claims(of: token)
+        var members: [(String, String)] = [
+            ("iss", "\"\(claims.iss)\""), ("sub", "\"\(claims.sub)\""), ("aud", "\"\(claims.aud)\""),
+            ("client_id", "\"\(claims.clientID)\""), ("iat", String(claims.iat)), ("exp", String(claims.exp)),
+            ("jti", "\"\(claims.jti)\""), ("sid", "\"\(claims.sid)\""), ("token_use", "\"access\""),
+        ]
+        if let index = members.firstIndex(where: { $0.0 == claim }) {
+            members[index].1 = raw
+        } else {
+            members.append((claim, raw))
+        }
+        return "{" + members.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    /// Item 9: no arithmetic on a claim may trap. Every numeric claim at its boundaries, signed
+    /// with the real key.
+    @Test func numericClaimsAtTheirBoundariesNeverCrashTheProcess() async throws {
+        let secrets = TestSecrets()
+        try await withTestApp(secrets: secrets) { app in
+            let token = try #require(try await app.signUpAndLogIn("boundaries")["accessToken"])
+            let values = [
+                "9223372036854775807", "-9223372036854775808", "9223372036854775808", "-9223372036854775809",
+                "18446744073709551616", "1e400", "-1e400", "0", "-1", "1.5", "-0", "0.0", "1E3", "\"1\"", "null",
+                "true", "[1]", "{}", "99999999999999999999999999999999999999",
+            ]
+            var statuses: [String: Int] = [:]
+            for claim in ["exp", "iat", "nbf"] {
+                for value in values {
+                    let forged = Self.signedAccessToken(
+                        payload: try Self.payload(of: token, setting: claim, to: value), secret: secrets.access)
+                    let status = try await app.client.get("/me", bearer: forged).status
+                    statuses["\(claim)=\(value)"] = status
+                    #expect(status == 200 || status == 401, "\(claim)=\(value)")
+                }
+            }
+            // Far outside any sane range, each is refused.
+            #expect(statuses["exp=-9223372036854775808"] == 401)
+            #expect(statuses["iat=9223372036854775807"] == 401)
+            #expect(statuses["nbf=9223372036854775807"] == 401)
+            #expect(statuses["exp=1e400"] == 401)
+            #expect(try await app.client.get("/healthz").status == 200)
+        }
+    }
+
+    /// Item 10: `nbf` in the future is refused (RFC 7519 §4.1.5), within the clock leeway.
+    @Test func aTokenNotYetValidIsRefused() async throws {
+        let secrets = TestSecrets()
+        try await withTestApp(secrets: secrets) { app in
+            let token = try #require(try await app.signUpAndLogIn("notyet")["accessToken"])
+            let now = Int(Date().timeIntervalSince1970)
+            let later = Self.signedAccessToken(
+                payload: try Self.payload(of: token, setting: "nbf", to: String(now + 3600)), secret: secrets.access)
+            let response = try await app.client.get("/me", bearer: later)
+            #expect(response.status == 401)
+            #expect(response["error"] == "invalid_token")
+            let within = Self.signedAccessToken(
+                payload: try Self.payload(of: token, setting: "nbf", to: String(now + 5)), secret: secrets.access)
+            #expect(try await app.client.get("/me", bearer: within).status == 200, "inside the 30 s leeway")
+        }
+    }
+
+    /// Item 11: a key given twice is refused however it is spelled, and so are leading zeros.
+    @Test func escapedDuplicateKeysAndLeadingZerosAreRefused() async throws {
+        try await withTestApp { app in
+            try await app.signUpAndLogIn("dupe1")
+            try await app.signUpAndLogIn("dupe2")
+            let bodies = [
+                #"{"username":"dupe1","\u0075sername":"dupe2","password":"correct horse battery"}"#,
+                #"{"\u0075sername":"dupe1","username":"dupe2","password":"correct horse battery"}"#,
+                #"{"username":"dupe1","password":"correct horse battery","pass\u0077ord":"x"}"#,
+                #"{"username":"dupe1","password":"correct horse battery","n":01}"#,
+                #"{"username":"dupe1","password":"correct horse battery","n":-00.5}"#,
+            ]
+            for body in bodies {
+                let response = try await app.client.request(
+                    "POST", "/login", headers: [("content-type", "application/json")], body: Array(body.utf8))
+                #expect(response.status == 400, "\(body)")
+                #expect(response["error"] == "invalid_request", "\(body)")
+            }
+        }
+    }
+
+    /// Item 11: form bodies split on the bytes `&` and `=`, not on Swift `Character`s (a
+    /// combining mark after `&` would otherwise glue two fields into one).
+    @Test func formBodiesSplitOnBytes() throws {
+        let body = ByteBuffer(bytes: Array("a=1&".utf8) + [0xCC, 0x81] + Array("b=2&c=3".utf8))
+        let fields = try FormBody.parse(body)
+        #expect(fields["a"] == "1")
+        #expect(fields["\u{301}b"] == "2")
+        #expect(fields["c"] == "3")
+    }
+
+    /// Item 13: a chunk size the parser cannot read gets 400, then the connection closes.
+    @Test func anInvalidChunkSizeGets400() async throws {
+        try await withTestApp { app in
+            let request =
+                "POST /login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n"
+            let response = try await app.client.raw(Array(request.utf8))
+            #expect(response.status == 400)
+            #expect(response["error"] == "invalid_request")
+            #expect(response.headers["connection"] == "close")
+        }
+    }
+
+    /// Item 14: a request in another scheme gets a bare challenge (RFC 6750 §3.1).
+    @Test func anotherAuthorizationSchemeGetsAChallengeWithNoErrorCode() async throws {
+        try await withTestApp { app in
+            for path in ["/me", "/sessions", "/posts"] {
+                let response = try await app.client.request(
+                    "GET", path, headers: [("authorization", "Basic dXNlcjpwYXNzd29yZA==")])
+                #expect(response.status == 401)
+                #expect(response.headers["www-authenticate"] == #"Bearer realm="authd""#)
+            }
+        }
+    }
+
+    /// Item 12: a request head dribbled a byte at a time must still arrive within the request
+    /// deadline; the idle timeout alone (reset by every byte) would let it hold the connection.
+    @Test func aDribbledRequestHeadGets408AtItsDeadline() async throws {
+        try await withTestApp(configure: { $0.http.requestReadTimeout = .seconds(1) }) { app in
+            let connection = try await RawConnection.open(port: app.port)
+            try await connection.send("GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            // A byte every 200 ms: never 60 s of silence, never a complete head. The server has
+            // 1 s; 15 s is for a loaded machine.
+            let clock = ContinuousClock()
+            let start = clock.now
+            while connection.isOpen, clock.now - start < .seconds(15) {
+                try? await connection.send("x")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(!connection.isOpen, "the server still holds the connection after 15 s")
+            #expect(connection.received.hasPrefix("HTTP/1.1 408"))
+        }
+    }
+}
+
+/// A client connection a test writes to piece by piece.
+final class RawConnection: Sendable {
+    private let channel: any Channel
+    private let collector: Collector
+
+    private init(channel: any Channel, collector: Collector) {
+        self.channel = channel
+        self.collector = collector
+    }
+
+    static func open(port: Int, from source: String? = nil) async throws -> RawConnection {
+        let collector = Collector()
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        let channel = try await bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+        }
+        .connect(host: "127.0.0.1", port: port).get()
+        return RawConnection(channel: channel, collector: collector)
+    }
+
+    func send(_ text: String) async throws {
+        try await self.channel.writeAndFlush(ByteBuffer(string: text))
+    }
+
+    var isOpen: Bool { self.channel.isActive }
+    var received: String { self.collector.text }
+
+    func close() async {
+        try? await self.channel.close()
+    }
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        private let bytes = NIOLockedValueBox<[UInt8]>([])
+        var text: String { String(decoding: self.bytes.withLockedValue { $0 }, as: UTF8.self) }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = Self.unwrapInboundIn(data)
+            self.bytes.withLockedValue { $0 += buffer.readableBytesView }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
