@@ -61,7 +61,7 @@ let package = Package(
         // Redis store: the token domain's state as Redis keys and Lua scripts.
         .target(
             name: "AuthStore",
-            dependencies: ["AuthCore", "RedisClient"]
+            dependencies: ["AuthCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // HTTP server: bare NIOHTTP1, a small router, and the mapping of errors to responses.
         .target(

@@ -16,7 +16,9 @@ extension AuthService {
             case .refresh:
                 try await self.store.endSession(username: claims.sub, sessionID: claims.sid)
             case .access:
-                try await self.store.denyAccessToken(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti)
+                try await self.store.denyAccessToken(
+                    username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp,
+                    now: self.clock.now(), maxDenied: self.settings.maxDeniedTokensPerSession)
             }
             AuthMetrics.revoked(.revoke)
             return

@@ -9,26 +9,42 @@ public enum LogoutScope: String, Sendable, CaseIterable {
 }
 
 extension AuthService {
-    /// Ends sessions of the user of `session`, as `scope` says. Returns how many were ended.
+    /// Logout with a refresh token: `local` ends the token's own session (idempotent; an expired or
+    /// stale token may end what is left of it). `others` and `global` reach beyond that session,
+    /// so they need a live session whose current refresh token this is (or its predecessor within
+    /// the grace window); a stale token ends nothing and fails with `invalid_grant`.
     @discardableResult
-    public func logout(_ session: SessionReference, scope: LogoutScope) async throws -> Int {
+    public func logout(refreshToken: String, scope: LogoutScope) async throws -> Int {
+        let claims = try self.verifyRefreshToken(refreshToken)
+        let proof = SessionProof.refreshToken(
+            sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now(),
+            graceSeconds: self.settings.refreshGraceWindow)
+        return try await self.endSessions(of: claims.sub, from: claims.sid, scope: scope, proof: proof)
+    }
+
+    /// Logout with an access token already authenticated: the same scopes, checked against its
+    /// session in the same atomic step as the ending.
+    @discardableResult
+    public func logout(_ principal: Principal, scope: LogoutScope) async throws -> Int {
+        let proof = SessionProof.accessToken(sessionID: principal.sessionID, tokenID: principal.tokenID)
+        return try await self.endSessions(of: principal.username, from: principal.sessionID, scope: scope, proof: proof)
+    }
+
+    private func endSessions(of username: String, from sessionID: String, scope: LogoutScope, proof: SessionProof)
+        async throws -> Int
+    {
         let ended: Int
         switch scope {
         case .local:
-            ended = try await self.store.endSession(username: session.username, sessionID: session.sessionID) ? 1 : 0
-        case .others:
-            ended = try await self.store.endSessions(username: session.username, keeping: session.sessionID)
-        case .global:
-            ended = try await self.store.endSessions(username: session.username, keeping: nil)
+            ended = try await self.store.endSession(username: username, sessionID: sessionID) ? 1 : 0
+        case .others, .global:
+            let keeping = scope == .others ? sessionID : nil
+            guard let count = try await self.store.endSessions(username: username, keeping: keeping, proof: proof)
+            else { throw AuthError.invalidGrant("this token's session has ended; log in again") }
+            ended = count
         }
         AuthMetrics.revoked(.logout, count: ended)
         return ended
-    }
-
-    /// The session a refresh token belongs to (expired tokens included), for logout.
-    public func session(ofRefreshToken token: String) async throws -> SessionReference {
-        let claims = try self.verifyRefreshToken(token)
-        return SessionReference(username: claims.sub, sessionID: claims.sid)
     }
 
     /// The caller's live sessions, oldest first.
@@ -38,37 +54,36 @@ extension AuthService {
 
     /// Ends one of the caller's sessions.
     public func revokeSession(_ sessionID: String, of principal: Principal) async throws {
-        guard try await self.store.endSession(username: principal.username, sessionID: sessionID) else {
+        guard RandomID.isValid(sessionID),
+            try await self.store.endSession(username: principal.username, sessionID: sessionID)
+        else {
             throw AuthError.sessionNotFound
         }
         AuthMetrics.revoked(.session)
     }
 
-    /// Changes the caller's password after checking the current one, then ends every session of
-    /// the user: every refresh and access token issued so far stops working on every instance.
-    public func changePassword(of principal: Principal, current: String, new: String) async throws {
+    /// Changes the caller's password after checking the current one (throttled like a login),
+    /// then ends every session of the user in the same step: every refresh and access token
+    /// issued so far stops working on every instance. The new password is validated first, so a
+    /// request that could never succeed costs no hash.
+    public func changePassword(of principal: Principal, current: String, new: String, client: ClientInfo) async throws {
+        try Credentials.validateNewPassword(new)
+        let stored: StoredPassword
         do {
-            _ = try await self.checkPassword(username: principal.username, password: current)
+            stored = try await self.checkPassword(username: principal.username, password: current, client: client)
+                .stored
         } catch AuthError.invalidCredentials {
             throw AuthError.invalidRequest("the current password is wrong")
         }
-        try Credentials.validateNewPassword(new)
         let hash = try await self.passwords.hash(new)
-        try await self.store.setPasswordHash(username: principal.username, passwordHash: hash)
-        let ended = try await self.store.endSessions(username: principal.username, keeping: nil)
+        guard
+            let ended = try await self.store.changePassword(
+                username: principal.username, expectedVersion: stored.version, newHash: hash)
+        else {
+            throw AuthError.invalidRequest("the password was changed meanwhile; log in again")
+        }
         AuthMetrics.revoked(.password, count: ended)
         self.logger.info(
             "password changed; sessions ended", metadata: ["user": "\(principal.username)", "sessions": "\(ended)"])
-    }
-}
-
-/// A session, named by its user and id.
-public struct SessionReference: Sendable, Equatable {
-    public var username: String
-    public var sessionID: String
-
-    public init(username: String, sessionID: String) {
-        self.username = username
-        self.sessionID = sessionID
     }
 }

@@ -29,11 +29,16 @@ public final class AuthService: Sendable {
         self.logger = logger
     }
 
-    /// Creates a user and returns the canonical (lowercased) name.
-    public func register(username: String, password: String) async throws -> String {
+    /// Creates a user and returns the canonical (lowercased) name. Sign-ups are counted per address
+    /// before any hashing, and a taken name is answered without hashing.
+    public func register(username: String, password: String, client: ClientInfo = ClientInfo()) async throws
+        -> String
+    {
         guard self.settings.signupEnabled else { throw AuthError.signupDisabled }
         let name = try Credentials.canonicalUsername(username)
         try Credentials.validateNewPassword(password)
+        try await self.takeAttempt(.signUp(ip: client.ip))
+        guard try await !self.store.userExists(username: name) else { throw AuthError.usernameTaken }
         let hash = try await self.passwords.hash(password)
         guard try await self.store.createUser(username: name, passwordHash: hash, now: self.clock.now()) else {
             throw AuthError.usernameTaken
@@ -43,10 +48,16 @@ public final class AuthService: Sendable {
     }
 
     /// Checks the password and opens a session. An unknown user and a wrong password fail alike,
-    /// after the same amount of hashing.
+    /// after the same amount of hashing. The session opens only if the password is still the one
+    /// checked: a login racing a password change fails rather than outlive it.
     public func login(username: String, password: String, client: ClientInfo = ClientInfo()) async throws -> TokenPair {
-        let name = try await self.throttled(username: username, client: client) {
-            try await self.checkPassword(username: username, password: password, upgrade: true)
+        let (name, stored) = try await self.checkPassword(username: username, password: password, client: client)
+        if self.passwords.needsRehash(stored.hash) {
+            // Only over the hash that was verified: never over a password changed meanwhile.
+            let upgraded = try await self.passwords.hash(password)
+            if try await self.store.upgradePasswordHash(username: name, verified: stored.hash, upgraded: upgraded) {
+                self.logger.info("password hash upgraded", metadata: ["user": "\(name)"])
+            }
         }
         let now = self.clock.now()
         let session = SessionRecord(
@@ -55,9 +66,14 @@ public final class AuthService: Sendable {
             refreshTokenID: RandomID.make(),
             refreshExpiresAt: now + min(self.settings.refreshTokenTTL, self.settings.sessionMaxLifetime),
             absoluteExpiresAt: now + self.settings.sessionMaxLifetime,
-            client: client
+            client: client,
+            passwordVersion: stored.version
         )
-        try await self.store.createSession(session, now: now)
+        guard try await self.store.createSession(session, now: now, maxSessions: self.settings.maxSessionsPerUser)
+        else {
+            AuthMetrics.loginFailed()
+            throw AuthError.invalidCredentials
+        }
         AuthMetrics.issued(.login)
         return try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
@@ -104,15 +120,6 @@ public final class AuthService: Sendable {
         }
     }
 
-    /// Ends the refresh token's session. Idempotent; an expired but genuine token is accepted,
-    /// since there is nothing left to end.
-    public func logout(refreshToken: String) async throws {
-        let claims = try self.verifyRefreshToken(refreshToken)
-        if try await self.store.endSession(username: claims.sub, sessionID: claims.sid) {
-            AuthMetrics.revoked(.logout)
-        }
-    }
-
     /// Verifies an access token (signature, kind, expiry), that its session is still live and that
     /// it was not revoked on its own.
     public func authenticate(accessToken: String) async throws -> Principal {
@@ -124,7 +131,8 @@ public final class AuthService: Sendable {
         }
         switch try await self.store.accessState(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti) {
         case .active:
-            return Principal(username: claims.sub, sessionID: claims.sid, expiresAt: claims.exp)
+            return Principal(
+                username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp)
         case .sessionEnded:
             throw AuthError.invalidToken("session ended")
         case .tokenRevoked:
@@ -136,50 +144,39 @@ public final class AuthService: Sendable {
         try await self.store.checkReadiness()
     }
 
-    /// The canonical name when the password is right; ``AuthError/invalidCredentials`` otherwise,
-    /// after the same hashing work whether or not the user exists.
-    /// Runs a password check unless too many have failed lately for this user or address (then
-    /// ``AuthError/throttled(retryAfter:)``, before any hashing), and counts a failure.
-    private func throttled(
-        username: String,
-        client: ClientInfo,
-        _ check: () async throws -> String
-    ) async throws -> String {
-        let policy = self.settings.throttle
-        guard policy.enabled else { return try await check() }
-        // The raw name, bounded: unknown and invalid names are throttled like real ones.
-        let name = String(username.lowercased().prefix(Credentials.usernameLength.upperBound))
-        let ip = client.ip.isEmpty ? "unknown" : client.ip
-        let delay = try await self.store.loginDelay(username: name, ip: ip, policy: policy)
+    /// The canonical name and the stored password when the password is right;
+    /// ``AuthError/invalidCredentials`` otherwise, after the same hashing work whether or not the
+    /// user exists. The attempt is counted first, atomically, for the user, the address and both
+    /// together: over a limit it fails with ``AuthError/throttled(retryAfter:)`` before any hashing.
+    /// A success gives its attempt back.
+    func checkPassword(username: String, password: String, client: ClientInfo) async throws
+        -> (name: String, stored: StoredPassword)
+    {
+        let scope = ThrottleScope.password(username: username, ip: client.ip)
+        try await self.takeAttempt(scope)
+        // A name that could never exist still costs a hash, so it answers in the usual time.
+        let name = try? Credentials.canonicalUsername(username)
+        var stored: StoredPassword?
+        if let name { stored = try await self.store.password(username: name) }
+        let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
+        guard try await self.passwords.verify(bounded, against: stored?.hash), let name, let stored else {
+            AuthMetrics.loginFailed()
+            throw AuthError.invalidCredentials
+        }
+        if self.settings.throttle.enabled {
+            try await self.store.giveBackAttempt(scope, policy: self.settings.throttle)
+        }
+        return (name, stored)
+    }
+
+    /// Counts an attempt, or throws ``AuthError/throttled(retryAfter:)`` when a limit is reached.
+    func takeAttempt(_ scope: ThrottleScope) async throws {
+        guard self.settings.throttle.enabled else { return }
+        let delay = try await self.store.takeAttempt(scope, policy: self.settings.throttle)
         guard delay <= 0 else {
             AuthMetrics.throttled()
             throw AuthError.throttled(retryAfter: delay)
         }
-        do {
-            return try await check()
-        } catch AuthError.invalidCredentials {
-            try await self.store.recordLoginFailure(username: name, ip: ip, policy: policy)
-            throw AuthError.invalidCredentials
-        }
-    }
-
-    /// With `upgrade`, a hash made with older parameters is replaced by one with the current
-    /// parameters, now that the password is at hand.
-    func checkPassword(username: String, password: String, upgrade: Bool = false) async throws -> String {
-        // A name that could never exist still costs a hash, so it answers in the usual time.
-        let name = try? Credentials.canonicalUsername(username)
-        var stored: String?
-        if let name { stored = try await self.store.passwordHash(username: name) }
-        let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
-        guard try await self.passwords.verify(bounded, against: stored), let name, let stored else {
-            AuthMetrics.loginFailed()
-            throw AuthError.invalidCredentials
-        }
-        if upgrade, self.passwords.needsRehash(stored) {
-            try await self.store.setPasswordHash(username: name, passwordHash: try await self.passwords.hash(bounded))
-            self.logger.info("password hash upgraded", metadata: ["user": "\(name)"])
-        }
-        return name
     }
 
     /// Signature, kind, issuer; and times only with `checkTimes` (an expired token still names
@@ -222,6 +219,8 @@ public final class AuthService: Sendable {
 public struct Principal: Sendable, Equatable {
     public var username: String
     public var sessionID: String
+    /// The access token's own id (`jti`).
+    public var tokenID: String
     /// When the access token expires, in seconds since 1970.
     public var expiresAt: Int
 }

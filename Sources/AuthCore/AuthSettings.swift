@@ -22,6 +22,11 @@ public struct AuthSettings: Sendable {
     public var throttle = ThrottlePolicy()
     /// Whether `POST /users` accepts sign-ups.
     public var signupEnabled = true
+    /// Most sessions one user may hold; a new login beyond it ends the session closest to expiry.
+    public var maxSessionsPerUser = 100
+    /// Most access tokens of one session revoked on their own (`/revoke`) and not yet expired; one
+    /// more ends the session instead, so that its record stays small.
+    public var maxDeniedTokensPerSession = 64
 
     public init() {}
 }

@@ -3,16 +3,46 @@ import RedisClient
 
 /// The Lua scripts authd runs with EVALSHA, one per file in `redis/lua/`.
 enum LuaScripts {
+    /// `redis/lua/change_password.lua`
+    static let changePassword = RedisScript(
+        #"""
+        -- Changes a user's password and ends every session of the user, in one step, if the password
+        -- version is still the one the caller checked the current password against.
+        -- KEYS[1]  user hash              authd:user:{NAME}
+        -- KEYS[2]  the user's sessions    authd:sessions:{NAME}
+        -- ARGV[1]  the password version the caller checked, ARGV[2] the new password hash (PHC string),
+        -- ARGV[3]  the prefix of the user's session keys, authd:session:{NAME}:
+        -- Returns how many sessions were ended, or -1 when the password changed meanwhile (nothing done).
+        if redis.call('EXISTS', KEYS[1]) == 0 or (redis.call('HGET', KEYS[1], 'pwv') or '0') ~= ARGV[1] then
+            return -1
+        end
+        redis.call('HSET', KEYS[1], 'password', ARGV[2], 'pwv', tonumber(ARGV[1]) + 1)
+        local ended = 0
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+            ended = ended + redis.call('DEL', ARGV[3] .. id)
+        end
+        redis.call('DEL', KEYS[2])
+        return ended
+        """#
+    )
+
     /// `redis/lua/create_session.lua`
     static let createSession = RedisScript(
         #"""
-        -- Opens a session and indexes it under its user.
+        -- Opens a session and indexes it under its user, if the password the login checked is still the
+        -- user's: a password change between the check and this script wins.
         -- KEYS[1]  session hash           authd:session:{NAME}:SID
         -- KEYS[2]  the user's sessions    authd:sessions:{NAME}   (sorted set: SID scored by expiry)
+        -- KEYS[3]  user hash              authd:user:{NAME}
         -- ARGV[1]  session id, ARGV[2] refresh token id, ARGV[3] now,
         -- ARGV[4]  refresh token expiry, ARGV[5] absolute session expiry (unix seconds, authd's clock),
-        -- ARGV[6]  user agent, ARGV[7] client IP (either may be empty)
+        -- ARGV[6]  user agent, ARGV[7] client IP (either may be empty),
+        -- ARGV[8]  the password version the login checked, ARGV[9] most sessions a user may hold
         -- Times are sent by authd, so TTLs are relative and immune to clock skew between authd and Redis.
+        -- Returns 1 when the session is open; 0 when the user is gone or the password changed meanwhile.
+        if redis.call('EXISTS', KEYS[3]) == 0 or (redis.call('HGET', KEYS[3], 'pwv') or '0') ~= ARGV[8] then
+            return 0
+        end
         local now = tonumber(ARGV[3])
         local ttl = tonumber(ARGV[4]) - now
         redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'rt_exp', ARGV[4], 'created', ARGV[3], 'last_used', ARGV[3],
@@ -21,6 +51,18 @@ enum LuaScripts {
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
         -- Drop sessions that expired since, so the index cannot grow without bound.
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+        -- Over the cap, the sessions closest to expiry (the least recently used) end first; never this one.
+        local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
+        if excess > 0 then
+            local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
+            for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess)) do
+                if excess > 0 and id ~= ARGV[1] then
+                    redis.call('DEL', prefix .. id)
+                    redis.call('ZREM', KEYS[2], id)
+                    excess = excess - 1
+                end
+            end
+        end
         -- The index lives as long as its longest-lived session.
         redis.call('EXPIRE', KEYS[2], ttl, 'NX')
         redis.call('EXPIRE', KEYS[2], ttl, 'GT')
@@ -34,11 +76,13 @@ enum LuaScripts {
         -- Creates a user unless the name is taken.
         -- KEYS[1]  user hash              authd:user:{NAME}
         -- ARGV[1]  password hash (PHC string), ARGV[2] now (unix seconds)
+        -- The password version `pwv` starts at 1; every password change adds one, and a login opens a
+        -- session only if the version it checked is still the current one (create_session.lua).
         -- Returns 1 when created, 0 when the name is taken.
         if redis.call('EXISTS', KEYS[1]) == 1 then
             return 0
         end
-        redis.call('HSET', KEYS[1], 'password', ARGV[1], 'created', ARGV[2])
+        redis.call('HSET', KEYS[1], 'password', ARGV[1], 'created', ARGV[2], 'pwv', 1)
         return 1
         """#
     )
@@ -48,14 +92,34 @@ enum LuaScripts {
         #"""
         -- Revokes one access token (RFC 7009) until it would have expired anyway.
         -- KEYS[1]  session hash           authd:session:{NAME}:SID
-        -- ARGV[1]  the access token's id (jti)
-        -- The denial is a field of the session, so it lives exactly as long as the session can still
-        -- vouch for the token, and the access check reads it in the same HMGET.
-        -- Returns 1 when the session exists.
+        -- KEYS[2]  the user's sessions    authd:sessions:{NAME}
+        -- ARGV[1]  the access token's id (jti), ARGV[2] its expiry, ARGV[3] now (unix seconds, authd's
+        --          clock), ARGV[4] most denied tokens a session may carry at once, ARGV[5] the session id
+        -- The denial is a field `deny:JTI` of the session whose value is the token's expiry, so the access
+        -- check reads it in the same HMGET. Fields of tokens that have expired are dropped here, and a
+        -- session that would carry more than ARGV[4] live denials is ended instead: the hash stays bounded
+        -- however often a client refreshes and revokes.
+        -- Returns 1 when the token is denied, 2 when its session was ended instead, 0 when there is none.
         if redis.call('EXISTS', KEYS[1]) == 0 then
             return 0
         end
-        redis.call('HSET', KEYS[1], 'deny:' .. ARGV[1], '1')
+        local now = tonumber(ARGV[3])
+        local live = 0
+        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+            if string.sub(field, 1, 5) == 'deny:' then
+                if tonumber(redis.call('HGET', KEYS[1], field)) < now then
+                    redis.call('HDEL', KEYS[1], field)
+                else
+                    live = live + 1
+                end
+            end
+        end
+        if live >= tonumber(ARGV[4]) then
+            redis.call('DEL', KEYS[1])
+            redis.call('ZREM', KEYS[2], ARGV[5])
+            return 2
+        end
+        redis.call('HSET', KEYS[1], 'deny:' .. ARGV[1], ARGV[2])
         return 1
         """#
     )
@@ -76,12 +140,32 @@ enum LuaScripts {
     /// `redis/lua/end_sessions.lua`
     static let endSessions = RedisScript(
         #"""
-        -- Ends every session of a user, or every one but one (logout scope "others").
+        -- Ends every session of a user, or every one but one (logout scope "others"), when the caller
+        -- proves a live session: a stale token must never be a switch that logs a user out everywhere.
         -- KEYS[1]  the user's sessions    authd:sessions:{NAME}
+        -- KEYS[2]  (with a proof) the session hash that vouches for the caller, authd:session:{NAME}:SID
         -- ARGV[1]  the prefix of the user's session keys, authd:session:{NAME}:
         -- ARGV[2]  the session id to keep, or '' to end them all
+        -- ARGV[3]  the proof: 'none' (operators, who need none), 'refresh' or 'access'
+        -- ARGV[4]  with a proof, the presented token's id; ARGV[5] now; ARGV[6] the grace window (seconds)
+        --   refresh: the token must be the session's current refresh token, or its predecessor within the
+        --            grace window (two tabs at once), as rotate_session.lua allows;
+        --   access:  the session must live and this access token must not be revoked on its own.
         -- The session keys are derived from the index; they share its hash tag, so its Cluster slot.
-        -- Returns how many sessions were ended.
+        -- Returns how many sessions were ended, or -1 when the proof fails (nothing ended).
+        if ARGV[3] == 'refresh' then
+            local s = redis.call('HMGET', KEYS[2], 'rt', 'prev', 'rotated_at')
+            local current = s[1] == ARGV[4]
+            local window = tonumber(ARGV[6])
+            local grace = s[2] == ARGV[4] and window > 0 and tonumber(ARGV[5]) - tonumber(s[3] or '0') <= window
+            if not s[1] or not (current or grace) then
+                return -1
+            end
+        elseif ARGV[3] == 'access' then
+            if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('HEXISTS', KEYS[2], 'deny:' .. ARGV[4]) == 1 then
+                return -1
+            end
+        end
         local ended = 0
         for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
             if id ~= ARGV[2] then
@@ -140,7 +224,8 @@ enum LuaScripts {
         end
         local now = tonumber(ARGV[4])
         if current ~= ARGV[2] then
-            if previous == ARGV[2] and now - rotatedAt <= tonumber(ARGV[6]) then
+            local grace = tonumber(ARGV[6])
+            if previous == ARGV[2] and grace > 0 and now - rotatedAt <= grace then
                 return {2, current, tonumber(s[5])}
             end
             redis.call('DEL', KEYS[1])
@@ -167,30 +252,60 @@ enum LuaScripts {
     /// `redis/lua/throttle.lua`
     static let throttle = RedisScript(
         #"""
-        -- Login throttling: fixed-window failure counters.
+        -- Throttling: fixed-window attempt counters, counted before the costly work they guard.
         -- KEYS     counters, all in one Cluster slot (the caller groups them)
-        -- ARGV[1]  'check' or 'hit'; then, per key, its limit and its window in seconds:
+        -- ARGV[1]  'take' or 'give'; then, per key, its limit and its window in seconds:
         --          ARGV[2*i], ARGV[2*i+1] for KEYS[i]
-        -- check:   returns how many seconds until the caller may try again (0: now)
-        -- hit:     counts one failure on every key; a new counter lives for its window. Returns 0.
-        local wait = 0
-        for i, key in ipairs(KEYS) do
-            local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-            if ARGV[1] == 'hit' then
-                redis.call('INCR', key)
-                redis.call('EXPIRE', key, window, 'NX')
-            else
-                local count = tonumber(redis.call('GET', key) or '0')
-                if count >= limit then
-                    wait = math.max(wait, redis.call('TTL', key))
+        -- take:    when any counter is at its limit, counts nothing and returns the seconds until the
+        --          caller may try again (the longest TTL among the full counters); otherwise counts one
+        --          attempt on every key (a new counter lives for its window) and returns 0. Check and count
+        --          are one step, so parallel requests can never take more than the limit between them.
+        -- give:    gives one attempt back on every key (the attempt succeeded), never below zero. Returns 0.
+        if ARGV[1] == 'give' then
+            for _, key in ipairs(KEYS) do
+                if tonumber(redis.call('GET', key) or '0') > 0 then
+                    redis.call('DECR', key)
                 end
             end
+            return 0
         end
-        return wait
+        local wait = 0
+        for i, key in ipairs(KEYS) do
+            local limit = tonumber(ARGV[2 * i])
+            if tonumber(redis.call('GET', key) or '0') >= limit then
+                wait = math.max(wait, redis.call('TTL', key), 1)
+            end
+        end
+        if wait > 0 then
+            return wait
+        end
+        for i, key in ipairs(KEYS) do
+            redis.call('INCR', key)
+            redis.call('EXPIRE', key, tonumber(ARGV[2 * i + 1]), 'NX')
+        end
+        return 0
+        """#
+    )
+
+    /// `redis/lua/upgrade_password_hash.lua`
+    static let upgradePasswordHash = RedisScript(
+        #"""
+        -- Replaces a password hash made with older parameters by one made with the current ones (same
+        -- password), only if the stored hash is still the one that was verified: a password changed
+        -- meanwhile is never overwritten with a hash of the old password.
+        -- KEYS[1]  user hash              authd:user:{NAME}
+        -- ARGV[1]  the hash that was verified, ARGV[2] its replacement
+        -- Returns 1 when replaced, 0 when the hash had changed.
+        if redis.call('HGET', KEYS[1], 'password') ~= ARGV[1] then
+            return 0
+        end
+        redis.call('HSET', KEYS[1], 'password', ARGV[2])
+        return 1
         """#
     )
 
     static let all = [
-        createSession, createUser, denyAccessToken, endSession, endSessions, listSessions, rotateSession, throttle,
+        changePassword, createSession, createUser, denyAccessToken, endSession, endSessions, listSessions,
+        rotateSession, throttle, upgradePasswordHash,
     ]
 }

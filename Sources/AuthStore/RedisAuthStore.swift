@@ -39,30 +39,50 @@ public struct RedisAuthStore: AuthStore {
         ).int == 1
     }
 
-    public func passwordHash(username: String) async throws -> String? {
-        let reply = try await self.guarded {
-            try await self.redis.send("HGET", [self.keys.user(username), "password"])
-        }
-        return reply.isNull ? nil : reply.string
+    public func userExists(username: String) async throws -> Bool {
+        try await self.guarded { try await self.redis.send("EXISTS", [self.keys.user(username)]) }.int == 1
     }
 
-    public func setPasswordHash(username: String, passwordHash: String) async throws {
-        _ = try await self.guarded {
-            try await self.redis.hset(self.keys.user(username), fields: [("password", passwordHash)])
+    public func password(username: String) async throws -> StoredPassword? {
+        let reply = try await self.guarded {
+            try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv"])
         }
+        guard let fields = reply.array, fields.count == 2, let hash = fields[0].string else { return nil }
+        // A user created before password versions existed is at version 0.
+        return StoredPassword(hash: hash, version: fields[1].string ?? "0")
+    }
+
+    public func upgradePasswordHash(username: String, verified: String, upgraded: String) async throws -> Bool {
+        try await self.run(
+            LuaScripts.upgradePasswordHash, keys: [self.keys.user(username)], arguments: [verified, upgraded]
+        ).int == 1
+    }
+
+    public func changePassword(username: String, expectedVersion: String, newHash: String) async throws -> Int? {
+        let ended =
+            try await self.runRevocation(
+                LuaScripts.changePassword,
+                keys: [self.keys.user(username), self.keys.sessions(username)],
+                arguments: [expectedVersion, newHash, self.keys.sessionPrefix(username)]
+            ).int ?? -1
+        return ended < 0 ? nil : ended
     }
 
     // MARK: Sessions
 
-    public func createSession(_ session: SessionRecord, now: Int) async throws {
-        _ = try await self.run(
+    public func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> Bool {
+        try await self.run(
             LuaScripts.createSession,
-            keys: [self.keys.session(session.username, session.id), self.keys.sessions(session.username)],
+            keys: [
+                self.keys.session(session.username, session.id), self.keys.sessions(session.username),
+                self.keys.user(session.username),
+            ],
             arguments: [
                 session.id, session.refreshTokenID, String(now), String(session.refreshExpiresAt),
                 String(session.absoluteExpiresAt), session.client.userAgent, session.client.ip,
+                session.passwordVersion, String(maxSessions),
             ]
-        )
+        ).int == 1
     }
 
     public func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult {
@@ -99,12 +119,21 @@ public struct RedisAuthStore: AuthStore {
         ).int == 1
     }
 
-    public func endSessions(username: String, keeping: String?) async throws -> Int {
-        try await self.runRevocation(
-            LuaScripts.endSessions,
-            keys: [self.keys.sessions(username)],
-            arguments: [self.keys.sessionPrefix(username), keeping ?? ""]
-        ).int ?? 0
+    public func endSessions(username: String, keeping: String?, proof: SessionProof?) async throws -> Int? {
+        var keys = [self.keys.sessions(username)]
+        var arguments = [self.keys.sessionPrefix(username), keeping ?? ""]
+        switch proof {
+        case nil:
+            arguments.append("none")
+        case .refreshToken(let sessionID, let tokenID, let now, let grace):
+            keys.append(self.keys.session(username, sessionID))
+            arguments += ["refresh", tokenID, String(now), String(grace)]
+        case .accessToken(let sessionID, let tokenID):
+            keys.append(self.keys.session(username, sessionID))
+            arguments += ["access", tokenID]
+        }
+        let ended = try await self.runRevocation(LuaScripts.endSessions, keys: keys, arguments: arguments).int ?? -1
+        return ended < 0 ? nil : ended
     }
 
     public func listSessions(username: String, now: Int) async throws -> [SessionInfo] {
@@ -133,33 +162,45 @@ public struct RedisAuthStore: AuthStore {
 
     // MARK: Throttling
 
-    public func loginDelay(username: String, ip: String, policy: ThrottlePolicy) async throws -> Int {
-        var wait = 0
-        for (keys, arguments) in self.throttleGroups(username: username, ip: ip, policy: policy) {
-            let delay = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["check"] + arguments).int ?? 0
-            wait = max(wait, delay)
+    public func takeAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws -> Int {
+        let groups = self.throttleGroups(scope, policy: policy)
+        for (index, (keys, arguments)) in groups.enumerated() {
+            let wait = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["take"] + arguments).int ?? 0
+            if wait > 0 {
+                // Give back what the groups before this one took: this attempt does not happen.
+                for (keys, arguments) in groups.prefix(index) {
+                    _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["give"] + arguments)
+                }
+                return wait
+            }
         }
-        return wait
+        return 0
     }
 
-    public func recordLoginFailure(username: String, ip: String, policy: ThrottlePolicy) async throws {
-        for (keys, arguments) in self.throttleGroups(username: username, ip: ip, policy: policy) {
-            _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["hit"] + arguments)
+    public func giveBackAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws {
+        for (keys, arguments) in self.throttleGroups(scope, policy: policy) {
+            _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["give"] + arguments)
         }
     }
 
-    /// The counters, grouped by Cluster slot: the user's two share the user's hash tag.
-    private func throttleGroups(username: String, ip: String, policy: ThrottlePolicy) -> [([String], [String])] {
+    /// The counters of a scope, grouped by Cluster slot: the user's two share the user's hash tag,
+    /// and each group is checked and counted by one script.
+    private func throttleGroups(_ scope: ThrottleScope, policy: ThrottlePolicy) -> [([String], [String])] {
         func limits(_ limits: ThrottlePolicy.Limit...) -> [String] {
             limits.flatMap { [String($0.failures), String($0.windowSeconds)] }
         }
-        return [
-            (
-                [self.keys.throttleUserFromAddress(username, ip), self.keys.throttleUser(username)],
-                limits(policy.userFromAddress, policy.user)
-            ),
-            ([self.keys.throttleAddress(ip)], limits(policy.address)),
-        ]
+        switch scope {
+        case .password(let username, let ip):
+            return [
+                (
+                    [self.keys.throttleUserFromAddress(username, ip), self.keys.throttleUser(username)],
+                    limits(policy.userFromAddress, policy.user)
+                ),
+                ([self.keys.throttleAddress(ip)], limits(policy.address)),
+            ]
+        case .signUp(let ip):
+            return [([self.keys.throttleSignUp(ip)], limits(policy.signUpFromAddress))]
+        }
     }
 
     // MARK: Tokens
@@ -177,9 +218,13 @@ public struct RedisAuthStore: AuthStore {
         return fields[1].isNull ? .active : .tokenRevoked
     }
 
-    public func denyAccessToken(username: String, sessionID: String, tokenID: String) async throws {
+    public func denyAccessToken(
+        username: String, sessionID: String, tokenID: String, expiresAt: Int, now: Int, maxDenied: Int
+    ) async throws {
         _ = try await self.runRevocation(
-            LuaScripts.denyAccessToken, keys: [self.keys.session(username, sessionID)], arguments: [tokenID]
+            LuaScripts.denyAccessToken,
+            keys: [self.keys.session(username, sessionID), self.keys.sessions(username)],
+            arguments: [tokenID, String(expiresAt), String(now), String(maxDenied), sessionID]
         )
     }
 

@@ -1,3 +1,6 @@
+import AuthCore
+import Crypto
+
 /// Every Redis key authd uses, in one place. README.md documents them for `redis-cli` users.
 ///
 /// A user's keys carry the hash tag `{NAME}`, so that they share a Redis Cluster slot and one Lua
@@ -32,18 +35,52 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)sessions:{\(username)}"
     }
 
-    /// Failed logins of the user from one address; TTL: the throttle window.
+    /// Password attempts for the user from one address; TTL: the throttle window. The name and
+    /// address are as the client gave them, so they pass through ``keySafe(_:)``.
     public func throttleUserFromAddress(_ username: String, _ ip: String) -> String {
-        "\(self.prefix)throttle:{\(username)}:ip:\(ip)"
+        "\(self.prefix)throttle:{\(Self.keySafeName(username))}:ip:\(Self.keySafe(ip))"
     }
 
-    /// Failed logins of the user from anywhere; TTL: the throttle window.
+    /// Password attempts for the user from anywhere; TTL: the throttle window.
     public func throttleUser(_ username: String) -> String {
-        "\(self.prefix)throttle:{\(username)}"
+        "\(self.prefix)throttle:{\(Self.keySafeName(username))}"
     }
 
-    /// Failed logins from one address, any user; TTL: the throttle window.
+    /// Password attempts from one address, any user; TTL: the throttle window.
     public func throttleAddress(_ ip: String) -> String {
-        "\(self.prefix)throttle:ip:\(ip)"
+        "\(self.prefix)throttle:ip:\(Self.keySafe(ip))"
+    }
+
+    /// Sign-ups from one address; TTL: the throttle window.
+    public func throttleSignUp(_ ip: String) -> String {
+        "\(self.prefix)throttle:signup:\(Self.keySafe(ip))"
+    }
+
+    /// A user name as it may stand in a key: the canonical name when it is a valid one, otherwise
+    /// `-` and a digest of it (no valid name starts with `-`). Unknown and invalid names are
+    /// throttled like real ones, and no brace, space or byte of the client's reaches a key name.
+    static func keySafeName(_ raw: String) -> String {
+        (try? Credentials.canonicalUsername(raw)) ?? "-" + Self.digest(raw.lowercased())
+    }
+
+    /// Text of the client's (an address) as it may stand in a key: as it is when it is made of
+    /// the characters of an IP address only, otherwise `-` and a digest of it.
+    static func keySafe(_ text: String) -> String {
+        let plain =
+            !text.isEmpty && text.utf8.count <= 45
+            && text.utf8.allSatisfy {
+                (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) || $0 == 46 || $0 == 58
+            }
+        return plain ? text : "-" + Self.digest(text)
+    }
+
+    private static func digest(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).prefix(16).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - self.count)) + self
     }
 }

@@ -44,9 +44,10 @@ public struct Operator: Sendable {
         let name = try Credentials.canonicalUsername(username)
         return try await self.withRedis {
             if let sessionID {
+                guard RandomID.isValid(sessionID) else { return 0 }
                 return try await self.store.endSession(username: name, sessionID: sessionID) ? 1 : 0
             }
-            return try await self.store.endSessions(username: name, keeping: nil)
+            return try await self.store.endSessions(username: name, keeping: nil, proof: nil) ?? 0
         }
     }
 

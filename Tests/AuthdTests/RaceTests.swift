@@ -172,8 +172,11 @@ struct RaceTests {
     @Test func refreshAndRevokeRoundsKeepTheSessionHashBounded() async throws {
         try await withTestApp { app in
             let redis = try TestRedis.makeClient()
+            let keys = RedisKeys(prefix: app.prefix)
             var pair = try await app.signUpAndLogIn("grower")
+            let session = try JWT.claims(of: pair["accessToken"]!).sid
             var rounds = 0
+            var largest = 0
             for _ in 0..<100 {
                 let next = try await app.client.json("POST", "/token", ["token": pair["refreshToken"]!])
                 guard next.status == 200 else { break }
@@ -181,14 +184,39 @@ struct RaceTests {
                     "POST", "/revoke", headers: [("content-type", "application/x-www-form-urlencoded")],
                     body: Array("token=\(next["accessToken"]!)".utf8))
                 #expect(revoked.status == 200)
+                largest = max(largest, try await redis.send("HLEN", [keys.session("grower", session)]).int ?? 0)
                 pair = next
                 rounds += 1
             }
-            let sessions = try await redis.scanAll(match: app.prefix + "session:*")
-            var fields = 0
-            for key in sessions { fields = max(fields, try await redis.send("HLEN", [key]).int ?? 0) }
-            print("\(rounds) refresh-and-revoke rounds: the session hash holds \(fields) fields")
-            #expect(fields <= 64 + 10)
+            print("\(rounds) refresh-and-revoke rounds: the session hash held at most \(largest) fields")
+            #expect(largest <= 64 + 10, "64 live denials and the session's own fields")
+            // Past the cap the session ends: its last refresh token is refused.
+            #expect(rounds < 100)
+            #expect(try await app.client.json("POST", "/token", ["token": pair["refreshToken"]!]).status == 400)
+            await redis.shutdown()
+        }
+    }
+
+    /// Issue 13, item 7: parallel logins never leave a user more sessions than the cap.
+    @Test func parallelLoginsNeverExceedTheSessionCap() async throws {
+        try await withTestApp(configure: {
+            $0.auth.maxSessionsPerUser = 5
+            $0.auth.throttle.enabled = false
+        }) { app in
+            let redis = try TestRedis.makeClient()
+            let keys = RedisKeys(prefix: app.prefix)
+            let first = try await app.signUpAndLogIn("collector", password: Self.password)
+            let statuses = try await inParallel(24) { _ in
+                try await app.logIn("collector", password: Self.password).status
+            }
+            #expect(statuses.allSatisfy { $0 == 200 })
+            let indexed = try await redis.send("ZCARD", [keys.sessions("collector")]).int ?? -1
+            let stored = try await redis.scanAll(match: keys.sessionPrefix("collector") + "*").count
+            print("25 logins with a cap of 5: \(indexed) sessions indexed, \(stored) stored")
+            #expect(indexed == 5)
+            #expect(stored == 5)
+            // The first session, the least recently used, was ended.
+            #expect(try await app.client.get("/me", bearer: first["accessToken"]).status == 401)
             await redis.shutdown()
         }
     }

@@ -104,12 +104,12 @@ struct SessionTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<3000 {
                 group.addTask {
-                    try await store.createSession(
+                    _ = try await store.createSession(
                         .init(
                             username: "tara", id: "s\(index)", refreshTokenID: "r\(index)", refreshExpiresAt: now + 1,
-                            absoluteExpiresAt: now + 1, client: .init()
+                            absoluteExpiresAt: now + 1, client: .init(), passwordVersion: "1"
                         ),
-                        now: now
+                        now: now, maxSessions: 10_000
                     )
                 }
             }

@@ -1,9 +1,29 @@
--- Ends every session of a user, or every one but one (logout scope "others").
+-- Ends every session of a user, or every one but one (logout scope "others"), when the caller
+-- proves a live session: a stale token must never be a switch that logs a user out everywhere.
 -- KEYS[1]  the user's sessions    authd:sessions:{NAME}
+-- KEYS[2]  (with a proof) the session hash that vouches for the caller, authd:session:{NAME}:SID
 -- ARGV[1]  the prefix of the user's session keys, authd:session:{NAME}:
 -- ARGV[2]  the session id to keep, or '' to end them all
+-- ARGV[3]  the proof: 'none' (operators, who need none), 'refresh' or 'access'
+-- ARGV[4]  with a proof, the presented token's id; ARGV[5] now; ARGV[6] the grace window (seconds)
+--   refresh: the token must be the session's current refresh token, or its predecessor within the
+--            grace window (two tabs at once), as rotate_session.lua allows;
+--   access:  the session must live and this access token must not be revoked on its own.
 -- The session keys are derived from the index; they share its hash tag, so its Cluster slot.
--- Returns how many sessions were ended.
+-- Returns how many sessions were ended, or -1 when the proof fails (nothing ended).
+if ARGV[3] == 'refresh' then
+    local s = redis.call('HMGET', KEYS[2], 'rt', 'prev', 'rotated_at')
+    local current = s[1] == ARGV[4]
+    local window = tonumber(ARGV[6])
+    local grace = s[2] == ARGV[4] and window > 0 and tonumber(ARGV[5]) - tonumber(s[3] or '0') <= window
+    if not s[1] or not (current or grace) then
+        return -1
+    end
+elseif ARGV[3] == 'access' then
+    if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('HEXISTS', KEYS[2], 'deny:' .. ARGV[4]) == 1 then
+        return -1
+    end
+end
 local ended = 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     if id ~= ARGV[2] then

@@ -19,7 +19,8 @@ if not current then
 end
 local now = tonumber(ARGV[4])
 if current ~= ARGV[2] then
-    if previous == ARGV[2] and now - rotatedAt <= tonumber(ARGV[6]) then
+    local grace = tonumber(ARGV[6])
+    if previous == ARGV[2] and grace > 0 and now - rotatedAt <= grace then
         return {2, current, tonumber(s[5])}
     end
     redis.call('DEL', KEYS[1])

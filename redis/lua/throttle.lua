@@ -1,20 +1,32 @@
--- Login throttling: fixed-window failure counters.
+-- Throttling: fixed-window attempt counters, counted before the costly work they guard.
 -- KEYS     counters, all in one Cluster slot (the caller groups them)
--- ARGV[1]  'check' or 'hit'; then, per key, its limit and its window in seconds:
+-- ARGV[1]  'take' or 'give'; then, per key, its limit and its window in seconds:
 --          ARGV[2*i], ARGV[2*i+1] for KEYS[i]
--- check:   returns how many seconds until the caller may try again (0: now)
--- hit:     counts one failure on every key; a new counter lives for its window. Returns 0.
-local wait = 0
-for i, key in ipairs(KEYS) do
-    local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-    if ARGV[1] == 'hit' then
-        redis.call('INCR', key)
-        redis.call('EXPIRE', key, window, 'NX')
-    else
-        local count = tonumber(redis.call('GET', key) or '0')
-        if count >= limit then
-            wait = math.max(wait, redis.call('TTL', key))
+-- take:    when any counter is at its limit, counts nothing and returns the seconds until the
+--          caller may try again (the longest TTL among the full counters); otherwise counts one
+--          attempt on every key (a new counter lives for its window) and returns 0. Check and count
+--          are one step, so parallel requests can never take more than the limit between them.
+-- give:    gives one attempt back on every key (the attempt succeeded), never below zero. Returns 0.
+if ARGV[1] == 'give' then
+    for _, key in ipairs(KEYS) do
+        if tonumber(redis.call('GET', key) or '0') > 0 then
+            redis.call('DECR', key)
         end
     end
+    return 0
 end
-return wait
+local wait = 0
+for i, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[2 * i])
+    if tonumber(redis.call('GET', key) or '0') >= limit then
+        wait = math.max(wait, redis.call('TTL', key), 1)
+    end
+end
+if wait > 0 then
+    return wait
+end
+for i, key in ipairs(KEYS) do
+    redis.call('INCR', key)
+    redis.call('EXPIRE', key, tonumber(ARGV[2 * i + 1]), 'NX')
+end
+return 0

@@ -5,39 +5,80 @@
 public protocol AuthStore: Sendable {
     /// Creates a user. Returns `false` when the name is taken.
     func createUser(username: String, passwordHash: String, now: Int) async throws -> Bool
-    /// The stored password hash (PHC string) of a user, or `nil` for an unknown user.
-    func passwordHash(username: String) async throws -> String?
-    /// Replaces the password hash of an existing user.
-    func setPasswordHash(username: String, passwordHash: String) async throws
+    /// Whether a user of that (canonical) name exists.
+    func userExists(username: String) async throws -> Bool
+    /// The stored password hash and its version, or `nil` for an unknown user.
+    func password(username: String) async throws -> StoredPassword?
+    /// Replaces the hash `verified` by `upgraded` (the same password, current parameters), only if
+    /// `verified` is still the stored one. Returns whether it replaced it.
+    func upgradePasswordHash(username: String, verified: String, upgraded: String) async throws -> Bool
+    /// Sets a new password hash and ends every session of the user, in one step, if the password
+    /// version is still `expectedVersion`. Returns how many sessions were ended, or `nil` when the
+    /// password changed meanwhile (then nothing changes).
+    func changePassword(username: String, expectedVersion: String, newHash: String) async throws -> Int?
 
-    /// Records a new session whose current refresh token is `session.refreshTokenID`.
-    func createSession(_ session: SessionRecord, now: Int) async throws
+    /// Records a new session whose current refresh token is `session.refreshTokenID`, if the user's
+    /// password version is still `session.passwordVersion`; then ends the user's sessions closest
+    /// to expiry beyond `maxSessions`. Returns `false` (and opens nothing) when the password changed.
+    func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> Bool
     /// Atomically replaces the session's current refresh token id `presented` by `next`.
     func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult
     /// Deletes a session. Returns whether it existed.
     @discardableResult
     func endSession(username: String, sessionID: String) async throws -> Bool
-    /// Deletes every session of a user but `keeping`. Returns how many were ended.
+    /// Deletes every session of a user but `keeping`, if `proof` holds (checked in the same atomic
+    /// step). Returns how many were ended, or `nil` when the proof failed (nothing ended).
     @discardableResult
-    func endSessions(username: String, keeping: String?) async throws -> Int
+    func endSessions(username: String, keeping: String?, proof: SessionProof?) async throws -> Int?
     /// The user's live sessions, oldest first.
     func listSessions(username: String, now: Int) async throws -> [SessionInfo]
 
     /// Whether an access token's session is live and the token not revoked, in one round trip.
     func accessState(username: String, sessionID: String, tokenID: String) async throws -> AccessState
-    /// Revokes one access token for as long as its session lives.
-    func denyAccessToken(username: String, sessionID: String, tokenID: String) async throws
+    /// Revokes one access token until `expiresAt`. A session that would carry more than
+    /// `maxDenied` live denials is ended instead.
+    func denyAccessToken(
+        username: String, sessionID: String, tokenID: String, expiresAt: Int, now: Int, maxDenied: Int
+    ) async throws
     /// The id of the session's current refresh token, or `nil` when the session is gone.
     func currentRefreshTokenID(username: String, sessionID: String) async throws -> String?
 
-    /// Seconds until a login for this user from this address may be tried again; 0 when it may
-    /// be tried now.
-    func loginDelay(username: String, ip: String, policy: ThrottlePolicy) async throws -> Int
-    /// Counts one failed login for this user and address.
-    func recordLoginFailure(username: String, ip: String, policy: ThrottlePolicy) async throws
+    /// Counts one attempt on every counter of `scope`, atomically, unless one of them is at its
+    /// limit. Returns 0 when the attempt was counted, else the seconds until one may be.
+    func takeAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws -> Int
+    /// Gives back an attempt that succeeded.
+    func giveBackAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws
 
     /// Throws unless the store answers and is ready to serve (in Redis: its scripts are loaded).
     func checkReadiness() async throws
+}
+
+/// A user's password hash (PHC string) and its version, which every password change increments.
+public struct StoredPassword: Sendable, Equatable {
+    public var hash: String
+    public var version: String
+
+    public init(hash: String, version: String) {
+        self.hash = hash
+        self.version = version
+    }
+}
+
+/// What a caller shows before ending sessions beyond its own.
+public enum SessionProof: Sendable, Equatable {
+    /// A refresh token: its session must live, and the token be the current one, or its
+    /// predecessor within `graceSeconds` of the rotation.
+    case refreshToken(sessionID: String, tokenID: String, now: Int, graceSeconds: Int)
+    /// An access token: its session must live and the token not be revoked.
+    case accessToken(sessionID: String, tokenID: String)
+}
+
+/// Which attempt counters apply.
+public enum ThrottleScope: Sendable, Equatable {
+    /// A password check for `username` (as given, unvalidated) from `ip`: login and password change.
+    case password(username: String, ip: String)
+    /// A sign-up from `ip`.
+    case signUp(ip: String)
 }
 
 /// A session as stored when it is created.
@@ -51,11 +92,14 @@ public struct SessionRecord: Sendable, Equatable {
     /// The session's absolute end.
     public var absoluteExpiresAt: Int
     public var client: ClientInfo
+    /// The version of the password the login checked.
+    public var passwordVersion: String
 
     public init(
         username: String, id: String, refreshTokenID: String, refreshExpiresAt: Int, absoluteExpiresAt: Int,
-        client: ClientInfo
+        client: ClientInfo, passwordVersion: String
     ) {
+        self.passwordVersion = passwordVersion
         self.username = username
         self.id = id
         self.refreshTokenID = refreshTokenID
@@ -136,10 +180,11 @@ public enum AccessState: Sendable, Equatable {
     case tokenRevoked
 }
 
-/// How many failed logins are tolerated before `429 Too Many Requests`. Three counters, so that an
-/// attacker cannot lock a user out for long: the tight limit applies to one user *from one
-/// address*; the user's limit over all addresses is much looser; and one address has a limit
-/// over all users.
+/// How many attempts are tolerated before `429 Too Many Requests`. An attempt is counted before
+/// the password hash it would cost, and given back when it succeeds, so the limits bound the
+/// failures. Three counters for password checks, so that an attacker cannot lock a user out for
+/// long: the tight limit applies to one user *from one address*; the user's limit over all
+/// addresses is much looser; and one address has a limit over all users. One counter for sign-ups.
 public struct ThrottlePolicy: Sendable, Equatable {
     public struct Limit: Sendable, Equatable {
         public var failures: Int
@@ -157,6 +202,8 @@ public struct ThrottlePolicy: Sendable, Equatable {
     public var user = Limit(failures: 50, windowSeconds: 900)
     /// One address, any users (credential stuffing): 100 failures in 15 minutes.
     public var address = Limit(failures: 100, windowSeconds: 900)
+    /// Sign-ups from one address: 10 an hour (each costs a password hash, and an account).
+    public var signUpFromAddress = Limit(failures: 10, windowSeconds: 3600)
     public var enabled = true
 
     public init() {}

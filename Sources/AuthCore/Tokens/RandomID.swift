@@ -24,6 +24,12 @@ public enum RandomID {
         }
     }
 
+    /// Whether `text` has the form of an id made by ``make()``: 32 lowercase hex digits. Ids from
+    /// outside (a URL path, the command line) are checked before they become part of a key.
+    public static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy { Self.digits.contains($0) }
+    }
+
     /// `count` random bytes as hex, for secrets.
     public static func hexBytes(_ count: Int) -> String {
         var generator = SystemRandomNumberGenerator()

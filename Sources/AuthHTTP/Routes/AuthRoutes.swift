@@ -32,7 +32,8 @@ public struct AuthRoutes: Sendable {
 
     func createUser(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try request.decodeJSON(CredentialsBody.self)
-        let name = try await self.auth.register(username: try body.requiredUsername(), password: body.password)
+        let name = try await self.auth.register(
+            username: try body.requiredUsername(), password: body.password, client: Self.client(of: request))
         return .json(["username": name], status: .created)
     }
 

@@ -15,16 +15,13 @@ extension AuthRoutes {
                 }
                 return scope
             } ?? .local
-        let session: SessionReference
         if let token = body.token {
-            session = try await self.auth.session(ofRefreshToken: token)
+            try await self.auth.logout(refreshToken: token, scope: scope)
         } else if request.headers.first(name: "authorization") != nil {
-            let principal = try await self.authenticate(request)
-            session = SessionReference(username: principal.username, sessionID: principal.sessionID)
+            try await self.auth.logout(try await self.authenticate(request), scope: scope)
         } else {
             throw HTTPError.badRequest("give the refresh token as 'token', or an access token as a bearer token")
         }
-        try await self.auth.logout(session, scope: scope)
         return .noContent
     }
 
@@ -46,7 +43,8 @@ extension AuthRoutes {
     func changePassword(_ request: HTTPRequest) async throws -> HTTPResponse {
         let principal = try await self.authenticate(request)
         let body = try request.decodeJSON(PasswordBody.self)
-        try await self.auth.changePassword(of: principal, current: body.oldPassword, new: body.newPassword)
+        try await self.auth.changePassword(
+            of: principal, current: body.oldPassword, new: body.newPassword, client: Self.client(of: request))
         return .noContent
     }
 }
