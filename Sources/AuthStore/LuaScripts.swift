@@ -260,11 +260,14 @@ enum LuaScripts {
         --          caller may try again (the longest TTL among the full counters); otherwise counts one
         --          attempt on every key (a new counter lives for its window) and returns 0. Check and count
         --          are one step, so parallel requests can never take more than the limit between them.
-        -- give:    gives one attempt back on every key (the attempt succeeded), never below zero. Returns 0.
+        -- give:    gives one attempt back on every key (the attempt succeeded); a counter back at zero is
+        --          deleted, so successes leave no keys. Returns 0.
         if ARGV[1] == 'give' then
             for _, key in ipairs(KEYS) do
-                if tonumber(redis.call('GET', key) or '0') > 0 then
+                if tonumber(redis.call('GET', key) or '0') > 1 then
                     redis.call('DECR', key)
+                else
+                    redis.call('DEL', key)
                 end
             end
             return 0

@@ -1,6 +1,7 @@
 import AuthCore
 import AuthHTTP
 import AuthStore
+import Foundation
 import Logging
 import NIOCore
 import RedisClient
@@ -73,7 +74,23 @@ public struct AppConfiguration: Sendable {
             try reader.int("AUTHD_REFRESH_GRACE_WINDOW", in: 0...300) ?? self.auth.refreshGraceWindow
         self.auth.signupEnabled = try reader.bool("AUTHD_SIGNUP") ?? self.auth.signupEnabled
         self.auth.throttle.enabled = try reader.bool("AUTHD_LOGIN_THROTTLE") ?? true
-        self.http.trustForwardedFor = try reader.bool("AUTHD_TRUST_X_FORWARDED_FOR") ?? false
+        if env["AUTHD_TRUST_X_FORWARDED_FOR"] != nil {
+            throw ConfigurationError(
+                "AUTHD_TRUST_X_FORWARDED_FOR is replaced by AUTHD_TRUSTED_PROXIES: list the proxies' addresses or "
+                    + "CIDR ranges (for example 127.0.0.1,10.0.0.0/8); X-Forwarded-For is believed only from them")
+        }
+        if let list = env["AUTHD_TRUSTED_PROXIES"], !list.isEmpty {
+            guard let proxies = TrustedProxies(list: list) else {
+                throw ConfigurationError(
+                    "AUTHD_TRUSTED_PROXIES must be IP addresses or CIDR ranges separated by commas, "
+                        + "such as 127.0.0.1,10.0.0.0/8,fd00::/8")
+            }
+            self.http.trustedProxies = proxies
+        }
+        self.http.maxConnections =
+            try reader.int("AUTHD_MAX_CONNECTIONS", in: 16...1_000_000) ?? self.http.maxConnections
+        self.auth.maxSessionsPerUser =
+            try reader.int("AUTHD_MAX_SESSIONS_PER_USER", in: 1...10_000) ?? self.auth.maxSessionsPerUser
         self.introspectionClients = try reader.clients("AUTHD_INTROSPECTION_CLIENTS")
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
         if let format = env["LOG_FORMAT"] {
@@ -89,6 +106,37 @@ public struct AppConfiguration: Sendable {
             }
             self.logLevel = parsed
         }
+    }
+}
+
+/// Secrets that must never start a service: the placeholders of `.env.example` and the like, and
+/// strings with too little entropy to resist a guess (a repeated or patterned string).
+enum SecretStrength {
+    static let placeholders = [
+        "replace", "change-me", "changeme", "change_me", "placeholder", "example", "your-secret", "your_secret",
+        "secret-here", "insert", "todo", "xxxxxxxx",
+    ]
+
+    /// Why `secret` must not be used, or `nil` when it may.
+    static func problem(with secret: String) -> String? {
+        let lowered = secret.lowercased()
+        if let word = self.placeholders.first(where: { lowered.contains($0) }) {
+            return "looks like a placeholder (it contains '\(word)'): anyone could forge tokens signed with it"
+        }
+        // Shannon entropy of the bytes as they occur, times the length: a rough upper bound on
+        // the bits an attacker must guess. Random hex of 32 bytes has about 250, a passphrase of
+        // six random words about 77 by this count; `aaaa…` and `abcabc…` have almost none.
+        var counts: [UInt8: Int] = [:]
+        for byte in secret.utf8 { counts[byte, default: 0] += 1 }
+        let length = Double(secret.utf8.count)
+        let perByte = counts.values.reduce(0.0) { sum, count in
+            let p = Double(count) / length
+            return sum - p * log2(p)
+        }
+        if perByte * length < 128 || counts.count < 10 {
+            return "is too weak (too few distinct characters for a key)"
+        }
+        return nil
     }
 }
 
@@ -122,10 +170,28 @@ private struct EnvironmentReader {
                     + "generate one with `authd gen-secret`"
             )
         }
+        if let problem = SecretStrength.problem(with: value) {
+            throw ConfigurationError("\(name) \(problem); generate one with `authd gen-secret`")
+        }
         return value
     }
 
     func redis() throws -> RedisConfiguration {
+        var redis = try self.redisWithoutSentinel()
+        let primary = self.env["REDIS_SENTINEL_PRIMARY"].flatMap { $0.isEmpty ? nil : $0 }
+        if let list = self.env["REDIS_SENTINELS"], !list.isEmpty {
+            do {
+                redis.sentinel = try SentinelConfiguration(list: list, primaryName: primary ?? "mymaster")
+            } catch {
+                throw ConfigurationError("REDIS_SENTINELS: \(error) (for example 10.0.0.5:26379,10.0.0.6:26379)")
+            }
+        } else if primary != nil {
+            throw ConfigurationError("REDIS_SENTINEL_PRIMARY is set but REDIS_SENTINELS is not: list the sentinels")
+        }
+        return redis
+    }
+
+    private func redisWithoutSentinel() throws -> RedisConfiguration {
         var redis: RedisConfiguration
         do {
             redis = try RedisConfiguration(url: self.env["REDIS_URL"] ?? "redis://127.0.0.1:6379/0")

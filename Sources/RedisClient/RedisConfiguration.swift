@@ -125,8 +125,8 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public init(list: String, primaryName: String) throws(RedisClientError) {
         var sentinels: [Address] = []
         for entry in list.split(separator: ",") {
-            let parts = entry.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+            let parts = entry.trimmingCharacters(in: .whitespaces).split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
                 throw .invalidConfiguration("sentinels must be host:port pairs separated by commas")
             }
             sentinels.append(Address(host: String(parts[0]), port: port))

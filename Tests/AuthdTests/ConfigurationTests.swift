@@ -1,10 +1,13 @@
+import AuthCore
 import AuthdApp
+import Foundation
+import TestSupport
 import Testing
 
 @Suite("Configuration from the environment and .env")
 struct ConfigurationTests {
-    let good = String(repeating: "a", count: 32)
-    let other = String(repeating: "b", count: 64)
+    let good = RandomID.hexBytes(32)
+    let other = RandomID.hexBytes(32)
 
     @Test func missingSecretsAreRefusedWithHowToMakeOne() {
         #expect {
@@ -55,7 +58,10 @@ struct ConfigurationTests {
 
     @Test(arguments: [
         ("AUTHD_PORT", "eighty"), ("AUTHD_ACCESS_TOKEN_TTL", "0"), ("AUTHD_SIGNUP", "maybe"),
-        ("REDIS_URL", "rediss://h"), ("LOG_LEVEL", "loud"),
+        ("REDIS_URL", "rediss://h"), ("LOG_LEVEL", "loud"), ("AUTHD_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("AUTHD_TRUSTED_PROXIES", "proxy.example"), ("AUTHD_TRUST_X_FORWARDED_FOR", "true"),
+        ("AUTHD_MAX_CONNECTIONS", "1"), ("AUTHD_MAX_SESSIONS_PER_USER", "0"), ("REDIS_SENTINELS", "a:b"),
+        ("REDIS_SENTINEL_PRIMARY", "mymaster"),
     ])
     func invalidSettingsAreRefused(name: String, value: String) {
         #expect(throws: ConfigurationError.self) {
@@ -82,5 +88,51 @@ struct ConfigurationTests {
         #expect(values["SPACED"] == "value with spaces")
         #expect(values["EMPTY"] == "")
         #expect(values.count == 5)
+    }
+
+    /// Issue 13, item 15: an unedited copy of `.env.example` must not start a service whose tokens
+    /// anyone can forge; nor may a secret with too little entropy.
+    @Test func placeholderAndWeakSecretsAreRefused() throws {
+        let example = DotEnv.parse(
+            try String(contentsOf: repositoryRoot.appendingPathComponent(".env.example"), encoding: .utf8))
+        #expect {
+            try AppConfiguration(environment: example)
+        } throws: { error in
+            "\(error)".contains("placeholder") && "\(error)".contains("authd gen-secret")
+        }
+        for weak in [
+            String(repeating: "a", count: 64), String(repeating: "abc", count: 20),
+            "0123456789012345678901234567890123",
+            "my-secret-key-for-the-access-tokens-CHANGEME",
+        ] {
+            #expect(throws: ConfigurationError.self, "\(weak)") {
+                try AppConfiguration(environment: ["ACCESS_TOKEN_SECRET": weak, "REFRESH_TOKEN_SECRET": self.other])
+            }
+        }
+        // What `authd gen-secret` makes passes, and so does a long random passphrase.
+        _ = try AppConfiguration(environment: ["ACCESS_TOKEN_SECRET": self.good, "REFRESH_TOKEN_SECRET": self.other])
+        _ = try AppConfiguration(environment: [
+            "ACCESS_TOKEN_SECRET": "correct horse battery staple orbit lantern quiz mauve",
+            "REFRESH_TOKEN_SECRET": self.other,
+        ])
+    }
+
+    /// Issue 19: the Sentinel variables are read, with the password and database from REDIS_URL.
+    @Test func sentinelIsConfiguredFromTheEnvironment() throws {
+        let configuration = try AppConfiguration(environment: [
+            "ACCESS_TOKEN_SECRET": self.good, "REFRESH_TOKEN_SECRET": self.other,
+            "REDIS_URL": "redis://:s3cret@ignored:1/3", "REDIS_SENTINELS": "10.0.0.5:26379, 10.0.0.6:26380",
+            "REDIS_SENTINEL_PRIMARY": "authd-primary",
+        ])
+        let sentinel = try #require(configuration.redis.sentinel)
+        #expect(sentinel.primaryName == "authd-primary")
+        #expect(sentinel.sentinels.map(\.port) == [26379, 26380])
+        #expect(configuration.redis.password == "s3cret")
+        #expect(configuration.redis.database == 3)
+        #expect(!"\(configuration.redis)".contains("s3cret"))
+        let defaulted = try AppConfiguration(environment: [
+            "ACCESS_TOKEN_SECRET": self.good, "REFRESH_TOKEN_SECRET": self.other, "REDIS_SENTINELS": "h:26379",
+        ])
+        #expect(defaulted.redis.sentinel?.primaryName == "mymaster")
     }
 }

@@ -16,7 +16,12 @@ struct RedisStateTests {
         let refreshTTL = app.application.configuration.auth.refreshTokenTTL
 
         let state = try await app.keysWithTTL(redis)
-        #expect(Set(state.keys) == [keys.user("gina"), keys.session("gina", sessionID), keys.sessions("gina")])
+        // The sign-up counted against the address, for an hour.
+        let signUps = keys.throttleSignUp("127.0.0.1")
+        #expect((1...3600).contains(state[signUps] ?? -1))
+        #expect(
+            Set(state.keys)
+                == [keys.user("gina"), keys.session("gina", sessionID), keys.sessions("gina"), signUps])
         #expect(state[keys.user("gina")] == -1, "accounts do not expire")
         for key in [keys.session("gina", sessionID), keys.sessions("gina")] {
             let ttl = try #require(state[key])
@@ -32,6 +37,7 @@ struct RedisStateTests {
         #expect(!session.values.contains(login["refreshToken"]!))
         let account = try await redis.hgetall(keys.user("gina"))
         #expect(account["password"]?.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$") == true)
+        #expect(account["pwv"] == "1", "the password version a login's session is bound to")
 
         // The index lists the session, scored by its expiry.
         let index = try await redis.zrange(keys.sessions("gina"))
@@ -39,7 +45,7 @@ struct RedisStateTests {
 
         // Logout deletes both of the session's keys.
         #expect(try await app.client.json("DELETE", "/logout", ["token": login["refreshToken"]!]).status == 204)
-        #expect(try await app.keysWithTTL(redis).keys.sorted() == [keys.user("gina")])
+        #expect(Set(try await app.keysWithTTL(redis).keys) == [keys.user("gina"), signUps])
     }
 
     @Test func theSessionNeverOutlivesItsAbsoluteLifetime() async throws {

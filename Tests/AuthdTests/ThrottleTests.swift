@@ -1,3 +1,4 @@
+import AuthHTTP
 import AuthStore
 import RedisClient
 import TestSupport
@@ -13,7 +14,7 @@ struct ThrottleTests {
     }
 
     @Test func fiveFailuresFromOneAddressGet429ButTheUserStillLogsInFromElsewhere() async throws {
-        let pair = try await TestApp.startPair() { $0.http.trustForwardedFor = true }
+        let pair = try await TestApp.startPair() { $0.http.trustedProxies = TrustedProxies(list: "127.0.0.1")! }
         defer { Task { await pair.stop() } }
         let (a, b) = (pair.a, pair.b)
         try await a.signUpAndLogIn("victim", password: "the real password")
@@ -42,7 +43,7 @@ struct ThrottleTests {
 
     @Test func oneAddressGuessingManyUsersIsThrottled() async throws {
         let app = try await TestApp.start {
-            $0.http.trustForwardedFor = true
+            $0.http.trustedProxies = TrustedProxies(list: "127.0.0.1")!
             $0.auth.throttle.address = .init(failures: 8, windowSeconds: 60)
         }
         defer { Task { await app.stop() } }
@@ -52,5 +53,32 @@ struct ThrottleTests {
         }
         #expect(try await self.login(app, "someone", "right password", from: "192.0.2.55").status == 429)
         #expect(try await self.login(app, "someone", "right password", from: "192.0.2.56").status == 200)
+    }
+
+    /// Issue 13, item 17: `X-Forwarded-For` picks the throttle address only when a configured
+    /// proxy sent it, and then its right-most entry that is not a trusted proxy.
+    @Test func forwardedForIsBelievedOnlyFromTrustedProxies() async throws {
+        try await withTestApp(configure: { $0.http.trustedProxies = TrustedProxies(list: "127.0.0.1,127.0.0.10/31")! })
+        {
+            app in
+            try await app.signUpAndLogIn("proxied")
+            func ipOfLogin(from source: String, forwardedFor: String) async throws -> String? {
+                let login = try await app.client.from(source).json(
+                    "POST", "/login", ["username": "proxied", "password": "correct horse battery"],
+                    headers: [("x-forwarded-for", forwardedFor)])
+                let sessions = try await app.client.get("/sessions", bearer: login["accessToken"])
+                let list = sessions.json["sessions"] as? [[String: Any]] ?? []
+                return list.first { $0["current"] as? Bool == true }?["ip"] as? String
+            }
+            // A client that reaches authd directly cannot choose its address.
+            #expect(try await ipOfLogin(from: "127.0.0.9", forwardedFor: "198.51.100.1") == "127.0.0.9")
+            // Through a trusted proxy: the right-most untrusted entry; what the client wrote to its
+            // left is ignored, and trusted hops are skipped.
+            #expect(try await ipOfLogin(from: "127.0.0.1", forwardedFor: "6.6.6.6, 198.51.100.2") == "198.51.100.2")
+            #expect(
+                try await ipOfLogin(from: "127.0.0.1", forwardedFor: "6.6.6.6, 198.51.100.3, 127.0.0.11")
+                    == "198.51.100.3")
+            #expect(try await ipOfLogin(from: "127.0.0.1", forwardedFor: "junk, 127.0.0.10") == "127.0.0.10")
+        }
     }
 }

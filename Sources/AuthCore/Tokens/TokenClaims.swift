@@ -26,6 +26,8 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     public var clientID: String
     public var iat: Int
     public var exp: Int
+    /// Not before (RFC 7519 §4.1.5). authd never sets it, but honours it when a token carries it.
+    public var nbf: Int?
     /// This token's unique id.
     public var jti: String
     /// The session the token belongs to.
@@ -33,7 +35,7 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     public var tokenUse: TokenKind
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, iat, exp, jti, sid
+        case iss, sub, aud, iat, exp, nbf, jti, sid
         case clientID = "client_id"
         case tokenUse = "token_use"
     }
@@ -64,6 +66,7 @@ extension TokenClaims {
         writer.add("client_id", self.clientID)
         writer.add("iat", self.iat)
         writer.add("exp", self.exp)
+        if let nbf = self.nbf { writer.add("nbf", nbf) }
         writer.add("jti", self.jti)
         writer.add("sid", self.sid)
         writer.add("token_use", self.tokenUse.rawValue)
@@ -83,10 +86,12 @@ extension TokenClaims {
         var tokenUse: String?
         var iat: Int?
         var exp: Int?
+        var nbf: Int?
         for (name, value) in members {
             switch (name, value) {
             case ("iat", .integer(let time)): iat = time
             case ("exp", .integer(let time)): exp = time
+            case ("nbf", .integer(let time)): nbf = time
             case ("iss", .string(let text)): iss = text
             case ("sub", .string(let text)): sub = text
             case ("aud", .string(let text)): aud = text
@@ -94,7 +99,7 @@ extension TokenClaims {
             case ("jti", .string(let text)): jti = text
             case ("sid", .string(let text)): sid = text
             case ("token_use", .string(let text)): tokenUse = text
-            case ("iat", _), ("exp", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
+            case ("iat", _), ("exp", _), ("nbf", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
                 ("sid", _), ("token_use", _):
                 return nil
             default:
@@ -107,5 +112,6 @@ extension TokenClaims {
         self.init(
             iss: iss, sub: sub, aud: aud, clientID: clientID, iat: iat, exp: exp, jti: jti, sid: sid,
             tokenUse: tokenUse)
+        self.nbf = nbf
     }
 }

@@ -173,8 +173,13 @@ public final class TokenCodec: Sendable {
             throw TokenRejection("wrong audience")
         }
         if checkTimes {
-            guard claims.exp + self.settings.leeway > now else { throw TokenRejection("expired", expired: true) }
-            guard claims.iat - self.settings.leeway <= now else { throw TokenRejection("not yet valid") }
+            // The claims are the token's, so the arithmetic is on `now` and the leeway only, which
+            // cannot overflow: a claim of Int.max or Int.min is compared, never added to.
+            let leeway = self.settings.leeway
+            guard claims.exp > now - leeway else { throw TokenRejection("expired", expired: true) }
+            guard claims.iat <= now + leeway else { throw TokenRejection("issued in the future") }
+            // RFC 7519 §4.1.5: not before `nbf`.
+            if let nbf = claims.nbf, nbf > now + leeway { throw TokenRejection("not yet valid") }
         }
         return claims
     }

@@ -5,14 +5,17 @@ public enum FormBody {
     /// The fields of a form body. A field given twice is refused (RFC 6749 §3.2).
     public static func parse(_ body: ByteBuffer?) throws(HTTPError) -> [String: String] {
         guard let body, body.readableBytes > 0 else { throw .badRequest("the request needs a form body") }
-        let text = String(decoding: body.readableBytesView, as: UTF8.self)
+        // Split on the bytes `&` and `=`: splitting a String would compare Characters, and a
+        // combining mark after `&` makes one Character of the two, gluing two fields into one.
         var fields: [String: String] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = self.percentDecode(String(parts[0])),
-                let value = self.percentDecode(parts.count > 1 ? String(parts[1]) : "")
+        for pair in body.readableBytesView.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = self.percentDecode(bytes: parts[0]),
+                let value = parts.count > 1 ? self.percentDecode(bytes: parts[1]) : ""
             else { throw .badRequest("the form body is not valid") }
-            guard fields[name] == nil else { throw .badRequest("parameter '\(name)' is given more than once") }
+            guard fields[name] == nil else {
+                throw .badRequest("parameter '\(name.prefix(64))' is given more than once")
+            }
             fields[name] = value
         }
         return fields
@@ -20,9 +23,13 @@ public enum FormBody {
 
     /// Decodes `+` and `%XX`; `nil` for a broken escape or invalid UTF-8.
     public static func percentDecode(_ text: String) -> String? {
+        self.percentDecode(bytes: text.utf8)
+    }
+
+    static func percentDecode<Bytes: Collection<UInt8>>(bytes text: Bytes) -> String? {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
+        bytes.reserveCapacity(text.count)
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             switch byte {
             case UInt8(ascii: "+"):

@@ -41,13 +41,14 @@ public struct HTTPRequest: Sendable {
     }
 
     /// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), or `nil` when the
-    /// header is absent. A header with another scheme or no token is an invalid request.
+    /// header is absent or of another scheme. A Bearer header with no token is an invalid request.
     public func bearerToken() throws(HTTPError) -> String? {
         guard let value = self.headers.first(name: "authorization") else { return nil }
-        guard let token = Self.credentials(in: value, scheme: "bearer") else {
-            throw .unauthorized("invalid_request", "use Authorization: Bearer <access token>")
-        }
-        return token
+        if let token = Self.credentials(in: value, scheme: "bearer") { return token }
+        // Another scheme (Basic, say) is no token at all: the bare challenge (RFC 6750 §3.1).
+        let scheme = value.drop(while: { $0 == " " || $0 == "\t" }).prefix(while: { $0 != " " && $0 != "\t" })
+        guard scheme.lowercased() == "bearer" else { return nil }
+        throw .unauthorized("invalid_request", "use Authorization: Bearer <access token>")
     }
 
     /// The credentials of the `Authorization` header when it uses `scheme` (case-insensitive),

@@ -107,8 +107,9 @@ struct StrictJSON {
         }
     }
 
-    /// Returns the string's content with escapes decoded well enough to compare keys:
-    /// `\uXXXX` stays as its six bytes, which is exact for the ASCII keys authd reads.
+    /// Returns the string's content with every escape decoded (`\u0075` is `u`, surrogate pairs
+    /// included), so that keys are compared as the decoder will see them: a key spelled twice in
+    /// two ways is still a duplicate.
     private mutating func string() throws(Failure) -> [UInt8] {
         self.index += 1
         var content: [UInt8] = []
@@ -122,15 +123,25 @@ struct StrictJSON {
                 self.index += 1
                 switch escaped {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): content.append(escaped)
-                case UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    content += [UInt8(ascii: "\\"), escaped]
+                case UInt8(ascii: "b"): content.append(0x08)
+                case UInt8(ascii: "f"): content.append(0x0C)
+                case UInt8(ascii: "n"): content.append(0x0A)
+                case UInt8(ascii: "r"): content.append(0x0D)
+                case UInt8(ascii: "t"): content.append(0x09)
                 case UInt8(ascii: "u"):
-                    content += [UInt8(ascii: "\\"), escaped]
-                    for _ in 0..<4 {
-                        guard let hex = self.current, hex.isHexDigit else { throw .invalidJSON }
-                        content.append(hex)
+                    var scalar = try self.hex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        // A high surrogate must be followed by an escaped low one.
+                        guard self.current == UInt8(ascii: "\\") else { throw .invalidJSON }
                         self.index += 1
+                        guard self.current == UInt8(ascii: "u") else { throw .invalidJSON }
+                        self.index += 1
+                        let low = try self.hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw .invalidJSON }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw .invalidJSON }
+                    content += Array(String(Character(unicode)).utf8)
                 default: throw .invalidJSON
                 }
             case 0x00..<0x20:
@@ -142,9 +153,22 @@ struct StrictJSON {
         throw .invalidJSON
     }
 
+    private mutating func hex4() throws(Failure) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            guard let byte = self.current, let digit = byte.hexValue else { throw .invalidJSON }
+            value = value << 4 | UInt32(digit)
+            self.index += 1
+        }
+        return value
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`: no leading zeros (RFC 8259 §6).
     private mutating func number() throws(Failure) {
         if self.current == UInt8(ascii: "-") { self.index += 1 }
-        guard self.digits() > 0 else { throw .invalidJSON }
+        let leadingZero = self.current == UInt8(ascii: "0")
+        let integral = self.digits()
+        guard integral > 0, !(leadingZero && integral > 1) else { throw .invalidJSON }
         if self.current == UInt8(ascii: ".") {
             self.index += 1
             guard self.digits() > 0 else { throw .invalidJSON }
@@ -164,8 +188,12 @@ struct StrictJSON {
 }
 
 extension UInt8 {
-    fileprivate var isHexDigit: Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
-            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)
+    fileprivate var hexValue: UInt8? {
+        switch self {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): self - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): self - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): self - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }

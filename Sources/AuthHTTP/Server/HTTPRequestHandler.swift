@@ -28,7 +28,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private let maxBodyBytes: Int
     private let readTimeout: TimeAmount
     private var readDeadline: Scheduled<Void>?
-    private let trustForwardedFor: Bool
+    private let trustedProxies: TrustedProxies
     private let tracker: RequestTracker
     private let logger: Logger
     private var state = State.idle
@@ -45,19 +45,26 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// The server is shutting down: the response owed is the connection's last.
     private var quiescing = false
+    /// Whether the decoder handed on any part of a request since the last read completed. Bytes
+    /// read that gave none are the start of a request head still incomplete.
+    private var partsThisRead = false
+    /// Marks the connection busy while a response is owed, for the server's connection cap.
+    private let activity: ConnectionActivity
 
     init(
         router: Router,
         maxBodyBytes: Int,
         readTimeout: TimeAmount,
-        trustForwardedFor: Bool,
+        trustedProxies: TrustedProxies,
         tracker: RequestTracker,
+        activity: ConnectionActivity = ConnectionActivity(),
         logger: Logger
     ) {
+        self.activity = activity
         self.router = router
         self.maxBodyBytes = maxBodyBytes
         self.readTimeout = readTimeout
-        self.trustForwardedFor = trustForwardedFor
+        self.trustedProxies = trustedProxies
         self.tracker = tracker
         self.logger = logger
     }
@@ -75,6 +82,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = Self.unwrapInboundIn(data)
+        self.partsThisRead = true
         if case .responding = self.state {
             self.queued.append(part)
         } else if !self.queued.isEmpty {
@@ -84,25 +92,37 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         }
     }
 
-    /// A request still incomplete when a read ends gets its deadline. Most requests arrive whole in
-    /// one read and need no timer.
+    /// A request still incomplete when a read ends gets its deadline, counted from the read that
+    /// brought its first bytes: the head as well as the body must arrive within
+    /// `requestReadTimeout`. (The idle timeout alone restarts with every byte, so a client
+    /// dribbling a head a byte at a time would hold the connection for ever.) Most requests arrive
+    /// whole in one read and need no timer.
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.armReadDeadline(context: context)
+        self.armReadDeadline(context: context, headStarted: !self.partsThisRead)
+        self.partsThisRead = false
         context.fireChannelReadComplete()
     }
 
-    private func armReadDeadline(context: ChannelHandlerContext) {
-        if case .receiving = self.state, self.readDeadline == nil {
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.readDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
-                let (handler, context) = bound.value
-                guard case .receiving = handler.state else { return }
-                handler.state = .rejected
-                let response = HTTPError(
-                    .requestTimeout, code: "invalid_request", description: "the request did not arrive in time"
-                ).response
-                handler.write(response, keepAlive: false, context: context)
+    private func armReadDeadline(context: ChannelHandlerContext, headStarted: Bool = false) {
+        guard self.readDeadline == nil else { return }
+        switch self.state {
+        case .receiving: break
+        case .idle where headStarted && self.queued.isEmpty: break
+        default: return
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.readDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
+            let (handler, context) = bound.value
+            handler.readDeadline = nil
+            switch handler.state {
+            case .receiving, .idle: break
+            case .rejected, .responding: return
             }
+            handler.state = .rejected
+            let response = HTTPError(
+                .requestTimeout, code: "invalid_request", description: "the request did not arrive in time"
+            ).response
+            handler.write(response, keepAlive: false, context: context)
         }
     }
 
@@ -147,23 +167,35 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Requests the HTTP parser could not read get a JSON error, then the connection closes.
-        guard let error = error as? HTTPParserError, case .idle = self.state else {
+        // Requests the HTTP parser could not read, head or body (a bad chunk size, say), get a
+        // JSON error, then the connection closes. One that comes while a response is owed closes
+        // the connection after that response.
+        guard let error = error as? HTTPParserError else {
             context.close(promise: nil)
             return
         }
-        let response =
-            switch error {
-            case .headerOverflow:
-                HTTPError(
-                    .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"),
-                    code: "invalid_request", description: "request headers are too large"
-                ).response
-            default:
-                HTTPError.badRequest("malformed HTTP request").response
-            }
-        self.state = .rejected
-        self.write(response, keepAlive: false, context: context)
+        switch self.state {
+        case .idle, .receiving:
+            self.readDeadline?.cancel()
+            self.readDeadline = nil
+            let response =
+                switch error {
+                case .headerOverflow:
+                    HTTPError(
+                        .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"),
+                        code: "invalid_request", description: "request headers are too large"
+                    ).response
+                default:
+                    HTTPError.badRequest("malformed HTTP request").response
+                }
+            self.state = .rejected
+            self.queued.removeAll()
+            self.write(response, keepAlive: false, context: context)
+        case .responding:
+            self.quiescing = true
+        case .rejected:
+            break
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -210,6 +242,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         let started = NIODeadline.now()
         let tracker = self.tracker
         tracker.begin()
+        self.activity.busy = true
         // Started on this thread: the request runs here up to its first suspension (usually its
         // Redis command) instead of waiting for the loop's next turn.
         let task = Task.immediate(executorPreference: self.executor) {
@@ -242,6 +275,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     ) {
         self.task = nil
         self.state = .idle
+        self.activity.busy = false
         let keepAlive = head.isKeepAlive && !self.quiescing
         self.write(
             response, keepAlive: keepAlive, requestID: requestID, isHeadRequest: head.method == .HEAD,
@@ -294,15 +328,14 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The peer's address; behind a trusted proxy, the last `X-Forwarded-For` entry, which is the
-    /// one the proxy itself added.
+    /// The peer's address; behind a trusted proxy, the right-most `X-Forwarded-For` entry that is
+    /// not a trusted proxy (see ``TrustedProxies``).
     private func clientIP(head: HTTPRequestHead, context: ChannelHandlerContext) -> String? {
-        if self.trustForwardedFor, let forwarded = head.headers[canonicalForm: "x-forwarded-for"].last {
-            return String(forwarded.prefix(64))
-        }
         // Formatted once per connection: inet_ntop showed in the verify profile.
         if self.peerIP == nil { self.peerIP = context.channel.remoteAddress?.ipAddress }
-        return self.peerIP
+        guard let peer = self.peerIP, !self.trustedProxies.networks.isEmpty else { return self.peerIP }
+        return self.trustedProxies.clientAddress(
+            peer: peer, forwardedFor: head.headers[canonicalForm: "x-forwarded-for"].map(String.init))
     }
 
     /// A client's request id is kept only when it is short and plain, since it goes into logs.

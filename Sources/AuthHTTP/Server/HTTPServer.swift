@@ -3,6 +3,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Limits and timeouts of the HTTP server.
 public struct HTTPServerConfiguration: Sendable {
@@ -15,12 +20,36 @@ public struct HTTPServerConfiguration: Sendable {
     /// A request whose body has not fully arrived this long after its head gets 408 and the
     /// connection is closed: a slow client cannot hold a connection by dribbling its body.
     public var requestReadTimeout: TimeAmount = .seconds(10)
-    /// Take the client's address from `X-Forwarded-For` (set this only behind a proxy that sets it).
-    public var trustForwardedFor = false
+    /// Proxies whose `X-Forwarded-For` is believed: a request from one of them is taken to come
+    /// from the right-most address in that header that is not a trusted proxy. Empty: the peer's
+    /// address, always.
+    public var trustedProxies = TrustedProxies()
+    /// Most connections open at once. At the cap a new connection sheds the oldest one that owes no
+    /// response (an idle or half-sent one), or is refused when every one is busy; the process never
+    /// runs out of descriptors. By default, the descriptor limit less 128 for Redis and files.
+    public var maxConnections = HTTPServerConfiguration.defaultMaxConnections
     /// On shutdown, requests in flight get this long to finish.
     public var shutdownGracePeriod: TimeAmount = .seconds(10)
 
     public init() {}
+
+    public static var defaultMaxConnections: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else {
+            return 65_536
+        }
+        return max(16, min(Int(clamping: limit.rlim_cur) - 128, 1_000_000))
+    }
+}
+
+/// Whether a connection owes a response, for the server's connection cap.
+final class ConnectionActivity: Sendable {
+    private let state = Atomic<Bool>(false)
+
+    var busy: Bool {
+        get { self.state.load(ordering: .relaxed) }
+        set { self.state.store(newValue, ordering: .relaxed) }
+    }
 }
 
 /// An HTTP/1.1 server on bare SwiftNIO: `NIOHTTP1`'s codec, keep-alive and pipelining, one router.
@@ -30,7 +59,7 @@ public final class HTTPServer: Sendable {
     private let router: Router
     private let logger: Logger
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
-    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let connections = NIOLockedValueBox(Connections())
     private let tracker = RequestTracker()
 
     public init(configuration: HTTPServerConfiguration, group: any EventLoopGroup, router: Router, logger: Logger) {
@@ -56,7 +85,13 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                self.track(channel)
+                let activity = ConnectionActivity()
+                guard self.admit(channel, activity: activity) else {
+                    logger.warning(
+                        "connection refused: every connection is busy",
+                        metadata: ["cap": "\(configuration.maxConnections)"])
+                    return channel.close()
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
@@ -67,7 +102,8 @@ public final class HTTPServer: Sendable {
                         HTTPRequestHandler(
                             router: router, maxBodyBytes: configuration.maxBodyBytes,
                             readTimeout: configuration.requestReadTimeout,
-                            trustForwardedFor: configuration.trustForwardedFor, tracker: tracker, logger: logger
+                            trustedProxies: configuration.trustedProxies, tracker: tracker, activity: activity,
+                            logger: logger
                         )
                     )
                 }
@@ -85,7 +121,7 @@ public final class HTTPServer: Sendable {
     public func shutdown() async {
         guard let listener = self.listener.withLockedValue({ $0 }) else { return }
         try? await listener.close()
-        let open = self.connections.withLockedValue { Array($0.values) }
+        let open = self.connections.withLockedValue { $0.open.values.map(\.channel) }
         for channel in open {
             // HTTPServerPipelineHandler finishes the response in flight, then closes.
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
@@ -104,11 +140,46 @@ public final class HTTPServer: Sendable {
         self.logger.info("http server stopped")
     }
 
-    private func track(_ channel: any Channel) {
+    /// Counts a new connection in, shedding the oldest one that owes no response when at the cap.
+    /// Returns `false` when the cap is reached and every connection is busy.
+    private func admit(_ channel: any Channel, activity: ConnectionActivity) -> Bool {
         let id = ObjectIdentifier(channel)
-        self.connections.withLockedValue { $0[id] = channel }
-        channel.closeFuture.whenComplete { _ in
-            _ = self.connections.withLockedValue { $0.removeValue(forKey: id) }
+        let cap = self.configuration.maxConnections
+        let (admitted, shed) = self.connections.withLockedValue { connections -> (Bool, (any Channel)?) in
+            var shed: (any Channel)?
+            if connections.open.count >= cap {
+                guard
+                    let oldest = connections.open.filter({ !$0.value.activity.busy })
+                        .min(by: { $0.value.order < $1.value.order })
+                else { return (false, nil) }
+                connections.open.removeValue(forKey: oldest.key)
+                shed = oldest.value.channel
+            }
+            connections.next += 1
+            connections.open[id] = Connections.Entry(order: connections.next, channel: channel, activity: activity)
+            return (true, shed)
         }
+        if let shed {
+            self.logger.notice(
+                "connection cap reached; closing the oldest idle connection", metadata: ["cap": "\(cap)"])
+            shed.close(promise: nil)
+        }
+        guard admitted else { return false }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.connections.withLockedValue { $0.open.removeValue(forKey: id) }
+        }
+        return true
     }
+}
+
+/// The open connections, in the order they were accepted.
+private struct Connections {
+    struct Entry {
+        var order: UInt64
+        var channel: any Channel
+        var activity: ConnectionActivity
+    }
+
+    var open: [ObjectIdentifier: Entry] = [:]
+    var next: UInt64 = 0
 }
