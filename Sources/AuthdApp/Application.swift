@@ -78,7 +78,26 @@ public final class Application: Sendable {
     /// Starts listening. Returns the bound port.
     @discardableResult
     public func start() async throws -> Int {
-        self.logger.info("starting authd", metadata: ["redis": "\(self.configuration.redis)"])
+        let c = self.configuration
+        let mode =
+            c.redis.sentinel != nil
+            ? "sentinel" : { if case .unixSocket = c.redis.endpoint { "unix" } else { "single" } }()
+        // Every effective setting that is not a secret, so an operator can check what took effect.
+        self.logger.info(
+            "starting authd",
+            metadata: [
+                "redis": "\(c.redis)", "redis_mode": "\(mode)", "redis_pool_size": "\(c.redis.poolSize)",
+                "redis_connect_timeout_ms": "\(c.redis.connectTimeout.nanoseconds / 1_000_000)",
+                "redis_command_timeout_ms": "\(c.redis.commandTimeout.nanoseconds / 1_000_000)",
+                "redis_wait_replicas": "\(c.durability.replicas)",
+                "redis_wait_timeout_ms": "\(c.durability.timeoutMilliseconds)",
+                "key_prefix": "\(c.keyPrefix)", "issuer": "\(c.auth.issuer)", "audience": "\(c.auth.audience)",
+                "access_alg": "\(c.keysDirectory == nil ? "HS256" : "EdDSA")",
+                "hash_concurrency": "\(c.hashConcurrency)", "max_connections": "\(c.http.maxConnections)",
+                "max_sessions_per_user": "\(c.auth.maxSessionsPerUser)",
+                "trusted_proxies": "\(c.http.trustedProxies.networks.count)",
+                "login_throttle": "\(c.auth.throttle.enabled)", "signup": "\(c.auth.signupEnabled)",
+            ])
         return try await self.server.start()
     }
 

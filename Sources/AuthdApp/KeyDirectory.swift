@@ -1,6 +1,10 @@
 import AuthCore
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Access-token signing keys on disk, one directory shared by (or copied to) every instance:
 /// - `KID.pem`: an Ed25519 private key (PKCS #8 PEM), readable by authd only (mode 0600);
 /// - `KID.retired`: when that key stopped signing (unix seconds);
@@ -67,9 +71,44 @@ public struct KeyDirectory: Sendable {
     }
 
     private func write(_ text: String, to name: String, mode: Int) throws {
-        let path = self.file(name)
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        try Self.writeFile(Array(text.utf8), to: self.file(name), mode: mode_t(mode))
+    }
+
+    /// Writes `bytes` to `path` atomically: a temporary file beside it, created with `mode` from
+    /// its first instant (`O_CREAT | O_EXCL`, so a private key is never readable by others, not
+    /// even briefly), synced, then renamed over `path`. `beforeRename` sees the temporary path.
+    static func writeFile(
+        _ bytes: [UInt8], to path: String, mode: mode_t, beforeRename: (String) throws -> Void = { _ in }
+    ) throws {
+        let temporary = path + ".tmp-" + RandomID.make().prefix(8)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            throw KeyDirectoryError("cannot create \(temporary): \(String(cString: strerror(errno)))")
+        }
+        // The umask may have taken bits away from `mode`; it never adds any.
+        fchmod(fd, mode)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard result > 0 else {
+                close(fd)
+                unlink(temporary)
+                throw KeyDirectoryError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+            }
+            written += result
+        }
+        fsync(fd)
+        close(fd)
+        do {
+            try beforeRename(temporary)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw KeyDirectoryError("cannot rename to \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
 

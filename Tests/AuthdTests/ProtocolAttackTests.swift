@@ -8,6 +8,8 @@ import NIOPosix
 import TestSupport
 import Testing
 
+@testable import AuthdApp
+
 /// Tokens, bodies and HTTP framing that no honest client sends (issue 13, items 9 to 14). Each
 /// gets a clear 4xx; none may crash the process or get a 5xx.
 @Suite("Protocol attacks")
@@ -157,6 +159,48 @@ struct ProtocolAttackTests {
             #expect(!connection.isOpen, "the server still holds the connection after 15 s")
             #expect(connection.received.hasPrefix("HTTP/1.1 408"))
         }
+    }
+}
+
+extension ProtocolAttackTests {
+    /// Item 12: more connections than the cap cannot starve the process: the oldest idle ones
+    /// are shed, and a new client is served.
+    @Test func connectionsOverTheCapShedTheOldestIdleOnes() async throws {
+        try await withTestApp(configure: { $0.http.maxConnections = 16 }) { app in
+            var attackers: [RawConnection] = []
+            for _ in 0..<40 {
+                let connection = try await RawConnection.open(port: app.port)
+                try await connection.send("GET /healthz HTTP/1.1\r\nhost: x\r\n")
+                attackers.append(connection)
+            }
+            #expect(try await app.client.get("/healthz").status == 200)
+            // Shedding closes connections on their own event loops: wait for it, 10 s at most.
+            let clock = ContinuousClock()
+            let end = clock.now + .seconds(10)
+            while attackers.count(where: \.isOpen) > 16, clock.now < end {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let open = attackers.count(where: \.isOpen)
+            print("40 half-sent connections against a cap of 16: \(open) still open, /healthz served")
+            #expect(open <= 16)
+            for connection in attackers { await connection.close() }
+        }
+    }
+
+    /// Item 16: a private key file is never readable by others, not even before its final rename.
+    @Test func keyFilesAreCreatedPrivate() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("authd-keys-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var seen: [Int] = []
+        try KeyDirectory.writeFile(Array("secret".utf8), to: directory + "/probe", mode: 0o600) { temporary in
+            let attributes = try FileManager.default.attributesOfItem(atPath: temporary)
+            seen.append((attributes[.posixPermissions] as? Int) ?? -1)
+        }
+        #expect(seen == [0o600], "the temporary file's mode")
+        let key = try KeyDirectory(path: directory).generate()
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/\(key.kid).pem")
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
     }
 }
 

@@ -178,3 +178,13 @@ public func inParallel<T: Sendable>(
         return results.map { $0! }
     }
 }
+
+/// Waits until the wall clock is in a later second than when it was called: authd records times
+/// in whole seconds, so a test that needs two events ordered by their recorded time waits for
+/// the second to turn between them (at most one second).
+public func waitForTheNextSecond() async throws {
+    let start = Int(Date().timeIntervalSince1970)
+    while Int(Date().timeIntervalSince1970) == start {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}

@@ -27,14 +27,18 @@ public struct TestHTTPClient: Sendable {
     /// be several clients at different addresses; `nil`: the kernel's choice.
     public let sourceAddress: String?
 
-    public init(port: Int, from sourceAddress: String? = nil) {
+    /// The server's address.
+    public let host: String
+
+    public init(port: Int, host: String = "127.0.0.1", from sourceAddress: String? = nil) {
         self.port = port
+        self.host = host
         self.sourceAddress = sourceAddress
     }
 
     /// The same server, reached from another loopback address.
     public func from(_ address: String) -> TestHTTPClient {
-        TestHTTPClient(port: self.port, from: address)
+        TestHTTPClient(port: self.port, host: self.host, from: address)
     }
 
     public func request(
@@ -112,7 +116,7 @@ public struct TestHTTPClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
                     }
                 }
-                .connect(host: "127.0.0.1", port: self.port)
+                .connect(host: self.host, port: self.port)
                 .get()
         } catch {
             promise.fail(error)

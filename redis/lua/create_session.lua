@@ -20,16 +20,26 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 -- Drop sessions that expired since, so the index cannot grow without bound.
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
--- Over the cap, the sessions closest to expiry (the least recently used) end first; never this one.
+-- Over the cap, the sessions closest to expiry (the least recently used) end first, the oldest
+-- first among equals; never this one.
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
 if excess > 0 then
     local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
-    for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess)) do
-        if excess > 0 and id ~= ARGV[1] then
-            redis.call('DEL', prefix .. id)
-            redis.call('ZREM', KEYS[2], id)
-            excess = excess - 1
+    local flat = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+    local candidates = {}
+    for i = 1, #flat, 2 do
+        if flat[i] ~= ARGV[1] then
+            local created = tonumber(redis.call('HGET', prefix .. flat[i], 'created') or '0')
+            candidates[#candidates + 1] = {flat[i], tonumber(flat[i + 1]), created}
         end
+    end
+    table.sort(candidates, function(a, b)
+        if a[2] ~= b[2] then return a[2] < b[2] end
+        return a[3] < b[3]
+    end)
+    for i = 1, math.min(excess, #candidates) do
+        redis.call('DEL', prefix .. candidates[i][1])
+        redis.call('ZREM', KEYS[2], candidates[i][1])
     end
 end
 -- The index lives as long as its longest-lived session.

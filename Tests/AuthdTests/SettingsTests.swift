@@ -1,0 +1,300 @@
+import AuthCore
+import AuthStore
+import AuthdApp
+import Foundation
+import RedisClient
+import TestSupport
+import Testing
+
+/// Every variable of the README's configuration table, set as an operator sets it (in the
+/// environment of the real `authd` binary, or its `.env`), and its effect seen from outside: a
+/// response, a header, a key in Redis, a log line, or a refusal to start. The list of variables is
+/// read from the README, so a documented setting without a check here fails the suite.
+@Suite("Every documented setting, on the real binary")
+struct SettingsTests {
+    /// What one variable's check does with a running (or refusing) authd.
+    struct Case: Sendable, CustomTestStringConvertible {
+        let variable: String
+        /// Settings on top of the base ones (secrets, Redis, a fresh key prefix, a free port).
+        let settings: [String: String]
+        /// Put the settings in `.env` instead of the environment.
+        let viaDotEnv: Bool
+        /// The process is expected to refuse to start, with this text in its message.
+        let refusal: String?
+        let check: @Sendable (AuthdProcess, Base) async throws -> Void
+
+        var testDescription: String { self.variable }
+
+        init(
+            variable: String, settings: [String: String], viaDotEnv: Bool = false, refusal: String? = nil,
+            check: @escaping @Sendable (AuthdProcess, Base) async throws -> Void = { _, _ in }
+        ) {
+            self.variable = variable
+            self.settings = settings
+            self.viaDotEnv = viaDotEnv
+            self.refusal = refusal
+            self.check = check
+        }
+    }
+
+    /// The base settings of one run, for checks that need them.
+    struct Base: Sendable {
+        let secrets = TestSecrets()
+        let prefix = TestRedis.uniquePrefix("bin")
+        var environment: [String: String] {
+            [
+                "ACCESS_TOKEN_SECRET": self.secrets.access, "REFRESH_TOKEN_SECRET": self.secrets.refresh,
+                "REDIS_URL": TestRedis.url, "AUTHD_KEY_PREFIX": self.prefix, "AUTHD_HASH_CONCURRENCY": "2",
+                "AUTHD_REDIS_POOL_SIZE": "2",
+            ]
+        }
+    }
+
+    static let password = "correct horse battery"
+
+    static func signUpAndLogIn(_ app: AuthdProcess, _ user: String = "setting") async throws -> TestResponse {
+        let created = try await app.client.json("POST", "/users", ["username": user, "password": Self.password])
+        guard created.status == 201 else { throw TestFailure("sign-up: \(created.status) \(created.text)") }
+        return try await app.client.json("POST", "/login", ["username": user, "password": Self.password])
+    }
+
+    static func logLine(_ app: AuthdProcess, _ field: String, _ value: String) async throws {
+        try await app.waitForLog("\(field)=\(value)")
+    }
+
+    static let cases: [Case] = [
+        Case(variable: "ACCESS_TOKEN_SECRET", settings: ["ACCESS_TOKEN_SECRET": ""], refusal: "ACCESS_TOKEN_SECRET"),
+        Case(
+            variable: "REFRESH_TOKEN_SECRET",
+            settings: ["REFRESH_TOKEN_SECRET": "replace-with-another-output-of-authd-gen-secret"],
+            refusal: "placeholder"),
+        Case(variable: "AUTHD_KEYS_DIR", settings: ["AUTHD_KEYS_DIR": "@KEYS@"]) { app, _ in
+            let jwks = try await app.client.get("/.well-known/jwks.json")
+            #expect((jwks.json["keys"] as? [Any])?.count == 1)
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            #expect(
+                String(
+                    decoding: Data(base64Encoded: String(token.prefix(while: { $0 != "." })) + "==") ?? Data(),
+                    as: UTF8.self
+                ).contains("EdDSA"))
+        },
+        Case(variable: "AUTHD_AUDIENCE", settings: ["AUTHD_AUDIENCE": "orders-api"]) { app, _ in
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            #expect(try JWT.claims(of: token).aud == "orders-api")
+        },
+        Case(variable: "AUTHD_CLOCK_LEEWAY", settings: ["AUTHD_CLOCK_LEEWAY": "0"]) { app, base in
+            // A token valid from 20 s ahead: inside the default 30 s leeway, outside a leeway of 0.
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            let ahead = ProtocolAttackTests.signedAccessToken(
+                payload: try ProtocolAttackTests.payload(
+                    of: token, setting: "nbf", to: String(Int(Date().timeIntervalSince1970) + 20)),
+                secret: base.secrets.access)
+            #expect(try await app.client.get("/me", bearer: ahead).status == 401)
+            #expect(try await app.client.get("/me", bearer: token).status == 200)
+        },
+        Case(variable: "AUTHD_LOGIN_THROTTLE", settings: ["AUTHD_LOGIN_THROTTLE": "false"]) { app, _ in
+            _ = try await Self.signUpAndLogIn(app)
+            for _ in 0..<7 {
+                #expect(
+                    try await app.client.json("POST", "/login", ["username": "setting", "password": "wrong one"]).status
+                        == 401)
+            }
+            #expect(
+                try await app.client.json("POST", "/login", ["username": "setting", "password": Self.password]).status
+                    == 200)
+        },
+        Case(variable: "REDIS_URL", settings: ["REDIS_URL": "rediss://127.0.0.1:1"], refusal: "REDIS_URL"),
+        Case(variable: "AUTHD_HOST", settings: ["AUTHD_HOST": "127.0.0.2"]),
+        Case(variable: "AUTHD_PORT", settings: [:]) { app, _ in
+            let value = try await app.client.get("/healthz").status
+            #expect(value == 200)
+        },
+        Case(variable: "AUTHD_ISSUER", settings: ["AUTHD_ISSUER": "https://auth.example.test"], viaDotEnv: true) {
+            app, _ in
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            #expect(try JWT.claims(of: token).iss == "https://auth.example.test")
+        },
+        Case(variable: "AUTHD_ACCESS_TOKEN_TTL", settings: ["AUTHD_ACCESS_TOKEN_TTL": "120"]) { app, _ in
+            let value = try await Self.signUpAndLogIn(app).json["expiresIn"] as? Int
+            #expect(value == 120)
+        },
+        Case(variable: "AUTHD_REFRESH_TOKEN_TTL", settings: ["AUTHD_REFRESH_TOKEN_TTL": "3600"]) { app, base in
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            let redis = try TestRedis.makeClient()
+            let ttl = try await redis.ttl(
+                RedisKeys(prefix: base.prefix).session("setting", try JWT.claims(of: token).sid))
+            #expect((3000...3600).contains(ttl))
+            await redis.shutdown()
+        },
+        Case(variable: "AUTHD_SESSION_MAX_LIFETIME", settings: ["AUTHD_SESSION_MAX_LIFETIME": "7200"]) { app, _ in
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            let session = try #require(
+                (try await app.client.get("/sessions", bearer: token).json["sessions"] as? [[String: Any]])?.first)
+            #expect((session["absoluteExpiresAt"] as? Int ?? 0) - (session["createdAt"] as? Int ?? 0) == 7200)
+        },
+        Case(variable: "AUTHD_KEY_PREFIX", settings: [:]) { app, base in
+            _ = try await Self.signUpAndLogIn(app)
+            let redis = try TestRedis.makeClient()
+            #expect(try await redis.scanAll(match: base.prefix + "user:*") == [base.prefix + "user:{setting}"])
+            await redis.shutdown()
+        },
+        Case(variable: "AUTHD_REFRESH_GRACE_WINDOW", settings: ["AUTHD_REFRESH_GRACE_WINDOW": "0"]) { app, _ in
+            let refresh = try #require(try await Self.signUpAndLogIn(app)["refreshToken"])
+            #expect(try await app.client.json("POST", "/token", ["token": refresh]).status == 200)
+            #expect(try await app.client.json("POST", "/token", ["token": refresh]).status == 400, "reuse at once")
+        },
+        Case(variable: "AUTHD_SIGNUP", settings: ["AUTHD_SIGNUP": "false"]) { app, _ in
+            let value = try await app.client.json("POST", "/users", ["username": "nobody", "password": Self.password])
+                .status
+            #expect(value == 403)
+        },
+        Case(
+            variable: "AUTHD_INTROSPECTION_CLIENTS",
+            settings: ["AUTHD_INTROSPECTION_CLIENTS": "orders:orders-secret-0123456789"]
+        ) { app, _ in
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            let basic = Data("orders:orders-secret-0123456789".utf8).base64EncodedString()
+            let response = try await app.client.request(
+                "POST", "/introspect",
+                headers: [("authorization", "Basic \(basic)"), ("content-type", "application/x-www-form-urlencoded")],
+                body: Array("token=\(token)".utf8))
+            #expect(response.json["active"] as? Bool == true)
+        },
+        Case(variable: "AUTHD_TRUSTED_PROXIES", settings: ["AUTHD_TRUSTED_PROXIES": "127.0.0.1"]) { app, _ in
+            _ = try await app.client.json("POST", "/users", ["username": "setting", "password": Self.password])
+            let login = try await app.client.json(
+                "POST", "/login", ["username": "setting", "password": Self.password],
+                headers: [("x-forwarded-for", "198.51.100.77")])
+            let sessions = try await app.client.get("/sessions", bearer: login["accessToken"])
+            #expect((sessions.json["sessions"] as? [[String: Any]])?.first?["ip"] as? String == "198.51.100.77")
+        },
+        Case(variable: "AUTHD_MAX_CONNECTIONS", settings: ["AUTHD_MAX_CONNECTIONS": "20"]) { app, _ in
+            try await Self.logLine(app, "max_connections", "20")
+        },
+        Case(variable: "AUTHD_MAX_SESSIONS_PER_USER", settings: ["AUTHD_MAX_SESSIONS_PER_USER": "2"]) { app, _ in
+            let first = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            try await waitForTheNextSecond()
+            for _ in 0..<2 {
+                _ = try await app.client.json("POST", "/login", ["username": "setting", "password": Self.password])
+            }
+            #expect(try await app.client.get("/me", bearer: first).status == 401)
+        },
+        Case(variable: "AUTHD_MAX_BODY_BYTES", settings: ["AUTHD_MAX_BODY_BYTES": "2048"]) { app, _ in
+            let big = try await app.client.request(
+                "POST", "/login", headers: [("content-type", "application/json")],
+                body: Array(repeating: 0x20, count: 3000))
+            #expect(big.status == 413)
+        },
+        Case(variable: "AUTHD_IDLE_TIMEOUT", settings: ["AUTHD_IDLE_TIMEOUT": "1"]) { app, _ in
+            let connection = try await RawConnection.open(port: app.port)
+            // Closed after 1 s of silence; 15 s is for a loaded machine.
+            let clock = ContinuousClock()
+            let end = clock.now + .seconds(15)
+            while connection.isOpen, clock.now < end { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!connection.isOpen)
+        },
+        Case(variable: "AUTHD_HASH_CONCURRENCY", settings: ["AUTHD_HASH_CONCURRENCY": "3"]) { app, _ in
+            try await Self.logLine(app, "hash_concurrency", "3")
+        },
+        Case(variable: "AUTHD_REDIS_POOL_SIZE", settings: ["AUTHD_REDIS_POOL_SIZE": "3"]) { app, _ in
+            try await Self.logLine(app, "redis_pool_size", "3")
+        },
+        Case(variable: "AUTHD_REDIS_CONNECT_TIMEOUT_MS", settings: ["AUTHD_REDIS_CONNECT_TIMEOUT_MS": "1500"]) {
+            app, _ in
+            try await Self.logLine(app, "redis_connect_timeout_ms", "1500")
+        },
+        Case(variable: "AUTHD_REDIS_COMMAND_TIMEOUT_MS", settings: ["AUTHD_REDIS_COMMAND_TIMEOUT_MS": "1700"]) {
+            app, _ in
+            try await Self.logLine(app, "redis_command_timeout_ms", "1700")
+        },
+        Case(variable: "REDIS_SENTINELS", settings: ["REDIS_SENTINELS": "127.0.0.1:1"]) { app, _ in
+            try await Self.logLine(app, "redis_mode", "sentinel")
+        },
+        Case(
+            variable: "REDIS_SENTINEL_PRIMARY",
+            settings: ["REDIS_SENTINELS": "127.0.0.1:1", "REDIS_SENTINEL_PRIMARY": "orders-primary"]
+        ) { app, _ in
+            try await app.waitForLog("/orders-primary/")
+        },
+        Case(
+            variable: "AUTHD_REDIS_WAIT_REPLICAS",
+            settings: ["AUTHD_REDIS_WAIT_REPLICAS": "1", "AUTHD_REDIS_WAIT_TIMEOUT_MS": "50"]
+        ) { app, _ in
+            // The suite's Redis has no replica: a revocation cannot be acknowledged.
+            let refresh = try #require(try await Self.signUpAndLogIn(app)["refreshToken"])
+            #expect(try await app.client.json("DELETE", "/logout", ["token": refresh]).status == 503)
+        },
+        Case(variable: "AUTHD_REDIS_WAIT_TIMEOUT_MS", settings: ["AUTHD_REDIS_WAIT_TIMEOUT_MS": "250"]) { app, _ in
+            try await Self.logLine(app, "redis_wait_timeout_ms", "250")
+        },
+        Case(variable: "LOG_LEVEL", settings: ["LOG_LEVEL": "debug"]) { app, _ in
+            _ = try await app.client.get("/healthz")
+            try await app.waitForLog("path=/healthz")
+        },
+        Case(variable: "LOG_FORMAT", settings: ["LOG_FORMAT": "json"]) { app, _ in
+            try await app.waitForLog("starting authd")
+            let lines = app.log.split(separator: "\n")
+            #expect(!lines.isEmpty)
+            #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
+        },
+    ]
+
+    @Test(arguments: Self.cases)
+    func setting(_ testCase: Case) async throws {
+        let base = Base()
+        var settings = testCase.settings
+        var keysDirectory: String?
+        if settings["AUTHD_KEYS_DIR"] == "@KEYS@" {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("authd-keys-\(UUID())").path
+            try KeyDirectory(path: directory).generate()
+            settings["AUTHD_KEYS_DIR"] = directory
+            keysDirectory = directory
+        }
+        var environment = base.environment
+        var dotEnv: [String: String] = [:]
+        if testCase.viaDotEnv { dotEnv = settings } else { environment.merge(settings) { _, new in new } }
+        let app = try AuthdProcess.start(
+            environment: environment, dotEnv: dotEnv, host: settings["AUTHD_HOST"] ?? "127.0.0.1")
+        defer {
+            app.stop()
+            if let keysDirectory { try? FileManager.default.removeItem(atPath: keysDirectory) }
+        }
+        if let refusal = testCase.refusal {
+            let status = try await app.waitForExit()
+            #expect(status != 0)
+            #expect(app.log.contains(refusal), "\(app.log)")
+            return
+        }
+        if settings["REDIS_SENTINELS"] != nil {
+            // No sentinel answers on that port: authd starts, says how it reaches Redis, and is
+            // not ready. (The failover test runs real sentinels.)
+            try await app.waitForLog("starting authd")
+            #expect(try await app.client.get("/readyz").status == 503)
+        } else {
+            try await app.waitUntilReady()
+        }
+        try await testCase.check(app, base)
+    }
+
+    /// The README's table and the cases above name the same variables.
+    @Test func everyDocumentedVariableHasACase() throws {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let documented = Set(Self.documentedVariables(readme))
+        #expect(documented.count > 20)
+        let tested = Set(Self.cases.map(\.variable))
+        #expect(documented.subtracting(tested).isEmpty, "documented without a check")
+        #expect(tested.subtracting(documented).isEmpty, "checked but not documented")
+    }
+
+    /// The first column of the table under `## Configuration`: `NAME` or `NAME` / `--flag`.
+    static func documentedVariables(_ readme: String) -> [String] {
+        guard let start = readme.range(of: "\n## Configuration") else { return [] }
+        let section = readme[start.upperBound...].prefix { _ in true }
+        let end = section.range(of: "\n## ")?.lowerBound ?? section.endIndex
+        return section[..<end].split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("| `") else { return nil }
+            let name = line.dropFirst(3).prefix { $0 != "`" }
+            return name.allSatisfy { $0.isUppercase || $0 == "_" } ? String(name) : nil
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The real `authd` binary (the one `swift build` made beside the tests), started as an operator
+/// starts it: settings in the environment or a `.env` file, nothing set in code.
+public final class AuthdProcess: @unchecked Sendable {
+    // @unchecked: `process` is only touched by the test that owns this object, one call at a time.
+    public let port: Int
+    public let client: TestHTTPClient
+    private let process: Process
+    private let logFile: URL
+
+    /// The binary built beside the test bundle.
+    public static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("authd")
+    }
+
+    /// Starts `authd serve` with exactly `environment` (plus PATH) and, when given, a `.env` file
+    /// of `dotEnv` lines. `AUTHD_PORT` is set to a free port unless the environment names one.
+    public static func start(
+        environment: [String: String], dotEnv: [String: String] = [:], host: String = "127.0.0.1"
+    ) throws -> AuthdProcess {
+        var environment = environment
+        let port = try environment["AUTHD_PORT"].flatMap(Int.init) ?? freePort()
+        environment["AUTHD_PORT"] = String(port)
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("authd-bin-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let envFile = directory.appendingPathComponent("settings.env")
+        try dotEnv.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+            .write(to: envFile, atomically: true, encoding: .utf8)
+        let logFile = directory.appendingPathComponent("stderr.log")
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = self.binary
+        process.arguments = ["serve", "--env-file", envFile.path]
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: logFile)
+        try process.run()
+        return AuthdProcess(process: process, port: port, host: host, logFile: logFile)
+    }
+
+    private init(process: Process, port: Int, host: String, logFile: URL) {
+        self.process = process
+        self.port = port
+        self.logFile = logFile
+        self.client = TestHTTPClient(port: port, host: host)
+    }
+
+    deinit {
+        self.stop()
+    }
+
+    /// What the process wrote to stderr so far.
+    public var log: String {
+        (try? String(contentsOf: self.logFile, encoding: .utf8)) ?? ""
+    }
+
+    public var isRunning: Bool { self.process.isRunning }
+
+    /// Waits until `/readyz` answers 200 (20 s at most: a debug build on a loaded machine).
+    public func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while clock.now < end {
+            guard self.process.isRunning else { throw TestFailure("authd exited: \(self.log)") }
+            if (try? await self.client.get("/readyz"))?.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("authd was not ready within \(timeout): \(self.log)")
+    }
+
+    /// Waits for the process to exit by itself (a refusal to start), and returns its status.
+    public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while self.process.isRunning {
+            guard clock.now < end else { throw TestFailure("authd did not exit: \(self.log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return self.process.terminationStatus
+    }
+
+    /// Waits until the log contains `text`.
+    public func waitForLog(_ text: String, timeout: Duration = .seconds(20)) async throws {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while !self.log.contains(text) {
+            guard clock.now < end else { throw TestFailure("no '\(text)' in the log: \(self.log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// SIGKILL, and waits for the process to go.
+    public func kill() {
+        guard self.process.isRunning else { return }
+        Glibc.kill(self.process.processIdentifier, SIGKILL)
+        self.process.waitUntilExit()
+    }
+
+    /// SIGTERM (a graceful stop), then SIGKILL after 15 s.
+    public func stop() {
+        guard self.process.isRunning else { return }
+        self.process.terminate()
+        let end = Date().addingTimeInterval(15)
+        while self.process.isRunning, Date() < end { usleep(10_000) }
+        self.kill()
+    }
+}
