@@ -5,6 +5,8 @@ import Testing
 
 @Suite("Redis Sentinel failover")
 struct SentinelTests {
+    /// Issue 19: the failover followed by the real binary, set up through REDIS_SENTINELS and
+    /// REDIS_SENTINEL_PRIMARY as an operator would.
     @Test func authdFollowsAFailoverWithoutARestart() async throws {
         let name = "authd-test-primary"
         // No diskless-sync delay: the replica's first sync starts at once.
@@ -32,17 +34,27 @@ struct SentinelTests {
             return true
         }
 
-        let app = try await TestApp.start(redisURL: "redis://127.0.0.1:1/0") {
-            $0.redis.sentinel = SentinelConfiguration(
-                sentinels: sentinels.map { SentinelConfiguration.Address(host: "127.0.0.1", port: $0.port) },
-                primaryName: name
-            )
-            $0.redis.maxReconnectDelay = .milliseconds(200)
-            $0.redis.connectTimeout = .milliseconds(500)
+        // The real binary, configured as the README says: the sentinels and the primary's name in
+        // the environment, REDIS_URL naming no server at all.
+        let secrets = TestSecrets()
+        let app = try AuthdProcess.start(environment: [
+            "ACCESS_TOKEN_SECRET": secrets.access, "REFRESH_TOKEN_SECRET": secrets.refresh,
+            "REDIS_URL": "redis://127.0.0.1:1/0", "AUTHD_KEY_PREFIX": TestRedis.uniquePrefix("sentinel"),
+            "REDIS_SENTINELS": sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ","),
+            "REDIS_SENTINEL_PRIMARY": name, "AUTHD_REDIS_CONNECT_TIMEOUT_MS": "500", "AUTHD_HASH_CONCURRENCY": "2",
+        ])
+        defer { app.stop() }
+        try await app.waitUntilReady()
+        #expect(app.log.contains("redis_mode=sentinel"))
+        func logIn() async throws -> TestResponse {
+            try await app.client.json(
+                "POST", "/login", ["username": "sentinel-user", "password": "correct horse battery"])
         }
-        defer { Task { await app.stop() } }
-        try await Self.waitUntil(clock, within: .seconds(5)) { try await app.client.get("/readyz").status == 200 }
-        let before = try await app.signUpAndLogIn("sentinel-user")
+        #expect(
+            try await app.client.json(
+                "POST", "/users", ["username": "sentinel-user", "password": "correct horse battery"]
+            ).status == 201)
+        let before = try await logIn()
         #expect(before.status == 200)
         // Let the replica catch up, so the failover loses nothing of this test's.
         // (The sentinels keep writing too, so wait for the offset of now, not for equality.)
@@ -59,7 +71,7 @@ struct SentinelTests {
         primary.kill()
         let killed = clock.now
         try await Self.waitUntil(clock, within: .seconds(30)) {
-            try await app.logIn("sentinel-user").status == 200
+            try await logIn().status == 200
         }
         let failedOverAfter = clock.now - killed
         let role = try await replica.cli(["ROLE"])
