@@ -1,80 +1,133 @@
 import Foundation
+import NIOConcurrencyHelpers
 import RedisClient
 import TestSupport
 import Testing
 
-@Suite("Redis Sentinel failover")
-struct SentinelTests {
-    /// Issue 19: the failover followed by the real binary, set up through REDIS_SENTINELS and
-    /// REDIS_SENTINEL_PRIMARY as an operator would.
-    @Test func authdFollowsAFailoverWithoutARestart() async throws {
-        let name = "authd-test-primary"
-        // No diskless-sync delay: the replica's first sync starts at once.
-        let primary = try RedisServerProcess(extraArguments: ["--repl-diskless-sync-delay", "0"])
-        try await primary.start()
-        let replica = try RedisServerProcess(extraArguments: ["--replicaof", "127.0.0.1", String(primary.port)])
-        try await replica.start()
-        let clock = ContinuousClock()
-        // Sentinels learn of replicas from the primary's INFO, which they read every 10 s: with the
-        // replica attached before they start, their first INFO names it.
-        try await Self.waitUntil(clock, within: .seconds(10)) {
-            try await primary.cli(["INFO", "replication"]).contains("connected_slaves:1")
-        }
-        let sentinels = try (0..<3).map { _ in try RedisServerProcess(sentinelFor: name, primaryPort: primary.port) }
-        for sentinel in sentinels { try await sentinel.start() }
+/// A primary, its replicas and three sentinels on loopback, all real `redis-server` processes.
+struct SentinelDeployment {
+    static let name = "authd-test-primary"
+    let primary: RedisServerProcess
+    let replicas: [RedisServerProcess]
+    let sentinels: [RedisServerProcess]
 
-        // The sentinels find each other and the replica through the primary, every 2 s or so.
-        try await Self.waitUntil(clock, within: .seconds(15)) {
+    /// What an operator puts in authd's environment to reach this deployment.
+    var environment: [String: String] {
+        [
+            // REDIS_URL names no server at all: the sentinels say where the primary is.
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "REDIS_SENTINELS": self.sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ","),
+            "REDIS_SENTINEL_PRIMARY": Self.name,
+        ]
+    }
+
+    static func start(replicas count: Int) async throws -> SentinelDeployment {
+        // No diskless-sync delay anywhere: a replica's sync (also to a promoted replica) starts at once.
+        let noDelay = ["--repl-diskless-sync-delay", "0"]
+        let primary = try RedisServerProcess(extraArguments: noDelay)
+        try await primary.start()
+        var replicas: [RedisServerProcess] = []
+        for _ in 0..<count {
+            let replica = try RedisServerProcess(
+                extraArguments: noDelay + ["--replicaof", "127.0.0.1", String(primary.port)])
+            try await replica.start()
+            replicas.append(replica)
+        }
+        // Sentinels learn of replicas from the primary's INFO, which they read every 10 s: with the
+        // replicas attached before they start, their first INFO names them.
+        try await waitUntil(within: .seconds(10)) {
+            try await primary.cli(["INFO", "replication"]).contains("connected_slaves:\(count)")
+        }
+        let sentinels = try (0..<3).map { _ in
+            try RedisServerProcess(sentinelFor: Self.name, primaryPort: primary.port)
+        }
+        for sentinel in sentinels { try await sentinel.start() }
+        // The sentinels find each other and the replicas through the primary, every 2 s or so.
+        try await waitUntil(within: .seconds(15)) {
             for sentinel in sentinels {
-                let known = try await sentinel.cli(["SENTINEL", "sentinels", name])
-                let replicas = try await sentinel.cli(["SENTINEL", "replicas", name])
-                guard known.components(separatedBy: "runid").count - 1 >= 2, replicas.contains(String(replica.port))
+                let known = try await sentinel.cli(["SENTINEL", "sentinels", Self.name])
+                let listed = try await sentinel.cli(["SENTINEL", "replicas", Self.name])
+                guard known.components(separatedBy: "runid").count - 1 >= 2,
+                    replicas.allSatisfy({ listed.contains(String($0.port)) })
                 else { return false }
             }
             return true
         }
+        return SentinelDeployment(primary: primary, replicas: replicas, sentinels: sentinels)
+    }
 
-        // The real binary, configured as the README says: the sentinels and the primary's name in
-        // the environment, REDIS_URL naming no server at all.
+    /// The port the sentinels currently name as the primary's.
+    func primaryPort() async throws -> Int? {
+        let reply = try await self.sentinels[0].cli(["SENTINEL", "get-master-addr-by-name", Self.name])
+        return reply.split(separator: "\n").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// Waits until every replica has what the primary has written so far.
+    func waitUntilReplicated() async throws {
+        let info = try await self.primary.cli(["INFO", "replication"])
+        let written = field(info, after: "master_repl_offset:", until: "\n").flatMap { Int($0) } ?? .max
+        try await waitUntil(within: .seconds(5)) {
+            let info = try await self.primary.cli(["INFO", "replication"])
+            let offsets = info.components(separatedBy: "offset=").dropFirst()
+                .compactMap { Int($0.prefix { $0.isNumber }) }
+            return offsets.count == self.replicas.count && offsets.allSatisfy { $0 >= written }
+        }
+    }
+}
+
+/// The text between `marker` and `end` in `text`.
+private func field(_ text: String, after marker: String, until end: Character) -> Substring? {
+    guard let start = text.range(of: marker)?.upperBound else { return nil }
+    // "\r\n" is one Character in Swift: stop at any newline.
+    return text[start...].prefix { $0 != end && !$0.isNewline }
+}
+
+/// Polls `condition` every 100 ms until it holds; fails after `limit`.
+private func waitUntil(within limit: Duration, _ condition: () async throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let end = clock.now + limit
+    while clock.now < end {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw TestFailure("condition not met within \(limit)")
+}
+
+@Suite("Redis Sentinel failover, on the real binary")
+struct SentinelTests {
+    static let password = "correct horse battery"
+
+    /// Issue 19: the failover followed by the real binary, set up through REDIS_SENTINELS and
+    /// REDIS_SENTINEL_PRIMARY as an operator would.
+    @Test func authdFollowsAFailoverWithoutARestart() async throws {
+        let deployment = try await SentinelDeployment.start(replicas: 1)
         let secrets = TestSecrets()
-        let app = try AuthdProcess.start(environment: [
-            "ACCESS_TOKEN_SECRET": secrets.access, "REFRESH_TOKEN_SECRET": secrets.refresh,
-            "REDIS_URL": "redis://127.0.0.1:1/0", "AUTHD_KEY_PREFIX": TestRedis.uniquePrefix("sentinel"),
-            "REDIS_SENTINELS": sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ","),
-            "REDIS_SENTINEL_PRIMARY": name, "AUTHD_REDIS_CONNECT_TIMEOUT_MS": "500", "AUTHD_HASH_CONCURRENCY": "2",
-        ])
+        let app = try AuthdProcess.start(
+            environment: deployment.environment.merging([
+                "ACCESS_TOKEN_SECRET": secrets.access, "REFRESH_TOKEN_SECRET": secrets.refresh,
+                "AUTHD_KEY_PREFIX": TestRedis.uniquePrefix("sentinel"), "AUTHD_REDIS_CONNECT_TIMEOUT_MS": "500",
+                "AUTHD_HASH_CONCURRENCY": "2",
+            ]) { _, new in new })
         defer { app.stop() }
         try await app.waitUntilReady()
         #expect(app.log.contains("redis_mode=sentinel"))
         func logIn() async throws -> TestResponse {
-            try await app.client.json(
-                "POST", "/login", ["username": "sentinel-user", "password": "correct horse battery"])
+            try await app.client.json("POST", "/login", ["username": "sentinel-user", "password": Self.password])
         }
-        #expect(
-            try await app.client.json(
-                "POST", "/users", ["username": "sentinel-user", "password": "correct horse battery"]
-            ).status == 201)
+        let created = try await app.client.json(
+            "POST", "/users", ["username": "sentinel-user", "password": Self.password])
+        #expect(created.status == 201)
         let before = try await logIn()
         #expect(before.status == 200)
         // Let the replica catch up, so the failover loses nothing of this test's.
-        // (The sentinels keep writing too, so wait for the offset of now, not for equality.)
-        let written = try await Self.field(
-            primary.cli(["INFO", "replication"]), after: "master_repl_offset:", until: "\n"
-        )
-        .flatMap { Int($0) }
-        try await Self.waitUntil(clock, within: .seconds(5)) {
-            let acknowledged = try await Self.field(primary.cli(["INFO", "replication"]), after: "offset=", until: ",")
-                .flatMap { Int($0) }
-            return (acknowledged ?? -1) >= (written ?? .max)
-        }
+        try await deployment.waitUntilReplicated()
 
-        primary.kill()
+        let clock = ContinuousClock()
+        deployment.primary.kill()
         let killed = clock.now
-        try await Self.waitUntil(clock, within: .seconds(30)) {
-            try await logIn().status == 200
-        }
+        try await waitUntil(within: .seconds(30)) { try await logIn().status == 200 }
         let failedOverAfter = clock.now - killed
-        let role = try await replica.cli(["ROLE"])
+        let role = try await deployment.replicas[0].cli(["ROLE"])
         #expect(role.hasPrefix("master"), "the replica was promoted")
         // Tokens from before the failover still work: the data moved with the primary role.
         #expect(try await app.client.get("/me", bearer: before["accessToken"]).status == 200)
@@ -83,23 +136,109 @@ struct SentinelTests {
         print("authd served again \(failedOverAfter) after the primary was killed")
     }
 
-    /// The text between `marker` and `end` in `text`.
-    private static func field(_ text: String, after marker: String, until end: Character) -> Substring? {
-        guard let start = text.range(of: marker)?.upperBound else { return nil }
-        // "\r\n" is one Character in Swift: stop at any newline.
-        return text[start...].prefix { $0 != end && !$0.isNewline }
-    }
+    /// Issue 19: two instances under load through a failover with `AUTHD_REDIS_WAIT_REPLICAS=1`.
+    /// The primary is SIGKILLed while logouts and verifies run, then restarted: it comes back
+    /// empty and calls itself a primary until the sentinels demote it. No acknowledged logout may
+    /// come back to life, authd may never talk to the old primary, and service must return
+    /// within seconds of the sentinels' switch.
+    @Test func noAcknowledgedRevocationIsLostThroughAFailoverUnderLoad() async throws {
+        let deployment = try await SentinelDeployment.start(replicas: 2)
+        let secrets = TestSecrets()
+        let environment = deployment.environment.merging([
+            "ACCESS_TOKEN_SECRET": secrets.access, "REFRESH_TOKEN_SECRET": secrets.refresh,
+            "AUTHD_KEY_PREFIX": TestRedis.uniquePrefix("failover"), "AUTHD_REDIS_CONNECT_TIMEOUT_MS": "500",
+            "AUTHD_REDIS_WAIT_REPLICAS": "1", "AUTHD_REDIS_WAIT_TIMEOUT_MS": "1000", "AUTHD_LOGIN_THROTTLE": "false",
+            "AUTHD_HASH_CONCURRENCY": "2", "AUTHD_REDIS_POOL_SIZE": "2",
+        ]) { _, new in new }
+        let a = try AuthdProcess.start(environment: environment)
+        let b = try AuthdProcess.start(environment: environment)
+        defer {
+            a.stop()
+            b.stop()
+        }
+        try await a.waitUntilReady()
+        try await b.waitUntilReady()
+        let instances = [a, b]
+        #expect(
+            try await a.client.json("POST", "/users", ["username": "failover", "password": Self.password]).status
+                == 201)
+        // 120 sessions, half opened on each instance, and one more that stays, for verify traffic.
+        let logins = try await inParallel(121) { index in
+            try await instances[index % 2].client.json(
+                "POST", "/login", ["username": "failover", "password": Self.password])
+        }
+        #expect(logins.allSatisfy { $0.status == 200 })
+        let watcher = try #require(logins.last?["accessToken"])
+        let sessions = logins.dropLast().map { ($0["accessToken"]!, $0["refreshToken"]!) }
+        try await deployment.waitUntilReplicated()
 
-    private static func waitUntil(
-        _ clock: ContinuousClock,
-        within limit: Duration,
-        _ condition: () async throws -> Bool
-    ) async throws {
-        let end = clock.now + limit
-        while clock.now < end {
-            if (try? await condition()) == true { return }
+        let clock = ContinuousClock()
+        let start = clock.now
+        // Logouts, one every 70 ms over both instances (about 8.4 s in all), each on the other
+        // instance than the one that opened it; the primary dies 2 s in.
+        async let logouts = inParallel(sessions.count) { index in
+            try await Task.sleep(for: .milliseconds(70 * index))
+            let response = try await instances[(index + 1) % 2].client.json(
+                "DELETE", "/logout", ["token": sessions[index].1])
+            return (status: response.status, at: clock.now - start)
+        }
+        // Verifies of the live session every 50 ms, alternating instances, for as long.
+        async let verifies = inParallel(170) { index in
+            try await Task.sleep(for: .milliseconds(50 * index))
+            return try await instances[index % 2].client.get("/me", bearer: watcher).status
+        }
+        try await Task.sleep(for: .seconds(2))
+        let oldPort = deployment.primary.port
+        deployment.primary.kill()
+        let killed = clock.now - start
+        try await waitUntil(within: .seconds(30)) { try await deployment.primaryPort() != oldPort }
+        let switched = clock.now - start
+
+        // The old primary comes back, empty, calling itself a primary until the sentinels demote
+        // it. Watch its clients all the while: authd must never be among them.
+        try await deployment.primary.start()
+        var authdSeen = false
+        try await waitUntil(within: .seconds(30)) {
+            if try await deployment.primary.cli(["CLIENT", "LIST"]).contains("name=authd") { authdSeen = true }
+            let role = try await deployment.primary.cli(["ROLE"])
+            return role.hasPrefix("slave") && role.contains("connected")
+        }
+        let demoted = clock.now - start
+        let logoutResults = try await logouts
+        let verifyStatuses = try await verifies
+        // And a little longer, now that it is a replica like any other.
+        for _ in 0..<10 {
+            if try await deployment.primary.cli(["CLIENT", "LIST"]).contains("name=authd") { authdSeen = true }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw TestFailure("condition not met within \(limit)")
+
+        // Every acknowledged logout holds on both instances.
+        var lost = 0
+        var acknowledged = 0
+        for (index, result) in logoutResults.enumerated() where result.status == 204 {
+            acknowledged += 1
+            for instance in instances {
+                if try await instance.client.get("/me", bearer: sessions[index].0).status != 401 { lost += 1 }
+            }
+        }
+        let firstAfterSwitch = logoutResults.filter { $0.status == 204 && $0.at > switched }.map(\.at).min()
+        let unavailable = logoutResults.count { $0.status == 503 }
+        print(
+            "failover under load: primary killed at \(killed), sentinels switched at \(switched), old primary "
+                + "demoted at \(demoted); first logout acknowledged after the switch at "
+                + "\(firstAfterSwitch.map { "\($0)" } ?? "never"); \(acknowledged) acknowledged, \(unavailable) "
+                + "answered 503, \(lost) lost; verifies: \(verifyStatuses.count { $0 == 200 }) × 200, "
+                + "\(verifyStatuses.count { $0 == 503 }) × 503; authd on the old primary: \(authdSeen)")
+        #expect(lost == 0)
+        #expect(!authdSeen, "authd talked to the old primary")
+        #expect(logoutResults.allSatisfy { $0.status == 204 || $0.status == 503 })
+        #expect(verifyStatuses.allSatisfy { $0 == 200 || $0 == 503 })
+        #expect(acknowledged > sessions.count / 2)
+        // Service back within a few seconds of the switch: authd reconnects with a back-off of at
+        // most 1 s and asks the sentinels again. 10 s leaves room for a loaded machine.
+        let back = try #require(firstAfterSwitch)
+        #expect(back - switched < .seconds(10))
+        // The live session survived it all.
+        for instance in instances { #expect(try await instance.client.get("/me", bearer: watcher).status == 200) }
     }
 }

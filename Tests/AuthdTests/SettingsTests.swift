@@ -239,7 +239,9 @@ struct SettingsTests {
         },
     ]
 
-    @Test(arguments: Self.cases)
+    /// One case at a time: 32 processes started at once would load the machine for every other
+    /// suite running beside this one.
+    @Test(.serialized, arguments: Self.cases)
     func setting(_ testCase: Case) async throws {
         let base = Base()
         var settings = testCase.settings

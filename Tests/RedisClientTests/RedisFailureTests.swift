@@ -35,7 +35,7 @@ struct RedisFailureTests {
             Self.isOutage(error)
         }
         try await server.start()
-        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(3))
+        try await TestRedis.waitUntilConnected(redis)
         #expect(await TestRedis.allConnected(redis))
         await redis.shutdown()
     }
@@ -94,8 +94,11 @@ struct RedisFailureTests {
         #expect(result.failed > 0, "the outage was seen")
         #expect(result.ok > 0)
         // Commands fail fast or at their timeout (500 ms), never hang: allow scheduling slack.
-        #expect(result.slowest < .milliseconds(2000), "slowest \(result.slowest)")
-        #expect(recoveredAfter < .seconds(2))
+        // A hang would be unbounded; 5 s tells it from a loaded machine's scheduling delay.
+        #expect(result.slowest < .seconds(5), "slowest \(result.slowest)")
+        // The promise is about a second (back-off of at most 1 s); 10 s is for a machine whose
+        // cores are busy with other suites or a CPU hog, where timers fire late.
+        #expect(recoveredAfter < .seconds(10), "recovered after \(recoveredAfter)")
         #expect(await TestRedis.allConnected(redis))
         await redis.shutdown()
     }
@@ -132,7 +135,7 @@ struct RedisFailureTests {
         #expect(outcome as? RedisClientError == .timeout, "\(String(describing: outcome))")
         #expect(clock.now - started < .milliseconds(1200))
         server.resume()
-        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(3))
+        try await TestRedis.waitUntilConnected(redis)
         await redis.shutdown()
     }
 
