@@ -22,3 +22,15 @@ ensure_system_packages() {
         exit 1
     fi
 }
+
+# The pinned Python tools (scripts/python-requirements.txt) in .build-fuzz-venv/, installed from
+# PyPI once, and again whenever the requirements change.
+PYTHON_VENV=.build-fuzz-venv
+ensure_python_tools() {
+    local stamp=$PYTHON_VENV/requirements.txt
+    if ! cmp -s scripts/python-requirements.txt "$stamp"; then
+        [ -x "$PYTHON_VENV/bin/pip" ] || python3 -m venv "$PYTHON_VENV"
+        "$PYTHON_VENV/bin/pip" install -q -r scripts/python-requirements.txt
+        cp scripts/python-requirements.txt "$stamp"
+    fi
+}

@@ -32,12 +32,14 @@ public enum TestRedis {
             configuration: try configuration ?? self.configuration(), eventLoopGroup: group, logger: quietLogger)
     }
 
-    /// Waits until the client has a connection (the first connect is asynchronous).
+    /// Waits until every connection of the client's pool is up and answers (connects are
+    /// asynchronous). Waiting for one is not enough: commands go round the pool, and one sent on a
+    /// connection still connecting fails fast as unavailable, which a loaded machine made happen.
     public static func waitUntilConnected(_ client: RedisClient, timeout: Duration = .seconds(15)) async throws {
         let clock = ContinuousClock()
         let end = clock.now + timeout
         while clock.now < end {
-            if (try? await client.ping()) != nil { return }
+            if client.connectedCount() == client.configuration.poolSize, (try? await client.ping()) != nil { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         try await client.ping()

@@ -1,0 +1,217 @@
+"""The whole flow through the client generated from docs/openapi.yaml (scripts/contract runs it).
+
+Every response goes through `check`, which fails the run unless the document declares that status
+for that operation and the body matches the declared schema (JSON Schema 2020-12, as OpenAPI 3.1
+uses). The generated client also parses each body into its generated types, and raises on a
+status the document does not declare (`raise_on_unexpected_status`).
+
+    python scripts/contract_flow.py BASE_URL docs/openapi.yaml CLIENT_ID:CLIENT_SECRET
+    (CONTRACT_ACCESS_SECRET: authd's ACCESS_TOKEN_SECRET, to make an expired token)
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import sys
+import time
+import uuid
+
+import httpx
+import jsonschema
+import yaml
+
+from authd_client import AuthenticatedClient, Client
+from authd_client.api.default import (
+    change_password,
+    create_user,
+    end_session,
+    healthz,
+    introspect,
+    jwks,
+    list_sessions,
+    login,
+    logout,
+    logout_with_scope,
+    me,
+    metrics,
+    posts,
+    readyz,
+    revoke,
+    token,
+)
+from authd_client.models import (
+    ChangePasswordBody,
+    Credentials,
+    Error,
+    Introspection,
+    IntrospectionTokenType,
+    LogoutWithScopeBody,
+    LogoutWithScopeBodyScope,
+    Me,
+    OAuthTokenRequest,
+    OAuthTokenRequestGrantType,
+    OAuthTokens,
+    RefreshRequest,
+    TokenForm,
+    Tokens,
+)
+
+base_url, spec_path, introspection_client = sys.argv[1], sys.argv[2], sys.argv[3]
+spec = yaml.safe_load(open(spec_path))
+checked = []
+
+
+def operation_for(method, path):
+    for template, operations in spec["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+        if re.match(pattern, path) and method.lower() in operations:
+            return template, operations[method.lower()]
+    raise AssertionError(f"{method} {path} is not in the document")
+
+
+def check(response: httpx.Response):
+    """Fails unless the document declares this status, and the body matches its schema."""
+    response.read()
+    request = response.request
+    template, operation = operation_for(request.method, request.url.path)
+    status = str(response.status_code)
+    declared = operation["responses"].get(status)
+    assert declared is not None, f"{request.method} {template} answered {status}, which is not declared"
+    if "$ref" in declared:
+        declared = spec["components"]["responses"][declared["$ref"].rsplit("/", 1)[1]]
+    content = declared.get("content")
+    if not content:
+        assert response.content == b"", f"{request.method} {template} {status}: a body where none is declared"
+        checked.append(f"{request.method} {template} {status}")
+        return
+    media = response.headers.get("content-type", "").split(";")[0].strip()
+    assert media in content, f"{request.method} {template} {status}: content type {media!r} not declared"
+    if media == "application/json":
+        schema = dict(content[media]["schema"])
+        # $refs point at #/components/...: give the schema the document's components at its root.
+        schema["components"] = spec["components"]
+        jsonschema.Draft202012Validator(schema).validate(response.json())
+    checked.append(f"{request.method} {template} {status}")
+
+
+def client(**kwargs):
+    hooks = {"event_hooks": {"response": [check]}}
+    return Client(base_url=base_url, raise_on_unexpected_status=True, httpx_args=hooks, **kwargs)
+
+
+def bearer(access_token, prefix="Bearer"):
+    hooks = {"event_hooks": {"response": [check]}}
+    return AuthenticatedClient(
+        base_url=base_url, token=access_token, prefix=prefix, raise_on_unexpected_status=True, httpx_args=hooks
+    )
+
+
+def expect(response, status, kind):
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.content!r}"
+    assert isinstance(response.parsed, kind), f"expected a {kind.__name__}, got {response.parsed!r}"
+    return response.parsed
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def expired(access_token: str) -> str:
+    """The same claims with `exp` an hour ago, signed with authd's own key."""
+    header, payload, _ = access_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["iat"] = claims["exp"] = int(time.time()) - 3600
+    signing_input = header + "." + b64url(json.dumps(claims, separators=(",", ":")).encode())
+    key = os.environ["CONTRACT_ACCESS_SECRET"].encode()
+    return signing_input + "." + b64url(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())
+
+
+public = client()
+user = "contract-" + uuid.uuid4().hex[:8]
+password = "correct horse battery"
+
+# Probes.
+assert healthz.sync_detailed(client=public).status_code == 200
+assert readyz.sync_detailed(client=public).status_code == 200
+
+# Sign-up, login, who am I, the tutorial's resource.
+created = create_user.sync_detailed(client=public, body=Credentials(username=user.upper(), password=password))
+assert created.status_code == 201 and created.parsed.username == user
+taken = create_user.sync_detailed(client=public, body=Credentials(username=user, password=password))
+assert expect(taken, 409, Error).error == "username_taken"
+first = expect(login.sync_detailed(client=public, body=Credentials(username=user, password=password)), 200, Tokens)
+assert first.token_type == "Bearer" and first.expires_in > 0
+who = expect(me.sync_detailed(client=bearer(first.access_token)), 200, Me)
+assert who.username == user
+assert posts.sync_detailed(client=bearer(first.access_token)).status_code == 200
+
+# Refresh (the tutorial's JSON form), then the RFC 6749 password and refresh grants (form-encoded).
+second = expect(token.sync_detailed(client=public, body=RefreshRequest(token=first.refresh_token)), 200, Tokens)
+assert second.refresh_token != first.refresh_token
+grant = OAuthTokenRequest(grant_type=OAuthTokenRequestGrantType.PASSWORD, username=user, password=password)
+oauth = expect(token.sync_detailed(client=public, body=grant), 200, OAuthTokens)
+refreshed = OAuthTokenRequest(grant_type=OAuthTokenRequestGrantType.REFRESH_TOKEN, refresh_token=oauth.refresh_token)
+oauth = expect(token.sync_detailed(client=public, body=refreshed), 200, OAuthTokens)
+
+# Sessions: list them, end the other one.
+listed = list_sessions.sync_detailed(client=bearer(second.access_token))
+assert listed.status_code == 200 and len(listed.parsed.sessions) == 2
+current = [s for s in listed.parsed.sessions if s.current]
+other = [s for s in listed.parsed.sessions if not s.current]
+assert len(current) == 1 and len(other) == 1
+assert end_session.sync_detailed(other[0].id, client=bearer(second.access_token)).status_code == 204
+gone = me.sync_detailed(client=bearer(oauth.access_token))
+assert expect(gone, 401, Error).error == "invalid_token"
+missing = end_session.sync_detailed("0" * 32, client=bearer(second.access_token))
+assert expect(missing, 404, Error).error == "not_found"
+
+# Introspection and revocation (RFC 7662, RFC 7009).
+basic = bearer(base64.b64encode(introspection_client.encode()).decode(), prefix="Basic")
+active = expect(introspect.sync_detailed(client=basic, body=TokenForm(token=second.access_token)), 200, Introspection)
+assert active.active and active.sub == user and active.token_type == IntrospectionTokenType.ACCESS_TOKEN
+assert revoke.sync_detailed(client=public, body=TokenForm(token=second.access_token)).status_code == 200
+inactive = expect(introspect.sync_detailed(client=basic, body=TokenForm(token=second.access_token)), 200, Introspection)
+assert inactive.active is False
+nobody = expect(introspect.sync_detailed(client=bearer("x"), body=TokenForm(token="x")), 401, Error)
+assert nobody.error == "invalid_client"
+
+# The error bodies of a wrong password and an expired token, parsed into the generated types.
+wrong = expect(login.sync_detailed(client=public, body=Credentials(username=user, password="not it at all")), 401, Error)
+assert wrong.error == "invalid_grant"
+third = expect(login.sync_detailed(client=public, body=Credentials(username=user, password=password)), 200, Tokens)
+stale = expect(me.sync_detailed(client=bearer(expired(third.access_token))), 401, Error)
+assert stale.error == "invalid_token" and "expired" in stale.error_description
+
+# Password change: every session ends.
+short = change_password.sync_detailed(
+    client=bearer(third.access_token), body=ChangePasswordBody(old_password=password, new_password="short")
+)
+assert expect(short, 400, Error).error == "invalid_request"
+changed = change_password.sync_detailed(
+    client=bearer(third.access_token), body=ChangePasswordBody(old_password=password, new_password="a new password")
+)
+assert changed.status_code == 204
+assert expect(me.sync_detailed(client=bearer(third.access_token)), 401, Error).error == "invalid_token"
+
+# Logout: everywhere, then the tutorial's DELETE, then a stale token that may end nothing more.
+fourth = expect(login.sync_detailed(client=public, body=Credentials(username=user, password="a new password")), 200, Tokens)
+fifth = expect(login.sync_detailed(client=public, body=Credentials(username=user, password="a new password")), 200, Tokens)
+everywhere = LogoutWithScopeBody(token=fourth.refresh_token, scope=LogoutWithScopeBodyScope.GLOBAL)
+assert logout_with_scope.sync_detailed(client=bearer(fourth.access_token), body=everywhere).status_code == 204
+assert expect(me.sync_detailed(client=bearer(fifth.access_token)), 401, Error).error == "invalid_token"
+assert logout.sync_detailed(client=public, body=RefreshRequest(token=fifth.refresh_token)).status_code == 204
+again = logout_with_scope.sync_detailed(client=bearer(fourth.access_token), body=everywhere)
+assert expect(again, 400, Error).error == "invalid_grant"
+
+# The keys and metrics.
+keys = jwks.sync_detailed(client=public)
+assert keys.status_code == 200 and keys.parsed.keys == []
+assert metrics.sync_detailed(client=public).status_code == 200
+
+operations = {line.rsplit(" ", 1)[0] for line in checked}
+declared = {f"{method.upper()} {path}" for path, ops in spec["paths"].items() for method in ops}
+assert operations == declared, f"not exercised: {sorted(declared - operations)}"
+print(f"contract: {len(checked)} responses over all {len(operations)} operations matched docs/openapi.yaml")
