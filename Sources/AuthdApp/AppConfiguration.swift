@@ -11,8 +11,8 @@ public struct AppConfiguration: Sendable {
     /// HS256 key of access tokens; unused (and optional) when `keysDirectory` is set.
     public var accessTokenSecret: String?
     public var refreshTokenSecret: String
-    /// Ed25519 keys that sign access tokens (see ``KeyDirectory``); when set, access tokens are
-    /// EdDSA and their public keys are served at `/.well-known/jwks.json`.
+    /// Keys that sign access tokens (ES256, RS256 or EdDSA; see ``KeyDirectory``); when set, their
+    /// public keys are served at `/.well-known/jwks.json`.
     public var keysDirectory: String?
     public var redis: RedisConfiguration
     public var keyPrefix = "authd:"

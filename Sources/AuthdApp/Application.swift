@@ -92,7 +92,7 @@ public final class Application: Sendable {
                 "redis_wait_replicas": "\(c.durability.replicas)",
                 "redis_wait_timeout_ms": "\(c.durability.timeoutMilliseconds)",
                 "key_prefix": "\(c.keyPrefix)", "issuer": "\(c.auth.issuer)", "audience": "\(c.auth.audience)",
-                "access_alg": "\(c.keysDirectory == nil ? "HS256" : "EdDSA")",
+                "access_alg": "\(self.tokens.accessAlgorithm)",
                 "hash_concurrency": "\(c.hashConcurrency)", "max_connections": "\(c.http.maxConnections)",
                 "max_sessions_per_user": "\(c.auth.maxSessionsPerUser)",
                 "trusted_proxies": "\(c.http.trustedProxies.networks.count)",

@@ -6,7 +6,7 @@ import Foundation
 #endif
 
 /// Access-token signing keys on disk, one directory shared by (or copied to) every instance:
-/// - `KID.pem`: an Ed25519 private key (PKCS #8 PEM), readable by authd only (mode 0600);
+/// - `KID.pem`: a P-256, RSA or Ed25519 private key (PKCS #8 PEM), readable by authd only (0600);
 /// - `KID.retired`: when that key stopped signing (unix seconds);
 /// - `current`: the id of the key that signs.
 /// Any other key is "next": published and verifying, but not signing yet.
@@ -36,12 +36,18 @@ public struct KeyDirectory: Sendable {
         }
     }
 
+    /// The algorithm of new key directories: ES256. Every common JOSE library and API gateway
+    /// verifies it with its defaults (joserfc and authlib allow HS256, RS256 and ES256 only; many
+    /// gateways RS256 and ES256), and its keys and signatures are small and fast to make, where
+    /// RS256 tokens carry 256-byte signatures and cost far more to sign.
+    public static let defaultAlgorithm = SigningAlgorithm.es256
+
     /// Adds a new key. It becomes current only when there is none yet; otherwise it is "next".
     @discardableResult
-    public func generate() throws -> SigningKey {
+    public func generate(_ algorithm: SigningAlgorithm = Self.defaultAlgorithm) throws -> SigningKey {
         try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
         let hasCurrent = try self.load().contains { $0.status == .current }
-        let key = try SigningKey.generate(status: hasCurrent ? .next : .current)
+        let key = try SigningKey.generate(algorithm, status: hasCurrent ? .next : .current)
         try self.write(key.pem, to: key.kid + ".pem", mode: 0o600)
         if !hasCurrent { try self.write(key.kid + "\n", to: "current", mode: 0o644) }
         return key
@@ -53,7 +59,9 @@ public struct KeyDirectory: Sendable {
     public func rotate(now: Int) throws -> SigningKey {
         var keys = try self.load()
         if !keys.contains(where: { $0.status == .next }) {
-            keys.append(try self.generate())
+            // The algorithm stays what it was; a change of algorithm is a `generate --alg` first.
+            let algorithm = keys.first(where: { $0.status == .current })?.algorithm ?? Self.defaultAlgorithm
+            keys.append(try self.generate(algorithm))
         }
         guard var next = keys.first(where: { $0.status == .next }) else {
             throw KeyDirectoryError("no key to rotate to")

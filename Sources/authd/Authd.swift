@@ -135,7 +135,7 @@ func quietLogger() -> Logger {
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage the Ed25519 keys that sign access tokens (AUTHD_KEYS_DIR).",
+        abstract: "Manage the keys that sign access tokens (AUTHD_KEYS_DIR): ES256, RS256 or EdDSA.",
         discussion: """
             Rotation without downtime: `keys generate` adds a key that every instance loads (within
             30 s) and publishes in its JWKS; once resource servers have had time to fetch it (their
@@ -160,10 +160,17 @@ struct Keys: ParsableCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a key (current if there is none, else next).")
         @OptionGroup var options: Options
+        @Option(help: "ES256 (P-256, the default), RS256 (RSA 2048) or EdDSA (Ed25519).")
+        var alg: String = KeyDirectory.defaultAlgorithm.rawValue
 
         func run() throws {
-            let key = try self.options.directory().generate()
-            print("generated \(key.kid) (\(key.status == .current ? "current" : "next"))")
+            guard
+                let algorithm = SigningAlgorithm.allCases.first(where: {
+                    $0.rawValue.lowercased() == self.alg.lowercased()
+                })
+            else { throw ValidationError("--alg must be ES256, RS256 or EdDSA") }
+            let key = try self.options.directory().generate(algorithm)
+            print("generated \(key.kid) \(key.algorithm.rawValue) (\(key.status == .current ? "current" : "next"))")
         }
     }
 
@@ -189,7 +196,7 @@ struct Keys: ParsableCommand {
                     case .next: "next"
                     case .retired(let at): "retired at \(Date(timeIntervalSince1970: TimeInterval(at)))"
                     }
-                print("\(key.kid)  \(status)")
+                print("\(key.kid)  \(key.algorithm.rawValue)  \(status)")
             }
         }
     }

@@ -38,7 +38,7 @@ struct HostileInputTests {
     private func fixture() async throws -> Fixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("authd-keys-\(UUID())").path
         let keys = KeyDirectory(path: directory)
-        try keys.generate()
+        try keys.generate(.edDSA)
         let clock = TestClock()
         let secrets = TestSecrets()
         let app = try await TestApp.start(secrets: secrets, clock: clock) { $0.keysDirectory = directory }
@@ -82,11 +82,12 @@ struct HostileInputTests {
         let jwk = try #require(try f.keys.load().first?.jwk)
         let publicRaw = Array(
             Data(
-                base64Encoded: jwk.x.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+                base64Encoded: (jwk.x ?? "").replacingOccurrences(of: "-", with: "+").replacingOccurrences(
+                    of: "_", with: "/")
                     + "=")!)
 
         try await self.expect401(f, JWT.unsigned(claims), "alg none")
-        for secret in [publicRaw, Array(jwk.x.utf8)] {
+        for secret in [publicRaw, Array((jwk.x ?? "").utf8)] {
             for header in [#"{"alg":"HS256","typ":"at+jwt"}"#, #"{"alg":"HS256","typ":"at+jwt","kid":"\#(jwk.kid)"}"#] {
                 try await self.expect401(
                     f, try JWT.forge(header: header, claims: claims, hmacKey: secret), "HS256 + public key")

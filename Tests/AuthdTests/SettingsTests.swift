@@ -76,7 +76,7 @@ struct SettingsTests {
                 String(
                     decoding: Data(base64Encoded: String(token.prefix(while: { $0 != "." })) + "==") ?? Data(),
                     as: UTF8.self
-                ).contains("EdDSA"))
+                ).contains("ES256"), "the default algorithm of a new key directory")
         },
         Case(variable: "AUTHD_AUDIENCE", settings: ["AUTHD_AUDIENCE": "orders-api"]) { app, _ in
             let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])

@@ -6,7 +6,7 @@ import NIOConcurrencyHelpers
 /// current practice).
 ///
 /// - Refresh tokens: HS256 with `REFRESH_TOKEN_SECRET`; only authd ever verifies them.
-/// - Access tokens: EdDSA (Ed25519) with a key id when signing keys are configured, so resource
+/// - Access tokens: ES256, RS256 or EdDSA with a key id when signing keys are configured, so resource
 ///   servers verify them with the public keys from `/.well-known/jwks.json`; otherwise HS256 with
 ///   `ACCESS_TOKEN_SECRET`, as in the tutorial.
 ///
@@ -15,7 +15,7 @@ import NIOConcurrencyHelpers
 /// kind's `typ`, no `crit`, and a `kid` that names a loaded key. Then the claims are checked against
 /// the injected clock with a leeway: `iss`, `aud` (access tokens), `exp`, `iat`, `token_use`.
 ///
-/// The JWS work is done here, directly over swift-crypto's SHA-256 and Ed25519, rather than through
+/// The JWS work is done here, directly over swift-crypto's SHA-256, P-256, RSA and Ed25519, rather than through
 /// jwt-kit: the codec's verify went from about 41 µs to about 11 µs per token
 /// (`Benchmarks/micro.sh`, docs/PERFORMANCE.md). Signing and verifying are synchronous.
 public final class TokenCodec: Sendable {
@@ -39,9 +39,9 @@ public final class TokenCodec: Sendable {
 
     private struct AccessKeys: Sendable {
         /// The key that signs access tokens, and its encoded header; `nil` with HS256.
-        let signer: (key: Curve25519.Signing.PrivateKey, header: String)?
-        /// Every key that verifies, by key id.
-        let verifiers: [String: Curve25519.Signing.PublicKey]
+        let signer: (key: SigningKey, header: String)?
+        /// Every key that verifies, by key id; each verifies its own algorithm only.
+        let verifiers: [String: SignatureVerifier]
         let jwks: [PublicJWK]
     }
 
@@ -53,7 +53,7 @@ public final class TokenCodec: Sendable {
 
     /// - Parameters:
     ///   - accessSecret: required unless `signingKeys` are given.
-    ///   - signingKeys: Ed25519 keys; exactly one of them current.
+    ///   - signingKeys: ES256, RS256 or EdDSA keys; exactly one of them current.
     public init(
         accessSecret: String?,
         refreshSecret: String,
@@ -95,14 +95,18 @@ public final class TokenCodec: Sendable {
             guard case .retired(let retired) = key.status else { return true }
             return retired + self.settings.accessTokenTTL + self.settings.leeway > now
         }
-        let header = Self.encodedHeader(alg: "EdDSA", typ: TokenKind.access.typ, kid: signer.kid)
+        let header = Self.encodedHeader(alg: signer.algorithm.rawValue, typ: TokenKind.access.typ, kid: signer.kid)
         let state = AccessKeys(
-            signer: (signer.privateKey, header),
-            verifiers: Dictionary(
-                live.map { ($0.kid, $0.privateKey.publicKey) }, uniquingKeysWith: { first, _ in first }),
+            signer: (signer, header),
+            verifiers: Dictionary(live.map { ($0.kid, $0.verifier) }, uniquingKeysWith: { first, _ in first }),
             jwks: live.map(\.jwk)
         )
         self.accessKeys.withLockedValue { $0 = state }
+    }
+
+    /// The algorithm access tokens are signed with now: HS256, or the current key's.
+    public var accessAlgorithm: String {
+        self.accessKeys.withLockedValue { $0.signer?.key.algorithm.rawValue } ?? "HS256"
     }
 
     /// The public keys resource servers verify access tokens with (empty with HS256).
@@ -157,10 +161,12 @@ public final class TokenCodec: Sendable {
                 }
                 valid = input.withUnsafeBytes { mac.isValid(signature, for: $0) }
             } else {
-                guard header.alg == "EdDSA", let kid = header.kid,
-                    let key = self.accessKeys.withLockedValue({ $0.verifiers[kid] })
+                // The key named by `kid` decides the algorithm; the header must agree with it, so a
+                // token can never choose how it is checked (RFC 8725 §2.1).
+                guard let kid = header.kid, let key = self.accessKeys.withLockedValue({ $0.verifiers[kid] }),
+                    header.alg == key.algorithm.rawValue
                 else { throw TokenRejection("unexpected algorithm or unknown key") }
-                valid = key.isValidSignature(signature, for: input)
+                valid = key.isValid(signature, for: input)
             }
         }
         guard valid, let payload = Base64URL.decode(bytes[(first + 1)..<second]),
