@@ -36,6 +36,7 @@ from authd_client.api.default import (
     logout,
     logout_with_scope,
     me,
+    metadata,
     metrics,
     posts,
     readyz,
@@ -47,7 +48,6 @@ from authd_client.models import (
     Credentials,
     Error,
     Introspection,
-    IntrospectionTokenType,
     LogoutWithScopeBody,
     LogoutWithScopeBodyScope,
     Me,
@@ -133,8 +133,10 @@ public = client()
 user = "contract-" + uuid.uuid4().hex[:8]
 password = "correct horse battery"
 
-# Probes.
+# Probes, and the endpoints from the metadata rather than hard-coded.
 assert healthz.sync_detailed(client=public).status_code == 200
+discovered = metadata.sync_detailed(client=public)
+assert discovered.status_code == 200 and discovered.parsed.token_endpoint.endswith("/token")
 assert readyz.sync_detailed(client=public).status_code == 200
 
 # Sign-up, login, who am I, the tutorial's resource.
@@ -171,7 +173,10 @@ assert expect(missing, 404, Error).error == "not_found"
 # Introspection and revocation (RFC 7662, RFC 7009).
 basic = bearer(base64.b64encode(introspection_client.encode()).decode(), prefix="Basic")
 active = expect(introspect.sync_detailed(client=basic, body=TokenForm(token=second.access_token)), 200, Introspection)
-assert active.active and active.sub == user and active.token_type == IntrospectionTokenType.ACCESS_TOKEN
+assert active.active and active.sub == user and active.token_type == "Bearer"
+# A live refresh token is not an access token: inactive here.
+refresh_inactive = introspect.sync_detailed(client=basic, body=TokenForm(token=second.refresh_token))
+assert expect(refresh_inactive, 200, Introspection).active is False
 assert revoke.sync_detailed(client=public, body=TokenForm(token=second.access_token)).status_code == 200
 inactive = expect(introspect.sync_detailed(client=basic, body=TokenForm(token=second.access_token)), 200, Introspection)
 assert inactive.active is False

@@ -25,24 +25,21 @@ extension AuthService {
         }
     }
 
-    /// Whether a token is active right now, and its claims if it is (RFC 7662). A refresh token is
-    /// active while it is its session's current one.
+    /// The claims of an access token that is active right now (RFC 7662), or `nil`. Introspection
+    /// is for resource servers, which only ever receive access tokens: a refresh token, even a live
+    /// one, is inactive here, so that no stock validator that checks `active` (and `scope`) can
+    /// take one for an access token.
     public func introspect(token: String, hint: TokenKind?) async throws -> TokenClaims? {
-        let now = self.clock.now()
-        for kind in Self.order(hint) {
-            guard let claims = try? self.tokens.verify(token, as: kind, now: now) else { continue }
-            switch kind {
-            case .access:
-                let state = try await self.store.accessState(
-                    username: claims.sub, sessionID: claims.sid, tokenID: claims.jti
-                )
-                return state == .active ? claims : nil
-            case .refresh:
-                let current = try await self.store.currentRefreshTokenID(username: claims.sub, sessionID: claims.sid)
-                return current == claims.jti ? claims : nil
-            }
-        }
-        return nil
+        guard let claims = try? self.tokens.verify(token, as: .access, now: self.clock.now()) else { return nil }
+        let state = try await self.store.accessState(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti)
+        return state == .active ? claims : nil
+    }
+
+    /// The JWS algorithms access tokens are signed with now: the current key's and those of keys
+    /// that still verify, or HS256.
+    public var accessTokenAlgorithms: [String] {
+        let published = Set(self.tokens.jwks.map(\.alg))
+        return published.isEmpty ? ["HS256"] : published.sorted()
     }
 
     private static func order(_ hint: TokenKind?) -> [TokenKind] {

@@ -11,6 +11,9 @@ public struct AppConfiguration: Sendable {
     /// HS256 key of access tokens; unused (and optional) when `keysDirectory` is set.
     public var accessTokenSecret: String?
     public var refreshTokenSecret: String
+    /// Secrets that no longer sign but still verify, during a rotation (see README).
+    public var previousAccessTokenSecret: String?
+    public var previousRefreshTokenSecret: String?
     /// Keys that sign access tokens (ES256, RS256 or EdDSA; see ``KeyDirectory``); when set, their
     /// public keys are served at `/.well-known/jwks.json`.
     public var keysDirectory: String?
@@ -28,6 +31,35 @@ public struct AppConfiguration: Sendable {
     public var logFormat = LogFormat.text
     /// Resource servers allowed to call `POST /introspect`: client id to secret.
     public var introspectionClients: [String: String] = [:]
+
+    /// Whether the issuer is the local base URL (`AUTHD_ISSUER` unset), which follows the host and
+    /// port the server listens on.
+    public private(set) var issuerIsDefault = true
+
+    /// Makes the issuer the local base URL, `http://HOST:PORT` (a wildcard host becomes
+    /// 127.0.0.1): right for development on one machine. In production set `AUTHD_ISSUER` to the
+    /// public https URL clients reach authd at.
+    public mutating func useLocalIssuer() {
+        var host = self.http.host
+        if host == "0.0.0.0" || host == "::" || host.isEmpty { host = "127.0.0.1" }
+        if host.contains(":") { host = "[\(host)]" }
+        self.auth.issuer = "http://\(host):\(self.http.port)"
+        self.issuerIsDefault = true
+    }
+
+    /// Why `issuer` is no RFC 8414 issuer: an absolute https URL with no query or fragment (http
+    /// only on loopback, for development); `nil` when it is one.
+    static func issuerProblem(_ issuer: String) -> String? {
+        guard let url = URLComponents(string: issuer), let scheme = url.scheme?.lowercased(),
+            let host = url.host, !host.isEmpty
+        else { return "must be an absolute URL" }
+        guard url.query == nil, url.fragment == nil else { return "must have no query or fragment" }
+        let loopback = ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased())
+        guard scheme == "https" || (scheme == "http" && loopback) else {
+            return "must use https (http only on localhost, for development)"
+        }
+        return nil
+    }
 
     public init(accessTokenSecret: String?, refreshTokenSecret: String, redis: RedisConfiguration) {
         self.accessTokenSecret = accessTokenSecret
@@ -53,6 +85,12 @@ public struct AppConfiguration: Sendable {
             redis: try reader.redis()
         )
         self.keysDirectory = keysDirectory
+        if env["ACCESS_TOKEN_SECRET_PREVIOUS"].map({ !$0.isEmpty }) == true {
+            self.previousAccessTokenSecret = try reader.secret("ACCESS_TOKEN_SECRET_PREVIOUS")
+        }
+        if env["REFRESH_TOKEN_SECRET_PREVIOUS"].map({ !$0.isEmpty }) == true {
+            self.previousRefreshTokenSecret = try reader.secret("REFRESH_TOKEN_SECRET_PREVIOUS")
+        }
         self.auth.audience = env["AUTHD_AUDIENCE"] ?? self.auth.audience
         self.auth.clockLeeway = try reader.int("AUTHD_CLOCK_LEEWAY", in: 0...300) ?? self.auth.clockLeeway
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
@@ -64,7 +102,15 @@ public struct AppConfiguration: Sendable {
         if let idle = try reader.int("AUTHD_IDLE_TIMEOUT", in: 1...86_400) {
             self.http.idleTimeout = .seconds(Int64(idle))
         }
-        self.auth.issuer = env["AUTHD_ISSUER"] ?? self.auth.issuer
+        if let issuer = env["AUTHD_ISSUER"], !issuer.isEmpty {
+            if let problem = Self.issuerProblem(issuer) {
+                throw ConfigurationError("AUTHD_ISSUER \(problem) (for example https://auth.example.com)")
+            }
+            self.auth.issuer = issuer
+            self.issuerIsDefault = false
+        } else {
+            self.useLocalIssuer()
+        }
         self.auth.accessTokenTTL = try reader.int("AUTHD_ACCESS_TOKEN_TTL", in: 10...86_400) ?? self.auth.accessTokenTTL
         self.auth.refreshTokenTTL =
             try reader.int("AUTHD_REFRESH_TOKEN_TTL", in: 60...(365 * 86_400)) ?? self.auth.refreshTokenTTL

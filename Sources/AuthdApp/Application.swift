@@ -35,6 +35,8 @@ public final class Application: Sendable {
         let tokens = try TokenCodec(
             accessSecret: configuration.accessTokenSecret,
             refreshSecret: configuration.refreshTokenSecret,
+            previousAccessSecret: configuration.previousAccessTokenSecret,
+            previousRefreshSecret: configuration.previousRefreshTokenSecret,
             signingKeys: keys,
             settings: configuration.auth.tokenSettings,
             now: clock.now()
@@ -83,6 +85,15 @@ public final class Application: Sendable {
             c.redis.sentinel != nil
             ? "sentinel" : { if case .unixSocket = c.redis.endpoint { "unix" } else { "single" } }()
         // Every effective setting that is not a secret, so an operator can check what took effect.
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(c.http.host)
+        if c.issuerIsDefault, !loopback {
+            self.logger.warning(
+                """
+                AUTHD_ISSUER is not set: the issuer is this instance's own URL. Set it to the https URL clients \
+                reach authd at, the same on every instance, or tokens will not cross instances
+                """,
+                metadata: ["issuer": "\(c.auth.issuer)"])
+        }
         self.logger.info(
             "starting authd",
             metadata: [

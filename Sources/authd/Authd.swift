@@ -40,6 +40,8 @@ struct Serve: AsyncParsableCommand {
         }
         if let host = self.host { configuration.http.host = host }
         if let port = self.port { configuration.http.port = port }
+        // The default issuer is the local base URL: it follows --host and --port.
+        if configuration.issuerIsDefault { configuration.useLocalIssuer() }
 
         let level = configuration.logLevel
         let format = configuration.logFormat

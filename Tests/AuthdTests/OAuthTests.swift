@@ -108,13 +108,21 @@ struct OAuthTests {
         #expect(active.json["active"] as? Bool == true)
         #expect(active["sub"] == "cleo")
         #expect(active["username"] == "cleo")
-        #expect(active["token_type"] == "access_token")
+        // RFC 7662 §2.2 means the RFC 6749 token type; the audience and client let a resource
+        // server check what the token is for; what a token is worth now is not cached.
+        #expect(active["token_type"] == "Bearer")
+        #expect(active["aud"] == "authd" && active["client_id"] == "authd-public" && active["token_use"] == "access")
+        #expect(active.headers["cache-control"] == "no-store")
         #expect(active["sid"] != nil && active["jti"] != nil && active.json["exp"] is Int && active.json["iat"] is Int)
 
-        let refresh = try await self.post(
-            app, "/introspect", ["token": login["refreshToken"]!, "token_type_hint": "refresh_token"], basic: basic
-        )
-        #expect(refresh["token_type"] == "refresh_token")
+        // A live refresh token is no access token: a stock validator that checks `active` must
+        // never accept one, so it introspects as inactive, with or without the hint.
+        for hint in ["refresh_token", "access_token", nil] {
+            var parameters = ["token": login["refreshToken"]!]
+            if let hint { parameters["token_type_hint"] = hint }
+            let refresh = try await self.post(app, "/introspect", parameters, basic: basic)
+            #expect(refresh.json.count == 1 && refresh.json["active"] as? Bool == false, "hint \(hint ?? "none")")
+        }
 
         for token in ["garbage", JWT.unsigned(try JWT.claims(of: access))] {
             let inactive = try await self.post(app, "/introspect", ["token": token], basic: basic)

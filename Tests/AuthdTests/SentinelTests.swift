@@ -147,6 +147,8 @@ struct SentinelTests {
         let environment = deployment.environment.merging([
             "ACCESS_TOKEN_SECRET": secrets.access, "REFRESH_TOKEN_SECRET": secrets.refresh,
             "AUTHD_KEY_PREFIX": TestRedis.uniquePrefix("failover"), "AUTHD_REDIS_CONNECT_TIMEOUT_MS": "500",
+            // One deployment, one issuer: each instance's own base URL would differ.
+            "AUTHD_ISSUER": "https://authd.test",
             "AUTHD_REDIS_WAIT_REPLICAS": "1", "AUTHD_REDIS_WAIT_TIMEOUT_MS": "1000", "AUTHD_LOGIN_THROTTLE": "false",
             "AUTHD_HASH_CONCURRENCY": "2", "AUTHD_REDIS_POOL_SIZE": "2",
         ]) { _, new in new }

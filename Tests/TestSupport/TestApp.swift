@@ -63,6 +63,8 @@ public final class TestApp: Sendable {
         configuration.redis.connectTimeout = .seconds(5)
         configuration.keyPrefix = prefix
         configuration.http.port = 0
+        // An issuer URL, as RFC 8414 wants, shared by the instances of a pair.
+        configuration.auth.issuer = "https://authd.test"
         configuration.hashConcurrency = 2
         configure(&configuration)
         let application = try await Application(

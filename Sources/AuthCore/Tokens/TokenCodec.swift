@@ -46,22 +46,32 @@ public final class TokenCodec: Sendable {
     }
 
     public let settings: Settings
-    /// HMAC-SHA256 with the key already absorbed; each token works on a copy.
-    private let refreshMAC: HMACSHA256
-    private let hmacAccessMAC: HMACSHA256?
+    /// The HMAC secrets of refresh tokens, and of access tokens when they are HS256.
+    private let refreshKeys: HMACKeyring
+    private let hmacAccessKeys: HMACKeyring?
     private let accessKeys: NIOLockedValueBox<AccessKeys>
 
     /// - Parameters:
     ///   - accessSecret: required unless `signingKeys` are given.
+    ///   - previousAccessSecret, previousRefreshSecret: secrets that no longer sign but still
+    ///     verify, until the tokens they signed have expired (a rotation without logouts).
     ///   - signingKeys: ES256, RS256 or EdDSA keys; exactly one of them current.
     public init(
         accessSecret: String?,
         refreshSecret: String,
+        previousAccessSecret: String? = nil,
+        previousRefreshSecret: String? = nil,
         signingKeys: [SigningKey] = [],
         settings: Settings = Settings(),
         now: Int = Int(Date().timeIntervalSince1970)
     ) throws(AuthConfigurationError) {
         try Self.checkSecret("REFRESH_TOKEN_SECRET", refreshSecret)
+        if let previousRefreshSecret {
+            try Self.checkSecret("REFRESH_TOKEN_SECRET_PREVIOUS", previousRefreshSecret)
+            guard previousRefreshSecret != refreshSecret else {
+                throw AuthConfigurationError("REFRESH_TOKEN_SECRET_PREVIOUS must differ from REFRESH_TOKEN_SECRET")
+            }
+        }
         if signingKeys.isEmpty {
             guard let accessSecret else {
                 throw AuthConfigurationError(
@@ -72,12 +82,18 @@ public final class TokenCodec: Sendable {
             guard accessSecret != refreshSecret else {
                 throw AuthConfigurationError("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ")
             }
-            self.hmacAccessMAC = HMACSHA256(key: Array(accessSecret.utf8))
+            if let previousAccessSecret {
+                try Self.checkSecret("ACCESS_TOKEN_SECRET_PREVIOUS", previousAccessSecret)
+                guard previousAccessSecret != accessSecret else {
+                    throw AuthConfigurationError("ACCESS_TOKEN_SECRET_PREVIOUS must differ from ACCESS_TOKEN_SECRET")
+                }
+            }
+            self.hmacAccessKeys = HMACKeyring(secret: accessSecret, previous: previousAccessSecret, kind: .access)
         } else {
-            self.hmacAccessMAC = nil
+            self.hmacAccessKeys = nil
         }
         self.settings = settings
-        self.refreshMAC = HMACSHA256(key: Array(refreshSecret.utf8))
+        self.refreshKeys = HMACKeyring(secret: refreshSecret, previous: previousRefreshSecret, kind: .refresh)
         self.accessKeys = NIOLockedValueBox(AccessKeys(signer: nil, verifiers: [:], jwks: []))
         if !signingKeys.isEmpty {
             try self.setSigningKeys(signingKeys, now: now)
@@ -117,10 +133,11 @@ public final class TokenCodec: Sendable {
     public func sign(_ claims: TokenClaims) throws -> String {
         switch claims.tokenUse {
         case .refresh:
-            return Self.signHS256(header: Self.refreshHeader, claims: claims, with: self.refreshMAC)
+            return Self.signHS256(
+                header: self.refreshKeys.current.header, claims: claims, with: self.refreshKeys.current.mac)
         case .access:
-            if let mac = self.hmacAccessMAC {
-                return Self.signHS256(header: Self.hmacAccessHeader, claims: claims, with: mac)
+            if let keys = self.hmacAccessKeys {
+                return Self.signHS256(header: keys.current.header, claims: claims, with: keys.current.mac)
             }
             let payload = Base64URL.encode(claims.json)
             guard let signer = self.accessKeys.withLockedValue({ $0.signer }) else {
@@ -142,7 +159,7 @@ public final class TokenCodec: Sendable {
         let dot = UInt8(ascii: ".")
         guard let first = bytes.firstIndex(of: dot), let second = bytes[(first + 1)...].firstIndex(of: dot),
             !bytes[(second + 1)...].contains(dot),
-            let header = Self.header(of: bytes[..<first], kind: kind),
+            let header = self.header(of: bytes[..<first], kind: kind),
             let signature = Base64URL.decode(bytes[(second + 1)...])
         else { throw TokenRejection("malformed token") }
         guard !header.hasCrit else { throw TokenRejection("unsupported critical header") }
@@ -152,14 +169,10 @@ public final class TokenCodec: Sendable {
         let valid: Bool
         switch kind {
         case .refresh:
-            guard header.alg == "HS256", header.kid == nil else { throw TokenRejection("unexpected algorithm or key") }
-            valid = input.withUnsafeBytes { self.refreshMAC.isValid(signature, for: $0) }
+            valid = try Self.isValidHS256(signature, for: input, header: header, keys: self.refreshKeys)
         case .access:
-            if let mac = self.hmacAccessMAC {
-                guard header.alg == "HS256", header.kid == nil else {
-                    throw TokenRejection("unexpected algorithm or key")
-                }
-                valid = input.withUnsafeBytes { mac.isValid(signature, for: $0) }
+            if let keys = self.hmacAccessKeys {
+                valid = try Self.isValidHS256(signature, for: input, header: header, keys: keys)
             } else {
                 // The key named by `kid` decides the algorithm; the header must agree with it, so a
                 // token can never choose how it is checked (RFC 8725 §2.1).
@@ -191,12 +204,61 @@ public final class TokenCodec: Sendable {
     }
 
     /// The header of a token's first segment. The HS256 header authd itself writes for `kind`
-    /// is known byte for byte, and is taken as it is; any other is decoded and read.
-    private static func header(of segment: ArraySlice<UInt8>, kind: TokenKind) -> Header? {
-        switch kind {
-        case .refresh where Self.equal(segment, Self.refreshHeader): return Self.refreshHeaderValue
-        case .access where Self.equal(segment, Self.hmacAccessHeader): return Self.hmacAccessHeaderValue
-        default: return Base64URL.decode(segment).flatMap(Header.init(json:))
+    /// with its current secret is known byte for byte, and is taken as it is; any other is decoded
+    /// and read.
+    private func header(of segment: ArraySlice<UInt8>, kind: TokenKind) -> Header? {
+        let current = kind == .refresh ? self.refreshKeys.current : self.hmacAccessKeys?.current
+        if let current, Self.equal(segment, current.header) { return current.headerValue }
+        return Base64URL.decode(segment).flatMap(Header.init(json:))
+    }
+
+    /// An HS256 signature, checked with the secret the header's `kid` names. A token without a
+    /// `kid` (made before key ids existed) is tried with the current secret, then the previous.
+    private static func isValidHS256(
+        _ signature: [UInt8], for input: ArraySlice<UInt8>, header: Header, keys: HMACKeyring
+    ) throws(TokenRejection) -> Bool {
+        guard header.alg == "HS256" else { throw TokenRejection("unexpected algorithm or key") }
+        let candidates = keys.candidates(kid: header.kid)
+        guard !candidates.isEmpty else { throw TokenRejection("unknown key") }
+        return candidates.contains { key in input.withUnsafeBytes { key.mac.isValid(signature, for: $0) } }
+    }
+
+    /// The HMAC secrets of one kind of token: the current one signs, with its key id; a previous
+    /// one still verifies, so that a secret can be rotated without logging anyone out.
+    struct HMACKeyring: Sendable {
+        struct Key: Sendable {
+            let kid: String
+            /// HMAC-SHA256 with the key already absorbed; each token works on a copy.
+            let mac: HMACSHA256
+            /// The encoded header that this key's tokens carry.
+            let header: [UInt8]
+            let headerValue: Header
+        }
+
+        let current: Key
+        let previous: Key?
+
+        init(secret: String, previous: String?, kind: TokenKind) {
+            self.current = Self.key(secret, kind: kind)
+            self.previous = previous.map { Self.key($0, kind: kind) }
+        }
+
+        func candidates(kid: String?) -> [Key] {
+            let keys = [self.current] + (self.previous.map { [$0] } ?? [])
+            guard let kid else { return keys }
+            return keys.filter { $0.kid == kid }
+        }
+
+        /// The key id of a secret: `hs-` and 72 bits of its SHA-256, which tells secrets apart and
+        /// gives nothing away of a 256-bit random one.
+        private static func key(_ secret: String, kind: TokenKind) -> Key {
+            let kid = "hs-" + Base64URL.encode(Array(SHA256.hash(data: Array(("authd-kid:" + secret).utf8)).prefix(9)))
+            var header = Header(alg: "HS256", typ: kind.typ)
+            header.kid = kid
+            return Key(
+                kid: kid, mac: HMACSHA256(key: Array(secret.utf8)),
+                header: Array(TokenCodec.encodedHeader(alg: "HS256", typ: kind.typ, kid: kid).utf8), headerValue: header
+            )
         }
     }
 
@@ -210,12 +272,9 @@ public final class TokenCodec: Sendable {
         }
     }
 
-    private static let refreshHeaderValue = Header(alg: "HS256", typ: TokenKind.refresh.typ)
-    private static let hmacAccessHeaderValue = Header(alg: "HS256", typ: TokenKind.access.typ)
-
     /// The JOSE header. Members not listed here are ignored; `jku`, `jwk`, `x5u` and the like are
     /// never followed.
-    private struct Header {
+    struct Header: Sendable {
         var alg: String?
         var typ: String?
         var kid: String?
@@ -242,10 +301,7 @@ public final class TokenCodec: Sendable {
         }
     }
 
-    private static let refreshHeader = Array(encodedHeader(alg: "HS256", typ: TokenKind.refresh.typ).utf8)
-    private static let hmacAccessHeader = Array(encodedHeader(alg: "HS256", typ: TokenKind.access.typ).utf8)
-
-    private static func encodedHeader(alg: String, typ: String, kid: String? = nil) -> String {
+    static func encodedHeader(alg: String, typ: String, kid: String? = nil) -> String {
         var writer = JSONObjectWriter()
         writer.add("alg", alg)
         writer.add("typ", typ)

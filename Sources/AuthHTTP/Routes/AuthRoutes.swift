@@ -26,6 +26,7 @@ public struct AuthRoutes: Sendable {
         router.add(.POST, "/password") { try await self.changePassword($0) }
         router.add(.POST, "/revoke") { try await self.revoke($0) }
         router.add(.POST, "/introspect") { try await self.introspect($0) }
+        router.add(.GET, "/.well-known/oauth-authorization-server") { try await self.metadata($0) }
         router.add(.GET, "/healthz") { _ in Self.healthyResponse }
         router.add(.GET, "/readyz") { _ in try await self.ready() }
     }

@@ -136,21 +136,31 @@ struct SessionBody: Encodable {
     }
 }
 
-/// RFC 7662 §2.2. Inactive tokens get `{"active": false}` and nothing else.
+/// RFC 7662 §2.2, for access tokens only. Anything else (a refresh token included) gets
+/// `{"active": false}` and nothing more, so that a resource server can never take a refresh token
+/// for an access token.
 struct IntrospectionBody: Encodable {
     var active: Bool
     var sub: String?
     var username: String?
     var iss: String?
+    var aud: String?
+    var clientID: String?
     var exp: Int?
     var iat: Int?
+    var nbf: Int?
     var jti: String?
     var sid: String?
+    /// The RFC 6749 token type of the token (`Bearer`), as RFC 7662 §2.2 means it.
     var tokenType: String?
+    /// RFC 9068's `typ` of the JWT, for resource servers that check it.
+    var tokenUse: String?
 
     enum CodingKeys: String, CodingKey {
-        case active, sub, username, iss, exp, iat, jti, sid
+        case active, sub, username, iss, aud, exp, iat, nbf, jti, sid
+        case clientID = "client_id"
         case tokenType = "token_type"
+        case tokenUse = "token_use"
     }
 
     static let inactive = IntrospectionBody(active: false)
@@ -164,11 +174,48 @@ struct IntrospectionBody: Encodable {
         self.sub = claims.sub
         self.username = claims.sub
         self.iss = claims.iss
+        self.aud = claims.aud
+        self.clientID = claims.clientID
         self.exp = claims.exp
         self.iat = claims.iat
+        self.nbf = claims.nbf
         self.jti = claims.jti
         self.sid = claims.sid
-        self.tokenType = claims.tokenUse == .access ? "access_token" : "refresh_token"
+        self.tokenType = "Bearer"
+        self.tokenUse = claims.tokenUse.rawValue
+    }
+}
+
+/// RFC 8414 §2.
+struct AuthorizationServerMetadata: Encodable {
+    var issuer: String
+    var tokenEndpoint: String
+    var jwksURI: String
+    var revocationEndpoint: String
+    var introspectionEndpoint: String
+    var grantTypesSupported = ["password", "refresh_token"]
+    /// REQUIRED by RFC 8414, but authd has no authorization endpoint: `none` is the registered
+    /// response type that returns nothing.
+    var responseTypesSupported = ["none"]
+    /// Public clients: the token and revocation endpoints take no client authentication.
+    var tokenEndpointAuthMethodsSupported = ["none"]
+    var revocationEndpointAuthMethodsSupported = ["none"]
+    var introspectionEndpointAuthMethodsSupported = ["client_secret_basic"]
+    /// Not registered by RFC 8414 (which allows more members): the JWS algorithms of access tokens.
+    var accessTokenAlgorithms: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case issuer
+        case tokenEndpoint = "token_endpoint"
+        case jwksURI = "jwks_uri"
+        case revocationEndpoint = "revocation_endpoint"
+        case introspectionEndpoint = "introspection_endpoint"
+        case grantTypesSupported = "grant_types_supported"
+        case responseTypesSupported = "response_types_supported"
+        case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+        case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
+        case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
+        case accessTokenAlgorithms = "access_token_signing_alg_values_supported"
     }
 }
 

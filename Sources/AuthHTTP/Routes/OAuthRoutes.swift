@@ -55,10 +55,31 @@ extension AuthRoutes {
             )
         }
         let (token, hint) = try Self.tokenAndHint(request)
-        guard let claims = try await self.auth.introspect(token: token, hint: hint) else {
-            return .json(IntrospectionBody.inactive)
-        }
-        return .json(IntrospectionBody(claims))
+        var response = HTTPResponse.json(
+            try await self.auth.introspect(token: token, hint: hint).map(IntrospectionBody.init)
+                ?? IntrospectionBody.inactive)
+        // RFC 7662 §4: what a token is worth now must not be cached.
+        response.headers.replaceOrAdd(name: "cache-control", value: "no-store")
+        return response
+    }
+
+    /// RFC 8414 authorization server metadata: where the endpoints are and what they take, so
+    /// that clients discover them instead of hard-coding URLs. authd issues no ID tokens and makes
+    /// no claim to OpenID Connect.
+    func metadata(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let issuer = self.auth.settings.issuer
+        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        var response = HTTPResponse.json(
+            AuthorizationServerMetadata(
+                issuer: issuer,
+                tokenEndpoint: base + "/token",
+                jwksURI: base + "/.well-known/jwks.json",
+                revocationEndpoint: base + "/revoke",
+                introspectionEndpoint: base + "/introspect",
+                accessTokenAlgorithms: self.auth.accessTokenAlgorithms
+            ))
+        response.headers.add(name: "cache-control", value: "public, max-age=300")
+        return response
     }
 
     private func isIntrospectionClient(_ credentials: (id: String, secret: String)) -> Bool {
