@@ -99,6 +99,67 @@ struct SigningAlgorithmTests {
     }
 }
 
+/// HS256 key ids and previous secrets (issue 15): a secret rotates without logging anyone out.
+@Suite("HS256 rotation")
+struct HMACRotationTests {
+    let now = 1_700_000_000
+    let old = (access: RandomID.hexBytes(32), refresh: RandomID.hexBytes(32))
+    let new = (access: RandomID.hexBytes(32), refresh: RandomID.hexBytes(32))
+
+    func claims(_ kind: TokenKind) -> TokenClaims {
+        TokenClaims(
+            iss: "authd", sub: "alice", aud: "authd", clientID: "c", iat: self.now, exp: self.now + 900,
+            jti: RandomID.make(), sid: RandomID.make(), tokenUse: kind)
+    }
+
+    func header(_ token: String) -> String {
+        String(decoding: SigningAlgorithmTests.decode(SigningAlgorithmTests.segments(token)[0]), as: UTF8.self)
+    }
+
+    @Test(arguments: [TokenKind.access, .refresh])
+    func tokensOfThePreviousSecretVerifyUntilItIsDropped(_ kind: TokenKind) throws {
+        let before = try TokenCodec(accessSecret: self.old.access, refreshSecret: self.old.refresh, now: self.now)
+        let during = try TokenCodec(
+            accessSecret: self.new.access, refreshSecret: self.new.refresh, previousAccessSecret: self.old.access,
+            previousRefreshSecret: self.old.refresh, now: self.now)
+        let after = try TokenCodec(accessSecret: self.new.access, refreshSecret: self.new.refresh, now: self.now)
+        let oldToken = try before.sign(self.claims(kind))
+        let newToken = try during.sign(self.claims(kind))
+        #expect(self.header(oldToken).contains(#""kid":"hs-"#), "every HS256 token names its secret")
+        #expect(self.header(oldToken) != self.header(newToken), "the new secret signs, under another kid")
+        #expect(try during.verify(oldToken, as: kind, now: self.now).sub == "alice")
+        #expect(try during.verify(newToken, as: kind, now: self.now).sub == "alice")
+        #expect(try after.verify(newToken, as: kind, now: self.now).sub == "alice")
+        #expect(throws: TokenRejection.self) { try after.verify(oldToken, as: kind, now: self.now) }
+    }
+
+    /// A kid decides the secret: a token signed with one secret under the other's kid, or under a
+    /// kid nobody knows, is refused.
+    @Test func theKidNamesTheOneSecretThatMayVerify() throws {
+        let during = try TokenCodec(
+            accessSecret: self.new.access, refreshSecret: self.new.refresh, previousAccessSecret: self.old.access,
+            now: self.now)
+        let newToken = try during.sign(self.claims(.access))
+        let parts = SigningAlgorithmTests.segments(newToken)
+        let oldKid = try TokenCodec(accessSecret: self.old.access, refreshSecret: self.old.refresh, now: self.now)
+            .sign(self.claims(.access))
+        for kidHeader in [self.header(oldKid), #"{"alg":"HS256","typ":"at+jwt","kid":"hs-unknown"}"#] {
+            let input = Forge.base64URL(Data(kidHeader.utf8)) + "." + parts[1]
+            let mac = HMAC<SHA256>.authenticationCode(
+                for: Data(input.utf8), using: SymmetricKey(data: Data(self.new.access.utf8)))
+            let forged = input + "." + Forge.base64URL(Data(mac))
+            #expect(throws: TokenRejection.self) { try during.verify(forged, as: .access, now: self.now) }
+        }
+    }
+
+    @Test func aPreviousSecretEqualToTheCurrentIsRefused() {
+        #expect(throws: AuthConfigurationError.self) {
+            try TokenCodec(
+                accessSecret: self.new.access, refreshSecret: self.new.refresh, previousAccessSecret: self.new.access)
+        }
+    }
+}
+
 extension SigningAlgorithm: CustomTestStringConvertible {
     public var testDescription: String { self.rawValue }
 }

@@ -1,4 +1,5 @@
 import AuthCore
+import Crypto
 import Foundation
 import TestSupport
 import Testing
@@ -199,6 +200,20 @@ enum JWT {
             now: claims.iat
         )
         return try codec.sign(claims)
+    }
+
+    /// The decoded payload (claims JSON) of a token.
+    static func payload(of token: String) throws -> [UInt8] {
+        let parts = token.split(separator: ".")
+        guard parts.count == 3 else { throw TestFailure("not a JWT") }
+        return Array(try base64URLDecode(String(parts[1])))
+    }
+
+    /// A token over `header` and `payload`, HS256 with `secret`.
+    static func hs256(header: String, payload: [UInt8], secret: String) -> String {
+        let input = base64URL(Data(header.utf8)) + "." + base64URL(Data(payload))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + base64URL(Data(mac))
     }
 
     static func base64URL(_ data: Data) -> String {

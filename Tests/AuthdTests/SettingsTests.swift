@@ -40,6 +40,8 @@ struct SettingsTests {
     /// The base settings of one run, for checks that need them.
     struct Base: Sendable {
         let secrets = TestSecrets()
+        /// A secret of before a rotation, for the *_PREVIOUS settings.
+        let previous = RandomID.hexBytes(32)
         let prefix = TestRedis.uniquePrefix("bin")
         var environment: [String: String] {
             [
@@ -68,6 +70,25 @@ struct SettingsTests {
             variable: "REFRESH_TOKEN_SECRET",
             settings: ["REFRESH_TOKEN_SECRET": "replace-with-another-output-of-authd-gen-secret"],
             refusal: "placeholder"),
+        Case(variable: "ACCESS_TOKEN_SECRET_PREVIOUS", settings: ["ACCESS_TOKEN_SECRET_PREVIOUS": "@PREVIOUS@"]) {
+            app, base in
+            // A token of the same session signed with the previous secret (as before the rotation,
+            // with no kid) still verifies.
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            let old = ProtocolAttackTests.signedAccessToken(
+                payload: String(decoding: try JWT.payload(of: token), as: UTF8.self), secret: base.previous)
+            let status = try await app.client.get("/me", bearer: old).status
+            #expect(status == 200)
+        },
+        Case(variable: "REFRESH_TOKEN_SECRET_PREVIOUS", settings: ["REFRESH_TOKEN_SECRET_PREVIOUS": "@PREVIOUS@"]) {
+            app, base in
+            let refresh = try #require(try await Self.signUpAndLogIn(app)["refreshToken"])
+            let old = JWT.hs256(
+                header: #"{"alg":"HS256","typ":"rt+jwt"}"#, payload: try JWT.payload(of: refresh), secret: base.previous
+            )
+            let status = try await app.client.json("POST", "/token", ["token": old]).status
+            #expect(status == 200)
+        },
         Case(variable: "AUTHD_KEYS_DIR", settings: ["AUTHD_KEYS_DIR": "@KEYS@"]) { app, _ in
             let jwks = try await app.client.get("/.well-known/jwks.json")
             #expect((jwks.json["keys"] as? [Any])?.count == 1)
@@ -252,6 +273,7 @@ struct SettingsTests {
             settings["AUTHD_KEYS_DIR"] = directory
             keysDirectory = directory
         }
+        for (name, value) in settings where value == "@PREVIOUS@" { settings[name] = base.previous }
         var environment = base.environment
         var dotEnv: [String: String] = [:]
         if testCase.viaDotEnv { dotEnv = settings } else { environment.merge(settings) { _, new in new } }
