@@ -1,0 +1,277 @@
+"""authd through stock OAuth and JOSE libraries, each used as its documentation says.
+
+    python scripts/interop_check.py CLIENT_ID:SECRET ALG=BASE_URL=KEYS_DIR ...
+
+Each instance is found through its RFC 8414 metadata; no endpoint URL is hard-coded. Every check
+asserts something a user of that library relies on; the run fails if any check fails.
+"""
+
+import sys
+import time
+import traceback
+import uuid
+import warnings
+from pathlib import Path
+
+import jwt as pyjwt
+import requests
+from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from authlib.oauth2.rfc7662 import IntrospectTokenValidator
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from joserfc import jwt as josejwt
+from joserfc.jwk import KeySet, import_key
+from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnsupportedGrantTypeError
+from requests_oauthlib import OAuth2Session
+
+# Warnings the libraries' own code raises when used as documented: authlib's RFC 9068 validator
+# imports keys through a joserfc call it deprecates, and joserfc flags EdDSA (RFC 9864).
+warnings.filterwarnings("ignore", message=".*KeySet.import_key_set.*")
+warnings.filterwarnings("ignore", message="EdDSA is deprecated.*")
+
+client_id, client_secret = sys.argv[1].split(":", 1)
+instances = [dict(zip(["alg", "base", "keys"], arg.split("=", 2))) for arg in sys.argv[2:]]
+PASSWORD = "correct horse battery"
+AUDIENCE = "authd"
+results = []
+
+
+def check(name):
+    def run(function):
+        try:
+            function()
+            results.append((name, None))
+            print(f"  ok    {name}")
+        except Exception:  # noqa: BLE001 - every failure is reported, then the run fails
+            results.append((name, traceback.format_exc()))
+            print(f"  FAIL  {name}\n{traceback.format_exc()}")
+        return function
+
+    return run
+
+
+def discover(base):
+    """RFC 8414 metadata, validated by authlib; everything else comes from it."""
+    metadata = AuthorizationServerMetadata(requests.get(base + "/.well-known/oauth-authorization-server").json())
+    metadata.validate()
+    assert metadata["issuer"] == base, metadata["issuer"]
+    return metadata
+
+
+def sign_up(metadata):
+    user = "interop-" + uuid.uuid4().hex[:10]
+    base = metadata["issuer"]
+    assert requests.post(base + "/users", json={"username": user, "password": PASSWORD}).status_code == 201
+    return user
+
+
+def password_grant(metadata, user):
+    session = AuthlibSession(client_id="authd-public", token_endpoint_auth_method="none")
+    return session.fetch_token(metadata["token_endpoint"], username=user, password=PASSWORD, grant_type="password")
+
+
+def expired_token(instance, metadata, token):
+    """A token like `token` that expired an hour ago, signed with the instance's own key."""
+    pem = next(Path(instance["keys"]).glob("*.pem"))
+    key = import_key(pem.read_text(), {"ES256": "EC", "RS256": "RSA", "EdDSA": "OKP"}[instance["alg"]])
+    claims = pyjwt.decode(token, options={"verify_signature": False})
+    claims["iat"] = claims["exp"] = int(time.time()) - 3600
+    header = {"alg": instance["alg"], "typ": "at+jwt", "kid": pem.stem}
+    return josejwt.encode(header, claims, key, algorithms=[instance["alg"]])
+
+
+for instance in instances:
+    alg = instance["alg"]
+    print(f"{alg} ({instance['base']})")
+    metadata = discover(instance["base"])
+    user = sign_up(metadata)
+    tokens = password_grant(metadata, user)
+    access = tokens["access_token"]
+
+    @check(f"{alg}: metadata names the algorithm, and the JWKS publishes the key in its own kty")
+    def _():
+        assert metadata["access_token_signing_alg_values_supported"] == [alg]
+        keys = requests.get(metadata["jwks_uri"]).json()["keys"]
+        assert [key["kty"] for key in keys] == [{"ES256": "EC", "RS256": "RSA", "EdDSA": "OKP"}[alg]]
+        assert all(key["alg"] == alg and key["use"] == "sig" and key["kid"] for key in keys)
+        assert pyjwt.get_unverified_header(access)["alg"] == alg
+
+    @check(f"{alg}: PyJWT's PyJWKClient and jwt.decode verify it, with audience and issuer")
+    def _():
+        signing_key = pyjwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(access)
+        claims = pyjwt.decode(
+            access, signing_key.key, algorithms=[alg], audience=AUDIENCE, issuer=metadata["issuer"],
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+        )
+        assert claims["sub"] == user and claims["client_id"]
+
+    @check(f"{alg}: PyJWT raises ExpiredSignatureError for an expired token")
+    def _():
+        signing_key = pyjwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(access)
+        stale = expired_token(instance, metadata, access)
+        try:
+            pyjwt.decode(stale, signing_key.key, algorithms=[alg], audience=AUDIENCE, issuer=metadata["issuer"])
+        except pyjwt.ExpiredSignatureError:
+            pass
+        else:
+            raise AssertionError("an expired token was accepted")
+        # authd refuses it too, with the RFC 6750 error.
+        response = requests.get(metadata["issuer"] + "/me", headers={"Authorization": f"Bearer {stale}"})
+        assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+
+    @check(f"{alg}: joserfc verifies it from the key set, and its claims registry checks iss and aud")
+    def _():
+        key_set = KeySet.import_key_set(requests.get(metadata["jwks_uri"]).json())
+        # joserfc's defaults allow ES256 and RS256; EdDSA must be asked for (README).
+        algorithms = ["EdDSA"] if alg == "EdDSA" else None
+        token = josejwt.decode(access, key_set, algorithms=algorithms)
+        registry = josejwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": metadata["issuer"]}, aud={"essential": True, "value": AUDIENCE},
+            exp={"essential": True}, sub={"essential": True},
+        )
+        registry.validate(token.claims)
+        assert token.header["typ"] == "at+jwt"
+
+    class MetadataJWTBearerTokenValidator(JWTBearerTokenValidator):
+        """authlib's documented pattern: the JWKS from the server's metadata."""
+
+        def get_jwks(self):
+            return requests.get(metadata["jwks_uri"]).json()
+
+    if alg in ("ES256", "RS256"):
+
+        @check(f"{alg}: authlib's RFC 9068 JWTBearerTokenValidator accepts it, with its defaults")
+        def _():
+            validator = MetadataJWTBearerTokenValidator(issuer=metadata["issuer"], resource_server=AUDIENCE)
+            claims = validator.authenticate_token(access)
+            validator.validate_token(claims, scopes=None, request=None)
+            assert claims["sub"] == user
+
+        @check(f"{alg}: authlib's RFC 9068 validator refuses a refresh token")
+        def _():
+            validator = MetadataJWTBearerTokenValidator(issuer=metadata["issuer"], resource_server=AUDIENCE)
+            try:
+                validator.validate_token(validator.authenticate_token(tokens["refresh_token"]), None, None)
+            except InvalidTokenError:
+                pass
+            else:
+                raise AssertionError("a refresh token passed as an access token")
+
+    else:
+
+        @check("EdDSA: authlib's RFC 9068 validator refuses it with its defaults, as the README warns")
+        def _():
+            validator = MetadataJWTBearerTokenValidator(issuer=metadata["issuer"], resource_server=AUDIENCE)
+            try:
+                validator.validate_token(validator.authenticate_token(access), None, None)
+            except InvalidTokenError:
+                pass
+            else:
+                raise AssertionError("authlib now accepts EdDSA by default: update the README")
+
+
+# The OAuth flows, once, against the first instance.
+metadata = discover(instances[0]["base"])
+
+
+@check("requests-oauthlib: password grant, then the refresh grant rotates the refresh token")
+def _():
+    user = sign_up(metadata)
+    session = OAuth2Session(client=LegacyApplicationClient(client_id="authd-public"))
+    token = session.fetch_token(
+        token_url=metadata["token_endpoint"], username=user, password=PASSWORD, include_client_id=True
+    )
+    assert token["token_type"] == "Bearer" and token["expires_in"] > 0
+    refreshed = session.refresh_token(metadata["token_endpoint"], client_id="authd-public")
+    assert refreshed["refresh_token"] != token["refresh_token"]
+    assert session.get(metadata["issuer"] + "/me").json()["username"] == user
+
+
+@check("oauthlib: a wrong password raises InvalidGrantError")
+def _():
+    user = sign_up(metadata)
+    session = OAuth2Session(client=LegacyApplicationClient(client_id="authd-public"))
+    try:
+        session.fetch_token(
+            token_url=metadata["token_endpoint"], username=user, password="not the password", include_client_id=True
+        )
+    except InvalidGrantError:
+        pass
+    else:
+        raise AssertionError("a wrong password got a token")
+
+
+@check("oauthlib: an unsupported grant (client_credentials) raises UnsupportedGrantTypeError")
+def _():
+    session = OAuth2Session(client=BackendApplicationClient(client_id="authd-public"))
+    try:
+        session.fetch_token(token_url=metadata["token_endpoint"], client_id="authd-public", include_client_id=True)
+    except UnsupportedGrantTypeError:
+        pass
+    else:
+        raise AssertionError("client_credentials got a token")
+
+
+@check("authlib: password and refresh grants; revocation (RFC 7009) ends the access token")
+def _():
+    user = sign_up(metadata)
+    session = AuthlibSession(client_id="authd-public", token_endpoint_auth_method="none")
+    token = session.fetch_token(metadata["token_endpoint"], username=user, password=PASSWORD, grant_type="password")
+    refreshed = session.refresh_token(metadata["token_endpoint"], refresh_token=token["refresh_token"])
+    assert refreshed["refresh_token"] != token["refresh_token"]
+    me = requests.get(metadata["issuer"] + "/me", headers={"Authorization": f"Bearer {refreshed['access_token']}"})
+    assert me.status_code == 200
+    revoked = session.revoke_token(
+        metadata["revocation_endpoint"], token=refreshed["access_token"], token_type_hint="access_token"
+    )
+    assert revoked.status_code == 200
+    me = requests.get(metadata["issuer"] + "/me", headers={"Authorization": f"Bearer {refreshed['access_token']}"})
+    assert me.status_code == 401
+
+
+@check("authlib: introspection (RFC 7662) with client_secret_basic")
+def _():
+    user = sign_up(metadata)
+    token = password_grant(metadata, user)
+    resource_server = AuthlibSession(
+        client_id=client_id, client_secret=client_secret, token_endpoint_auth_method="client_secret_basic"
+    )
+    response = resource_server.introspect_token(metadata["introspection_endpoint"], token=token["access_token"])
+    info = response.json()
+    assert response.headers["Cache-Control"] == "no-store"
+    assert info["active"] is True and info["token_type"] == "Bearer"
+    assert info["aud"] == AUDIENCE and info["client_id"] == "authd-public" and info["sub"] == user
+    refresh = resource_server.introspect_token(metadata["introspection_endpoint"], token=token["refresh_token"])
+    assert refresh.json() == {"active": False}
+
+
+class MetadataIntrospectTokenValidator(IntrospectTokenValidator):
+    """authlib's documented pattern: introspect_token posts to the introspection endpoint."""
+
+    def introspect_token(self, token_string):
+        response = requests.post(
+            metadata["introspection_endpoint"], data={"token": token_string}, auth=(client_id, client_secret)
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+@check("authlib: IntrospectTokenValidator accepts an access token and never a refresh token")
+def _():
+    user = sign_up(metadata)
+    token = password_grant(metadata, user)
+    validator = MetadataIntrospectTokenValidator()
+    validator.validate_token(validator.authenticate_token(token["access_token"]), scopes=None, request=None)
+    try:
+        validator.validate_token(validator.authenticate_token(token["refresh_token"]), scopes=None, request=None)
+    except InvalidTokenError:
+        pass
+    else:
+        raise AssertionError("a refresh token passed introspection as a bearer token")
+
+
+failed = [name for name, error in results if error]
+print(f"interop: {len(results) - len(failed)} passed, {len(failed)} failed")
+sys.exit(1 if failed else 0)
