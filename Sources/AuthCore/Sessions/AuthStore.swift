@@ -202,8 +202,9 @@ public struct ThrottlePolicy: Sendable, Equatable {
     public var user = Limit(failures: 50, windowSeconds: 900)
     /// One address, any users (credential stuffing): 100 failures in 15 minutes.
     public var address = Limit(failures: 100, windowSeconds: 900)
-    /// Sign-ups from one address: 10 an hour (each costs a password hash, and an account).
-    public var signUpFromAddress = Limit(failures: 10, windowSeconds: 3600)
+    /// Sign-ups from one address: 20 an hour (each costs a password hash, and an account). Enough
+    /// for a room of people behind one NAT, and for the 16 users of the shared load scenarios.
+    public var signUpFromAddress = Limit(failures: 20, windowSeconds: 3600)
     public var enabled = true
 
     public init() {}
