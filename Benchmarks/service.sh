@@ -7,6 +7,7 @@
 # Environment: BENCH_DIR (default ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
 #              BENCH_JSON (append results to this JSON-lines file), BENCH_REPLICA=1 (also start a
 #              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1),
+#              BENCH_ALG (sign access tokens with a key of ES256, RS256 or EdDSA instead of HS256),
 #              BENCH_BIN (run this authd binary instead of building one), BENCH_LABEL (the name of
 #              the authd runs in the output; default authd).
 # authd inherits the environment, so AUTHD_* settings apply to the run.
@@ -42,9 +43,15 @@ if [ -n "${BENCH_REPLICA:-}" ]; then
     until redis-cli -p "$redis_port" info replication | grep -q state=online; do sleep 0.1; done
 fi
 
+# Access tokens signed with a key of BENCH_ALG (ES256, RS256 or EdDSA) instead of HS256.
+keys_env=()
+if [ -n "${BENCH_ALG:-}" ]; then
+    "$bin" keys generate --alg "$BENCH_ALG" --dir "$dir/keys" >/dev/null
+    keys_env=(AUTHD_KEYS_DIR="$dir/keys")
+fi
 # Fresh secrets for this run only; nothing is written to disk.
-ACCESS_TOKEN_SECRET=$("$bin" gen-secret) REFRESH_TOKEN_SECRET=$("$bin" gen-secret) \
-    REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning \
+env ACCESS_TOKEN_SECRET="$("$bin" gen-secret)" REFRESH_TOKEN_SECRET="$("$bin" gen-secret)" \
+    REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning "${keys_env[@]}" \
     "$bin" serve --port "$port" --env-file "$dir/no.env" &
 authd_pid=$!
 for _ in $(seq 1 100); do
