@@ -29,6 +29,8 @@ public struct AppConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// `text` (swift-log's stream format) or `json` (one object per line).
     public var logFormat = LogFormat.text
+    /// Browser origins allowed to call authd (`AUTHD_CORS_ORIGINS`); `nil`: CORS off.
+    public var cors: CORSPolicy?
     /// Resource servers allowed to call `POST /introspect`: client id to secret.
     public var introspectionClients: [String: String] = [:]
 
@@ -138,6 +140,14 @@ public struct AppConfiguration: Sendable {
         self.auth.maxSessionsPerUser =
             try reader.int("AUTHD_MAX_SESSIONS_PER_USER", in: 1...10_000) ?? self.auth.maxSessionsPerUser
         self.introspectionClients = try reader.clients("AUTHD_INTROSPECTION_CLIENTS")
+        if let list = env["AUTHD_CORS_ORIGINS"], !list.isEmpty {
+            guard let cors = CORSPolicy(list: list) else {
+                throw ConfigurationError(
+                    "AUTHD_CORS_ORIGINS must be exact origins separated by commas, such as "
+                        + "https://app.example.com,http://localhost:3000 (no *, no path)")
+            }
+            self.cors = cors
+        }
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
         if let format = env["LOG_FORMAT"] {
             guard let parsed = LogFormat(rawValue: format.lowercased()) else {

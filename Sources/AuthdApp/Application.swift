@@ -55,6 +55,7 @@ public final class Application: Sendable {
         )
         self.auth = auth
         var router = Router()
+        router.cors = configuration.cors
         AuthRoutes(auth: auth, introspectionClients: configuration.introspectionClients).register(in: &router)
         router.add(.GET, "/.well-known/jwks.json") { _ in
             // Resource servers may cache the keys for 5 minutes; a new key is published before it

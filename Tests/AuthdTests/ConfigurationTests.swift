@@ -61,7 +61,9 @@ struct ConfigurationTests {
         ("REDIS_URL", "rediss://h"), ("LOG_LEVEL", "loud"), ("AUTHD_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("AUTHD_TRUSTED_PROXIES", "proxy.example"), ("AUTHD_TRUST_X_FORWARDED_FOR", "true"),
         ("AUTHD_MAX_CONNECTIONS", "1"), ("AUTHD_MAX_SESSIONS_PER_USER", "0"), ("REDIS_SENTINELS", "a:b"),
-        ("REDIS_SENTINEL_PRIMARY", "mymaster"),
+        ("REDIS_SENTINEL_PRIMARY", "mymaster"), ("AUTHD_CORS_ORIGINS", "*"),
+        ("AUTHD_ISSUER", "http://auth.example.com"),
+        ("ACCESS_TOKEN_SECRET_PREVIOUS", "replace-with-the-old-secret-0123456789"),
     ])
     func invalidSettingsAreRefused(name: String, value: String) {
         #expect(throws: ConfigurationError.self) {

@@ -189,6 +189,13 @@ struct SettingsTests {
             let sessions = try await app.client.get("/sessions", bearer: login["accessToken"])
             #expect((sessions.json["sessions"] as? [[String: Any]])?.first?["ip"] as? String == "198.51.100.77")
         },
+        Case(variable: "AUTHD_CORS_ORIGINS", settings: ["AUTHD_CORS_ORIGINS": "https://app.example.test"]) { app, _ in
+            let preflight = try await app.client.request(
+                "OPTIONS", "/token",
+                headers: [("origin", "https://app.example.test"), ("access-control-request-method", "POST")])
+            #expect(preflight.status == 204)
+            #expect(preflight.headers["access-control-allow-origin"] == "https://app.example.test")
+        },
         Case(variable: "AUTHD_MAX_CONNECTIONS", settings: ["AUTHD_MAX_CONNECTIONS": "20"]) { app, _ in
             try await Self.logLine(app, "max_connections", "20")
         },

@@ -17,6 +17,9 @@ public struct Router: Sendable {
     private var parameterized: [String: (name: String, handlers: [String: Handler])] = [:]
     /// The pattern of each parameterized route, for metric labels.
     private var routeLabels: [String: String] = [:]
+    /// Cross-origin requests from browsers; `nil`: off, and `OPTIONS` gets 405 like any method
+    /// a route lacks.
+    public var cors: CORSPolicy?
 
     public init() {}
 
@@ -57,6 +60,31 @@ public struct Router: Sendable {
     }
 
     private func dispatch(_ request: inout HTTPRequest) async -> (route: String, HTTPResponse) {
+        guard let cors = self.cors, let origin = request.headers.first(name: "origin") else {
+            return await self.route(&request)
+        }
+        if request.method == .OPTIONS, let wanted = request.headers.first(name: "access-control-request-method") {
+            guard let (route, byMethod) = self.handlers(for: &request) else {
+                return ("unmatched", CORSPolicy.refusal)
+            }
+            return (route, cors.preflight(origin: origin, requestedMethod: wanted, methods: byMethod.keys.sorted()))
+        }
+        guard cors.allows(origin) else {
+            // The browser hides the answer from the page; a request that changes state must not
+            // even run (a form or fetch from another origin can still send it).
+            if request.method == .GET || request.method == .HEAD {
+                var (route, response) = await self.route(&request)
+                response.headers.add(name: "vary", value: "origin")
+                return (route, response)
+            }
+            return ("forbidden_origin", CORSPolicy.refusal)
+        }
+        var (route, response) = await self.route(&request)
+        cors.decorate(&response, origin: origin)
+        return (route, response)
+    }
+
+    private func route(_ request: inout HTTPRequest) async -> (route: String, HTTPResponse) {
         guard let (route, byMethod) = self.handlers(for: &request) else {
             return ("unmatched", HTTPError(.notFound, code: "not_found", description: "no such endpoint").response)
         }

@@ -1,0 +1,65 @@
+import NIOHTTP1
+
+/// Cross-origin requests from browsers (the Fetch standard's CORS protocol), off unless origins are
+/// configured (`AUTHD_CORS_ORIGINS`). Origins are matched exactly, never by wildcard.
+///
+/// - A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) from an allowed
+///   origin, for a method the route has, gets 204 with the route's methods, the headers a client
+///   needs, and a `Max-Age`; from any other origin, 403 with no CORS headers.
+/// - A request from an allowed origin gets `Access-Control-Allow-Origin` (and `Vary: Origin`), and
+///   may read the headers clients need (`WWW-Authenticate`, `Retry-After`, `X-Request-Id`).
+/// - A request from another origin gets no CORS headers, so the browser hides the answer from the
+///   page; a state-changing one (anything but GET and HEAD) is refused with 403 before it runs.
+public struct CORSPolicy: Sendable {
+    public let origins: Set<String>
+    /// How long a browser may cache a preflight's answer, in seconds.
+    public var maxAge = 600
+
+    static let allowedHeaders = "authorization, content-type, x-request-id"
+    static let exposedHeaders = "www-authenticate, retry-after, x-request-id"
+
+    /// Parses `https://app.example.com,http://localhost:3000`: each an origin (scheme, host and
+    /// optional port, nothing more); `*` and `null` are refused. `nil` when one is not an origin.
+    public init?(list: String) {
+        var origins: Set<String> = []
+        for entry in list.split(separator: ",") {
+            let origin = entry.trimmingCharacters(in: .whitespaces).lowercased()
+            guard let schemeEnd = origin.range(of: "://"), ["http", "https"].contains(origin[..<schemeEnd.lowerBound]),
+                !origin[schemeEnd.upperBound...].isEmpty,
+                !origin[schemeEnd.upperBound...].contains(where: { "/?#*@ ".contains($0) })
+            else { return nil }
+            origins.insert(origin)
+        }
+        guard !origins.isEmpty else { return nil }
+        self.origins = origins
+    }
+
+    func allows(_ origin: String) -> Bool {
+        self.origins.contains(origin.lowercased())
+    }
+
+    /// The answer to a preflight for a route whose methods are `methods`.
+    func preflight(origin: String, requestedMethod: String, methods: [String]) -> HTTPResponse {
+        guard self.allows(origin), methods.contains(requestedMethod.uppercased()) else {
+            return Self.refusal
+        }
+        return HTTPResponse(
+            status: .noContent,
+            headers: [
+                "access-control-allow-origin": origin, "access-control-allow-methods": methods.joined(separator: ", "),
+                "access-control-allow-headers": Self.allowedHeaders, "access-control-max-age": String(self.maxAge),
+                "vary": "origin, access-control-request-method, access-control-request-headers",
+            ])
+    }
+
+    /// Adds the headers of an allowed origin to a response.
+    func decorate(_ response: inout HTTPResponse, origin: String) {
+        response.headers.add(name: "access-control-allow-origin", value: origin)
+        response.headers.add(name: "vary", value: "origin")
+        response.headers.add(name: "access-control-expose-headers", value: Self.exposedHeaders)
+    }
+
+    static let refusal = HTTPError(
+        .forbidden, code: "invalid_request", description: "this origin may not call authd"
+    ).response
+}
