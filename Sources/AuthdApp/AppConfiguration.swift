@@ -31,6 +31,8 @@ public struct AppConfiguration: Sendable {
     public var logFormat = LogFormat.text
     /// Browser origins allowed to call authd (`AUTHD_CORS_ORIGINS`); `nil`: CORS off.
     public var cors: CORSPolicy?
+    /// The refresh token in an HttpOnly cookie for those origins (`AUTHD_REFRESH_COOKIE`).
+    public var refreshCookie = false
     /// Resource servers allowed to call `POST /introspect`: client id to secret.
     public var introspectionClients: [String: String] = [:]
 
@@ -147,6 +149,15 @@ public struct AppConfiguration: Sendable {
                         + "https://app.example.com,http://localhost:3000 (no *, no path)")
             }
             self.cors = cors
+        }
+        self.refreshCookie = try reader.bool("AUTHD_REFRESH_COOKIE") ?? false
+        if self.refreshCookie {
+            guard self.cors != nil else {
+                throw ConfigurationError(
+                    "AUTHD_REFRESH_COOKIE needs AUTHD_CORS_ORIGINS: the cookie is for browsers on those origins, "
+                        + "and only their requests may use it")
+            }
+            self.cors?.allowCredentials = true
         }
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
         if let format = env["LOG_FORMAT"] {

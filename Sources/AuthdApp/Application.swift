@@ -56,7 +56,12 @@ public final class Application: Sendable {
         self.auth = auth
         var router = Router()
         router.cors = configuration.cors
-        AuthRoutes(auth: auth, introspectionClients: configuration.introspectionClients).register(in: &router)
+        let refreshCookie =
+            configuration.refreshCookie
+            ? configuration.cors.map { RefreshCookie(cors: $0, maxAge: configuration.auth.refreshTokenTTL) } : nil
+        AuthRoutes(
+            auth: auth, introspectionClients: configuration.introspectionClients, refreshCookie: refreshCookie
+        ).register(in: &router)
         router.add(.GET, "/.well-known/jwks.json") { _ in
             // Resource servers may cache the keys for 5 minutes; a new key is published before it
             // signs (see KeyDirectory), so a cached set never misses a key in use for longer.

@@ -83,4 +83,91 @@ struct CORSTests {
     func onlyExactOriginsAreAccepted(_ list: String) {
         #expect(CORSPolicy(list: list) == nil)
     }
+
+    func cookieApp(_ body: (TestApp) async throws -> Void) async throws {
+        try await withTestApp(configure: {
+            $0.cors = CORSPolicy(list: Self.app)
+            $0.cors?.allowCredentials = true
+            $0.refreshCookie = true
+            $0.auth.refreshGraceWindow = 0
+        }) { try await body($0) }
+    }
+
+    /// The refresh token of a response's cookies, and each cookie's attributes.
+    static func cookies(_ response: TestResponse) -> [String] {
+        // TestResponse keeps the last of repeated headers; the raw text keeps them all.
+        response.rawHead.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("set-cookie:") }
+            .map { String($0.dropFirst("set-cookie:".count)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    static func token(in cookies: [String]) -> String? {
+        cookies.first.flatMap { $0.split(separator: ";").first }.map { String($0.dropFirst("authd_refresh=".count)) }
+    }
+
+    @Test func inCookieModeABrowserNeverSeesItsRefreshToken() async throws {
+        try await self.cookieApp { app in
+            _ = try await app.client.json("POST", "/users", ["username": "spa", "password": "correct horse battery"])
+            let login = try await app.client.json(
+                "POST", "/login", ["username": "spa", "password": "correct horse battery"],
+                headers: [("origin", Self.app)])
+            #expect(login.status == 200)
+            #expect(login["refreshToken"] == nil, "the body carries no refresh token")
+            #expect(login["accessToken"] != nil)
+            #expect(login.headers["access-control-allow-credentials"] == "true")
+            let cookies = Self.cookies(login)
+            #expect(cookies.count == 2)
+            for (cookie, path) in zip(cookies, ["/token", "/logout"]) {
+                #expect(cookie.hasPrefix("authd_refresh=eyJ"))
+                for attribute in ["Path=\(path)", "HttpOnly", "Secure", "SameSite=Strict", "Max-Age=604800"] {
+                    #expect(cookie.contains(attribute), "\(attribute) in \(cookie)")
+                }
+            }
+            let first = try #require(Self.token(in: cookies))
+
+            // Refresh with the cookie: a new cookie, rotation as with bodies.
+            let refreshed = try await app.client.request(
+                "POST", "/token", headers: [("origin", Self.app), ("cookie", "authd_refresh=\(first)")])
+            #expect(refreshed.status == 200 && refreshed["refreshToken"] == nil)
+            let second = try #require(Self.token(in: Self.cookies(refreshed)))
+            #expect(second != first)
+            // The old cookie again: reuse, the session is revoked (grace window 0 here).
+            let reused = try await app.client.request(
+                "POST", "/token", headers: [("origin", Self.app), ("cookie", "authd_refresh=\(first)")])
+            #expect(reused.status == 400 && reused["error"] == "invalid_grant")
+            #expect(
+                try await app.client.get("/me", bearer: refreshed["accessToken"]).status == 401,
+                "reuse detection ended the session")
+        }
+    }
+
+    @Test func theCookieIsHonouredOnlyFromAnAllowedOriginAndLogoutClearsIt() async throws {
+        try await self.cookieApp { app in
+            _ = try await app.client.json("POST", "/users", ["username": "spa2", "password": "correct horse battery"])
+            let login = try await app.client.json(
+                "POST", "/login", ["username": "spa2", "password": "correct horse battery"],
+                headers: [("origin", Self.app)])
+            let token = try #require(Self.token(in: Self.cookies(login)))
+            // CSRF: the cookie from another origin, or with no Origin at all, does nothing.
+            let forged = try await app.client.request(
+                "POST", "/token", headers: [("origin", Self.other), ("cookie", "authd_refresh=\(token)")])
+            #expect(forged.status == 403)
+            let bare = try await app.client.request(
+                "POST", "/token",
+                headers: [("content-type", "application/json"), ("cookie", "authd_refresh=\(token)")],
+                body: Array("{}".utf8))
+            #expect(bare.status == 400, "without an allowed Origin the cookie is not read")
+            // Logout with the cookie clears it on both paths, and ends the session.
+            let logout = try await app.client.request(
+                "POST", "/logout", headers: [("origin", Self.app), ("cookie", "authd_refresh=\(token)")])
+            #expect(logout.status == 204)
+            let cleared = Self.cookies(logout)
+            #expect(
+                cleared.count == 2 && cleared.allSatisfy { $0.hasPrefix("authd_refresh=;") && $0.contains("Max-Age=0") }
+            )
+            #expect(try await app.client.get("/me", bearer: login["accessToken"]).status == 401)
+            // Clients that send no Origin keep their refresh tokens in bodies.
+            let server = try await app.logIn("spa2")
+            #expect(server["refreshToken"] != nil && Self.cookies(server).isEmpty)
+        }
+    }
 }

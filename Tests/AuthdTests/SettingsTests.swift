@@ -196,6 +196,17 @@ struct SettingsTests {
             #expect(preflight.status == 204)
             #expect(preflight.headers["access-control-allow-origin"] == "https://app.example.test")
         },
+        Case(
+            variable: "AUTHD_REFRESH_COOKIE",
+            settings: ["AUTHD_CORS_ORIGINS": "https://app.example.test", "AUTHD_REFRESH_COOKIE": "true"]
+        ) { app, _ in
+            _ = try await app.client.json("POST", "/users", ["username": "setting", "password": Self.password])
+            let login = try await app.client.json(
+                "POST", "/login", ["username": "setting", "password": Self.password],
+                headers: [("origin", "https://app.example.test")])
+            #expect(login.status == 200 && login["refreshToken"] == nil)
+            #expect(login.rawHead.contains("authd_refresh=") && login.rawHead.contains("HttpOnly"))
+        },
         Case(variable: "AUTHD_MAX_CONNECTIONS", settings: ["AUTHD_MAX_CONNECTIONS": "20"]) { app, _ in
             try await Self.logLine(app, "max_connections", "20")
         },

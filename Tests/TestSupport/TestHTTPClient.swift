@@ -8,6 +8,8 @@ public struct TestResponse: Sendable {
     /// Header names lowercased.
     public let headers: [String: String]
     public let body: [UInt8]
+    /// The head as received, for headers that repeat (`Set-Cookie`), which `headers` folds.
+    public var rawHead = ""
 
     public var text: String { String(decoding: self.body, as: UTF8.self) }
 
@@ -159,7 +161,8 @@ public struct TestHTTPClient: Sendable {
         if let length = headers["content-length"].flatMap({ Int($0) }), length < body.count {
             body = Array(body[..<length])
         }
-        return TestResponse(status: status, headers: headers, body: body)
+        return TestResponse(
+            status: status, headers: headers, body: body, rawHead: String(decoding: bytes[..<end], as: UTF8.self))
     }
 }
 

@@ -7,10 +7,24 @@ public struct AuthRoutes: Sendable {
     let auth: AuthService
     /// Client id to secret, for resource servers calling `POST /introspect`.
     let introspectionClients: [String: String]
+    /// The refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
+    let refreshCookie: RefreshCookie?
 
-    public init(auth: AuthService, introspectionClients: [String: String] = [:]) {
+    public init(
+        auth: AuthService, introspectionClients: [String: String] = [:], refreshCookie: RefreshCookie? = nil
+    ) {
         self.auth = auth
         self.introspectionClients = introspectionClients
+        self.refreshCookie = refreshCookie
+    }
+
+    /// The token response: the refresh token in the body, or, for a browser on an allowed origin
+    /// in cookie mode, in the cookie only.
+    func tokenResponse(_ pair: TokenPair, to request: HTTPRequest) -> HTTPResponse {
+        guard let cookie = self.refreshCookie, cookie.applies(to: request) else { return .tokens(TokenBody(pair)) }
+        var response = HTTPResponse.tokens(TokenBody(pair, includingRefreshToken: false))
+        cookie.set(pair.refreshToken, on: &response)
+        return response
     }
 
     public func register(in router: inout Router) {
@@ -43,7 +57,7 @@ public struct AuthRoutes: Sendable {
         let pair = try await self.auth.login(
             username: try body.requiredUsername(), password: body.password, client: Self.client(of: request)
         )
-        return .tokens(TokenBody(pair))
+        return self.tokenResponse(pair, to: request)
     }
 
     func me(_ request: HTTPRequest) async throws -> HTTPResponse {

@@ -24,6 +24,11 @@ struct RefreshBody: DirectJSONDecodable {
     }
 }
 
+/// `{"token"?}` for `POST /token` from a browser, whose refresh token may be in the cookie.
+struct OptionalRefreshBody: Decodable {
+    var token: String?
+}
+
 /// `{"token"?, "scope"?}` for `POST /logout`.
 struct LogoutBody: Decodable {
     var token: String?
@@ -53,17 +58,33 @@ struct TokenBody: DirectJSONBody {
     var tokenType = "Bearer"
     var expiresIn: Int
 
-    init(_ pair: TokenPair) {
+    /// Whether the refresh token goes in the body (not when it goes in the cookie).
+    var includesRefreshToken = true
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken, refreshToken, tokenType, expiresIn
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.accessToken, forKey: .accessToken)
+        try container.encode(self.expiresIn, forKey: .expiresIn)
+        if self.includesRefreshToken { try container.encode(self.refreshToken, forKey: .refreshToken) }
+        try container.encode(self.tokenType, forKey: .tokenType)
+    }
+
+    init(_ pair: TokenPair, includingRefreshToken: Bool = true) {
         self.accessToken = pair.accessToken
         self.refreshToken = pair.refreshToken
         self.expiresIn = pair.expiresIn
+        self.includesRefreshToken = includingRefreshToken
     }
 
     var json: [UInt8] {
         var writer = JSONObjectWriter(capacity: 96 + self.accessToken.utf8.count + self.refreshToken.utf8.count)
         writer.add("accessToken", self.accessToken)
         writer.add("expiresIn", self.expiresIn)
-        writer.add("refreshToken", self.refreshToken)
+        if self.includesRefreshToken { writer.add("refreshToken", self.refreshToken) }
         writer.add("tokenType", self.tokenType)
         return writer.finish()
     }

@@ -8,6 +8,16 @@ extension AuthRoutes {
     /// `grant_type=refresh_token` (§6) and `grant_type=password` (§4.3).
     func token(_ request: HTTPRequest) async throws -> HTTPResponse {
         guard request.isForm else {
+            if let cookie = self.refreshCookie, cookie.applies(to: request) {
+                // A browser in cookie mode: the token is the body's if it sends one, else the cookie's.
+                let body =
+                    request.body.map { $0.readableBytes > 0 } == true
+                    ? try request.decodeJSON(OptionalRefreshBody.self) : OptionalRefreshBody()
+                guard let token = body.token ?? RefreshCookie.token(in: request) else {
+                    throw HTTPError.badRequest("no refresh token: neither in the body nor in the cookie")
+                }
+                return self.tokenResponse(try await self.auth.refresh(refreshToken: token), to: request)
+            }
             let body = try request.decodeJSON(RefreshBody.self)
             return .tokens(TokenBody(try await self.auth.refresh(refreshToken: body.token)))
         }

@@ -15,14 +15,19 @@ extension AuthRoutes {
                 }
                 return scope
             } ?? .local
+        let cookie = self.refreshCookie.flatMap { $0.applies(to: request) ? $0 : nil }
         if let token = body.token {
             try await self.auth.logout(refreshToken: token, scope: scope)
         } else if request.headers.first(name: "authorization") != nil {
             try await self.auth.logout(try await self.authenticate(request), scope: scope)
+        } else if cookie != nil, let token = RefreshCookie.token(in: request) {
+            try await self.auth.logout(refreshToken: token, scope: scope)
         } else {
             throw HTTPError.badRequest("give the refresh token as 'token', or an access token as a bearer token")
         }
-        return .noContent
+        var response = HTTPResponse.noContent
+        cookie?.clear(on: &response)
+        return response
     }
 
     func listSessions(_ request: HTTPRequest) async throws -> HTTPResponse {

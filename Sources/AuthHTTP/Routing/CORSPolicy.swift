@@ -14,6 +14,9 @@ public struct CORSPolicy: Sendable {
     public let origins: Set<String>
     /// How long a browser may cache a preflight's answer, in seconds.
     public var maxAge = 600
+    /// Send `Access-Control-Allow-Credentials: true`, so that pages may send the refresh cookie
+    /// (``RefreshCookie``); never with a wildcard origin, which this policy has not.
+    public var allowCredentials = false
 
     static let allowedHeaders = "authorization, content-type, x-request-id"
     static let exposedHeaders = "www-authenticate, retry-after, x-request-id"
@@ -43,13 +46,15 @@ public struct CORSPolicy: Sendable {
         guard self.allows(origin), methods.contains(requestedMethod.uppercased()) else {
             return Self.refusal
         }
-        return HTTPResponse(
+        var response = HTTPResponse(
             status: .noContent,
             headers: [
                 "access-control-allow-origin": origin, "access-control-allow-methods": methods.joined(separator: ", "),
                 "access-control-allow-headers": Self.allowedHeaders, "access-control-max-age": String(self.maxAge),
                 "vary": "origin, access-control-request-method, access-control-request-headers",
             ])
+        if self.allowCredentials { response.headers.add(name: "access-control-allow-credentials", value: "true") }
+        return response
     }
 
     /// Adds the headers of an allowed origin to a response.
@@ -57,6 +62,7 @@ public struct CORSPolicy: Sendable {
         response.headers.add(name: "access-control-allow-origin", value: origin)
         response.headers.add(name: "vary", value: "origin")
         response.headers.add(name: "access-control-expose-headers", value: Self.exposedHeaders)
+        if self.allowCredentials { response.headers.add(name: "access-control-allow-credentials", value: "true") }
     }
 
     static let refusal = HTTPError(
