@@ -37,12 +37,22 @@ public final class AuthService: Sendable {
         guard self.settings.signupEnabled else { throw AuthError.signupDisabled }
         let name = try Credentials.canonicalUsername(username)
         try Credentials.validateNewPassword(password)
-        try await self.takeAttempt(.signUp(ip: client.ip))
-        guard try await !self.store.userExists(username: name) else { throw AuthError.usernameTaken }
-        let hash = try await self.passwords.hash(password)
-        guard try await self.store.createUser(username: name, passwordHash: hash, now: self.clock.now()) else {
-            throw AuthError.usernameTaken
+        // Every sign-up counts, whatever its outcome.
+        let scope = ThrottleScope.signUp(ip: client.ip)
+        try await self.takeAttempt(scope)
+        var created = false
+        do {
+            // A taken name is answered without hashing; create_user.lua still refuses a race.
+            if try await !self.store.userExists(username: name) {
+                let hash = try await self.passwords.hash(password)
+                created = try await self.store.createUser(username: name, passwordHash: hash, now: self.clock.now())
+            }
+        } catch {
+            try await self.finishAttempt(scope, failed: true)
+            throw error
         }
+        try await self.finishAttempt(scope, failed: true)
+        guard created else { throw AuthError.usernameTaken }
         self.logger.info("user registered", metadata: ["user": "\(name)"])
         return name
     }
@@ -154,29 +164,51 @@ public final class AuthService: Sendable {
     {
         let scope = ThrottleScope.password(username: username, ip: client.ip)
         try await self.takeAttempt(scope)
-        // A name that could never exist still costs a hash, so it answers in the usual time.
-        let name = try? Credentials.canonicalUsername(username)
-        var stored: StoredPassword?
-        if let name { stored = try await self.store.password(username: name) }
-        let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
-        guard try await self.passwords.verify(bounded, against: stored?.hash), let name, let stored else {
+        let matched: (name: String, stored: StoredPassword)?
+        do {
+            // A name that could never exist still costs a hash, so it answers in the usual time.
+            let name = try? Credentials.canonicalUsername(username)
+            var stored: StoredPassword?
+            if let name { stored = try await self.store.password(username: name) }
+            let bounded = password.utf8.count <= Credentials.passwordMaxBytes ? password : ""
+            let verified = try await self.passwords.verify(bounded, against: stored?.hash)
+            matched = verified ? name.flatMap { name in stored.map { (name, $0) } } : nil
+        } catch {
+            // Not the client's failure (the store or the hash pool): it does not count.
+            try await self.finishAttempt(scope, failed: false)
+            throw error
+        }
+        try await self.finishAttempt(scope, failed: matched == nil)
+        guard let matched else {
             AuthMetrics.loginFailed()
             throw AuthError.invalidCredentials
         }
-        if self.settings.throttle.enabled {
-            try await self.store.giveBackAttempt(scope, policy: self.settings.throttle)
-        }
-        return (name, stored)
+        return matched
     }
 
-    /// Counts an attempt, or throws ``AuthError/throttled(retryAfter:)`` when a limit is reached.
+    /// Counts an attempt in flight, or throws ``AuthError/throttled(retryAfter:)`` when a limit is
+    /// reached. While the limit is taken only by attempts still running (a burst of logins of one
+    /// user from one address, say), it waits for them, up to 2 s, instead of refusing: they may
+    /// succeed and leave room.
     func takeAttempt(_ scope: ThrottleScope) async throws {
         guard self.settings.throttle.enabled else { return }
-        let delay = try await self.store.takeAttempt(scope, policy: self.settings.throttle)
-        guard delay <= 0 else {
-            AuthMetrics.throttled()
-            throw AuthError.throttled(retryAfter: delay)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(2)
+        while true {
+            let result = try await self.store.takeAttempt(scope, policy: self.settings.throttle)
+            if result == 0 { return }
+            guard result < 0, clock.now < deadline else {
+                AuthMetrics.throttled()
+                throw AuthError.throttled(retryAfter: max(result, 1))
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...40)))
         }
+    }
+
+    /// Ends an attempt taken with ``takeAttempt(_:)``.
+    func finishAttempt(_ scope: ThrottleScope, failed: Bool) async throws {
+        guard self.settings.throttle.enabled else { return }
+        try await self.store.finishAttempt(scope, policy: self.settings.throttle, failed: failed)
     }
 
     /// Signature, kind, issuer; and times only with `checkTimes` (an expired token still names

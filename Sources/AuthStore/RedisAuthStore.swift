@@ -165,21 +165,21 @@ public struct RedisAuthStore: AuthStore {
     public func takeAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws -> Int {
         let groups = self.throttleGroups(scope, policy: policy)
         for (index, (keys, arguments)) in groups.enumerated() {
-            let wait = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["take"] + arguments).int ?? 0
-            if wait > 0 {
-                // Give back what the groups before this one took: this attempt does not happen.
+            let result = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["take"] + arguments).int ?? 0
+            if result != 0 {
+                // Release what the groups before this one took: this attempt does not happen.
                 for (keys, arguments) in groups.prefix(index) {
-                    _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["give"] + arguments)
+                    _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["ok"] + arguments)
                 }
-                return wait
+                return result
             }
         }
         return 0
     }
 
-    public func giveBackAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws {
+    public func finishAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy, failed: Bool) async throws {
         for (keys, arguments) in self.throttleGroups(scope, policy: policy) {
-            _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: ["give"] + arguments)
+            _ = try await self.run(LuaScripts.throttle, keys: keys, arguments: [failed ? "fail" : "ok"] + arguments)
         }
     }
 

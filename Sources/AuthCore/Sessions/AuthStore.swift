@@ -43,11 +43,13 @@ public protocol AuthStore: Sendable {
     /// The id of the session's current refresh token, or `nil` when the session is gone.
     func currentRefreshTokenID(username: String, sessionID: String) async throws -> String?
 
-    /// Counts one attempt on every counter of `scope`, atomically, unless one of them is at its
-    /// limit. Returns 0 when the attempt was counted, else the seconds until one may be.
+    /// Counts one attempt in flight on every counter of `scope`, atomically, unless one of them is
+    /// at its limit. Returns 0 when the attempt was counted; the seconds until one may be when a
+    /// counter's failures reach its limit; -1 when failures and attempts in flight together do
+    /// (busy: some of those may still succeed, try again in a moment).
     func takeAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws -> Int
-    /// Gives back an attempt that succeeded.
-    func giveBackAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy) async throws
+    /// Ends an attempt taken with ``takeAttempt(_:policy:)``: a failure counts for the window.
+    func finishAttempt(_ scope: ThrottleScope, policy: ThrottlePolicy, failed: Bool) async throws
 
     /// Throws unless the store answers and is ready to serve (in Redis: its scripts are loaded).
     func checkReadiness() async throws
