@@ -59,13 +59,12 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func changePassword(username: String, expectedVersion: String, newHash: String) async throws -> Int? {
-        let ended =
+        Self.count(
             try await self.runRevocation(
                 LuaScripts.changePassword,
                 keys: [self.keys.user(username), self.keys.sessions(username)],
                 arguments: [expectedVersion, newHash, self.keys.sessionPrefix(username)]
-            ).int ?? -1
-        return ended < 0 ? nil : ended
+            ))
     }
 
     // MARK: Sessions
@@ -132,8 +131,7 @@ public struct RedisAuthStore: AuthStore {
             keys.append(self.keys.session(username, sessionID))
             arguments += ["access", tokenID]
         }
-        let ended = try await self.runRevocation(LuaScripts.endSessions, keys: keys, arguments: arguments).int ?? -1
-        return ended < 0 ? nil : ended
+        return Self.count(try await self.runRevocation(LuaScripts.endSessions, keys: keys, arguments: arguments))
     }
 
     public func listSessions(username: String, now: Int) async throws -> [SessionInfo] {
@@ -228,13 +226,6 @@ public struct RedisAuthStore: AuthStore {
         )
     }
 
-    public func currentRefreshTokenID(username: String, sessionID: String) async throws -> String? {
-        let reply = try await self.guarded {
-            try await self.redis.send("HGET", [self.keys.session(username, sessionID), "rt"])
-        }
-        return reply.isNull ? nil : reply.string
-    }
-
     /// PING, then loads any script Redis lacks (after a restart or `SCRIPT FLUSH`).
     public func checkReadiness() async throws {
         try await self.guarded {
@@ -278,6 +269,13 @@ public struct RedisAuthStore: AuthStore {
             }
             throw StoreUnavailableError(reason: "script missing after SCRIPT LOAD")
         }
+    }
+
+    /// The count a script returns, or `nil` for its -1: a check inside the script refused (a
+    /// changed password, a failed proof), and nothing was done.
+    private static func count(_ reply: RedisValue) -> Int? {
+        let count = reply.int ?? -1
+        return count < 0 ? nil : count
     }
 
     /// Turns every Redis failure into ``StoreUnavailableError``, keeping the cause for the log.

@@ -75,12 +75,6 @@ public struct RedisKeys: Sendable {
     }
 
     private static func digest(_ text: String) -> String {
-        SHA256.hash(data: Array(text.utf8)).prefix(16).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - self.count)) + self
+        RandomID.hex(SHA256.hash(data: Array(text.utf8)).prefix(16))
     }
 }

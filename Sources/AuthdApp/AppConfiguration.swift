@@ -58,11 +58,15 @@ public struct AppConfiguration: Sendable {
             let host = url.host, !host.isEmpty
         else { return "must be an absolute URL" }
         guard url.query == nil, url.fragment == nil else { return "must have no query or fragment" }
-        let loopback = ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased())
-        guard scheme == "https" || (scheme == "http" && loopback) else {
+        guard scheme == "https" || (scheme == "http" && Self.isLoopback(host)) else {
             return "must use https (http only on localhost, for development)"
         }
         return nil
+    }
+
+    /// Whether `host` (a name or an address, IPv6 bracketed or not) is this machine's loopback.
+    public static func isLoopback(_ host: String) -> Bool {
+        ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased())
     }
 
     public init(accessTokenSecret: String?, refreshTokenSecret: String, redis: RedisConfiguration) {
@@ -89,12 +93,8 @@ public struct AppConfiguration: Sendable {
             redis: try reader.redis()
         )
         self.keysDirectory = keysDirectory
-        if env["ACCESS_TOKEN_SECRET_PREVIOUS"].map({ !$0.isEmpty }) == true {
-            self.previousAccessTokenSecret = try reader.secret("ACCESS_TOKEN_SECRET_PREVIOUS")
-        }
-        if env["REFRESH_TOKEN_SECRET_PREVIOUS"].map({ !$0.isEmpty }) == true {
-            self.previousRefreshTokenSecret = try reader.secret("REFRESH_TOKEN_SECRET_PREVIOUS")
-        }
+        self.previousAccessTokenSecret = try reader.optionalSecret("ACCESS_TOKEN_SECRET_PREVIOUS")
+        self.previousRefreshTokenSecret = try reader.optionalSecret("REFRESH_TOKEN_SECRET_PREVIOUS")
         self.auth.audience = env["AUTHD_AUDIENCE"] ?? self.auth.audience
         self.auth.clockLeeway = try reader.int("AUTHD_CLOCK_LEEWAY", in: 0...300) ?? self.auth.clockLeeway
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
@@ -241,6 +241,12 @@ private struct EnvironmentReader {
             throw ConfigurationError("\(name) \(problem); generate one with `authd gen-secret`")
         }
         return value
+    }
+
+    /// A secret that may be unset (or empty); checked like any other when it is set.
+    func optionalSecret(_ name: String) throws -> String? {
+        guard self.env[name].map({ !$0.isEmpty }) == true else { return nil }
+        return try self.secret(name)
     }
 
     func redis() throws -> RedisConfiguration {

@@ -91,8 +91,7 @@ public final class Application: Sendable {
             c.redis.sentinel != nil
             ? "sentinel" : { if case .unixSocket = c.redis.endpoint { "unix" } else { "single" } }()
         // Every effective setting that is not a secret, so an operator can check what took effect.
-        let loopback = ["127.0.0.1", "::1", "localhost"].contains(c.http.host)
-        if c.issuerIsDefault, !loopback {
+        if c.issuerIsDefault, !AppConfiguration.isLoopback(c.http.host) {
             self.logger.warning(
                 """
                 AUTHD_ISSUER is not set: the issuer is this instance's own URL. Set it to the https URL clients \

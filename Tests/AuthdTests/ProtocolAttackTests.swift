@@ -1,6 +1,5 @@
 import AuthCore
 import AuthHTTP
-import Crypto
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -17,11 +16,7 @@ struct ProtocolAttackTests {
     /// An HS256 access token over a payload written by hand, signed with the app's real key: the
     /// attacker here is anyone who gets authd to sign, or a bug that lets a claim through.
     static func signedAccessToken(payload: String, secret: String) -> String {
-        let header = JWT.base64URL(Data(#"{"alg":"HS256","typ":"at+jwt"}"#.utf8))
-        let input = header + "." + JWT.base64URL(Data(payload.utf8))
-        let mac = HMAC<SHA256>.authenticationCode(
-            for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return input + "." + JWT.base64URL(Data(mac))
+        JWT.hs256(header: #"{"alg":"HS256","typ":"at+jwt"}"#, payload: Array(payload.utf8), secret: secret)
     }
 
     /// The payload of a real token with one claim replaced by raw JSON text (or added).

@@ -35,7 +35,7 @@ struct SentinelDeployment {
         }
         // Sentinels learn of replicas from the primary's INFO, which they read every 10 s: with the
         // replicas attached before they start, their first INFO names them.
-        try await waitUntil(within: .seconds(10)) {
+        try await waitUntil(within: .seconds(10), every: .milliseconds(100)) {
             try await primary.cli(["INFO", "replication"]).contains("connected_slaves:\(count)")
         }
         let sentinels = try (0..<3).map { _ in
@@ -43,7 +43,7 @@ struct SentinelDeployment {
         }
         for sentinel in sentinels { try await sentinel.start() }
         // The sentinels find each other and the replicas through the primary, every 2 s or so.
-        try await waitUntil(within: .seconds(15)) {
+        try await waitUntil(within: .seconds(15), every: .milliseconds(100)) {
             for sentinel in sentinels {
                 let known = try await sentinel.cli(["SENTINEL", "sentinels", Self.name])
                 let listed = try await sentinel.cli(["SENTINEL", "replicas", Self.name])
@@ -66,7 +66,7 @@ struct SentinelDeployment {
     func waitUntilReplicated() async throws {
         let info = try await self.primary.cli(["INFO", "replication"])
         let written = field(info, after: "master_repl_offset:", until: "\n").flatMap { Int($0) } ?? .max
-        try await waitUntil(within: .seconds(5)) {
+        try await waitUntil(within: .seconds(5), every: .milliseconds(100)) {
             let info = try await self.primary.cli(["INFO", "replication"])
             let offsets = info.components(separatedBy: "offset=").dropFirst()
                 .compactMap { Int($0.prefix { $0.isNumber }) }
@@ -80,17 +80,6 @@ private func field(_ text: String, after marker: String, until end: Character) -
     guard let start = text.range(of: marker)?.upperBound else { return nil }
     // "\r\n" is one Character in Swift: stop at any newline.
     return text[start...].prefix { $0 != end && !$0.isNewline }
-}
-
-/// Polls `condition` every 100 ms until it holds; fails after `limit`.
-private func waitUntil(within limit: Duration, _ condition: () async throws -> Bool) async throws {
-    let clock = ContinuousClock()
-    let end = clock.now + limit
-    while clock.now < end {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw TestFailure("condition not met within \(limit)")
 }
 
 @Suite("Redis Sentinel failover, on the real binary")
@@ -125,7 +114,7 @@ struct SentinelTests {
         let clock = ContinuousClock()
         deployment.primary.kill()
         let killed = clock.now
-        try await waitUntil(within: .seconds(30)) { try await logIn().status == 200 }
+        try await waitUntil(within: .seconds(30), every: .milliseconds(100)) { try await logIn().status == 200 }
         let failedOverAfter = clock.now - killed
         let role = try await deployment.replicas[0].cli(["ROLE"])
         #expect(role.hasPrefix("master"), "the replica was promoted")
@@ -193,14 +182,16 @@ struct SentinelTests {
         let oldPort = deployment.primary.port
         deployment.primary.kill()
         let killed = clock.now - start
-        try await waitUntil(within: .seconds(30)) { try await deployment.primaryPort() != oldPort }
+        try await waitUntil(within: .seconds(30), every: .milliseconds(100)) {
+            try await deployment.primaryPort() != oldPort
+        }
         let switched = clock.now - start
 
         // The old primary comes back, empty, calling itself a primary until the sentinels demote
         // it. Watch its clients all the while: authd must never be among them.
         try await deployment.primary.start()
         var authdSeen = false
-        try await waitUntil(within: .seconds(30)) {
+        try await waitUntil(within: .seconds(30), every: .milliseconds(100)) {
             if try await deployment.primary.cli(["CLIENT", "LIST"]).contains("name=authd") { authdSeen = true }
             let role = try await deployment.primary.cli(["ROLE"])
             return role.hasPrefix("slave") && role.contains("connected")

@@ -65,35 +65,21 @@ public final class AuthdProcess: @unchecked Sendable {
 
     /// Waits until `/readyz` answers 200 (20 s at most: a debug build on a loaded machine).
     public func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
-        let clock = ContinuousClock()
-        let end = clock.now + timeout
-        while clock.now < end {
+        try await waitUntil(within: timeout, every: .milliseconds(50), "authd was not ready: \(self.log)") {
             guard self.process.isRunning else { throw TestFailure("authd exited: \(self.log)") }
-            if (try? await self.client.get("/readyz"))?.status == 200 { return }
-            try await Task.sleep(for: .milliseconds(50))
+            return try await self.client.get("/readyz").status == 200
         }
-        throw TestFailure("authd was not ready within \(timeout): \(self.log)")
     }
 
     /// Waits for the process to exit by itself (a refusal to start), and returns its status.
     public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
-        let clock = ContinuousClock()
-        let end = clock.now + timeout
-        while self.process.isRunning {
-            guard clock.now < end else { throw TestFailure("authd did not exit: \(self.log)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitUntil(within: timeout, "authd did not exit: \(self.log)") { !self.process.isRunning }
         return self.process.terminationStatus
     }
 
     /// Waits until the log contains `text`.
     public func waitForLog(_ text: String, timeout: Duration = .seconds(20)) async throws {
-        let clock = ContinuousClock()
-        let end = clock.now + timeout
-        while !self.log.contains(text) {
-            guard clock.now < end else { throw TestFailure("no '\(text)' in the log: \(self.log)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitUntil(within: timeout, "no '\(text)' in the log: \(self.log)") { self.log.contains(text) }
     }
 
     /// SIGKILL, and waits for the process to go.

@@ -190,3 +190,25 @@ public func waitForTheNextSecond() async throws {
         try await Task.sleep(for: .milliseconds(10))
     }
 }
+
+/// Polls `condition` every `interval` until it holds, and fails with `failure()` after `limit`:
+/// tests wait for events, not fixed times. A ``TestFailure`` thrown by the condition ends the wait
+/// at once (say, a process that exited); any other error means "not yet" (a server still starting).
+public func waitUntil(
+    within limit: Duration,
+    every interval: Duration = .milliseconds(20),
+    _ failure: @autoclosure () -> String = "condition not met",
+    _ condition: () async throws -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let end = clock.now + limit
+    while true {
+        do {
+            if try await condition() { return }
+        } catch let error as TestFailure {
+            throw error
+        } catch {}
+        guard clock.now < end else { throw TestFailure("\(failure()) within \(limit)") }
+        try await Task.sleep(for: interval)
+    }
+}

@@ -40,8 +40,6 @@ public protocol AuthStore: Sendable {
     func denyAccessToken(
         username: String, sessionID: String, tokenID: String, expiresAt: Int, now: Int, maxDenied: Int
     ) async throws
-    /// The id of the session's current refresh token, or `nil` when the session is gone.
-    func currentRefreshTokenID(username: String, sessionID: String) async throws -> String?
 
     /// Counts one attempt in flight on every counter of `scope`, atomically, unless one of them is
     /// at its limit. Returns 0 when the attempt was counted; the seconds until one may be when a

@@ -41,6 +41,56 @@ public enum JOSEJSON {
         return members
     }
 
+    /// The UTF-8 bytes of the JSON escape (RFC 8259 §7) whose backslash is just before
+    /// `bytes[index]`, with `index` moved past it; `nil` for an invalid escape or a lone surrogate.
+    /// The one escape decoder of both JSON readers (this one and the HTTP layer's strict pass), so
+    /// that they agree on what a string, and so a member name, is.
+    public static func unescape(_ bytes: [UInt8], at index: inout Int) -> [UInt8]? {
+        guard index < bytes.count else { return nil }
+        let byte = bytes[index]
+        index += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return [byte]
+        case UInt8(ascii: "b"): return [0x08]
+        case UInt8(ascii: "f"): return [0x0C]
+        case UInt8(ascii: "n"): return [0x0A]
+        case UInt8(ascii: "r"): return [0x0D]
+        case UInt8(ascii: "t"): return [0x09]
+        case UInt8(ascii: "u"):
+            guard var scalar = Self.hex4(bytes, at: &index) else { return nil }
+            if (0xD800..<0xDC00).contains(scalar) {
+                // A high surrogate must be followed by an escaped low one.
+                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                else { return nil }
+                index += 2
+                guard let low = Self.hex4(bytes, at: &index), (0xDC00..<0xE000).contains(low) else { return nil }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            }
+            guard let unicode = Unicode.Scalar(scalar) else { return nil }
+            return Array(String(Character(unicode)).utf8)
+        default:
+            return nil
+        }
+    }
+
+    /// Four hex digits (no sign, unlike `UInt32(_:radix:)`) at `index`, moved past them.
+    private static func hex4(_ bytes: [UInt8], at index: inout Int) -> UInt32? {
+        guard index + 4 <= bytes.count else { return nil }
+        var value: UInt32 = 0
+        for byte in bytes[index..<(index + 4)] {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        index += 4
+        return value
+    }
+
     private struct Reader {
         let bytes: [UInt8]
         var index = 0
@@ -217,46 +267,7 @@ public enum JOSEJSON {
 
         /// The UTF-8 bytes of the escape after a backslash.
         private mutating func escape() -> [UInt8]? {
-            guard let byte = self.peek else { return nil }
-            self.index += 1
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return [byte]
-            case UInt8(ascii: "b"): return [0x08]
-            case UInt8(ascii: "f"): return [0x0C]
-            case UInt8(ascii: "n"): return [0x0A]
-            case UInt8(ascii: "r"): return [0x0D]
-            case UInt8(ascii: "t"): return [0x09]
-            case UInt8(ascii: "u"):
-                guard var scalar = self.hex4() else { return nil }
-                if (0xD800..<0xDC00).contains(scalar) {
-                    // A high surrogate must be followed by an escaped low one.
-                    guard self.peek == UInt8(ascii: "\\") else { return nil }
-                    self.index += 1
-                    guard self.peek == UInt8(ascii: "u") else { return nil }
-                    self.index += 1
-                    guard let low = self.hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                }
-                guard let unicode = Unicode.Scalar(scalar) else { return nil }
-                return Array(String(Character(unicode)).utf8)
-            default:
-                return nil
-            }
-        }
-
-        private mutating func hex4() -> UInt32? {
-            guard self.index + 4 <= self.bytes.count,
-                let value = UInt32(
-                    String(decoding: self.bytes[self.index..<(self.index + 4)], as: UTF8.self), radix: 16)
-            else { return nil }
-            // `UInt32(_:radix:)` takes a sign; JSON does not.
-            guard
-                self.bytes[self.index..<(self.index + 4)].allSatisfy({
-                    $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "-")
-                })
-            else { return nil }
-            self.index += 4
-            return value
+            JOSEJSON.unescape(self.bytes, at: &self.index)
         }
     }
 }

@@ -66,12 +66,7 @@ public final class TokenCodec: Sendable {
         now: Int = Int(Date().timeIntervalSince1970)
     ) throws(AuthConfigurationError) {
         try Self.checkSecret("REFRESH_TOKEN_SECRET", refreshSecret)
-        if let previousRefreshSecret {
-            try Self.checkSecret("REFRESH_TOKEN_SECRET_PREVIOUS", previousRefreshSecret)
-            guard previousRefreshSecret != refreshSecret else {
-                throw AuthConfigurationError("REFRESH_TOKEN_SECRET_PREVIOUS must differ from REFRESH_TOKEN_SECRET")
-            }
-        }
+        try Self.checkPrevious("REFRESH_TOKEN_SECRET", previousRefreshSecret, current: refreshSecret)
         if signingKeys.isEmpty {
             guard let accessSecret else {
                 throw AuthConfigurationError(
@@ -82,12 +77,7 @@ public final class TokenCodec: Sendable {
             guard accessSecret != refreshSecret else {
                 throw AuthConfigurationError("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ")
             }
-            if let previousAccessSecret {
-                try Self.checkSecret("ACCESS_TOKEN_SECRET_PREVIOUS", previousAccessSecret)
-                guard previousAccessSecret != accessSecret else {
-                    throw AuthConfigurationError("ACCESS_TOKEN_SECRET_PREVIOUS must differ from ACCESS_TOKEN_SECRET")
-                }
-            }
+            try Self.checkPrevious("ACCESS_TOKEN_SECRET", previousAccessSecret, current: accessSecret)
             self.hmacAccessKeys = HMACKeyring(secret: accessSecret, previous: previousAccessSecret, kind: .access)
         } else {
             self.hmacAccessKeys = nil
@@ -319,6 +309,15 @@ public final class TokenCodec: Sendable {
         token.append(UInt8(ascii: "."))
         mac.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
         return String(decoding: token, as: UTF8.self)
+    }
+
+    /// A previous secret (`NAME_PREVIOUS`), when there is one: as strong as any, and another one.
+    private static func checkPrevious(_ name: String, _ previous: String?, current: String)
+        throws(AuthConfigurationError)
+    {
+        guard let previous else { return }
+        try Self.checkSecret(name + "_PREVIOUS", previous)
+        guard previous != current else { throw AuthConfigurationError("\(name)_PREVIOUS must differ from \(name)") }
     }
 
     private static func checkSecret(_ name: String, _ secret: String) throws(AuthConfigurationError) {

@@ -1,3 +1,5 @@
+import AuthCore
+
 /// A strict pass over a JSON body before it is decoded: valid UTF-8, valid JSON (RFC 8259), at
 /// most `maxDepth` levels of nesting, and no object with the same key twice (which parsers resolve
 /// differently, a classic way to smuggle a second value past a check).
@@ -119,31 +121,8 @@ struct StrictJSON {
             case UInt8(ascii: "\""):
                 return content
             case UInt8(ascii: "\\"):
-                guard let escaped = self.current else { throw .invalidJSON }
-                self.index += 1
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): content.append(escaped)
-                case UInt8(ascii: "b"): content.append(0x08)
-                case UInt8(ascii: "f"): content.append(0x0C)
-                case UInt8(ascii: "n"): content.append(0x0A)
-                case UInt8(ascii: "r"): content.append(0x0D)
-                case UInt8(ascii: "t"): content.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try self.hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        // A high surrogate must be followed by an escaped low one.
-                        guard self.current == UInt8(ascii: "\\") else { throw .invalidJSON }
-                        self.index += 1
-                        guard self.current == UInt8(ascii: "u") else { throw .invalidJSON }
-                        self.index += 1
-                        let low = try self.hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw .invalidJSON }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw .invalidJSON }
-                    content += Array(String(Character(unicode)).utf8)
-                default: throw .invalidJSON
-                }
+                guard let decoded = JOSEJSON.unescape(self.bytes, at: &self.index) else { throw .invalidJSON }
+                content += decoded
             case 0x00..<0x20:
                 throw .invalidJSON
             default:
@@ -151,16 +130,6 @@ struct StrictJSON {
             }
         }
         throw .invalidJSON
-    }
-
-    private mutating func hex4() throws(Failure) -> UInt32 {
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            guard let byte = self.current, let digit = byte.hexValue else { throw .invalidJSON }
-            value = value << 4 | UInt32(digit)
-            self.index += 1
-        }
-        return value
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`: no leading zeros (RFC 8259 §6).
@@ -184,16 +153,5 @@ struct StrictJSON {
         let start = self.index
         while let byte = self.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { self.index += 1 }
         return self.index - start
-    }
-}
-
-extension UInt8 {
-    fileprivate var hexValue: UInt8? {
-        switch self {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): self - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): self - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): self - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
