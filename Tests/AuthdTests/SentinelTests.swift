@@ -140,6 +140,9 @@ struct SentinelTests {
             "AUTHD_ISSUER": "https://authd.test",
             "AUTHD_REDIS_WAIT_REPLICAS": "1", "AUTHD_REDIS_WAIT_TIMEOUT_MS": "1000", "AUTHD_LOGIN_THROTTLE": "false",
             "AUTHD_HASH_CONCURRENCY": "2", "AUTHD_REDIS_POOL_SIZE": "2",
+            // 121 sessions of one user: above the default cap of 100, which would end some of them
+            // (the watcher among them, in whatever order the parallel logins finish).
+            "AUTHD_MAX_SESSIONS_PER_USER": "1000",
         ]) { _, new in new }
         let a = try AuthdProcess.start(environment: environment)
         let b = try AuthdProcess.start(environment: environment)

@@ -309,9 +309,12 @@ struct SettingsTests {
         }
         if settings["REDIS_SENTINELS"] != nil {
             // No sentinel answers on that port: authd starts, says how it reaches Redis, and is
-            // not ready. (The failover test runs real sentinels.)
+            // not ready. (The failover test runs real sentinels.) The log line comes just before
+            // the port is bound, so wait for the port to answer, with the 503 expected.
             try await app.waitForLog("starting authd")
-            #expect(try await app.client.get("/readyz").status == 503)
+            try await waitUntil(within: .seconds(20), "authd did not answer /readyz") {
+                try await app.client.get("/readyz").status == 503
+            }
         } else {
             try await app.waitUntilReady()
         }
