@@ -15,10 +15,7 @@ struct ObservabilityTests {
         try await server.start()
         let app = try await TestApp.start(redisURL: server.url)
         defer { Task { await app.stop() } }
-        // The suite's generous timeouts, for a loaded machine, on this test's own server.
-        var configuration = try TestRedis.configuration()
-        configuration.endpoint = try RedisConfiguration(url: server.url).endpoint
-        let redis = try TestRedis.makeClient(configuration)
+        let redis = try TestRedis.makeClient(TestRedis.configuration(url: server.url))
         try await redis.send("SCRIPT", ["FLUSH"])
         #expect(try await app.client.get("/readyz").status == 200)
         let loaded = try await redis.send("SCRIPT", ["EXISTS", RedisScript("return 1").sha1]).array

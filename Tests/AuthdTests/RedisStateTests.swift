@@ -25,7 +25,10 @@ struct RedisStateTests {
         #expect(state[keys.user("gina")] == -1, "accounts do not expire")
         for key in [keys.session("gina", sessionID), keys.sessions("gina")] {
             let ttl = try #require(state[key])
-            #expect(ttl > refreshTTL - 5 && ttl <= refreshTTL, "\(key) has TTL \(ttl)")
+            // The refresh lifetime (7 days), less the seconds since the login: 60 s of margin for a
+            // loaded machine (5 s failed beside CPU hogs) still tells it from the access lifetime
+            // (15 minutes) and the absolute one (30 days).
+            #expect(ttl > refreshTTL - 60 && ttl <= refreshTTL, "\(key) has TTL \(ttl)")
         }
         // No key but the account is without a TTL.
         #expect(state.filter { $0.value < 0 }.keys.sorted() == [keys.user("gina")])

@@ -15,7 +15,7 @@ struct RedisScriptTests {
         // Its own server: SCRIPT FLUSH would disturb the other tests' scripts on the shared one.
         let server = try RedisServerProcess()
         try await server.start()
-        let redis = try TestRedis.makeClient(RedisConfiguration(url: server.url))
+        let redis = try TestRedis.makeClient(TestRedis.configuration(url: server.url))
         #expect(await TestRedis.allConnected(redis))
         let script = RedisScript("return redis.call('SET', KEYS[1], ARGV[1])")
         #expect(try await redis.evalSHA(script, keys: ["k"], arguments: ["1"]) == .simpleString("OK"))

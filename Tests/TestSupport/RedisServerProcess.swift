@@ -55,7 +55,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         // SIGKILL, not SIGTERM: a child of this process inherits its blocked-signal mask, in which
         // SIGTERM is blocked, so a SIGTERM never arrived and every test's servers outlived it,
         // loading the machine for the rest of the run. These servers hold nothing worth saving.
-        self.kill()
+        // Not waited for here: that would block a thread of the two-thread cooperative pool.
+        if let pid = self.process?.processIdentifier { Glibc.kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(at: self.directory)
     }
 

@@ -8,7 +8,9 @@ import RedisClient
 public enum TestRedis {
     public static let url = ProcessInfo.processInfo.environment["AUTHD_TEST_REDIS_URL"] ?? "redis://127.0.0.1:6399"
 
-    public static func configuration() throws -> RedisConfiguration {
+    /// The suite's configuration for a Redis at `url` (the shared one by default, or a test's own
+    /// server): generous timeouts, so that a loaded machine is not taken for a dead Redis.
+    public static func configuration(url: String = Self.url) throws -> RedisConfiguration {
         var configuration = try RedisConfiguration(url: url)
         configuration.poolSize = 2
         // Generous: a loaded CI machine must not turn into spurious timeouts. Tests about
