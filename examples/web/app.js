@@ -1,0 +1,237 @@
+// The account page: plain JavaScript, no build step. It keeps the access token in a variable and
+// never sees the refresh token, which authd sets as an HttpOnly cookie for /token and /logout only
+// (AUTHD_REFRESH_COOKIE=true). Everything it shows comes from authd's JSON API; text from the
+// server is inserted with textContent, never as HTML (a session's user agent is attacker-chosen).
+"use strict";
+
+const AUTHD = window.AUTHD_URL;
+let accessToken = null;
+let refreshTimer = null;
+let refreshes = 0;
+
+class APIError extends Error {
+  constructor(status, code, description) {
+    super(description || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// One call to authd. `cookie` sends and accepts the refresh cookie (only /login, /token and
+// /logout need it); `bearer` sends the access token.
+async function call(path, { method = "GET", body, bearer = false, cookie = false } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (bearer) headers["Authorization"] = `Bearer ${accessToken}`;
+  let response;
+  try {
+    response = await fetch(AUTHD + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: cookie ? "include" : "omit",
+    });
+  } catch {
+    // The browser hides why: authd down, or this origin not allowed by authd's CORS policy.
+    throw new APIError(0, "unreachable", "authd cannot be reached from this page");
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new APIError(response.status, data.error, data.error_description);
+  return data;
+}
+
+// A call with the access token; on 401 it renews the token once and tries again.
+async function authorized(path, options = {}) {
+  try {
+    return await call(path, { ...options, bearer: true });
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    // refresh() has said so on the page when the session is gone.
+    if (!(await refresh())) throw new APIError(401, "session_ended");
+    return call(path, { ...options, bearer: true });
+  }
+}
+
+// Takes a token body from /login or /token: the access token stays in memory, and a renewal is
+// scheduled before it expires (a minute early, or a third of its lifetime when that is shorter).
+function useTokens(body) {
+  accessToken = body.accessToken;
+  clearTimeout(refreshTimer);
+  const early = Math.min(60, body.expiresIn / 3);
+  refreshTimer = setTimeout(renew, Math.max(1, body.expiresIn - early) * 1000);
+  const expires = new Date(Date.now() + body.expiresIn * 1000).toLocaleTimeString();
+  const renewed = refreshes === 1 ? "once" : `${refreshes} times`;
+  show("#token-info", `Access token renewed silently ${renewed}; this one expires at ${expires}.`);
+  document.body.dataset.refreshes = refreshes;
+}
+
+// Trades the refresh cookie for new tokens. False when there is no live session.
+async function refresh() {
+  try {
+    const body = await call("/token", { method: "POST", cookie: true });
+    refreshes += 1;
+    useTokens(body);
+    return true;
+  } catch (error) {
+    if (error.status >= 500 || error.status === 0) {
+      // authd or the network is down: keep the page, try again shortly.
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(renew, 5000);
+      return false;
+    }
+    signedOut(accessToken ? "Your session has ended. Sign in again." : null);
+    return false;
+  }
+}
+
+// The timer's renewal; it also signs the page in when a retry after an outage succeeds.
+function renew() {
+  act(async () => {
+    if ((await refresh()) && document.querySelector("#signed-in").hidden) await signedIn();
+  });
+}
+
+async function signedIn() {
+  const me = await authorized("/me");
+  show("#username", me.username);
+  document.querySelector("#signed-out").hidden = true;
+  document.querySelector("#signed-in").hidden = false;
+  await loadSessions();
+}
+
+function signedOut(text, isError = true) {
+  accessToken = null;
+  clearTimeout(refreshTimer);
+  document.querySelector("#signed-in").hidden = true;
+  document.querySelector("#signed-out").hidden = false;
+  document.querySelector("#sessions").replaceChildren();
+  if (text) message(text, isError);
+}
+
+async function loadSessions() {
+  const { sessions } = await authorized("/sessions");
+  sessions.sort((a, b) => b.current - a.current || b.lastUsedAt - a.lastUsedAt);
+  const rows = sessions.map((session) => {
+    const row = document.createElement("tr");
+    row.dataset.sessionId = session.id;
+    const device = cell(describeDevice(session.userAgent));
+    if (session.current) {
+      row.className = "current";
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = "this device";
+      device.append(badge);
+    }
+    const end = document.createElement("button");
+    end.className = "small danger end-session";
+    end.textContent = session.current ? "Log out" : "End";
+    end.addEventListener("click", () => act(() => endSession(session)));
+    row.append(device, cell(session.ip || "unknown"), cell(ago(session.lastUsedAt)), cell(ago(session.createdAt)), cell(end));
+    return row;
+  });
+  document.querySelector("#sessions").replaceChildren(...rows);
+}
+
+async function endSession(session) {
+  if (session.current) return logOut("local");
+  await authorized(`/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" });
+  message("That session has ended: its tokens no longer work anywhere.", false);
+  await loadSessions();
+}
+
+async function logOut(scope) {
+  await call("/logout", { method: "POST", body: { scope }, cookie: true });
+  signedOut(scope === "global" ? "Logged out on every device." : "Logged out.", false);
+}
+
+// Runs a user action and reports its failure on the page.
+async function act(action) {
+  try {
+    await action();
+  } catch (error) {
+    if (error.code === "session_ended") return;
+    message(error.message, true);
+  }
+}
+
+function message(text, isError) {
+  const element = document.querySelector("#message");
+  element.textContent = text;
+  element.className = isError ? "error" : "";
+  element.hidden = false;
+}
+
+function show(selector, text) {
+  document.querySelector(selector).textContent = text;
+}
+
+function cell(content) {
+  const td = document.createElement("td");
+  if (typeof content === "string") td.textContent = content;
+  else td.append(content);
+  return td;
+}
+
+function ago(seconds) {
+  const minutes = Math.round((Date.now() / 1000 - seconds) / 60);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  return new Date(seconds * 1000).toLocaleString();
+}
+
+// "Chrome on Linux" from a user agent; the raw text (shortened) when nothing is recognised.
+function describeDevice(userAgent) {
+  if (!userAgent) return "Unknown device";
+  const browsers = [["Edg/", "Edge"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Safari/", "Safari"]];
+  const systems = [["Android", "Android"], ["iPhone", "iPhone"], ["iPad", "iPad"], ["Windows", "Windows"], ["Mac OS", "macOS"], ["Linux", "Linux"]];
+  const browser = browsers.find(([mark]) => userAgent.includes(mark));
+  const system = systems.find(([mark]) => userAgent.includes(mark));
+  if (browser && system) return `${browser[1]} on ${system[1]}`;
+  return userAgent.length > 40 ? `${userAgent.slice(0, 40)}…` : userAgent;
+}
+
+function credentials(form) {
+  return { username: form.username.value.trim(), password: form.password.value };
+}
+
+async function logIn(form) {
+  useTokens(await call("/login", { method: "POST", body: credentials(form), cookie: true }));
+  form.reset();
+  document.querySelector("#message").hidden = true;
+  await signedIn();
+}
+
+document.querySelector("#sign-in-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act(() => logIn(event.target));
+});
+
+document.querySelector("#sign-up").addEventListener("click", () => {
+  const form = document.querySelector("#sign-in-form");
+  if (!form.reportValidity()) return;
+  act(async () => {
+    await call("/users", { method: "POST", body: credentials(form) });
+    await logIn(form);
+  });
+});
+
+document.querySelector("#log-out").addEventListener("click", () => act(() => logOut("local")));
+document.querySelector("#log-out-everywhere").addEventListener("click", () => act(() => logOut("global")));
+
+document.querySelector("#password-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  act(async () => {
+    const body = { oldPassword: form.oldPassword.value, newPassword: form.newPassword.value };
+    await authorized("/password", { method: "POST", body });
+    form.reset();
+    signedOut("Password changed. Every session has ended; sign in with the new password.", false);
+  });
+});
+
+// On load: the cookie may still hold a live session (a reload, a new tab).
+act(async () => {
+  if (await refresh()) await signedIn();
+  else if (!accessToken) signedOut(null);
+});

@@ -1,0 +1,329 @@
+"""The account page of examples/web in headless Chromium, against a real authd and Redis.
+
+    python scripts/browser_check.py --authd URL --page URL --other URL --redis-port N --artifacts DIR
+
+`--page` is an origin authd allows (AUTHD_CORS_ORIGINS, refresh cookie on); `--other` serves the
+same page from an origin it does not. Each check drives the page as a user would and then asks
+authd, and Redis, what happened. Every wait is for an event (an element, a cookie, a counter), with
+a generous bound only so that a broken page fails instead of hanging: a loaded CI machine may take
+seconds to render, never a minute.
+"""
+
+import argparse
+import http.client
+import json
+import re
+import subprocess
+import sys
+import traceback
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import WebDriverWait
+
+parser = argparse.ArgumentParser()
+for name in ("--authd", "--page", "--other", "--artifacts"):
+    parser.add_argument(name, required=True)
+parser.add_argument("--redis-port", required=True, type=int)
+args = parser.parse_args()
+
+WAIT = 60  # seconds; see the module's docstring
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a brand new passphrase"
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Version/18.1 Mobile/15E148 Safari/604.1"
+LAPTOP_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+HOSTILE_UA = '<img src=x onerror="window.__xss = 1">'
+results = []
+
+
+def check(name):
+    def run(function):
+        try:
+            function()
+            results.append((name, None))
+            print(f"  ok    {name}", flush=True)
+        except Exception:  # noqa: BLE001 - every failure is reported, then the run fails
+            results.append((name, traceback.format_exc()))
+            print(f"  FAIL  {name}\n{traceback.format_exc()}", flush=True)
+        return function
+
+    return run
+
+
+class Device:
+    """Another device of the same user: a plain HTTP client with its own address and user agent,
+    holding its tokens in bodies as servers and mobile apps do (no Origin, no cookie)."""
+
+    def __init__(self, address, user_agent):
+        self.address, self.user_agent = address, user_agent
+        self.access = self.refresh = self.session = None
+
+    def request(self, method, path, body=None, bearer=None):
+        url = urlsplit(args.authd)
+        connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=WAIT, source_address=(self.address, 0))
+        headers = {"user-agent": self.user_agent}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        if bearer:
+            headers["authorization"] = f"Bearer {bearer}"
+        connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, json.loads(data) if data else None
+
+    def log_in(self, username, password=PASSWORD):
+        status, body = self.request("POST", "/login", {"username": username, "password": password})
+        assert status == 200, (status, body)
+        assert "refreshToken" in body, "a client with no Origin keeps its refresh token in the body"
+        self.access, self.refresh = body["accessToken"], body["refreshToken"]
+        self.session = self.request("GET", "/me", bearer=self.access)[1]["sessionId"]
+        return self
+
+    def access_status(self):
+        return self.request("GET", "/me", bearer=self.access)[0]
+
+    def refresh_status(self):
+        return self.request("POST", "/token", {"token": self.refresh})[0]
+
+
+def metric(route, method, status):
+    """authd's count of answers for a route, from /metrics."""
+    url = urlsplit(args.authd)
+    connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=WAIT)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    connection.close()
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("authd_http_requests_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+            if labels == {"route": route, "method": method, "status": str(status)}:
+                total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def redis_keys(pattern):
+    out = subprocess.run(
+        ["redis-cli", "-p", str(args.redis_port), "--scan", "--pattern", pattern],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return sorted(line for line in out.splitlines() if line)
+
+
+def without_value(cookie):
+    """A cookie's attributes for a failure message: never print a token."""
+    return {key: value for key, value in cookie.items() if key != "value"}
+
+
+def refresh_cookies():
+    """Every cookie authd set in the browser, attributes included (JavaScript sees none of them)."""
+    cookies = browser.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]
+    return [cookie for cookie in cookies if cookie["name"] == "authd_refresh"]
+
+
+def wait_for(condition, what):
+    return WebDriverWait(browser, WAIT).until(lambda _: condition(), message=f"waited {WAIT}s for {what}")
+
+
+def element(selector):
+    return browser.find_element(By.CSS_SELECTOR, selector)
+
+
+def visible(selector):
+    return WebDriverWait(browser, WAIT).until(seen.visibility_of_element_located((By.CSS_SELECTOR, selector)))
+
+
+def page_message():
+    return visible("#message").text
+
+
+def fill_sign_in(username, password):
+    visible("#sign-in-form")
+    for name, value in (("username", username), ("password", password)):
+        field = element(f"#sign-in-form [name={name}]")
+        field.clear()
+        field.send_keys(value)
+
+
+def session_rows():
+    return browser.find_elements(By.CSS_SELECTOR, "#sessions tr")
+
+
+def open_page(url):
+    browser.get(url)
+    # The page's first act: a silent refresh with the cookie, then one of the two views.
+    wait_for(
+        lambda: element("#signed-in").is_displayed() or element("#signed-out").is_displayed(),
+        "the page to decide whether it is signed in",
+    )
+
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,900"):
+    # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+    options.add_argument(flag)
+browser = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+user = "web-" + uuid.uuid4().hex[:8]
+state = {}
+
+try:
+
+    @check("a new visitor sees the sign-in form; with no cookie the silent refresh finds no session")
+    def _():
+        open_page(args.page)
+        assert element("#signed-out").is_displayed()
+        assert not element("#signed-in").is_displayed()
+
+    @check("sign-up from the page logs in: the page shows the user and this device's session")
+    def _():
+        fill_sign_in(user, PASSWORD)
+        element("#sign-up").click()
+        wait_for(lambda: element("#username").text == user, "the signed-in view")
+        wait_for(lambda: len(session_rows()) == 1, "one session in the list")
+        assert "this device" in session_rows()[0].text
+        assert "Chrome on Linux" in session_rows()[0].text, session_rows()[0].text
+
+    @check("the refresh token is an HttpOnly, Secure, SameSite=Strict cookie for /token and /logout only")
+    def _():
+        cookies = refresh_cookies()
+        assert sorted(cookie["path"] for cookie in cookies) == ["/logout", "/token"], list(map(without_value, cookies))
+        for cookie in cookies:
+            assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict", without_value(cookie)
+            assert cookie["domain"] == "localhost", without_value(cookie)
+            assert cookie["value"].startswith("eyJ"), "a refresh token"
+        state["cookie"] = cookies[0]["value"]
+        assert "authd_refresh" not in browser.execute_script("return document.cookie")
+
+    @check("JavaScript cannot read the refresh token: not in document.cookie, storage or the page")
+    def _():
+        found = browser.execute_script(
+            "return [document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage),"
+            " document.documentElement.outerHTML].join(' ')"
+        )
+        assert state["cookie"] not in found
+        assert "authd_refresh" not in found
+
+    @check("the access token is renewed silently before it expires, rotating the cookie")
+    def _():
+        wait_for(lambda: int(element("body").get_attribute("data-refreshes") or 0) >= 1, "a silent renewal")
+        rotated = refresh_cookies()
+        assert len(rotated) == 2 and rotated[0]["value"] != state["cookie"], "a new refresh token"
+        assert rotated[0]["value"] == rotated[1]["value"]
+        state["cookie"] = rotated[0]["value"]
+
+    @check("a reload keeps the user signed in: the cookie brings the session back")
+    def _():
+        open_page(args.page)
+        assert element("#signed-in").is_displayed()
+        assert element("#username").text == user
+
+    @check("the sessions list shows every device, its address, and which one is this")
+    def _():
+        state["phone"] = Device("127.0.0.2", PHONE_UA).log_in(user)
+        state["laptop"] = Device("127.0.0.3", LAPTOP_UA).log_in(user)
+        open_page(args.page)
+        wait_for(lambda: len(session_rows()) == 3, "three sessions")
+        texts = [row.text for row in session_rows()]
+        assert "this device" in texts[0] and sum("this device" in text for text in texts) == 1, texts
+        assert any("Safari on iPhone" in text and "127.0.0.2" in text for text in texts), texts
+        assert any("Firefox on Windows" in text and "127.0.0.3" in text for text in texts), texts
+        screenshot = Path(args.artifacts) / "sessions.png"
+        browser.save_screenshot(str(screenshot))
+        print(f"        screenshot: {screenshot}")
+
+    @check("a session's user agent is shown as text, never run as HTML")
+    def _():
+        hostile = Device("127.0.0.4", HOSTILE_UA).log_in(user)
+        open_page(args.page)
+        wait_for(lambda: len(session_rows()) == 4, "four sessions")
+        assert any("<img" in row.text for row in session_rows()), "the markup shown as text"
+        assert browser.execute_script("return window.__xss") is None
+        assert not browser.find_elements(By.CSS_SELECTOR, "#sessions img")
+        assert hostile.request("DELETE", f"/sessions/{hostile.session}", bearer=hostile.access)[0] == 204
+
+    @check("ending another session from the list: its access and refresh tokens are refused at once")
+    def _():
+        phone = state["phone"]
+        open_page(args.page)
+        wait_for(lambda: len(session_rows()) == 3, "three sessions")
+        row = element(f'#sessions tr[data-session-id="{phone.session}"]')
+        row.find_element(By.CSS_SELECTOR, ".end-session").click()
+        wait_for(lambda: len(session_rows()) == 2, "the phone's row to go")
+        assert "session has ended" in page_message()
+        assert phone.access_status() == 401, "the phone's access token"
+        assert phone.refresh_status() == 400, "the phone's refresh token"
+        assert state["laptop"].access_status() == 200, "the laptop is untouched"
+        assert redis_keys(f"authd:session:{{{user}}}:{phone.session}") == []
+
+    @check("a page on a disallowed origin cannot use the cookie: authd answers 403, nothing rotates")
+    def _():
+        browser.get("about:blank")  # the allowed page's timer would rotate the cookie meanwhile
+        state["cookie"] = refresh_cookies()[0]["value"]
+        refused = metric("forbidden_origin", "POST", 403)
+        open_page(args.other)
+        # Its silent refresh sends the (same-site) cookie; authd refuses before reading it.
+        wait_for(lambda: metric("forbidden_origin", "POST", 403) > refused, "authd to refuse the other origin")
+        assert element("#signed-out").is_displayed()
+        assert [cookie["value"] for cookie in refresh_cookies()] == [state["cookie"]] * 2, "not rotated"
+
+    @check("a page on a disallowed origin cannot log in, even with the right password")
+    def _():
+        preflights = metric("/login", "OPTIONS", 403)
+        sessions = redis_keys(f"authd:session:{{{user}}}:*")
+        fill_sign_in(user, PASSWORD)
+        element("#sign-in").click()
+        assert "cannot be reached" in page_message()
+        assert metric("/login", "OPTIONS", 403) > preflights, "the preflight refused"
+        assert redis_keys(f"authd:session:{{{user}}}:*") == sessions, "no session made"
+
+    @check("the refresh cookie still works from the allowed page after the other origin's attempts")
+    def _():
+        open_page(args.page)
+        assert element("#signed-in").is_displayed()
+        state["cookie"] = refresh_cookies()[0]["value"]
+
+    @check("log out everywhere: every session ends, the cookie is cleared, Redis holds no session")
+    def _():
+        element("#log-out-everywhere").click()
+        assert "every device" in page_message()
+        assert element("#signed-out").is_displayed()
+        laptop = state["laptop"]
+        assert laptop.access_status() == 401 and laptop.refresh_status() == 400
+        assert not refresh_cookies(), "the cookie is cleared"
+        assert redis_keys(f"authd:session:{{{user}}}:*") == []
+        open_page(args.page)
+        assert element("#signed-out").is_displayed(), "a reload does not sign in again"
+
+    @check("a password change from the page ends every session; only the new password logs in")
+    def _():
+        other = Device("127.0.0.5", LAPTOP_UA).log_in(user)
+        fill_sign_in(user, PASSWORD)
+        element("#sign-in").click()
+        visible("#password-form")
+        element("#password-form [name=oldPassword]").send_keys(PASSWORD)
+        element("#password-form [name=newPassword]").send_keys(NEW_PASSWORD)
+        element("#change-password").click()
+        assert "Password changed" in page_message()
+        assert other.access_status() == 401 and other.refresh_status() == 400
+        fill_sign_in(user, PASSWORD)
+        element("#sign-in").click()
+        wait_for(lambda: element("#message").get_attribute("class") == "error", "the refusal")
+        assert "invalid" in page_message().lower(), page_message()
+        assert element("#signed-out").is_displayed()
+        fill_sign_in(user, NEW_PASSWORD)
+        element("#sign-in").click()
+        wait_for(lambda: element("#signed-in").is_displayed(), "signing in with the new password")
+
+finally:
+    browser.quit()
+
+failed = [name for name, error in results if error]
+print(f"{len(results) - len(failed)}/{len(results)} browser checks passed")
+sys.exit(1 if failed else 0)
