@@ -271,6 +271,7 @@ private struct EnvironmentReader {
         } catch {
             throw ConfigurationError("REDIS_URL: \(error)")
         }
+        try self.redisTLS(&redis)
         redis.poolSize = try self.int("AUTHD_REDIS_POOL_SIZE", in: 1...64) ?? redis.poolSize
         if let ms = try self.int("AUTHD_REDIS_CONNECT_TIMEOUT_MS", in: 10...60_000) {
             redis.connectTimeout = .milliseconds(Int64(ms))
@@ -279,6 +280,23 @@ private struct EnvironmentReader {
             redis.commandTimeout = .milliseconds(Int64(ms))
         }
         return redis
+    }
+
+    /// The REDIS_TLS_* files and name, which need a `rediss://` URL.
+    private func redisTLS(_ redis: inout RedisConfiguration) throws {
+        let names = ["REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME"]
+        let value = { (name: String) in self.env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        guard let first = names.first(where: { value($0) != nil }) else { return }
+        guard redis.tls != nil else {
+            throw ConfigurationError("\(first) is set, but REDIS_URL is not rediss:// (TLS)")
+        }
+        do {
+            redis.tls = try RedisTLS(
+                caFile: value("REDIS_TLS_CA_FILE"), certificateFile: value("REDIS_TLS_CERT_FILE"),
+                keyFile: value("REDIS_TLS_KEY_FILE"), serverName: value("REDIS_TLS_SERVER_NAME"))
+        } catch {
+            throw ConfigurationError("REDIS_TLS_*: \(error)")
+        }
     }
 
     func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {

@@ -103,6 +103,7 @@ public final class Application: Sendable {
             "starting authd",
             metadata: [
                 "redis": "\(c.redis)", "redis_mode": "\(mode)", "redis_pool_size": "\(c.redis.poolSize)",
+                "redis_tls": "\(c.redis.tls.map(\.summary) ?? "off")",
                 "redis_connect_timeout_ms": "\(c.redis.connectTimeout.nanoseconds / 1_000_000)",
                 "redis_command_timeout_ms": "\(c.redis.commandTimeout.nanoseconds / 1_000_000)",
                 "redis_wait_replicas": "\(c.durability.replicas)",

@@ -7,7 +7,9 @@ import NIOCore
 /// - `redis://[user[:password]@]host[:port][/db]`
 /// - `unix:///path/to/redis.sock[?db=N]` (credentials as in `unix://user:password@/path`)
 ///
-/// `rediss://` (TLS) is refused with a clear error: this build has no TLS stack.
+/// - `rediss://...` as `redis://`, over TLS (verified against the system's trust store until
+///   ``tls`` is replaced with one that names a CA file or a client certificate)
+///
 /// The description redacts the password.
 public struct RedisConfiguration: Sendable, CustomStringConvertible {
     public enum Endpoint: Sendable, Hashable {
@@ -34,6 +36,8 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     /// When set, the primary's address comes from Redis Sentinel instead of `endpoint`, asked
     /// anew at every (re)connect, so that a failover is followed without a restart.
     public var sentinel: SentinelConfiguration?
+    /// TLS for every connection, to the sentinels too; nil: plain TCP.
+    public var tls: RedisTLS?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -44,7 +48,7 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
             throw .invalidConfiguration("not a URL (expected redis://host:port/db or unix:///path)")
         }
         switch scheme {
-        case "redis":
+        case "redis", "rediss":
             let host = url.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
             self.init(endpoint: .tcp(host: host, port: url.port ?? 6379))
             let path = url.path.drop(while: { $0 == "/" })
@@ -57,13 +61,10 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         case "unix":
             guard !url.path.isEmpty else { throw .invalidConfiguration("unix:// needs a socket path") }
             self.init(endpoint: .unixSocket(path: url.path))
-        case "rediss":
-            throw .invalidConfiguration(
-                "rediss:// (TLS) is not supported; reach Redis on loopback or a private network, or through a TLS tunnel"
-            )
         default:
-            throw .invalidConfiguration("unknown scheme '\(scheme)' (expected redis or unix)")
+            throw .invalidConfiguration("unknown scheme '\(scheme)' (expected redis, rediss or unix)")
         }
+        if scheme == "rediss" { self.tls = try RedisTLS() }
         if let user = url.user, !user.isEmpty { self.username = user }
         if let password = url.password, !password.isEmpty { self.password = password }
         // A URL of the form redis://:password@host sets only the password.
@@ -85,7 +86,8 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         if let sentinel = self.sentinel {
             let auth = self.password == nil ? "" : ":***@"
             let hosts = sentinel.sentinels.map { "\($0.host):\($0.port)" }.joined(separator: ",")
-            return "sentinel://\(auth)\(hosts)/\(sentinel.primaryName)/\(self.database)"
+            let scheme = self.tls == nil ? "sentinel" : "sentinel+tls"
+            return "\(scheme)://\(auth)\(hosts)/\(sentinel.primaryName)/\(self.database)"
         }
         var auth = ""
         if self.username != nil || self.password != nil {
@@ -93,7 +95,7 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         }
         switch self.endpoint {
         case .tcp(let host, let port):
-            return "redis://\(auth)\(host):\(port)/\(self.database)"
+            return "\(self.tls == nil ? "redis" : "rediss")://\(auth)\(host):\(port)/\(self.database)"
         case .unixSocket(let path):
             return "unix://\(auth)\(path)?db=\(self.database)"
         }

@@ -41,11 +41,20 @@ enum RedisConnection {
         configuration: RedisConfiguration,
         handshake: Bool = true
     ) -> EventLoopFuture<any Channel> {
+        let tls: (RedisTLS, host: String, port: Int)? =
+            switch (configuration.tls, endpoint) {
+            case (let tls?, .tcp(let host, let port)): (tls, host, port)
+            default: nil
+            }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let (encryption, handshake) = try tls.0.handlers(host: tls.host, on: channel.eventLoop)
+                        try channel.pipeline.syncOperations.addHandlers(encryption, handshake)
+                    }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(RedisReplyDecoder()),
                         RedisCommandHandler()
@@ -57,26 +66,61 @@ enum RedisConnection {
             case .tcp(let host, let port): bootstrap.connect(host: host, port: port)
             case .unixSocket(let path): bootstrap.connect(unixDomainSocketPath: path)
             }
-        // The handshake shares the connect timeout: a server that accepts but never answers
-        // must not hold the slot forever.
+        // The TLS and Redis handshakes share the connect timeout: a server that accepts but never
+        // answers must not hold the slot forever.
         let deadline = NIODeadline.now() + configuration.connectTimeout
         return connected.flatMap { channel in
-            guard handshake else { return channel.eventLoop.makeSucceededFuture(channel) }
-            return self.handshake(channel, configuration: configuration, deadline: deadline)
+            self.tlsHandshake(channel, deadline: deadline)
+                .flatMap {
+                    guard handshake else { return channel.eventLoop.makeSucceededVoidFuture() }
+                    return self.handshake(channel, configuration: configuration, deadline: deadline)
+                }
                 .map { channel }
                 .flatMapErrorThrowing { error in
                     channel.close(promise: nil)
                     throw error
                 }
         }
-        .flatMapErrorThrowing { error in
+        .flatMapError { error in
             switch error {
-            case ChannelError.connectTimeout, RedisClientError.timeout: throw RedisClientError.connectTimeout
-            case let error as RedisClientError: throw error
-            case let error as RedisServerError: throw error
-            default: throw RedisClientError.connectFailed("\(error)")
+            case ChannelError.connectTimeout, RedisClientError.timeout:
+                return eventLoop.makeFailedFuture(RedisClientError.connectTimeout)
+            case let error as RedisClientError:
+                return eventLoop.makeFailedFuture(error)
+            case let error as RedisServerError:
+                return eventLoop.makeFailedFuture(error)
+            default:
+                guard let tls, let why = RedisTLS.failure(error) else {
+                    return eventLoop.makeFailedFuture(RedisClientError.connectFailed("\(error)"))
+                }
+                guard why.contains("CERTIFICATE_VERIFY_FAILED") else {
+                    return eventLoop.makeFailedFuture(RedisClientError.tlsFailed("\(tls.host):\(tls.port): \(why)"))
+                }
+                return tls.0.diagnose(
+                    host: tls.host, port: tls.port, on: eventLoop, timeout: configuration.connectTimeout
+                )
+                .flatMapThrowing { cause in throw RedisClientError.tlsFailed("\(tls.host):\(tls.port): \(cause)") }
             }
         }
+    }
+
+    /// Waits for the TLS handshake, when the connection has TLS, within the connect's deadline.
+    private static func tlsHandshake(_ channel: any Channel, deadline: NIODeadline) -> EventLoopFuture<Void> {
+        guard let handshake = try? channel.pipeline.syncOperations.handler(type: TLSHandshake.self) else {
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        let timeout = channel.eventLoop.scheduleTask(deadline: deadline) {
+            channel.close(promise: nil)
+        }
+        return handshake.completed
+            .always { _ in timeout.cancel() }
+            .flatMapErrorThrowing { error in
+                // A plain server reads the ClientHello as the start of a command and waits.
+                if case RedisClientError.connectionClosed = error, deadline <= .now() {
+                    throw RedisClientError.tlsFailed("no TLS handshake by the connect timeout: \(RedisTLS.notTLS)")
+                }
+                throw error
+            }
     }
 
     /// AUTH, SELECT and CLIENT SETNAME, pipelined in one round trip.

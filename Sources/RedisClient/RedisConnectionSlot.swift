@@ -152,9 +152,10 @@ final class RedisConnectionSlot: Sendable {
                 channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
             case .failure(let error):
                 // The latest attempt decides: a server that later stops answering is an outage.
-                if case RedisClientError.authenticationFailed = error {
+                switch error {
+                case RedisClientError.authenticationFailed, RedisClientError.tlsFailed:
                     self.authFailure.value = error as? RedisClientError
-                } else {
+                default:
                     self.authFailure.value = nil
                 }
                 self.scheduleReconnect(failures: failures + 1, error: error)

@@ -37,6 +37,9 @@ public enum RedisClientError: Error, Sendable, Hashable, CustomStringConvertible
     case protocolError(String)
     /// AUTH was refused. The text is the server's reply, which never repeats the password.
     case authenticationFailed(String)
+    /// TLS to the server failed; the text names the cause (an expired certificate, a host name the
+    /// certificate does not carry, a CA that did not sign it, a client certificate missing).
+    case tlsFailed(String)
     /// The connection URL or an option is invalid.
     case invalidConfiguration(String)
     /// The reply had another shape than the command's helper expects.
@@ -51,6 +54,7 @@ public enum RedisClientError: Error, Sendable, Hashable, CustomStringConvertible
         case .timeout: "Redis did not answer within the command timeout"
         case .connectTimeout: "connecting to Redis timed out"
         case .connectFailed(let why): "connecting to Redis failed: \(why)"
+        case .tlsFailed(let why): "TLS to Redis failed: \(why)"
         case .protocolError(let why): "Redis protocol error: \(why)"
         case .authenticationFailed(let reply): "Redis authentication failed: \(reply)"
         case .invalidConfiguration(let why): "invalid Redis configuration: \(why)"

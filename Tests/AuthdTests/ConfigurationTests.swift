@@ -58,7 +58,8 @@ struct ConfigurationTests {
 
     @Test(arguments: [
         ("AUTHD_PORT", "eighty"), ("AUTHD_ACCESS_TOKEN_TTL", "0"), ("AUTHD_SIGNUP", "maybe"),
-        ("REDIS_URL", "rediss://h"), ("LOG_LEVEL", "loud"), ("AUTHD_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("REDIS_URL", "rediss://h/x"), ("REDIS_TLS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+        ("LOG_LEVEL", "loud"), ("AUTHD_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("AUTHD_TRUSTED_PROXIES", "proxy.example"), ("AUTHD_TRUST_X_FORWARDED_FOR", "true"),
         ("AUTHD_MAX_CONNECTIONS", "1"), ("AUTHD_MAX_SESSIONS_PER_USER", "0"), ("REDIS_SENTINELS", "a:b"),
         ("REDIS_SENTINEL_PRIMARY", "mymaster"), ("AUTHD_CORS_ORIGINS", "*"),

@@ -21,18 +21,21 @@ struct SettingsTests {
         let viaDotEnv: Bool
         /// The process is expected to refuse to start, with this text in its message.
         let refusal: String?
+        /// The process is expected to start but not to become ready (Redis refused).
+        let ready: Bool
         let check: @Sendable (AuthdProcess, Base) async throws -> Void
 
         var testDescription: String { self.variable }
 
         init(
             variable: String, settings: [String: String], viaDotEnv: Bool = false, refusal: String? = nil,
-            check: @escaping @Sendable (AuthdProcess, Base) async throws -> Void = { _, _ in }
+            ready: Bool = true, check: @escaping @Sendable (AuthdProcess, Base) async throws -> Void = { _, _ in }
         ) {
             self.variable = variable
             self.settings = settings
             self.viaDotEnv = viaDotEnv
             self.refusal = refusal
+            self.ready = ready
             self.check = check
         }
     }
@@ -124,7 +127,46 @@ struct SettingsTests {
                 try await app.client.json("POST", "/login", ["username": "setting", "password": Self.password]).status
                     == 200)
         },
-        Case(variable: "REDIS_URL", settings: ["REDIS_URL": "rediss://127.0.0.1:1"], refusal: "REDIS_URL"),
+        Case(variable: "REDIS_URL", settings: ["REDIS_URL": "memcached://127.0.0.1:1"], refusal: "REDIS_URL"),
+        // The TLS settings run against a redis-server with --tls-port and certificates made for the
+        // case (TestCertificates): @TLS_URL@ asks for a client certificate, @TLS_URL_NAMED@ has a
+        // certificate for redis.internal.test only.
+        Case(
+            variable: "REDIS_TLS_CA_FILE",
+            settings: [
+                "REDIS_URL": "@TLS_URL@", "REDIS_TLS_CA_FILE": "@OTHER_CA@", "REDIS_TLS_CERT_FILE": "@CLIENT_CERT@",
+                "REDIS_TLS_KEY_FILE": "@CLIENT_KEY@",
+            ],
+            ready: false
+        ) { app, _ in
+            try await app.waitForLog("its certificate is not signed by a CA in /")
+        },
+        Case(
+            variable: "REDIS_TLS_CERT_FILE",
+            settings: [
+                "REDIS_URL": "@TLS_URL@", "REDIS_TLS_CA_FILE": "@CA@", "REDIS_TLS_CERT_FILE": "@CLIENT_CERT@",
+                "REDIS_TLS_KEY_FILE": "@CLIENT_KEY@",
+            ]
+        ) { app, _ in
+            // The server refuses clients without a certificate: a login is the proof.
+            let status = try await Self.signUpAndLogIn(app).status
+            #expect(status == 200)
+            try await app.waitForLog("client_certificate=/")
+        },
+        Case(
+            variable: "REDIS_TLS_KEY_FILE",
+            settings: ["REDIS_URL": "@TLS_URL@", "REDIS_TLS_CA_FILE": "@CA@", "REDIS_TLS_CERT_FILE": "@CLIENT_CERT@"],
+            refusal: "needs its key"),
+        Case(
+            variable: "REDIS_TLS_SERVER_NAME",
+            settings: [
+                "REDIS_URL": "@TLS_URL_NAMED@", "REDIS_TLS_CA_FILE": "@CA@",
+                "REDIS_TLS_SERVER_NAME": "redis.internal.test",
+            ]
+        ) { app, _ in
+            let status = try await Self.signUpAndLogIn(app).status
+            #expect(status == 200)
+        },
         Case(variable: "AUTHD_HOST", settings: ["AUTHD_HOST": "127.0.0.2"]),
         Case(variable: "AUTHD_PORT", settings: [:]) { app, _ in
             let value = try await app.client.get("/healthz").status
@@ -292,6 +334,22 @@ struct SettingsTests {
             keysDirectory = directory
         }
         for (name, value) in settings where value == "@PREVIOUS@" { settings[name] = base.previous }
+        var tls: (TestCertificates, RedisServerProcess)?
+        if let url = settings["REDIS_URL"], url.hasPrefix("@TLS_URL") {
+            let certificates = try await TestCertificates.make()
+            let named = url == "@TLS_URL_NAMED@"
+            let server = try RedisServerProcess(
+                tls: certificates, leaf: named ? "named" : "server", clientCertificates: !named)
+            try await server.start()
+            tls = (certificates, server)
+            let values = [
+                "@TLS_URL@": server.tlsURL(), "@TLS_URL_NAMED@": server.tlsURL(), "@CA@": certificates.ca,
+                "@OTHER_CA@": certificates.otherCA, "@CLIENT_CERT@": certificates.clientCertificate,
+                "@CLIENT_KEY@": certificates.clientKey,
+            ]
+            for (name, value) in settings { settings[name] = values[value] ?? value }
+        }
+        defer { tls?.0.remove() }
         var environment = base.environment
         var dotEnv: [String: String] = [:]
         if testCase.viaDotEnv { dotEnv = settings } else { environment.merge(settings) { _, new in new } }
@@ -307,9 +365,9 @@ struct SettingsTests {
             #expect(app.log.contains(refusal), "\(app.log)")
             return
         }
-        if settings["REDIS_SENTINELS"] != nil {
-            // No sentinel answers on that port: authd starts, says how it reaches Redis, and is
-            // not ready. (The failover test runs real sentinels.) The log line comes just before
+        if settings["REDIS_SENTINELS"] != nil || !testCase.ready {
+            // No sentinel answers on that port (or Redis refuses the connection): authd starts,
+            // says how it reaches Redis, and is not ready. (The failover test runs real sentinels.) The log line comes just before
             // the port is bound, so wait for the port to answer, with the 503 expected.
             try await app.waitForLog("starting authd")
             try await waitUntil(within: .seconds(20), "authd did not answer /readyz") {

@@ -32,7 +32,17 @@ struct RedisConfigurationTests {
         #expect(configuration.description == "redis://app:***@h:1/0")
     }
 
-    @Test(arguments: ["rediss://h:6379", "http://h", "redis://h/notanumber", "unix://", "redis://h?bogus=1", "::"])
+    @Test func aTLSURLIsReadLikeAPlainOneAndSaysTLS() throws {
+        let configuration = try RedisConfiguration(url: "rediss://app:hunter22@redis.example.com:6380/3")
+        #expect(configuration.endpoint == .tcp(host: "redis.example.com", port: 6380))
+        #expect(configuration.database == 3 && configuration.password == "hunter22")
+        #expect(configuration.tls?.caFile == nil, "the system's trust store")
+        #expect(configuration.description == "rediss://app:***@redis.example.com:6380/3")
+    }
+
+    @Test(arguments: [
+        "rediss://h/notanumber", "http://h", "redis://h/notanumber", "unix://", "redis://h?bogus=1", "::",
+    ])
     func invalidURLsAreRefused(url: String) {
         #expect(throws: RedisClientError.self) { try RedisConfiguration(url: url) }
     }

@@ -11,6 +11,8 @@ import Synchronization
 public final class RedisServerProcess: @unchecked Sendable {
     // @unchecked: `process` is only touched from the test that owns this object, one call at a time.
     public let port: Int
+    /// The TLS port of a server made with `init(tls:leaf:clientCertificates:)`.
+    public let tlsPort: Int?
     public let directory: URL
     private let extraArguments: [String]
     /// For a sentinel: the configuration file it runs from (Sentinel rewrites it).
@@ -19,8 +21,9 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     public var url: String { "redis://127.0.0.1:\(self.port)" }
 
-    public init(extraArguments: [String] = []) throws {
+    public init(extraArguments: [String] = [], tlsPort: Int? = nil) throws {
         self.port = try freePort()
+        self.tlsPort = tlsPort
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("authd-redis-\(UUID().uuidString.prefix(8))")
         self.extraArguments = extraArguments
@@ -33,6 +36,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// CPU by the parallel suite was once taken for dead, and a failover came before the test's own.
     public init(sentinelFor name: String, primaryPort: Int, quorum: Int = 2) throws {
         self.port = try freePort()
+        self.tlsPort = nil
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("authd-sentinel-\(UUID().uuidString.prefix(8))")
         self.extraArguments = []
@@ -146,7 +150,7 @@ public final class RedisServerProcess: @unchecked Sendable {
 
 extension RedisServerProcess {
     /// Whether the process has exited, whether or not it was reaped: gone, or a zombie.
-    fileprivate static func hasExited(_ pid: Int32) -> Bool {
+    static func hasExited(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
         else { return true }

@@ -178,7 +178,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             switch error {
             case let error as RedisClientError: error
             case is ByteToMessageDecoderError: RedisClientError.protocolError("\(error)")
-            default: RedisClientError.connectionClosed
+            default: RedisTLS.failure(error).map { RedisClientError.tlsFailed($0) } ?? RedisClientError.connectionClosed
             }
         self.failAll(context: context, with: reason)
     }
