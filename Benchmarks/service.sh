@@ -9,7 +9,8 @@
 #              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1),
 #              BENCH_ALG (sign access tokens with a key of ES256, RS256 or EdDSA instead of HS256),
 #              BENCH_BIN (run this authd binary instead of building one), BENCH_LABEL (the name of
-#              the authd runs in the output; default authd).
+#              the authd runs in the output; default authd), BENCH_TLS=1 (authd reaches Redis over
+#              TLS: rediss:// on BENCH_REDIS_PORT+2, with a CA and certificate made for the run).
 # authd inherits the environment, so AUTHD_* settings apply to the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,25 @@ if [ -n "${BENCH_REPLICA:-}" ]; then
     until redis-cli -p "$redis_port" info replication | grep -q state=online; do sleep 0.1; done
 fi
 
+# TLS: the same Redis also listens on a TLS port (Redis 7 takes it at run time), with an EC P-256
+# certificate for 127.0.0.1 signed by a CA made here; the driver still reads Redis's CPU on the
+# plain port.
+redis_url="redis://127.0.0.1:$redis_port/0"
+tls_env=()
+if [ -n "${BENCH_TLS:-}" ]; then
+    key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -x509 "${key[@]}" -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 2 -subj /CN=bench-ca 2>/dev/null
+    openssl req "${key[@]}" -keyout "$dir/redis.key" -out "$dir/redis.csr" -subj /CN=redis 2>/dev/null
+    echo "subjectAltName=IP:127.0.0.1" > "$dir/redis.ext"
+    openssl x509 -req -in "$dir/redis.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+        -extfile "$dir/redis.ext" -out "$dir/redis.crt" 2>/dev/null
+    redis-cli -p "$redis_port" config set tls-cert-file "$dir/redis.crt" tls-key-file "$dir/redis.key" \
+        tls-ca-cert-file "$dir/ca.crt" tls-auth-clients no >/dev/null
+    redis-cli -p "$redis_port" config set tls-port $((redis_port + 2)) >/dev/null
+    redis_url="rediss://127.0.0.1:$((redis_port + 2))/0"
+    tls_env=(REDIS_TLS_CA_FILE="$dir/ca.crt")
+fi
+
 # Access tokens signed with a key of BENCH_ALG (ES256, RS256 or EdDSA) instead of HS256.
 keys_env=()
 if [ -n "${BENCH_ALG:-}" ]; then
@@ -51,14 +71,14 @@ if [ -n "${BENCH_ALG:-}" ]; then
 fi
 # Fresh secrets for this run only; nothing is written to disk.
 env ACCESS_TOKEN_SECRET="$("$bin" gen-secret)" REFRESH_TOKEN_SECRET="$("$bin" gen-secret)" \
-    REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning "${keys_env[@]}" \
+    REDIS_URL="$redis_url" LOG_LEVEL=warning "${keys_env[@]}" "${tls_env[@]}" \
     "$bin" serve --port "$port" --env-file "$dir/no.env" &
 authd_pid=$!
 for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
-echo "${BENCH_LABEL:-authd} ($bin) on :$port, redis on :$redis_port; idle RSS $(awk '/VmRSS/ { print $2 " kB" }' /proc/$authd_pid/status)"
+echo "${BENCH_LABEL:-authd} ($bin) on :$port, redis at $redis_url; idle RSS $(awk '/VmRSS/ { print $2 " kB" }' /proc/$authd_pid/status)"
 for scenario in "${scenarios[@]}"; do
     case "$scenario" in
     bare)

@@ -125,6 +125,37 @@ struct SentinelTests {
         print("authd served again \(failedOverAfter) after the primary was killed")
     }
 
+    /// TLS to the sentinels and to the primary they name: every server listens on a TLS port,
+    /// the sentinel monitors the primary's, and authd is given only TLS ports, so a login proves
+    /// that both hops spoke TLS and verified their certificates.
+    @Test func sentinelsAndThePrimaryOverTLS() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let primary = try RedisServerProcess(tls: certificates, leaf: "server", clientCertificates: false)
+        try await primary.start()
+        let sentinel = try RedisServerProcess(
+            sentinelFor: SentinelDeployment.name, primaryPort: try #require(primary.tlsPort), quorum: 1,
+            tls: certificates)
+        try await sentinel.start()
+        let secrets = TestSecrets()
+        let app = try AuthdProcess.start(environment: [
+            "ACCESS_TOKEN_SECRET": secrets.access, "REFRESH_TOKEN_SECRET": secrets.refresh,
+            "AUTHD_KEY_PREFIX": TestRedis.uniquePrefix("sentinel-tls"), "AUTHD_HASH_CONCURRENCY": "2",
+            "REDIS_URL": "rediss://127.0.0.1:1/0", "REDIS_TLS_CA_FILE": certificates.ca,
+            "REDIS_SENTINELS": "127.0.0.1:\(try #require(sentinel.tlsPort))",
+            "REDIS_SENTINEL_PRIMARY": SentinelDeployment.name,
+        ])
+        defer { app.stop() }
+        try await app.waitUntilReady()
+        #expect(app.log.contains("redis=sentinel+tls://"))
+        let created = try await app.client.json("POST", "/users", ["username": "tls-user", "password": Self.password])
+        #expect(created.status == 201)
+        let login = try await app.client.json("POST", "/login", ["username": "tls-user", "password": Self.password])
+        #expect(login.status == 200)
+        let keys = try await primary.cli(["--scan", "--pattern", "*tls-user*"])
+        #expect(!keys.isEmpty, "the session is on the primary the sentinel named")
+    }
+
     /// Issue 19: two instances under load through a failover with `AUTHD_REDIS_WAIT_REPLICAS=1`.
     /// The primary is SIGKILLed while logouts and verifies run, then restarted: it comes back
     /// empty and calls itself a primary until the sentinels demote it. No acknowledged logout may

@@ -34,15 +34,17 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// A Redis Sentinel monitoring the primary on `primaryPort` as `name`, with short timeouts so
     /// that a failover happens within a few seconds. Not shorter: with 500 ms, a primary starved of
     /// CPU by the parallel suite was once taken for dead, and a failover came before the test's own.
-    public init(sentinelFor name: String, primaryPort: Int, quorum: Int = 2) throws {
+    /// With `tls`, it also listens on a TLS port and speaks TLS to the servers it monitors
+    /// (`primaryPort` is then the primary's TLS port).
+    public init(sentinelFor name: String, primaryPort: Int, quorum: Int = 2, tls: TestCertificates? = nil) throws {
         self.port = try freePort()
-        self.tlsPort = nil
+        self.tlsPort = try tls.map { _ in try freePort() }
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("authd-sentinel-\(UUID().uuidString.prefix(8))")
         self.extraArguments = []
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         let config = self.directory.appendingPathComponent("sentinel.conf")
-        let lines = [
+        var lines = [
             "port \(self.port)",
             "bind 127.0.0.1",
             "dir \(self.directory.path)",
@@ -51,6 +53,13 @@ public final class RedisServerProcess: @unchecked Sendable {
             "sentinel failover-timeout \(name) 3000",
             "sentinel parallel-syncs \(name) 1",
         ]
+        if let tls, let tlsPort = self.tlsPort {
+            lines += [
+                "tls-port \(tlsPort)", "tls-cert-file \(tls.path("server.crt"))",
+                "tls-key-file \(tls.path("server.key"))", "tls-ca-cert-file \(tls.ca)", "tls-auth-clients no",
+                "tls-replication yes",
+            ]
+        }
         try (lines.joined(separator: "\n") + "\n").write(to: config, atomically: true, encoding: .utf8)
         self.sentinelConfig = config
     }
