@@ -23,25 +23,33 @@ public struct Router: Sendable {
 
     public init() {}
 
+    /// Adds a route. A `GET` route answers `HEAD` too (RFC 9110 §9.3.2), with the same status and
+    /// headers and no body (the response encoder drops it).
     public mutating func add(_ method: HTTPMethod, _ path: String, _ handler: @escaping Handler) {
+        self.add(method.rawValue, path, handler)
+        if method == .GET { self.add("HEAD", path, handler) }
+    }
+
+    private mutating func add(_ method: String, _ path: String, _ handler: @escaping Handler) {
         if let colon = path.range(of: "/:") {
             let prefix = String(path[..<colon.lowerBound]) + "/"
             let name = String(path[colon.upperBound...])
-            self.parameterized[prefix, default: (name, [:])].handlers[method.rawValue] = handler
+            self.parameterized[prefix, default: (name, [:])].handlers[method] = handler
             self.routeLabels[prefix] = path
         } else {
-            self.routes[path, default: [:]][method.rawValue] = handler
+            self.routes[path, default: [:]][method] = handler
         }
     }
 
-    /// Every route as `METHOD /path` (parameters as `{name}`, as OpenAPI writes them), sorted.
+    /// Every route as `METHOD /path` (parameters as `{name}`, as OpenAPI writes them), sorted;
+    /// without the `HEAD` that every `GET` implies.
     public var routeList: [String] {
         var list: [String] = []
         for (path, byMethod) in self.routes {
-            list += byMethod.keys.map { "\($0) \(path)" }
+            list += byMethod.keys.filter { $0 != "HEAD" }.map { "\($0) \(path)" }
         }
         for (prefix, route) in self.parameterized {
-            list += route.handlers.keys.map { "\($0) \(prefix){\(route.name)}" }
+            list += route.handlers.keys.filter { $0 != "HEAD" }.map { "\($0) \(prefix){\(route.name)}" }
         }
         return list.sorted()
     }
