@@ -17,88 +17,89 @@ struct ChaosTests {
             $0.redis.commandTimeout = .seconds(1)
             $0.hashConcurrency = 2
         }
-        defer { Task { await app.stop() } }
-        try await app.waitUntilReady()
-        try await app.signUpAndLogIn("chaos")
-        // Sessions logged out before the trouble: their tokens must never be accepted again.
-        var revoked: [String] = []
-        for _ in 0..<4 {
-            let login = try await app.logIn("chaos")
-            #expect(try await app.client.json("DELETE", "/logout", ["token": login["refreshToken"]!]).status == 204)
-            revoked.append(login["accessToken"]!)
-        }
+        try await withTeardown({ await app.stop() }) {
+            try await app.waitUntilReady()
+            try await app.signUpAndLogIn("chaos")
+            // Sessions logged out before the trouble: their tokens must never be accepted again.
+            var revoked: [String] = []
+            for _ in 0..<4 {
+                let login = try await app.logIn("chaos")
+                #expect(try await app.client.json("DELETE", "/logout", ["token": login["refreshToken"]!]).status == 204)
+                revoked.append(login["accessToken"]!)
+            }
 
-        let seen = NIOLockedValueBox<[Int: Int]>([:])
-        let revokedAccepted = NIOLockedValueBox(0)
-        let clock = ContinuousClock()
-        let stop = clock.now + .seconds(4)
-        let revokedTokens = revoked
-        let load = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<4 {
-                    group.addTask {
-                        var refresh: String?
-                        var access: String?
-                        while clock.now < stop {
-                            var statuses: [Int] = []
-                            if let current = refresh {
-                                let response = try await app.client.json("POST", "/token", ["token": current])
-                                statuses.append(response.status)
-                                if response.status == 200 {
+            let seen = NIOLockedValueBox<[Int: Int]>([:])
+            let revokedAccepted = NIOLockedValueBox(0)
+            let clock = ContinuousClock()
+            let stop = clock.now + .seconds(4)
+            let revokedTokens = revoked
+            let load = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<4 {
+                        group.addTask {
+                            var refresh: String?
+                            var access: String?
+                            while clock.now < stop {
+                                var statuses: [Int] = []
+                                if let current = refresh {
+                                    let response = try await app.client.json("POST", "/token", ["token": current])
+                                    statuses.append(response.status)
+                                    if response.status == 200 {
+                                        refresh = response["refreshToken"]
+                                        access = response["accessToken"]
+                                    } else if response.status == 400 {
+                                        refresh = nil
+                                    }
+                                } else {
+                                    let response = try await app.logIn("chaos")
+                                    statuses.append(response.status)
                                     refresh = response["refreshToken"]
                                     access = response["accessToken"]
-                                } else if response.status == 400 {
-                                    refresh = nil
                                 }
-                            } else {
-                                let response = try await app.logIn("chaos")
-                                statuses.append(response.status)
-                                refresh = response["refreshToken"]
-                                access = response["accessToken"]
-                            }
-                            if let access {
-                                statuses.append(try await app.client.get("/me", bearer: access).status)
-                            }
-                            let bad = try await app.client.get(
-                                "/me", bearer: revokedTokens[worker % revokedTokens.count])
-                            statuses.append(bad.status)
-                            if bad.status == 200 { revokedAccepted.withLockedValue { $0 += 1 } }
-                            seen.withLockedValue { counts in
-                                for status in statuses { counts[status, default: 0] += 1 }
+                                if let access {
+                                    statuses.append(try await app.client.get("/me", bearer: access).status)
+                                }
+                                let bad = try await app.client.get(
+                                    "/me", bearer: revokedTokens[worker % revokedTokens.count])
+                                statuses.append(bad.status)
+                                if bad.status == 200 { revokedAccepted.withLockedValue { $0 += 1 } }
+                                seen.withLockedValue { counts in
+                                    for status in statuses { counts[status, default: 0] += 1 }
+                                }
                             }
                         }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
-        }
 
-        try await Task.sleep(for: .milliseconds(1000))
-        server.kill()
-        try await Task.sleep(for: .milliseconds(700))
-        try await server.start()
-        let restarted = clock.now
-        var ready = try await app.client.get("/readyz")
-        while ready.status != 200, clock.now - restarted < .seconds(3) {
-            try await Task.sleep(for: .milliseconds(20))
-            ready = try await app.client.get("/readyz")
-        }
-        let recovery = clock.now - restarted
-        try await load.value
+            try await Task.sleep(for: .milliseconds(1000))
+            server.kill()
+            try await Task.sleep(for: .milliseconds(700))
+            try await server.start()
+            let restarted = clock.now
+            var ready = try await app.client.get("/readyz")
+            while ready.status != 200, clock.now - restarted < .seconds(3) {
+                try await Task.sleep(for: .milliseconds(20))
+                ready = try await app.client.get("/readyz")
+            }
+            let recovery = clock.now - restarted
+            try await load.value
 
-        let statuses = seen.withLockedValue { $0 }
-        #expect(Set(statuses.keys).isSubset(of: Self.allowed), "statuses seen: \(statuses)")
-        #expect(statuses[503, default: 0] > 0, "the outage was seen: \(statuses)")
-        #expect(statuses[200, default: 0] > 0)
-        #expect(revokedAccepted.withLockedValue { $0 } == 0)
-        // About a second is the promise (back-off of at most 1 s); 10 s is for a loaded machine.
-        #expect(recovery < .seconds(10), "ready again after \(recovery)")
-        // Full service: the whole flow works again.
-        let after = try await app.logIn("chaos")
-        #expect(after.status == 200)
-        #expect(try await app.client.get("/me", bearer: after["accessToken"]).status == 200)
-        for token in revoked {
-            #expect(try await app.client.get("/me", bearer: token).status == 401)
+            let statuses = seen.withLockedValue { $0 }
+            #expect(Set(statuses.keys).isSubset(of: Self.allowed), "statuses seen: \(statuses)")
+            #expect(statuses[503, default: 0] > 0, "the outage was seen: \(statuses)")
+            #expect(statuses[200, default: 0] > 0)
+            #expect(revokedAccepted.withLockedValue { $0 } == 0)
+            // About a second is the promise (back-off of at most 1 s); 10 s is for a loaded machine.
+            #expect(recovery < .seconds(10), "ready again after \(recovery)")
+            // Full service: the whole flow works again.
+            let after = try await app.logIn("chaos")
+            #expect(after.status == 200)
+            #expect(try await app.client.get("/me", bearer: after["accessToken"]).status == 200)
+            for token in revoked {
+                #expect(try await app.client.get("/me", bearer: token).status == 401)
+            }
         }
     }
 }

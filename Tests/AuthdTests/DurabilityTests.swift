@@ -12,24 +12,25 @@ struct DurabilityTests {
             $0.durability.replicas = 1
             $0.durability.timeoutMilliseconds = 1000
         }
-        defer { Task { await app.stop() } }
-        // Wait for the replica's first sync.
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        while !(try await primary.cli(["INFO", "replication"]).contains("state=online")), clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
+        try await withTeardown({ await app.stop() }) {
+            // Wait for the replica's first sync.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while !(try await primary.cli(["INFO", "replication"]).contains("state=online")), clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+
+            let first = try await app.signUpAndLogIn("durable")
+            let rotated = try await app.client.json("POST", "/token", ["token": first["refreshToken"]!])
+            #expect(rotated.status == 200)
+            #expect(try await app.client.json("DELETE", "/logout", ["token": rotated["refreshToken"]!]).status == 204)
+
+            replica.kill()
+            let second = try await app.logIn("durable")
+            #expect(second.status == 200, "creating sessions does not wait for replicas")
+            let logout = try await app.client.json("DELETE", "/logout", ["token": second["refreshToken"]!])
+            #expect(logout.status == 503, "a revocation no replica confirmed is not acknowledged")
+            #expect(logout.headers["retry-after"] == "1")
         }
-
-        let first = try await app.signUpAndLogIn("durable")
-        let rotated = try await app.client.json("POST", "/token", ["token": first["refreshToken"]!])
-        #expect(rotated.status == 200)
-        #expect(try await app.client.json("DELETE", "/logout", ["token": rotated["refreshToken"]!]).status == 204)
-
-        replica.kill()
-        let second = try await app.logIn("durable")
-        #expect(second.status == 200, "creating sessions does not wait for replicas")
-        let logout = try await app.client.json("DELETE", "/logout", ["token": second["refreshToken"]!])
-        #expect(logout.status == 503, "a revocation no replica confirmed is not acknowledged")
-        #expect(logout.headers["retry-after"] == "1")
     }
 }

@@ -23,66 +23,69 @@ struct HTTPFramingTests {
 
     @Test func pipelinedRequestsAreAnsweredInTheOrderTheyCame() async throws {
         let app = try await TestApp.start()
-        defer { Task { await app.stop() } }
-        let access = try #require(try await app.signUpAndLogIn("pipeliner")["accessToken"])
-        // A slow request (a password hash) first, then ones answered at once or after Redis.
-        let bytes =
-            self.request("POST", "/login", body: #"{"username":"pipeliner","password":"correct horse battery"}"#)
-            + self.request("GET", "/healthz", headers: [("x-request-id", "second")])
-            + self.request("GET", "/me", headers: [("authorization", "Bearer \(access)")])
-            + self.request("GET", "/nope")
-            + self.request("GET", "/readyz", headers: [("x-request-id", "last")], close: true)
-        let responses = try await app.client.rawResponses(Array(bytes.utf8))
-        #expect(responses.map(\.status) == [200, 200, 200, 404, 200])
-        guard responses.count == 5 else { return }
-        #expect(responses[0]["refreshToken"] != nil)
-        #expect(responses[1].headers["x-request-id"] == "second")
-        #expect(responses[1]["status"] == "ok")
-        #expect(responses[2]["username"] == "pipeliner")
-        #expect(responses[3]["error"] == "not_found")
-        #expect(responses[4].headers["x-request-id"] == "last")
-        #expect(responses[4].headers["connection"] == "close")
-        #expect(responses[0].headers["connection"] == nil)
+        try await withTeardown({ await app.stop() }) {
+            let access = try #require(try await app.signUpAndLogIn("pipeliner")["accessToken"])
+            // A slow request (a password hash) first, then ones answered at once or after Redis.
+            let bytes =
+                self.request("POST", "/login", body: #"{"username":"pipeliner","password":"correct horse battery"}"#)
+                + self.request("GET", "/healthz", headers: [("x-request-id", "second")])
+                + self.request("GET", "/me", headers: [("authorization", "Bearer \(access)")])
+                + self.request("GET", "/nope")
+                + self.request("GET", "/readyz", headers: [("x-request-id", "last")], close: true)
+            let responses = try await app.client.rawResponses(Array(bytes.utf8))
+            #expect(responses.map(\.status) == [200, 200, 200, 404, 200])
+            guard responses.count == 5 else { return }
+            #expect(responses[0]["refreshToken"] != nil)
+            #expect(responses[1].headers["x-request-id"] == "second")
+            #expect(responses[1]["status"] == "ok")
+            #expect(responses[2]["username"] == "pipeliner")
+            #expect(responses[3]["error"] == "not_found")
+            #expect(responses[4].headers["x-request-id"] == "last")
+            #expect(responses[4].headers["connection"] == "close")
+            #expect(responses[0].headers["connection"] == nil)
+        }
     }
 
     @Test func aGETRouteAnswersHEADWithItsLengthButNoBody() async throws {
         let app = try await TestApp.start()
-        defer { Task { await app.stop() } }
-        // Were a body written after the HEAD answer, the next response would not parse.
-        let access = try #require(try await app.signUpAndLogIn("header")["accessToken"])
-        let bytes =
-            self.request("HEAD", "/healthz") + self.request("GET", "/healthz")
-            + self.request("HEAD", "/me", headers: [("authorization", "Bearer \(access)")])
-            + self.request("HEAD", "/me") + self.request("HEAD", "/login", close: true)
-        let responses = try await app.client.rawResponses(Array(bytes.utf8), bodiless: [0, 2, 3, 4])
-        // A GET route answers HEAD as it answers GET, with no body; other routes still say 405.
-        #expect(responses.map(\.status) == [200, 200, 200, 401, 405])
-        guard responses.count == 5 else { return }
-        #expect(responses[0].headers["content-length"] == String(#"{"status":"ok"}"#.utf8.count))
-        #expect(responses[1].text == #"{"status":"ok"}"#)
-        #expect(responses[3].headers["www-authenticate"] == #"Bearer realm="authd""#)
-        #expect(responses[4].headers["allow"] == "POST")
-        #expect(responses.allSatisfy { $0.headers["content-length"] != nil })
+        try await withTeardown({ await app.stop() }) {
+            // Were a body written after the HEAD answer, the next response would not parse.
+            let access = try #require(try await app.signUpAndLogIn("header")["accessToken"])
+            let bytes =
+                self.request("HEAD", "/healthz") + self.request("GET", "/healthz")
+                + self.request("HEAD", "/me", headers: [("authorization", "Bearer \(access)")])
+                + self.request("HEAD", "/me") + self.request("HEAD", "/login", close: true)
+            let responses = try await app.client.rawResponses(Array(bytes.utf8), bodiless: [0, 2, 3, 4])
+            // A GET route answers HEAD as it answers GET, with no body; other routes still say 405.
+            #expect(responses.map(\.status) == [200, 200, 200, 401, 405])
+            guard responses.count == 5 else { return }
+            #expect(responses[0].headers["content-length"] == String(#"{"status":"ok"}"#.utf8.count))
+            #expect(responses[1].text == #"{"status":"ok"}"#)
+            #expect(responses[3].headers["www-authenticate"] == #"Bearer realm="authd""#)
+            #expect(responses[4].headers["allow"] == "POST")
+            #expect(responses.allSatisfy { $0.headers["content-length"] != nil })
+        }
     }
 
     @Test func aRequestWhoseBodyStopsShortGets408() async throws {
         let app = try await TestApp.start { $0.http.requestReadTimeout = .milliseconds(300) }
-        defer { Task { await app.stop() } }
-        let clock = ContinuousClock()
-        let started = clock.now
-        // The head promises ten bytes; three come, then nothing.
-        let partial =
-            "POST /token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n{\"t"
-        let responses = try await app.client.rawResponses(Array(partial.utf8))
-        #expect(responses.map(\.status) == [408])
-        #expect(responses.first?["error"] == "invalid_request")
-        #expect(clock.now - started < .seconds(5))
-        // Behind a pipelined request that takes a while (a password hash), the same.
-        let login = #"{"username":"nobody","password":"correct horse battery"}"#
-        let behind =
-            self.request("POST", "/login", body: login)
-            + "POST /token HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n"
-        #expect(try await app.client.rawResponses(Array(behind.utf8)).map(\.status) == [401, 408])
+        try await withTeardown({ await app.stop() }) {
+            let clock = ContinuousClock()
+            let started = clock.now
+            // The head promises ten bytes; three come, then nothing.
+            let partial =
+                "POST /token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n{\"t"
+            let responses = try await app.client.rawResponses(Array(partial.utf8))
+            #expect(responses.map(\.status) == [408])
+            #expect(responses.first?["error"] == "invalid_request")
+            #expect(clock.now - started < .seconds(5))
+            // Behind a pipelined request that takes a while (a password hash), the same.
+            let login = #"{"username":"nobody","password":"correct horse battery"}"#
+            let behind =
+                self.request("POST", "/login", body: login)
+                + "POST /token HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n"
+            #expect(try await app.client.rawResponses(Array(behind.utf8)).map(\.status) == [401, 408])
+        }
     }
 
     @Test(arguments: [

@@ -14,38 +14,40 @@ struct ObservabilityTests {
         let server = try RedisServerProcess()
         try await server.start()
         let app = try await TestApp.start(redisURL: server.url)
-        defer { Task { await app.stop() } }
-        let redis = try TestRedis.makeClient(TestRedis.configuration(url: server.url))
-        try await redis.send("SCRIPT", ["FLUSH"])
-        #expect(try await app.client.get("/readyz").status == 200)
-        let loaded = try await redis.send("SCRIPT", ["EXISTS", RedisScript("return 1").sha1]).array
-        #expect(loaded == [.integer(0)], "an unrelated script stays unloaded")
-        let ours = try await redis.scriptExistsAll()
-        #expect(ours, "readyz loaded authd's scripts")
-        await redis.shutdown()
+        try await withTeardown({ await app.stop() }) {
+            let redis = try TestRedis.makeClient(TestRedis.configuration(url: server.url))
+            try await redis.send("SCRIPT", ["FLUSH"])
+            #expect(try await app.client.get("/readyz").status == 200)
+            let loaded = try await redis.send("SCRIPT", ["EXISTS", RedisScript("return 1").sha1]).array
+            #expect(loaded == [.integer(0)], "an unrelated script stays unloaded")
+            let ours = try await redis.scriptExistsAll()
+            #expect(ours, "readyz loaded authd's scripts")
+            await redis.shutdown()
+        }
     }
 
     @Test func metricsCountRequestsTokensAndRedisCommands() async throws {
         let app = try await TestApp.start()
-        defer { Task { await app.stop() } }
-        let login = try await app.signUpAndLogIn("metrics-user")
-        _ = try await app.client.json("POST", "/token", ["token": login["refreshToken"]!])
-        _ = try await app.client.get("/sessions/abc", bearer: "garbage")
-        let metrics = try await app.client.get("/metrics")
-        #expect(metrics.status == 200)
-        #expect(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
-        let text = metrics.text
-        for expected in [
-            #"authd_http_requests_total{route="/login",method="POST",status="200"}"#,
-            #"authd_http_requests_total{route="/sessions/:id",method="GET",status="405"}"#,
-            #"authd_tokens_issued_total{grant="login"}"#,
-            #"authd_tokens_issued_total{grant="refresh"}"#,
-            #"authd_http_request_duration_seconds_bucket{route="/token""#,
-            #"authd_redis_command_duration_seconds_bucket{command="EVALSHA""#,
-            // Other tests' clients share this process-wide gauge, so only its presence is checked.
-            #"authd_redis_connection_up{connection="0"}"#,
-        ] {
-            #expect(text.contains(expected), "missing \(expected)")
+        try await withTeardown({ await app.stop() }) {
+            let login = try await app.signUpAndLogIn("metrics-user")
+            _ = try await app.client.json("POST", "/token", ["token": login["refreshToken"]!])
+            _ = try await app.client.get("/sessions/abc", bearer: "garbage")
+            let metrics = try await app.client.get("/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = metrics.text
+            for expected in [
+                #"authd_http_requests_total{route="/login",method="POST",status="200"}"#,
+                #"authd_http_requests_total{route="/sessions/:id",method="GET",status="405"}"#,
+                #"authd_tokens_issued_total{grant="login"}"#,
+                #"authd_tokens_issued_total{grant="refresh"}"#,
+                #"authd_http_request_duration_seconds_bucket{route="/token""#,
+                #"authd_redis_command_duration_seconds_bucket{command="EVALSHA""#,
+                // Other tests' clients share this process-wide gauge, so only its presence is checked.
+                #"authd_redis_connection_up{connection="0"}"#,
+            ] {
+                #expect(text.contains(expected), "missing \(expected)")
+            }
         }
     }
 
@@ -59,49 +61,52 @@ struct ObservabilityTests {
         let password = "a very secret password 9c1e"
         let secrets = TestSecrets()
         let app = try await TestApp.start(secrets: secrets, logger: logger)
-        defer { Task { await app.stop() } }
+        try await withTeardown({ await app.stop() }) {
 
-        let login = try await app.signUpAndLogIn("logged-user", password: password)
-        let access = try #require(login["accessToken"])
-        let refresh = try #require(login["refreshToken"])
-        let refreshed = try await app.client.json("POST", "/token", ["token": refresh])
-        _ = try await app.client.request(
-            "GET", "/me", headers: [("authorization", "Bearer \(access)"), ("x-request-id", "req-from-client-1")]
-        )
-        _ = try await app.client.json("DELETE", "/logout", ["token": refreshed["refreshToken"]!])
-        _ = try await app.logIn("logged-user", password: "wrong \(password)")
+            let login = try await app.signUpAndLogIn("logged-user", password: password)
+            let access = try #require(login["accessToken"])
+            let refresh = try #require(login["refreshToken"])
+            let refreshed = try await app.client.json("POST", "/token", ["token": refresh])
+            _ = try await app.client.request(
+                "GET", "/me", headers: [("authorization", "Bearer \(access)"), ("x-request-id", "req-from-client-1")]
+            )
+            _ = try await app.client.json("DELETE", "/logout", ["token": refreshed["refreshToken"]!])
+            _ = try await app.logIn("logged-user", password: "wrong \(password)")
 
-        let captured = lines.withLockedValue { $0 }
-        #expect(captured.count > 5)
-        for line in captured {
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            #expect(object?["ts"] != nil && object?["level"] != nil && object?["message"] != nil, "\(line)")
-        }
-        #expect(captured.contains { $0.contains(#""request_id":"req-from-client-1""#) && $0.contains("/me") })
-        let all = captured.joined()
-        for secret in [
-            password, access, refresh, refreshed["refreshToken"]!, refreshed["accessToken"]!, secrets.access,
-            secrets.refresh,
-        ] {
-            #expect(!all.contains(secret), "a secret reached the log")
+            let captured = lines.withLockedValue { $0 }
+            #expect(captured.count > 5)
+            for line in captured {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["ts"] != nil && object?["level"] != nil && object?["message"] != nil, "\(line)")
+            }
+            #expect(captured.contains { $0.contains(#""request_id":"req-from-client-1""#) && $0.contains("/me") })
+            let all = captured.joined()
+            for secret in [
+                password, access, refresh, refreshed["refreshToken"]!, refreshed["accessToken"]!, secrets.access,
+                secrets.refresh,
+            ] {
+                #expect(!all.contains(secret), "a secret reached the log")
+            }
         }
     }
 
     @Test func everyResponseCarriesARequestIDTheClientsWhenSaneElseAFreshOne() async throws {
         let app = try await TestApp.start()
-        defer { Task { await app.stop() } }
-        let first = try await app.client.get("/healthz").headers["x-request-id"]
-        let second = try await app.client.get("/healthz").headers["x-request-id"]
-        let spaced = try await app.client.request("GET", "/healthz", headers: [("x-request-id", "a b")])
-        let long = try await app.client.request(
-            "GET", "/healthz", headers: [("x-request-id", String(repeating: "x", count: 65))])
-        let sane = try await app.client.request("GET", "/healthz", headers: [("x-request-id", "req_42-A")])
-        let fresh = [first, second, spaced.headers["x-request-id"], long.headers["x-request-id"]].compactMap { $0 }
-        #expect(Set(fresh).count == 4)
-        for id in fresh {
-            #expect((1...64).contains(id.count) && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" }, "\(id)")
+        try await withTeardown({ await app.stop() }) {
+            let first = try await app.client.get("/healthz").headers["x-request-id"]
+            let second = try await app.client.get("/healthz").headers["x-request-id"]
+            let spaced = try await app.client.request("GET", "/healthz", headers: [("x-request-id", "a b")])
+            let long = try await app.client.request(
+                "GET", "/healthz", headers: [("x-request-id", String(repeating: "x", count: 65))])
+            let sane = try await app.client.request("GET", "/healthz", headers: [("x-request-id", "req_42-A")])
+            let fresh = [first, second, spaced.headers["x-request-id"], long.headers["x-request-id"]].compactMap { $0 }
+            #expect(Set(fresh).count == 4)
+            for id in fresh {
+                #expect(
+                    (1...64).contains(id.count) && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" }, "\(id)")
+            }
+            #expect(sane.headers["x-request-id"] == "req_42-A")
         }
-        #expect(sane.headers["x-request-id"] == "req_42-A")
     }
 
     @Test func jsonStringsAreEscaped() {

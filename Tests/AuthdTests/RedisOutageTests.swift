@@ -11,43 +11,44 @@ struct RedisOutageTests {
             $0.redis.maxReconnectDelay = .milliseconds(200)
             $0.redis.commandTimeout = .seconds(1)
         }
-        defer { Task { await app.stop() } }
-        try await app.waitUntilReady()
-        let login = try await app.signUpAndLogIn("olga")
-        let access = try #require(login["accessToken"])
-        let refresh = try #require(login["refreshToken"])
-        // Log out one session while Redis is up: it must stay dead across the outage.
-        let revoked = try await app.logIn("olga")
-        #expect(try await app.client.json("DELETE", "/logout", ["token": revoked["refreshToken"]!]).status == 204)
+        try await withTeardown({ await app.stop() }) {
+            try await app.waitUntilReady()
+            let login = try await app.signUpAndLogIn("olga")
+            let access = try #require(login["accessToken"])
+            let refresh = try #require(login["refreshToken"])
+            // Log out one session while Redis is up: it must stay dead across the outage.
+            let revoked = try await app.logIn("olga")
+            #expect(try await app.client.json("DELETE", "/logout", ["token": revoked["refreshToken"]!]).status == 204)
 
-        server.kill()
-        let checks = [
-            try await app.client.get("/me", bearer: access),
-            try await app.client.get("/me", bearer: revoked["accessToken"]),
-            try await app.logIn("olga"),
-            try await app.client.json("POST", "/token", ["token": refresh]),
-            try await app.client.json("DELETE", "/logout", ["token": refresh]),
-            try await app.client.get("/readyz"),
-        ]
-        for response in checks {
-            #expect(response.status == 503, "\(response.text)")
-            #expect(response["error"] == "temporarily_unavailable")
-            #expect(response.headers["retry-after"] == "1")
-        }
+            server.kill()
+            let checks = [
+                try await app.client.get("/me", bearer: access),
+                try await app.client.get("/me", bearer: revoked["accessToken"]),
+                try await app.logIn("olga"),
+                try await app.client.json("POST", "/token", ["token": refresh]),
+                try await app.client.json("DELETE", "/logout", ["token": refresh]),
+                try await app.client.get("/readyz"),
+            ]
+            for response in checks {
+                #expect(response.status == 503, "\(response.text)")
+                #expect(response["error"] == "temporarily_unavailable")
+                #expect(response.headers["retry-after"] == "1")
+            }
 
-        // The data is gone with this throwaway Redis (no AOF), but the service comes back.
-        try await server.start()
-        let clock = ContinuousClock()
-        let restarted = clock.now
-        #expect(try await app.client.get("/healthz").status == 200, "the process lives throughout")
-        var health = try await app.client.get("/readyz")
-        while health.status != 200, clock.now - restarted < .seconds(3) {
-            try await Task.sleep(for: .milliseconds(20))
-            health = try await app.client.get("/readyz")
+            // The data is gone with this throwaway Redis (no AOF), but the service comes back.
+            try await server.start()
+            let clock = ContinuousClock()
+            let restarted = clock.now
+            #expect(try await app.client.get("/healthz").status == 200, "the process lives throughout")
+            var health = try await app.client.get("/readyz")
+            while health.status != 200, clock.now - restarted < .seconds(3) {
+                try await Task.sleep(for: .milliseconds(20))
+                health = try await app.client.get("/readyz")
+            }
+            #expect(health.status == 200)
+            // About a second is the promise (back-off of at most 1 s); 10 s is for a loaded machine.
+            #expect(clock.now - restarted < .seconds(10))
+            #expect(try await app.client.get("/me", bearer: revoked["accessToken"]).status == 401)
         }
-        #expect(health.status == 200)
-        // About a second is the promise (back-off of at most 1 s); 10 s is for a loaded machine.
-        #expect(clock.now - restarted < .seconds(10))
-        #expect(try await app.client.get("/me", bearer: revoked["accessToken"]).status == 401)
     }
 }

@@ -15,30 +15,31 @@ struct ThrottleTests {
 
     @Test func fiveFailuresFromOneAddressGet429ButTheUserStillLogsInFromElsewhere() async throws {
         let pair = try await TestApp.startPair() { $0.http.trustedProxies = TrustedProxies(list: "127.0.0.1")! }
-        defer { Task { await pair.stop() } }
-        let (a, b) = (pair.a, pair.b)
-        try await a.signUpAndLogIn("victim", password: "the real password")
-        // Failures spread over two instances count together.
-        for attempt in 0..<5 {
-            let app = attempt % 2 == 0 ? a : b
-            #expect(try await self.login(app, "victim", "guess \(attempt)", from: "203.0.113.7").status == 401)
+        try await withTeardown({ await pair.stop() }) {
+            let (a, b) = (pair.a, pair.b)
+            try await a.signUpAndLogIn("victim", password: "the real password")
+            // Failures spread over two instances count together.
+            for attempt in 0..<5 {
+                let app = attempt % 2 == 0 ? a : b
+                #expect(try await self.login(app, "victim", "guess \(attempt)", from: "203.0.113.7").status == 401)
+            }
+            let blocked = try await self.login(a, "victim", "the real password", from: "203.0.113.7")
+            #expect(blocked.status == 429)
+            #expect(blocked["error"] == "too_many_requests")
+            let retryAfter = try #require(blocked.headers["retry-after"].flatMap { Int($0) })
+            #expect(retryAfter > 0 && retryAfter <= 300)
+            #expect(try await self.login(b, "victim", "the real password", from: "203.0.113.7").status == 429)
+
+            // The same user from another address is not locked out by the attacker.
+            #expect(try await self.login(b, "victim", "the real password", from: "198.51.100.20").status == 200)
+
+            // The counters expire on their own.
+            let redis = try TestRedis.makeClient()
+            let keys = RedisKeys(prefix: pair.prefix)
+            let ttl = try await redis.ttl(keys.throttleUserFromAddress("victim", "203.0.113.7"))
+            #expect(ttl > 0 && ttl <= 300)
+            #expect(try await redis.ttl(keys.throttleAddress("203.0.113.7")) > 0)
         }
-        let blocked = try await self.login(a, "victim", "the real password", from: "203.0.113.7")
-        #expect(blocked.status == 429)
-        #expect(blocked["error"] == "too_many_requests")
-        let retryAfter = try #require(blocked.headers["retry-after"].flatMap { Int($0) })
-        #expect(retryAfter > 0 && retryAfter <= 300)
-        #expect(try await self.login(b, "victim", "the real password", from: "203.0.113.7").status == 429)
-
-        // The same user from another address is not locked out by the attacker.
-        #expect(try await self.login(b, "victim", "the real password", from: "198.51.100.20").status == 200)
-
-        // The counters expire on their own.
-        let redis = try TestRedis.makeClient()
-        let keys = RedisKeys(prefix: pair.prefix)
-        let ttl = try await redis.ttl(keys.throttleUserFromAddress("victim", "203.0.113.7"))
-        #expect(ttl > 0 && ttl <= 300)
-        #expect(try await redis.ttl(keys.throttleAddress("203.0.113.7")) > 0)
     }
 
     @Test func oneAddressGuessingManyUsersIsThrottled() async throws {
@@ -46,13 +47,14 @@ struct ThrottleTests {
             $0.http.trustedProxies = TrustedProxies(list: "127.0.0.1")!
             $0.auth.throttle.address = .init(failures: 8, windowSeconds: 60)
         }
-        defer { Task { await app.stop() } }
-        try await app.signUpAndLogIn("someone", password: "right password")
-        for index in 0..<8 {
-            #expect(try await self.login(app, "user\(index)", "nope nope", from: "192.0.2.55").status == 401)
+        try await withTeardown({ await app.stop() }) {
+            try await app.signUpAndLogIn("someone", password: "right password")
+            for index in 0..<8 {
+                #expect(try await self.login(app, "user\(index)", "nope nope", from: "192.0.2.55").status == 401)
+            }
+            #expect(try await self.login(app, "someone", "right password", from: "192.0.2.55").status == 429)
+            #expect(try await self.login(app, "someone", "right password", from: "192.0.2.56").status == 200)
         }
-        #expect(try await self.login(app, "someone", "right password", from: "192.0.2.55").status == 429)
-        #expect(try await self.login(app, "someone", "right password", from: "192.0.2.56").status == 200)
     }
 
     /// Issue 13, item 17: `X-Forwarded-For` picks the throttle address only when a configured

@@ -10,41 +10,42 @@ struct RedisAuthTests {
         let user = "authd-test-\(UUID().uuidString.prefix(8))"
         let password = "pw-\(UUID().uuidString)"
         try await admin.send("ACL", ["SETUSER", user, "on", ">" + password, "~*", "+@all"])
-        defer { Task { try? await admin.send("ACL", ["DELUSER", user]) } }
+        try await withTeardown({ _ = try? await admin.send("ACL", ["DELUSER", user]) }) {
+            let base = try TestRedis.configuration()
+            guard case .tcp(let host, let port) = base.endpoint else { return }
+            let good = try TestRedis.makeClient(
+                RedisConfiguration(url: "redis://\(user):\(password)@\(host):\(port)/0"))
+            try await TestRedis.waitUntilConnected(good)
+            #expect(try await good.send("ACL", ["WHOAMI"]).string == user)
+            await good.shutdown()
 
-        let base = try TestRedis.configuration()
-        guard case .tcp(let host, let port) = base.endpoint else { return }
-        let good = try TestRedis.makeClient(RedisConfiguration(url: "redis://\(user):\(password)@\(host):\(port)/0"))
-        try await TestRedis.waitUntilConnected(good)
-        #expect(try await good.send("ACL", ["WHOAMI"]).string == user)
-        await good.shutdown()
-
-        let wrongPassword = "wrong-\(UUID().uuidString)"
-        var bad = try RedisConfiguration(url: "redis://\(user):\(wrongPassword)@\(host):\(port)/0")
-        bad.poolSize = 1
-        let client = try TestRedis.makeClient(bad)
-        do {
-            try await client.ping()
-            Issue.record("a wrong password was accepted")
-        } catch {
-            guard case RedisClientError.authenticationFailed = error else {
-                Issue.record("expected authenticationFailed, got \(error)")
-                return
-            }
-            #expect(!"\(error)".contains(wrongPassword))
-            #expect(!String(reflecting: error).contains(wrongPassword))
-        }
-        // Later commands, sent while the client backs off and retries, name the cause too rather
-        // than a bare "unavailable", whichever moment they arrive at.
-        for _ in 0..<3 {
-            try await Task.sleep(for: .milliseconds(120))
-            await #expect {
+            let wrongPassword = "wrong-\(UUID().uuidString)"
+            var bad = try RedisConfiguration(url: "redis://\(user):\(wrongPassword)@\(host):\(port)/0")
+            bad.poolSize = 1
+            let client = try TestRedis.makeClient(bad)
+            do {
                 try await client.ping()
-            } throws: { error in
-                if case RedisClientError.authenticationFailed = error { true } else { false }
+                Issue.record("a wrong password was accepted")
+            } catch {
+                guard case RedisClientError.authenticationFailed = error else {
+                    Issue.record("expected authenticationFailed, got \(error)")
+                    return
+                }
+                #expect(!"\(error)".contains(wrongPassword))
+                #expect(!String(reflecting: error).contains(wrongPassword))
             }
+            // Later commands, sent while the client backs off and retries, name the cause too rather
+            // than a bare "unavailable", whichever moment they arrive at.
+            for _ in 0..<3 {
+                try await Task.sleep(for: .milliseconds(120))
+                await #expect {
+                    try await client.ping()
+                } throws: { error in
+                    if case RedisClientError.authenticationFailed = error { true } else { false }
+                }
+            }
+            await client.shutdown()
         }
-        await client.shutdown()
     }
 
     @Test func passwordOnlyAuthSelectAndConnectionName() async throws {

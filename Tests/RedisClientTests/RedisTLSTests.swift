@@ -14,8 +14,9 @@ struct RedisTLSTests {
         configuration.poolSize = 1
         configuration.tls = tls
         let client = try TestRedis.makeClient(configuration)
-        defer { Task { await client.shutdown() } }
-        return try await client.send("PING", [])
+        return try await withTeardown({ await client.shutdown() }) {
+            try await client.send("PING", [])
+        }
     }
 
     /// The TLS failure of a first command, or a recorded issue when it is something else.
@@ -41,9 +42,10 @@ struct RedisTLSTests {
         var configuration = try TestRedis.configuration(url: server.tlsURL())
         configuration.tls = tls
         let client = try TestRedis.makeClient(configuration)
-        defer { Task { await client.shutdown() } }
-        let replies = try await client.pipeline((0..<500).map { _ in RedisCommand("INCR", ["tls-counter"]) })
-        #expect(replies.last?.int == 500)
+        try await withTeardown({ await client.shutdown() }) {
+            let replies = try await client.pipeline((0..<500).map { _ in RedisCommand("INCR", ["tls-counter"]) })
+            #expect(replies.last?.int == 500)
+        }
     }
 
     @Test func aCertificateFromAnotherCAIsRefusedAndSaysSo() async throws {

@@ -165,6 +165,24 @@ public func withTestApp<T>(
     }
 }
 
+/// Runs `body`, then `teardown`, and waits for the teardown whether `body` threw or not. A
+/// `defer { Task { ... } }` is not awaited: its servers and connections outlive the test, and on a
+/// loaded machine they pile up under the tests that follow.
+@discardableResult
+public func withTeardown<T>(
+    _ teardown: () async -> Void,
+    _ body: () async throws -> T
+) async throws -> T {
+    do {
+        let result = try await body()
+        await teardown()
+        return result
+    } catch {
+        await teardown()
+        throw error
+    }
+}
+
 /// Runs `count` copies of `body` at once, each with its index, and returns their results in
 /// order: real parallel requests, for the race tests.
 public func inParallel<T: Sendable>(
