@@ -79,7 +79,7 @@ struct ChaosTests {
             try await server.start()
             let restarted = clock.now
             var ready = try await app.client.get("/readyz")
-            while ready.status != 200, clock.now - restarted < .seconds(3) {
+            while ready.status != 200, clock.now - restarted < .seconds(10) {
                 try await Task.sleep(for: .milliseconds(20))
                 ready = try await app.client.get("/readyz")
             }

@@ -87,7 +87,7 @@ struct RedisFailureTests {
         try await Task.sleep(for: .milliseconds(500))
         try await server.start()
         let restarted = clock.now
-        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(2))
+        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(10))
         let recoveredAfter = clock.now - restarted
         let result = try await load
 
