@@ -124,7 +124,7 @@ for instance in instances:
     @check(f"{alg}: joserfc verifies it from the key set, and its claims registry checks iss and aud")
     def _():
         key_set = KeySet.import_key_set(requests.get(metadata["jwks_uri"]).json())
-        # joserfc's defaults allow ES256 and RS256; EdDSA must be asked for (README).
+        # joserfc's defaults allow ES256 and RS256; EdDSA must be asked for (docs/CLIENTS.md).
         algorithms = ["EdDSA"] if alg == "EdDSA" else None
         token = josejwt.decode(access, key_set, algorithms=algorithms)
         registry = josejwt.JWTClaimsRegistry(
@@ -161,7 +161,7 @@ for instance in instances:
 
     else:
 
-        @check("EdDSA: authlib's RFC 9068 validator refuses it with its defaults, as the README warns")
+        @check("EdDSA: authlib's RFC 9068 validator refuses it with its defaults, as docs/CLIENTS.md warns")
         def _():
             validator = MetadataJWTBearerTokenValidator(issuer=metadata["issuer"], resource_server=AUDIENCE)
             try:
@@ -169,7 +169,7 @@ for instance in instances:
             except InvalidTokenError:
                 pass
             else:
-                raise AssertionError("authlib now accepts EdDSA by default: update the README")
+                raise AssertionError("authlib now accepts EdDSA by default: update docs/CLIENTS.md")
 
 
 # The OAuth flows, once, against the first instance.

@@ -1,7 +1,7 @@
 import AuthCore
 import Crypto
 
-/// Every Redis key authd uses, in one place. README.md documents them for `redis-cli` users.
+/// Every Redis key authd uses, in one place. docs/OPERATIONS.md documents them for `redis-cli` users.
 ///
 /// A user's keys carry the hash tag `{NAME}`, so that they share a Redis Cluster slot and one Lua
 /// script can touch them all. Names are validated (`a-z0-9._-`), so they cannot contain braces.

@@ -6,12 +6,12 @@ import Logging
 import NIOCore
 import RedisClient
 
-/// Everything authd is configured with, read from the environment (see README.md's table).
+/// Everything authd is configured with, read from the environment (see the table of docs/CONFIGURATION.md).
 public struct AppConfiguration: Sendable {
     /// HS256 key of access tokens; unused (and optional) when `keysDirectory` is set.
     public var accessTokenSecret: String?
     public var refreshTokenSecret: String
-    /// Secrets that no longer sign but still verify, during a rotation (see README).
+    /// Secrets that no longer sign but still verify, during a rotation (see docs/TOKENS.md).
     public var previousAccessTokenSecret: String?
     public var previousRefreshTokenSecret: String?
     /// Keys that sign access tokens (ES256, RS256 or EdDSA; see ``KeyDirectory``); when set, their

@@ -6,10 +6,10 @@ import RedisClient
 import TestSupport
 import Testing
 
-/// Every variable of the README's configuration table, set as an operator sets it (in the
+/// Every variable of the configuration table (docs/CONFIGURATION.md), set as an operator sets it (in the
 /// environment of the real `authd` binary, or its `.env`), and its effect seen from outside: a
 /// response, a header, a key in Redis, a log line, or a refusal to start. The list of variables is
-/// read from the README, so a documented setting without a check here fails the suite.
+/// read from that document, so a documented setting without a check here fails the suite.
 @Suite("Every documented setting, on the real binary")
 struct SettingsTests {
     /// What one variable's check does with a running (or refusing) authd.
@@ -379,22 +379,20 @@ struct SettingsTests {
         try await testCase.check(app, base)
     }
 
-    /// The README's table and the cases above name the same variables.
+    /// The documented table and the cases above name the same variables.
     @Test func everyDocumentedVariableHasACase() throws {
-        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let documented = Set(Self.documentedVariables(readme))
+        let document = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("docs/CONFIGURATION.md"), encoding: .utf8)
+        let documented = Set(Self.documentedVariables(document))
         #expect(documented.count > 20)
         let tested = Set(Self.cases.map(\.variable))
         #expect(documented.subtracting(tested).isEmpty, "documented without a check")
         #expect(tested.subtracting(documented).isEmpty, "checked but not documented")
     }
 
-    /// The first column of the table under `## Configuration`: `NAME` or `NAME` / `--flag`.
-    static func documentedVariables(_ readme: String) -> [String] {
-        guard let start = readme.range(of: "\n## Configuration") else { return [] }
-        let section = readme[start.upperBound...].prefix { _ in true }
-        let end = section.range(of: "\n## ")?.lowerBound ?? section.endIndex
-        return section[..<end].split(separator: "\n").compactMap { line in
+    /// The first column of the document's table: `NAME` or `NAME` / `--flag`.
+    static func documentedVariables(_ document: String) -> [String] {
+        document.split(separator: "\n").compactMap { line in
             guard line.hasPrefix("| `") else { return nil }
             let name = line.dropFirst(3).prefix { $0 != "`" }
             return name.allSatisfy { $0.isUppercase || $0 == "_" } ? String(name) : nil
