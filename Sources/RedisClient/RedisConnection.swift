@@ -106,14 +106,7 @@ enum RedisConnection {
 
     /// Waits for the TLS handshake, when the connection has TLS, within the connect's deadline.
     private static func tlsHandshake(_ channel: any Channel, deadline: NIODeadline) -> EventLoopFuture<Void> {
-        guard let handshake = try? channel.pipeline.syncOperations.handler(type: TLSHandshake.self) else {
-            return channel.eventLoop.makeSucceededVoidFuture()
-        }
-        let timeout = channel.eventLoop.scheduleTask(deadline: deadline) {
-            channel.close(promise: nil)
-        }
-        return handshake.completed
-            .always { _ in timeout.cancel() }
+        TLSHandshake.wait(on: channel, deadline: deadline)
             .flatMapErrorThrowing { error in
                 // A plain server reads the ClientHello as the start of a command and waits.
                 if case RedisClientError.connectionClosed = error, deadline <= .now() {

@@ -32,10 +32,11 @@ final class RedisConnectionSlot: Sendable {
     /// Mirrors "state is connected" for readers on other threads, so the client can route around
     /// a connection that is down.
     private let up = NIOLockedValueBox(false)
-    /// Set while connecting fails because AUTH is refused: a configuration error, not an outage.
+    /// Set while connecting fails because AUTH or TLS is refused: a configuration error, not an
+    /// outage.
     /// Commands then fail with it rather than with ``RedisClientError/unavailable``, so that every
     /// caller (and every 503's log line) names the cause.
-    private let authFailure: NIOLoopBoundBox<RedisClientError?>
+    private let configurationFailure: NIOLoopBoundBox<RedisClientError?>
 
     init(index: Int, eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
         self.index = index
@@ -43,7 +44,7 @@ final class RedisConnectionSlot: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.state = .makeBoxSendingValue(.idle, eventLoop: eventLoop)
-        self.authFailure = .makeBoxSendingValue(nil, eventLoop: eventLoop)
+        self.configurationFailure = .makeBoxSendingValue(nil, eventLoop: eventLoop)
     }
 
     /// Whether a connection is up right now.
@@ -117,7 +118,7 @@ final class RedisConnectionSlot: Sendable {
             request.fail(RedisClientError.shutdown)
         case .idle, .connecting, .backingOff:
             RedisMetrics.error("unavailable")
-            request.fail(self.authFailure.value ?? RedisClientError.unavailable)
+            request.fail(self.configurationFailure.value ?? RedisClientError.unavailable)
         }
     }
 
@@ -146,7 +147,7 @@ final class RedisConnectionSlot: Sendable {
                     self.logger.info("redis connection restored", metadata: ["redis": "\(self.configuration)"])
                 }
                 self.state.value = .connected(channel, handler)
-                self.authFailure.value = nil
+                self.configurationFailure.value = nil
                 self.up.withLockedValue { $0 = true }
                 RedisMetrics.connection(self.index, up: true)
                 channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
@@ -154,9 +155,9 @@ final class RedisConnectionSlot: Sendable {
                 // The latest attempt decides: a server that later stops answering is an outage.
                 switch error {
                 case RedisClientError.authenticationFailed, RedisClientError.tlsFailed:
-                    self.authFailure.value = error as? RedisClientError
+                    self.configurationFailure.value = error as? RedisClientError
                 default:
-                    self.authFailure.value = nil
+                    self.configurationFailure.value = nil
                 }
                 self.scheduleReconnect(failures: failures + 1, error: error)
             }

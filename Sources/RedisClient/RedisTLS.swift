@@ -18,6 +18,9 @@ public struct RedisTLS: Sendable {
     /// gives addresses, not names). Nil: the host, or its IP address.
     public let serverName: String?
     let context: NIOSSLContext
+    /// For ``diagnose``: takes any certificate into a callback that reads it and fails the
+    /// handshake. It needs no trust roots: the callback replaces all of BoringSSL's verification.
+    private let diagnosticContext: NIOSSLContext
 
     public init(
         caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil
@@ -47,6 +50,10 @@ public struct RedisTLS: Sendable {
                     try Self.load(keyFile, "client key") { try NIOSSLPrivateKey(file: $0, format: .pem) })
             }
             self.context = try NIOSSLContext(configuration: configuration)
+            var diagnostic = TLSConfiguration.makeClientConfiguration()
+            diagnostic.minimumTLSVersion = .tlsv12
+            diagnostic.trustRoots = .certificates([])
+            self.diagnosticContext = try NIOSSLContext(configuration: diagnostic)
         } catch let error as RedisClientError {
             throw error
         } catch {
@@ -121,16 +128,9 @@ public struct RedisTLS: Sendable {
     /// connection's error says only "certificate verify failed".
     func diagnose(host: String, port: Int, on eventLoop: any EventLoop, timeout: TimeAmount) -> EventLoopFuture<String>
     {
-        // The callback replaces all of BoringSSL's verification (it is called only under
-        // full verification), and fails it: this connection never carries a command.
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.certificateVerification = .fullVerification
         let leaf = NIOLoopBoundBox<NIOSSLCertificate?>(nil, eventLoop: eventLoop)
         let generic = "its certificate is not signed by a CA in \(self.caFile ?? "the system's trust store")"
-        guard let context = try? NIOSSLContext(configuration: configuration) else {
-            return eventLoop.makeSucceededFuture(generic)
-        }
+        let context = self.diagnosticContext
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
@@ -147,13 +147,8 @@ public struct RedisTLS: Sendable {
             }
             .connect(host: host, port: port)
             .flatMap { channel in
-                let handshake = try? channel.pipeline.syncOperations.handler(type: TLSHandshake.self)
-                let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-                return (handshake?.completed ?? channel.eventLoop.makeSucceededVoidFuture())
-                    .always { _ in
-                        timer.cancel()
-                        channel.close(promise: nil)
-                    }
+                TLSHandshake.wait(on: channel, deadline: .now() + timeout)
+                    .always { _ in channel.close(promise: nil) }
             }
             .recover { _ in }
             .map {
@@ -183,6 +178,16 @@ final class TLSHandshake: ChannelInboundHandler, RemovableChannelHandler {
     init(promise: EventLoopPromise<Void>) {
         self.promise = promise
         self.completed = promise.futureResult
+    }
+
+    /// Waits for the handshake of `channel`'s TLSHandshake handler (at once when it has none),
+    /// closing the channel if it has not completed by `deadline`.
+    static func wait(on channel: any Channel, deadline: NIODeadline) -> EventLoopFuture<Void> {
+        guard let handshake = try? channel.pipeline.syncOperations.handler(type: TLSHandshake.self) else {
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        let timeout = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+        return handshake.completed.always { _ in timeout.cancel() }
     }
 
     private func complete(_ result: Result<Void, any Error>) {
