@@ -131,9 +131,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         Glibc.kill(pid, signal)
     }
 
-    /// Runs redis-cli against this server and returns what it printed. It waits for redis-cli
-    /// without blocking a thread of the (two-thread) cooperative pool, which would stall every
-    /// other test's tasks meanwhile.
+    /// Runs redis-cli against this server and returns what it printed.
     public func cli(_ arguments: [String]) async throws -> String {
         let cli = Process()
         cli.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -142,18 +140,25 @@ public final class RedisServerProcess: @unchecked Sendable {
         cli.standardOutput = output
         cli.standardError = FileHandle.nullDevice
         try cli.run()
-        // Polled rather than awaited through `terminationHandler`, which Foundation on Linux has
-        // been seen not to call; redis-cli that outlives its deadline is killed.
-        let deadline = ContinuousClock.now + .seconds(20)
-        let pid = cli.processIdentifier
-        while cli.isRunning, !Self.hasExited(pid) {
+        try await Self.waitForExit(cli, within: .seconds(20), "redis-cli \(arguments.first ?? "")")
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+extension RedisServerProcess {
+    /// Waits for a started tool to exit, without blocking a thread of the (two-thread)
+    /// cooperative pool. Polled rather than awaited through `terminationHandler`, which Foundation
+    /// on Linux has been seen not to call; a tool that outlives `limit` is killed.
+    static func waitForExit(_ process: Process, within limit: Duration, _ name: String) async throws {
+        let deadline = ContinuousClock.now + limit
+        let pid = process.processIdentifier
+        while process.isRunning, !Self.hasExited(pid) {
             if ContinuousClock.now > deadline {
-                cli.terminate()
-                throw TestFailure("redis-cli \(arguments.first ?? "") did not finish in 20 s")
+                process.terminate()
+                throw TestFailure("\(name) did not finish in \(limit)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 }
 

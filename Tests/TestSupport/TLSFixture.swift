@@ -57,15 +57,7 @@ public struct TestCertificates: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Polled, not waited for, so that no thread of the cooperative pool blocks.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning, !RedisServerProcess.hasExited(process.processIdentifier) {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                throw TestFailure("openssl \(arguments.first ?? "") did not finish in 60 s")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await RedisServerProcess.waitForExit(process, within: .seconds(60), "openssl \(arguments.first ?? "")")
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw TestFailure("openssl \(arguments.joined(separator: " ")) failed")
