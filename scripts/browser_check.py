@@ -14,12 +14,11 @@ import http.client
 import json
 import re
 import subprocess
-import sys
-import traceback
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from checks import check, finish
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -38,21 +37,6 @@ NEW_PASSWORD = "a brand new passphrase"
 PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Version/18.1 Mobile/15E148 Safari/604.1"
 LAPTOP_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 HOSTILE_UA = '<img src=x onerror="window.__xss = 1">'
-results = []
-
-
-def check(name):
-    def run(function):
-        try:
-            function()
-            results.append((name, None))
-            print(f"  ok    {name}", flush=True)
-        except Exception:  # noqa: BLE001 - every failure is reported, then the run fails
-            results.append((name, traceback.format_exc()))
-            print(f"  FAIL  {name}\n{traceback.format_exc()}", flush=True)
-        return function
-
-    return run
 
 
 class Device:
@@ -324,6 +308,4 @@ try:
 finally:
     browser.quit()
 
-failed = [name for name, error in results if error]
-print(f"{len(results) - len(failed)}/{len(results)} browser checks passed")
-sys.exit(1 if failed else 0)
+finish(lambda passed, failed: f"{passed}/{passed + failed} browser checks passed")

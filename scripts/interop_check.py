@@ -8,7 +8,6 @@ asserts something a user of that library relies on; the run fails if any check f
 
 import sys
 import time
-import traceback
 import uuid
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from joserfc import jwt as josejwt
 from joserfc.jwk import KeySet, import_key
+from checks import check, finish
 from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnsupportedGrantTypeError
 from requests_oauthlib import OAuth2Session
@@ -35,21 +35,6 @@ client_id, client_secret = sys.argv[1].split(":", 1)
 instances = [dict(zip(["alg", "base", "keys"], arg.split("=", 2))) for arg in sys.argv[2:]]
 PASSWORD = "correct horse battery"
 AUDIENCE = "authd"
-results = []
-
-
-def check(name):
-    def run(function):
-        try:
-            function()
-            results.append((name, None))
-            print(f"  ok    {name}")
-        except Exception:  # noqa: BLE001 - every failure is reported, then the run fails
-            results.append((name, traceback.format_exc()))
-            print(f"  FAIL  {name}\n{traceback.format_exc()}")
-        return function
-
-    return run
 
 
 def discover(base):
@@ -272,6 +257,4 @@ def _():
         raise AssertionError("a refresh token passed introspection as a bearer token")
 
 
-failed = [name for name, error in results if error]
-print(f"interop: {len(results) - len(failed)} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+finish(lambda passed, failed: f"interop: {passed} passed, {failed} failed")
