@@ -1,9 +1,9 @@
 """What one user, one session and each operation cost Redis and authd: the inputs of docs/CAPACITY.md.
 
-    python3 Benchmarks/capacity.py AUTHD_PORT REDIS_PORT AUTHD_PID
+    AUTHD_LOGIN_THROTTLE=false Benchmarks/service.sh capacity
 
-Run by Benchmarks/capacity.sh, which starts a release build of authd (login throttling off) and a
-throwaway Redis. It signs up users from several loopback addresses (sign-ups are limited per
+Run by Benchmarks/service.sh (as `python3 Benchmarks/capacity.py AUTHD_PORT REDIS_PORT AUTHD_PID`),
+which starts a release build of authd and a throwaway Redis. It signs up users from several loopback addresses (sign-ups are limited per
 address), logs each in three times, then reads:
 - `MEMORY USAGE` of every key of each kind, and `used_memory` before and after;
 - `INFO commandstats` around each operation run N times: Redis commands per operation (those a
@@ -11,7 +11,7 @@ address), logs each in three times, then reads:
   network work included (microsecond resolution);
 - authd's own CPU time (utime + stime from /proc) around the same N operations, one at a time,
   each on a new connection, so with no batching: an upper bound next to the wrk figures of
-  Benchmarks/service.sh, which are the ones to plan with.
+  the load scenarios, which are the ones to plan with.
 """
 
 import http.client

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the shared load scenarios (../shared/bench: verify, refresh, login) against a release build
-# of authd with its own throwaway Redis, and prints the driver's figures. Two more scenarios give
+# of authd with its own throwaway Redis, and prints the driver's figures. The `capacity` scenario
+# instead takes the measurements of docs/CAPACITY.md (Benchmarks/capacity.py; run it with
+# AUTHD_LOGIN_THROTTLE=false, as the document's figures were). Two more scenarios give
 # the floor in the same run: `trivial` (GET /healthz on authd: same stack, no auth work) and
 # `bare` (a static 200 from a bare NIOHTTP1 server, Benchmarks/BareNIOServer).
 #   Benchmarks/service.sh [scenario ...]        default: bare trivial verify refresh login
@@ -89,6 +91,9 @@ for scenario in "${scenarios[@]}"; do
             --redis-port "$redis_port" --label bare-nio ${BENCH_JSON:+--json-out "$BENCH_JSON"}
         kill "$bare_pid"
         bare_pid=""
+        ;;
+    capacity)
+        python3 Benchmarks/capacity.py "$port" "$redis_port" "$authd_pid"
         ;;
     trivial)
         "$bench_dir/bench.sh" "http://127.0.0.1:$port" verify --verify-path /healthz --redis-port "$redis_port" \
