@@ -12,7 +12,11 @@
 #              BENCH_ALG (sign access tokens with a key of ES256, RS256 or EdDSA instead of HS256),
 #              BENCH_BIN (run this authd binary instead of building one), BENCH_LABEL (the name of
 #              the authd runs in the output; default authd), BENCH_TLS=1 (authd reaches Redis over
-#              TLS: rediss:// on BENCH_REDIS_PORT+2, with a CA and certificate made for the run).
+#              TLS: rediss:// on BENCH_REDIS_PORT+2, with a CA and certificate made for the run),
+#              BENCH_CLUSTER=1 (authd on a Redis Cluster of 3 primaries and 3 replicas on
+#              BENCH_REDIS_PORT+10 to +15, redis/cluster.sh; each scenario runs once per primary,
+#              the driver counting that primary's CPU, and the commands each node served are
+#              printed: how the load spreads).
 # authd inherits the environment, so AUTHD_* settings apply to the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +37,7 @@ cleanup() {
     [ -n "$authd_pid" ] && kill "$authd_pid" 2>/dev/null && wait "$authd_pid" 2>/dev/null || true
     [ -n "${bare_pid:-}" ] && kill "$bare_pid" 2>/dev/null || true
     REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh stop >/dev/null || true
+    [ -n "${BENCH_CLUSTER:-}" ] && REDIS_CLUSTER_PORT=$((redis_port + 10)) REDIS_DIR=$dir/cluster redis/cluster.sh stop >/dev/null
     [ -n "${BENCH_REPLICA:-}" ] && redis-cli -p $((redis_port + 1)) shutdown nosave >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
@@ -65,6 +70,24 @@ if [ -n "${BENCH_TLS:-}" ]; then
     tls_env=(REDIS_TLS_CA_FILE="$dir/ca.crt")
 fi
 
+# Redis Cluster: authd finds it from its nodes; REDIS_URL is then only for a password and rediss.
+cluster_env=()
+shard_ports=()
+if [ -n "${BENCH_CLUSTER:-}" ]; then
+    REDIS_CLUSTER_PORT=$((redis_port + 10)) REDIS_DIR=$dir/cluster redis/cluster.sh start >/dev/null
+    cluster_env=(REDIS_CLUSTER_NODES="$(REDIS_CLUSTER_PORT=$((redis_port + 10)) redis/cluster.sh nodes)")
+    for p in $(seq $((redis_port + 10)) $((redis_port + 15))); do
+        redis-cli -p "$p" role | head -1 | grep -q master && shard_ports+=("$p")
+    done
+    redis_url="redis://127.0.0.1:$((redis_port + 10))"
+fi
+# Commands each cluster node has served so far.
+node_commands() {
+    for p in $(seq $((redis_port + 10)) $((redis_port + 15))); do
+        echo -n "$p=$(redis-cli -p "$p" info stats | awk -F: '/^total_commands_processed/ { print $2 + 0 }') "
+    done
+}
+
 # Access tokens signed with a key of BENCH_ALG (ES256, RS256 or EdDSA) instead of HS256.
 keys_env=()
 if [ -n "${BENCH_ALG:-}" ]; then
@@ -73,7 +96,7 @@ if [ -n "${BENCH_ALG:-}" ]; then
 fi
 # Fresh secrets for this run only; nothing is written to disk.
 env ACCESS_TOKEN_SECRET="$("$bin" gen-secret)" REFRESH_TOKEN_SECRET="$("$bin" gen-secret)" \
-    REDIS_URL="$redis_url" LOG_LEVEL=warning "${keys_env[@]}" "${tls_env[@]}" \
+    REDIS_URL="$redis_url" LOG_LEVEL=warning "${keys_env[@]}" "${tls_env[@]}" "${cluster_env[@]}" \
     "$bin" serve --port "$port" --env-file "$dir/no.env" &
 authd_pid=$!
 for _ in $(seq 1 100); do
@@ -100,8 +123,18 @@ for scenario in "${scenarios[@]}"; do
             --label "${BENCH_LABEL:-authd}-trivial" ${BENCH_JSON:+--json-out "$BENCH_JSON"}
         ;;
     *)
-        "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" \
-            --label "${BENCH_LABEL:-authd}" ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+        if [ ${#shard_ports[@]} -gt 0 ]; then
+            before=$(node_commands)
+            for shard in "${shard_ports[@]}"; do
+                "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$shard" \
+                    --label "${BENCH_LABEL:-authd}-cluster-shard-$shard" ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+            done
+            echo "commands per cluster node during $scenario (primaries: ${shard_ports[*]}):"
+            paste <(echo "$before" | tr ' ' '\n') <(node_commands | tr ' ' '\n') | awk -F'[=\t]' 'NF == 4 { print "  " $1 ": " $4 - $2 }'
+        else
+            "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" \
+                --label "${BENCH_LABEL:-authd}" ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+        fi
         ;;
     esac
 done

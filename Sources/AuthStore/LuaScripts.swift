@@ -10,16 +10,29 @@ enum LuaScripts {
         -- version is still the one the caller checked the current password against.
         -- KEYS[1]  user hash              authd:user:{NAME}
         -- KEYS[2]  the user's sessions    authd:sessions:{NAME}
+        -- KEYS[3..] the session keys the caller read from the index (every key a script touches is in
+        --          KEYS, so that Redis Cluster routes and migrates them with the call)
         -- ARGV[1]  the password version the caller checked, ARGV[2] the new password hash (PHC string),
         -- ARGV[3]  the prefix of the user's session keys, authd:session:{NAME}:
-        -- Returns how many sessions were ended, or -1 when the password changed meanwhile (nothing done).
+        -- Returns how many sessions were ended; -1 when the password changed meanwhile; -2 when the index
+        -- holds a session whose key is not in KEYS (opened meanwhile): read the index and call again.
+        -- Nothing is done in either case.
         if redis.call('EXISTS', KEYS[1]) == 0 or (redis.call('HGET', KEYS[1], 'pwv') or '0') ~= ARGV[1] then
             return -1
         end
+        local given = {}
+        for i = 3, #KEYS do
+            given[KEYS[i]] = true
+        end
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+            if not given[ARGV[3] .. id] then
+                return -2
+            end
+        end
         redis.call('HSET', KEYS[1], 'password', ARGV[2], 'pwv', tonumber(ARGV[1]) + 1)
         local ended = 0
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-            ended = ended + redis.call('DEL', ARGV[3] .. id)
+        for i = 3, #KEYS do
+            ended = ended + redis.call('DEL', KEYS[i])
         end
         redis.call('DEL', KEYS[2])
         return ended
@@ -34,16 +47,51 @@ enum LuaScripts {
         -- KEYS[1]  session hash           authd:session:{NAME}:SID
         -- KEYS[2]  the user's sessions    authd:sessions:{NAME}   (sorted set: SID scored by expiry)
         -- KEYS[3]  user hash              authd:user:{NAME}
+        -- KEYS[4..] when the user is at the cap, the keys of the sessions the eviction may end, as the
+        --          script named them (below): every key it touches is in KEYS
         -- ARGV[1]  session id, ARGV[2] refresh token id, ARGV[3] now,
         -- ARGV[4]  refresh token expiry, ARGV[5] absolute session expiry (unix seconds, authd's clock),
         -- ARGV[6]  user agent, ARGV[7] client IP (either may be empty),
         -- ARGV[8]  the password version the login checked, ARGV[9] most sessions a user may hold
         -- Times are sent by authd, so TTLs are relative and immune to clock skew between authd and Redis.
-        -- Returns 1 when the session is open; 0 when the user is gone or the password changed meanwhile.
+        -- Returns 1 when the session is open; 0 when the user is gone or the password changed meanwhile;
+        -- {-2, SID...} when the user is at the cap and KEYS holds too few live sessions to end: nothing is
+        -- done, and the caller calls again with those sessions' keys.
         if redis.call('EXISTS', KEYS[3]) == 0 or (redis.call('HGET', KEYS[3], 'pwv') or '0') ~= ARGV[8] then
             return 0
         end
         local now = tonumber(ARGV[3])
+        local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
+        -- Over the cap, the sessions closest to expiry (the least recently used) end first; among equals,
+        -- in the index's order. Never this one. Only sessions whose keys were given can be ended: when too
+        -- few of them are still live (logins at once end each other's candidates), nothing is done, and
+        -- the script names the next candidates, a few more than it needs, for the caller's next call.
+        local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
+        local evicted = {}
+        local excess = #live + 1 - tonumber(ARGV[9])
+        if excess > 0 then
+            local given = {}
+            for i = 4, #KEYS do
+                given[KEYS[i]] = true
+            end
+            for _, id in ipairs(live) do
+                if #evicted == excess then
+                    break
+                end
+                if id ~= ARGV[1] and given[prefix .. id] then
+                    evicted[#evicted + 1] = id
+                end
+            end
+            if #evicted < excess then
+                local candidates = {-2}
+                for i = 1, math.min(#live, excess + 8) do
+                    if live[i] ~= ARGV[1] then
+                        candidates[#candidates + 1] = live[i]
+                    end
+                end
+                return candidates
+            end
+        end
         local ttl = tonumber(ARGV[4]) - now
         redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'rt_exp', ARGV[4], 'created', ARGV[3], 'last_used', ARGV[3],
             'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7])
@@ -51,27 +99,9 @@ enum LuaScripts {
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
         -- Drop sessions that expired since, so the index cannot grow without bound.
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-        -- Over the cap, the sessions closest to expiry (the least recently used) end first, the oldest
-        -- first among equals; never this one.
-        local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
-        if excess > 0 then
-            local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
-            local flat = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-            local candidates = {}
-            for i = 1, #flat, 2 do
-                if flat[i] ~= ARGV[1] then
-                    local created = tonumber(redis.call('HGET', prefix .. flat[i], 'created') or '0')
-                    candidates[#candidates + 1] = {flat[i], tonumber(flat[i + 1]), created}
-                end
-            end
-            table.sort(candidates, function(a, b)
-                if a[2] ~= b[2] then return a[2] < b[2] end
-                return a[3] < b[3]
-            end)
-            for i = 1, math.min(excess, #candidates) do
-                redis.call('DEL', prefix .. candidates[i][1])
-                redis.call('ZREM', KEYS[2], candidates[i][1])
-            end
+        for _, id in ipairs(evicted) do
+            redis.call('DEL', prefix .. id)
+            redis.call('ZREM', KEYS[2], id)
         end
         -- The index lives as long as its longest-lived session.
         redis.call('EXPIRE', KEYS[2], ttl, 'NX')
@@ -153,18 +183,30 @@ enum LuaScripts {
         -- Ends every session of a user, or every one but one (logout scope "others"), when the caller
         -- proves a live session: a stale token must never be a switch that logs a user out everywhere.
         -- KEYS[1]  the user's sessions    authd:sessions:{NAME}
-        -- KEYS[2]  (with a proof) the session hash that vouches for the caller, authd:session:{NAME}:SID
+        -- KEYS[2..] the session keys the caller read from the index, and the key of the session that
+        --          vouches for the caller (with a proof): every key the script touches is in KEYS, so that
+        --          Redis Cluster routes and migrates them with the call
         -- ARGV[1]  the prefix of the user's session keys, authd:session:{NAME}:
         -- ARGV[2]  the session id to keep, or '' to end them all
         -- ARGV[3]  the proof: 'none' (operators, who need none), 'refresh' or 'access'
-        -- ARGV[4]  with a proof, the presented token's id; ARGV[5] now; ARGV[6] the grace window (seconds)
+        -- ARGV[4]  with a proof, the presented token's id; ARGV[5] now; ARGV[6] the grace window (seconds);
+        -- ARGV[7]  the id of the session that vouches for the caller
         --   refresh: the token must be the session's current refresh token, or its predecessor within the
         --            grace window (two tabs at once), as rotate_session.lua allows;
         --   access:  the session must live and this access token must not be revoked on its own.
-        -- The session keys are derived from the index; they share its hash tag, so its Cluster slot.
-        -- Returns how many sessions were ended, or -1 when the proof fails (nothing ended).
+        -- The session keys share the index's hash tag, so its Cluster slot.
+        -- Returns how many sessions were ended; -1 when the proof fails; -2 when the index holds a session
+        -- whose key is not in KEYS (opened meanwhile): read the index and call again. Nothing is done in
+        -- either case.
+        local given = {}
+        for i = 2, #KEYS do
+            given[KEYS[i]] = true
+        end
+        if ARGV[3] ~= 'none' and not given[ARGV[1] .. ARGV[7]] then
+            return redis.error_reply('ERR the proving session key must be in KEYS')
+        end
         if ARGV[3] == 'refresh' then
-            local s = redis.call('HMGET', KEYS[2], 'rt', 'prev', 'rotated_at')
+            local s = redis.call('HMGET', ARGV[1] .. ARGV[7], 'rt', 'prev', 'rotated_at')
             local current = s[1] == ARGV[4]
             local window = tonumber(ARGV[6])
             local grace = s[2] == ARGV[4] and window > 0 and tonumber(ARGV[5]) - tonumber(s[3] or '0') <= window
@@ -172,12 +214,19 @@ enum LuaScripts {
                 return -1
             end
         elseif ARGV[3] == 'access' then
-            if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('HEXISTS', KEYS[2], 'deny:' .. ARGV[4]) == 1 then
+            local proof = ARGV[1] .. ARGV[7]
+            if redis.call('EXISTS', proof) == 0 or redis.call('HEXISTS', proof, 'deny:' .. ARGV[4]) == 1 then
                 return -1
             end
         end
+        local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+        for _, id in ipairs(ids) do
+            if not given[ARGV[1] .. id] then
+                return -2
+            end
+        end
         local ended = 0
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+        for _, id in ipairs(ids) do
             if id ~= ARGV[2] then
                 ended = ended + redis.call('DEL', ARGV[1] .. id)
                 redis.call('ZREM', KEYS[1], id)
@@ -192,12 +241,25 @@ enum LuaScripts {
         #"""
         -- Lists a user's live sessions, pruning the index of expired ones first.
         -- KEYS[1]  the user's sessions    authd:sessions:{NAME}
+        -- KEYS[2..] the session keys the caller read from the index (every key a script touches is in
+        --          KEYS, so that Redis Cluster routes and migrates them with the call)
         -- ARGV[1]  the prefix of the user's session keys, authd:session:{NAME}:
         -- ARGV[2]  now (unix seconds, authd's clock)
-        -- Returns a flat array: id, {field, value, ...}, id, {...}, ...
+        -- Returns a flat array: id, {field, value, ...}, id, {...}, ...; or -2 when the index holds a live
+        -- session whose key is not in KEYS (opened meanwhile): read the index and call again.
+        local given = {}
+        for i = 2, #KEYS do
+            given[KEYS[i]] = true
+        end
+        local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')
+        for _, id in ipairs(ids) do
+            if not given[ARGV[1] .. id] then
+                return -2
+            end
+        end
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
         local result = {}
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+        for _, id in ipairs(ids) do
             local fields = redis.call('HGETALL', ARGV[1] .. id)
             if #fields > 0 then
                 result[#result + 1] = id
@@ -264,29 +326,31 @@ enum LuaScripts {
         #"""
         -- Throttling: per counter, the failures in the current window and the attempts still running,
         -- checked and counted before the costly work they guard (a password hash, a sign-up).
-        -- KEYS     counters, all in one Cluster slot (the caller groups them); a counter's attempts in
-        --          flight live in KEYS[i] .. ':run'
-        -- ARGV[1]  'take', 'ok' or 'fail'; then, per key, its limit and its window in seconds:
-        --          ARGV[2*i], ARGV[2*i+1] for KEYS[i]
+        -- KEYS     pairs, all in one Cluster slot (the caller groups them): KEYS[2i-1] a counter of
+        --          failures, KEYS[2i] its attempts in flight (the counter's name and ':run')
+        -- ARGV[1]  'take', 'ok' or 'fail'; then, per pair, its limit and its window in seconds:
+        --          ARGV[2i], ARGV[2i+1] for pair i
         -- take:    when a counter's failures reach its limit, counts nothing and returns the seconds until
         --          the caller may try again (the longest TTL among the full counters). When failures and
         --          attempts in flight together reach it, counts nothing and returns -1: busy, try again in
         --          a moment (attempts that may still succeed do not refuse anyone). Otherwise counts one
-        --          attempt in flight on every key and returns 0. Check and count are one step, so parallel
+        --          attempt in flight on every pair and returns 0. Check and count are one step, so parallel
         --          requests can never run more checks than the limit leaves room for failures.
         -- ok:      the attempt succeeded: it is no longer in flight. Returns 0.
         -- fail:    the attempt failed: it is no longer in flight, and counts as a failure for the window
         --          (a new counter lives for its window). Returns 0.
         -- An attempt in flight is forgotten after 60 s even if its instance died before it finished.
         local action = ARGV[1]
+        local count = #KEYS / 2
         if action == 'take' then
             local wait, busy = 0, false
-            for i, key in ipairs(KEYS) do
+            for i = 1, count do
+                local key, running = KEYS[2 * i - 1], KEYS[2 * i]
                 local limit = tonumber(ARGV[2 * i])
                 local failures = tonumber(redis.call('GET', key) or '0')
                 if failures >= limit then
                     wait = math.max(wait, redis.call('TTL', key), 1)
-                elseif failures + tonumber(redis.call('GET', key .. ':run') or '0') >= limit then
+                elseif failures + tonumber(redis.call('GET', running) or '0') >= limit then
                     busy = true
                 end
             end
@@ -296,17 +360,18 @@ enum LuaScripts {
             if busy then
                 return -1
             end
-            for _, key in ipairs(KEYS) do
-                redis.call('INCR', key .. ':run')
-                redis.call('EXPIRE', key .. ':run', 60)
+            for i = 1, count do
+                redis.call('INCR', KEYS[2 * i])
+                redis.call('EXPIRE', KEYS[2 * i], 60)
             end
             return 0
         end
-        for i, key in ipairs(KEYS) do
-            if tonumber(redis.call('GET', key .. ':run') or '0') > 1 then
-                redis.call('DECR', key .. ':run')
+        for i = 1, count do
+            local key, running = KEYS[2 * i - 1], KEYS[2 * i]
+            if tonumber(redis.call('GET', running) or '0') > 1 then
+                redis.call('DECR', running)
             else
-                redis.call('DEL', key .. ':run')
+                redis.call('DEL', running)
             end
             if action == 'fail' then
                 redis.call('INCR', key)

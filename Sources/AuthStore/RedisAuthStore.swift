@@ -60,28 +60,37 @@ public struct RedisAuthStore: AuthStore {
 
     public func changePassword(username: String, expectedVersion: String, newHash: String) async throws -> Int? {
         Self.count(
-            try await self.runRevocation(
-                LuaScripts.changePassword,
-                keys: [self.keys.user(username), self.keys.sessions(username)],
-                arguments: [expectedVersion, newHash, self.keys.sessionPrefix(username)]
-            ))
+            try await self.withSessionKeys(username) { sessionKeys in
+                try await self.runRevocation(
+                    LuaScripts.changePassword,
+                    keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
+                    arguments: [expectedVersion, newHash, self.keys.sessionPrefix(username)]
+                )
+            })
     }
 
     // MARK: Sessions
 
     public func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> Bool {
-        try await self.run(
-            LuaScripts.createSession,
-            keys: [
-                self.keys.session(session.username, session.id), self.keys.sessions(session.username),
-                self.keys.user(session.username),
-            ],
-            arguments: [
-                session.id, session.refreshTokenID, String(now), String(session.refreshExpiresAt),
-                String(session.absoluteExpiresAt), session.client.userAgent, session.client.ip,
-                session.passwordVersion, String(maxSessions),
-            ]
-        ).int == 1
+        let keys = [
+            self.keys.session(session.username, session.id), self.keys.sessions(session.username),
+            self.keys.user(session.username),
+        ]
+        let arguments = [
+            session.id, session.refreshTokenID, String(now), String(session.refreshExpiresAt),
+            String(session.absoluteExpiresAt), session.client.userAgent, session.client.ip,
+            session.passwordVersion, String(maxSessions),
+        ]
+        // At the cap, the script names the sessions it may evict, and is called again with their
+        // keys: only a user at the cap pays for a second call (a third when many logins of the
+        // user run at once).
+        var evicted: [String] = []
+        for _ in 0..<10 {
+            let reply = try await self.run(LuaScripts.createSession, keys: keys + evicted, arguments: arguments)
+            guard let named = reply.array, named.first?.int == Self.indexChanged else { return reply.int == 1 }
+            evicted = named.dropFirst().compactMap(\.string).map { self.keys.session(session.username, $0) }
+        }
+        throw StoreUnavailableError(reason: "the session index of a user kept changing")
     }
 
     public func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult {
@@ -119,27 +128,33 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func endSessions(username: String, keeping: String?, proof: SessionProof?) async throws -> Int? {
-        var keys = [self.keys.sessions(username)]
         var arguments = [self.keys.sessionPrefix(username), keeping ?? ""]
+        var proving: String?
         switch proof {
         case nil:
             arguments.append("none")
         case .refreshToken(let sessionID, let tokenID, let now, let grace):
-            keys.append(self.keys.session(username, sessionID))
-            arguments += ["refresh", tokenID, String(now), String(grace)]
+            proving = sessionID
+            arguments += ["refresh", tokenID, String(now), String(grace), sessionID]
         case .accessToken(let sessionID, let tokenID):
-            keys.append(self.keys.session(username, sessionID))
-            arguments += ["access", tokenID]
+            proving = sessionID
+            arguments += ["access", tokenID, "0", "0", sessionID]
         }
-        return Self.count(try await self.runRevocation(LuaScripts.endSessions, keys: keys, arguments: arguments))
+        return Self.count(
+            try await self.withSessionKeys(username, including: proving) { sessionKeys in
+                try await self.runRevocation(
+                    LuaScripts.endSessions, keys: [self.keys.sessions(username)] + sessionKeys, arguments: arguments)
+            })
     }
 
     public func listSessions(username: String, now: Int) async throws -> [SessionInfo] {
-        let reply = try await self.run(
-            LuaScripts.listSessions,
-            keys: [self.keys.sessions(username)],
-            arguments: [self.keys.sessionPrefix(username), String(now)]
-        )
+        let reply = try await self.withSessionKeys(username) { sessionKeys in
+            try await self.run(
+                LuaScripts.listSessions,
+                keys: [self.keys.sessions(username)] + sessionKeys,
+                arguments: [self.keys.sessionPrefix(username), String(now)]
+            )
+        }
         let items = reply.array ?? []
         return stride(from: 0, to: items.count - 1, by: 2).compactMap { index in
             guard let id = items[index].string, let flat = items[index + 1].array else { return nil }
@@ -182,22 +197,25 @@ public struct RedisAuthStore: AuthStore {
     }
 
     /// The counters of a scope, grouped by Cluster slot: the user's two share the user's hash tag,
-    /// and each group is checked and counted by one script.
+    /// and each group is checked and counted by one script. Each counter goes with the key of its
+    /// attempts in flight.
     private func throttleGroups(_ scope: ThrottleScope, policy: ThrottlePolicy) -> [([String], [String])] {
-        func limits(_ limits: ThrottlePolicy.Limit...) -> [String] {
-            limits.flatMap { [String($0.failures), String($0.windowSeconds)] }
+        func group(_ counters: (String, ThrottlePolicy.Limit)...) -> ([String], [String]) {
+            (
+                counters.flatMap { [$0.0, self.keys.running($0.0)] },
+                counters.flatMap { [String($0.1.failures), String($0.1.windowSeconds)] }
+            )
         }
         switch scope {
         case .password(let username, let ip):
             return [
-                (
-                    [self.keys.throttleUserFromAddress(username, ip), self.keys.throttleUser(username)],
-                    limits(policy.userFromAddress, policy.user)
-                ),
-                ([self.keys.throttleAddress(ip)], limits(policy.address)),
+                group(
+                    (self.keys.throttleUserFromAddress(username, ip), policy.userFromAddress),
+                    (self.keys.throttleUser(username), policy.user)),
+                group((self.keys.throttleAddress(ip), policy.address)),
             ]
         case .signUp(let ip):
-            return [([self.keys.throttleSignUp(ip)], limits(policy.signUpFromAddress))]
+            return [group((self.keys.throttleSignUp(ip), policy.signUpFromAddress))]
         }
     }
 
@@ -226,12 +244,17 @@ public struct RedisAuthStore: AuthStore {
         )
     }
 
-    /// PING, then loads any script Redis lacks (after a restart or `SCRIPT FLUSH`).
+    /// PING, then loads any script Redis lacks (after a restart or `SCRIPT FLUSH`); on a cluster,
+    /// on every primary.
     public func checkReadiness() async throws {
         try await self.guarded {
             try await self.redis.ping()
-            let loaded = try await self.redis.send("SCRIPT", ["EXISTS"] + LuaScripts.all.map(\.sha1)).array ?? []
-            for (script, present) in zip(LuaScripts.all, loaded) where present.int != 1 {
+            let replies = try await self.redis.broadcast(
+                RedisCommand("SCRIPT", ["EXISTS"] + LuaScripts.all.map(\.sha1)))
+            for (index, script) in LuaScripts.all.enumerated()
+            where replies.contains(where: { reply in
+                (reply.array.flatMap { $0.indices.contains(index) ? $0[index].int : nil }) != 1
+            }) {
                 try await self.redis.scriptLoad(script)
             }
         }
@@ -269,6 +292,30 @@ public struct RedisAuthStore: AuthStore {
             }
             throw StoreUnavailableError(reason: "script missing after SCRIPT LOAD")
         }
+    }
+
+    /// What a script that is given the user's session keys returns when the index holds one more:
+    /// a session opened between the caller's read of the index and the script.
+    private static let indexChanged = -2
+
+    /// Runs `script` with the keys of the user's sessions as the index lists them (and `including`
+    /// session's, when given), again while it answers ``indexChanged``: every key a script touches
+    /// is in its KEYS, as Redis Cluster needs, and the script itself checks that the list is whole.
+    private func withSessionKeys(
+        _ username: String, including extra: String? = nil, _ script: ([String]) async throws -> RedisValue
+    ) async throws -> RedisValue {
+        for _ in 0..<10 {
+            let ids =
+                try await self.guarded {
+                    try await self.redis.send("ZRANGE", [self.keys.sessions(username), "0", "-1"])
+                }.array?.compactMap(\.string) ?? []
+            var keys = ids.map { self.keys.session(username, $0) }
+            if let extra, !ids.contains(extra) { keys.append(self.keys.session(username, extra)) }
+            let reply = try await script(keys)
+            if reply.int != Self.indexChanged { return reply }
+        }
+        // Ten sessions opened, each between a read of the index and the script.
+        throw StoreUnavailableError(reason: "the session index of a user kept changing")
     }
 
     /// The count a script returns, or `nil` for its -1: a check inside the script refused (a

@@ -46,14 +46,20 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)throttle:{\(Self.keySafeName(username))}"
     }
 
-    /// Password attempts from one address, any user; TTL: the throttle window.
+    /// Password attempts from one address, any user; TTL: the throttle window. The address is the
+    /// hash tag, so that the counter and its attempts in flight share a Cluster slot.
     public func throttleAddress(_ ip: String) -> String {
-        "\(self.prefix)throttle:ip:\(Self.keySafe(ip))"
+        "\(self.prefix)throttle:ip:{\(Self.keySafe(ip))}"
     }
 
     /// Sign-ups from one address; TTL: the throttle window.
     public func throttleSignUp(_ ip: String) -> String {
-        "\(self.prefix)throttle:signup:\(Self.keySafe(ip))"
+        "\(self.prefix)throttle:signup:{\(Self.keySafe(ip))}"
+    }
+
+    /// The attempts in flight that a throttle counter guards; TTL: 60 s.
+    public func running(_ counter: String) -> String {
+        counter + ":run"
     }
 
     /// A user name as it may stand in a key: the canonical name when it is a valid one, otherwise

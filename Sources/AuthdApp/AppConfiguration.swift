@@ -261,6 +261,23 @@ private struct EnvironmentReader {
         } else if primary != nil {
             throw ConfigurationError("REDIS_SENTINEL_PRIMARY is set but REDIS_SENTINELS is not: list the sentinels")
         }
+        if let list = self.env["REDIS_CLUSTER_NODES"], !list.isEmpty {
+            guard redis.sentinel == nil else {
+                throw ConfigurationError("REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set: a deployment uses one")
+            }
+            guard redis.database == 0 else {
+                throw ConfigurationError(
+                    "REDIS_URL names database \(redis.database), but a Redis Cluster has only database 0")
+            }
+            guard case .tcp = redis.endpoint else {
+                throw ConfigurationError("REDIS_CLUSTER_NODES is set, but REDIS_URL is a unix socket")
+            }
+            do {
+                redis.cluster = try ClusterConfiguration(list: list)
+            } catch {
+                throw ConfigurationError("REDIS_CLUSTER_NODES: \(error) (for example 10.0.0.5:6379,10.0.0.6:6379)")
+            }
+        }
         return redis
     }
 

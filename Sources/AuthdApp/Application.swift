@@ -88,8 +88,10 @@ public final class Application: Sendable {
     public func start() async throws -> Int {
         let c = self.configuration
         let mode =
-            c.redis.sentinel != nil
-            ? "sentinel" : { if case .unixSocket = c.redis.endpoint { "unix" } else { "single" } }()
+            c.redis.cluster != nil
+            ? "cluster"
+            : c.redis.sentinel != nil
+                ? "sentinel" : { if case .unixSocket = c.redis.endpoint { "unix" } else { "single" } }()
         // Every effective setting that is not a secret, so an operator can check what took effect.
         if c.issuerIsDefault, !AppConfiguration.isLoopback(c.http.host) {
             self.logger.warning(

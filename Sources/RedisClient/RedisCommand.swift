@@ -67,6 +67,26 @@ public struct RedisCommand: Sendable {
         buffer.writeBytes(self.encoded)
     }
 
+    /// The argument at `index` (0 is the name), read back from the encoded bytes.
+    func argument(_ index: Int) -> ArraySlice<UInt8>? {
+        var position = 0
+        var current = 0
+        while position < self.encoded.count {
+            // `$`, the length's digits, CRLF, the bytes, CRLF.
+            position += 1
+            var length = 0
+            while self.encoded[position] != 13 {
+                length = length * 10 + Int(self.encoded[position] &- 48)
+                position += 1
+            }
+            position += 2
+            if current == index { return self.encoded[position..<(position + length)] }
+            position += length + 2
+            current += 1
+        }
+        return nil
+    }
+
     /// The bytes ``encode(into:)`` writes, for tests.
     var resp: [UInt8] {
         var buffer = ByteBuffer()

@@ -36,7 +36,10 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     /// When set, the primary's address comes from Redis Sentinel instead of `endpoint`, asked
     /// anew at every (re)connect, so that a failover is followed without a restart.
     public var sentinel: SentinelConfiguration?
-    /// TLS for every connection, to the sentinels too; nil: plain TCP.
+    /// When set, Redis is a Redis Cluster found from these nodes: ``endpoint`` and ``database``
+    /// are not used, and each command goes to the primary of its key's slot.
+    public var cluster: ClusterConfiguration?
+    /// TLS for every connection, to the sentinels and cluster nodes too; nil: plain TCP.
     public var tls: RedisTLS?
 
     public init(endpoint: Endpoint) {
@@ -83,6 +86,11 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
 
     /// The URL with the password replaced by `***`.
     public var description: String {
+        if let cluster = self.cluster {
+            let auth = self.password == nil ? "" : ":***@"
+            let hosts = cluster.nodes.map { "\($0.host):\($0.port)" }.joined(separator: ",")
+            return "\(self.tls == nil ? "cluster" : "cluster+tls")://\(auth)\(hosts)"
+        }
         if let sentinel = self.sentinel {
             let auth = self.password == nil ? "" : ":***@"
             let hosts = sentinel.sentinels.map { "\($0.host):\($0.port)" }.joined(separator: ",")
@@ -125,17 +133,51 @@ public struct SentinelConfiguration: Sendable, Hashable {
 
     /// Parses `host:port,host:port`.
     public init(list: String, primaryName: String) throws(RedisClientError) {
-        var sentinels: [Address] = []
-        for entry in list.split(separator: ",") {
-            let parts = entry.trimmingCharacters(in: .whitespaces).split(separator: ":")
-            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
-                throw .invalidConfiguration("sentinels must be host:port pairs separated by commas")
-            }
-            sentinels.append(Address(host: String(parts[0]), port: port))
+        guard let sentinels = Address.list(list) else {
+            throw .invalidConfiguration("sentinels must be host:port pairs separated by commas")
         }
-        guard !sentinels.isEmpty, !primaryName.isEmpty else {
+        guard !primaryName.isEmpty else {
             throw .invalidConfiguration("Sentinel needs at least one sentinel and a primary name")
         }
         self.init(sentinels: sentinels, primaryName: primaryName)
+    }
+}
+
+extension SentinelConfiguration.Address {
+    /// `host:port,host:port`, at least one; nil when malformed.
+    static func list(_ text: String) -> [Self]? {
+        var addresses: [Self] = []
+        for entry in text.split(separator: ",") {
+            let parts = entry.trimmingCharacters(in: .whitespaces).split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+                return nil
+            }
+            addresses.append(Self(host: String(parts[0]), port: port))
+        }
+        return addresses.isEmpty ? nil : addresses
+    }
+}
+
+/// Where to find a Redis Cluster: any of its nodes; the client learns the rest from them.
+public struct ClusterConfiguration: Sendable, Hashable {
+    public typealias Address = SentinelConfiguration.Address
+
+    /// The nodes asked for the slot map when no known primary answers; one is enough, more survive
+    /// that one being down.
+    public var nodes: [Address]
+    /// How often the slot map is refreshed when nothing prompts it (a redirection or a node lost
+    /// prompts it at once).
+    public var refreshInterval: TimeAmount = .seconds(10)
+
+    public init(nodes: [Address]) {
+        self.nodes = nodes
+    }
+
+    /// Parses `host:port,host:port`.
+    public init(list: String) throws(RedisClientError) {
+        guard let nodes = Address.list(list) else {
+            throw .invalidConfiguration("cluster nodes must be host:port pairs separated by commas")
+        }
+        self.init(nodes: nodes)
     }
 }

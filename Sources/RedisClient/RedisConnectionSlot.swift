@@ -24,8 +24,8 @@ final class RedisConnectionSlot: Sendable {
     }
 
     let eventLoop: any EventLoop
-    /// The slot's number in its pool, for metrics.
-    let index: Int
+    /// The slot's name in metrics: its number in the pool, after the node's address in a cluster.
+    let label: String
     private let configuration: RedisConfiguration
     private let logger: Logger
     private let state: NIOLoopBoundBox<State>
@@ -38,8 +38,8 @@ final class RedisConnectionSlot: Sendable {
     /// caller (and every 503's log line) names the cause.
     private let configurationFailure: NIOLoopBoundBox<RedisClientError?>
 
-    init(index: Int, eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
-        self.index = index
+    init(label: String, eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
+        self.label = label
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.logger = logger
@@ -149,7 +149,7 @@ final class RedisConnectionSlot: Sendable {
                 self.state.value = .connected(channel, handler)
                 self.configurationFailure.value = nil
                 self.up.withLockedValue { $0 = true }
-                RedisMetrics.connection(self.index, up: true)
+                RedisMetrics.connection(self.label, up: true)
                 channel.closeFuture.whenComplete { _ in self.connectionClosed(channel) }
             case .failure(let error):
                 // The latest attempt decides: a server that later stops answering is an outage.
@@ -167,7 +167,7 @@ final class RedisConnectionSlot: Sendable {
     private func connectionClosed(_ channel: any Channel) {
         guard case .connected(let current, _) = self.state.value, current === channel else { return }
         self.up.withLockedValue { $0 = false }
-        RedisMetrics.connection(self.index, up: false)
+        RedisMetrics.connection(self.label, up: false)
         self.logger.warning("redis connection lost", metadata: ["redis": "\(self.configuration)"])
         // Reconnect at once, but fail new commands fast until it is up.
         self.connect(failures: 1)

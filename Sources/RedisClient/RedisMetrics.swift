@@ -25,8 +25,14 @@ enum RedisMetrics {
         }
     }
 
-    /// 1 while the pool's connection number `index` is up, 0 while it is down.
-    static func connection(_ index: Int, up: Bool) {
-        Gauge(label: "authd_redis_connection_up", dimensions: [("connection", String(index))]).record(up ? 1 : 0)
+    /// A Redis Cluster's redirection followed: `moved`, `ask`, or `retry` (TRYAGAIN, CLUSTERDOWN).
+    static func redirection(_ kind: String) {
+        Counter(label: "authd_redis_cluster_redirections_total", dimensions: [("kind", kind)]).increment()
+    }
+
+    /// 1 while the pool's connection `label` (its number, after its node's address in a cluster)
+    /// is up, 0 while it is down.
+    static func connection(_ label: String, up: Bool) {
+        Gauge(label: "authd_redis_connection_up", dimensions: [("connection", label)]).record(up ? 1 : 0)
     }
 }

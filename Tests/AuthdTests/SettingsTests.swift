@@ -291,6 +291,16 @@ struct SettingsTests {
         Case(variable: "REDIS_SENTINELS", settings: ["REDIS_SENTINELS": "127.0.0.1:1"]) { app, _ in
             try await Self.logLine(app, "redis_mode", "sentinel")
         },
+        Case(variable: "REDIS_CLUSTER_NODES", settings: ["REDIS_CLUSTER_NODES": "@CLUSTER@"]) { app, base in
+            try await Self.logLine(app, "redis_mode", "cluster")
+            let login = try await Self.signUpAndLogIn(app)
+            #expect(login.status == 200)
+            #expect(try await app.client.get("/me", bearer: login["accessToken"]).status == 200)
+            // Nothing of it in the Redis that REDIS_URL names: the cluster holds it.
+            let redis = try TestRedis.makeClient()
+            #expect(try await redis.send("EXISTS", [RedisKeys(prefix: base.prefix).user("setting")]).int == 0)
+            await redis.shutdown()
+        },
         Case(
             variable: "REDIS_SENTINEL_PRIMARY",
             settings: ["REDIS_SENTINELS": "127.0.0.1:1", "REDIS_SENTINEL_PRIMARY": "orders-primary"]
@@ -350,6 +360,14 @@ struct SettingsTests {
             for (name, value) in settings { settings[name] = values[value] ?? value }
         }
         defer { tls?.0.remove() }
+        var cluster: RedisClusterProcess?
+        if settings["REDIS_CLUSTER_NODES"] == "@CLUSTER@" {
+            let started = try RedisClusterProcess()
+            try await started.start()
+            cluster = started
+            settings["REDIS_CLUSTER_NODES"] = started.seeds
+        }
+        defer { withExtendedLifetime(cluster) {} }
         var environment = base.environment
         var dotEnv: [String: String] = [:]
         if testCase.viaDotEnv { dotEnv = settings } else { environment.merge(settings) { _, new in new } }

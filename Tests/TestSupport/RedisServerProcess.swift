@@ -114,11 +114,17 @@ public final class RedisServerProcess: @unchecked Sendable {
         throw TestFailure("redis-server on port \(self.port) did not start")
     }
 
+    /// Whether the server was started and has not been killed.
+    public var isRunning: Bool { self.process.map { !Self.hasExited($0.processIdentifier) } ?? false }
+
     /// SIGKILL: the server vanishes at once, as in a crash.
     public func kill() {
         guard let process = self.process else { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let pid = process.processIdentifier
+        Glibc.kill(pid, SIGKILL)
+        // Not waitUntilExit(), which spins forever when Foundation misses the exit (AuthdProcess).
+        let end = Date().addingTimeInterval(5)
+        while !Self.hasExited(pid), Date() < end { usleep(2_000) }
         self.process = nil
     }
 
@@ -154,7 +160,7 @@ extension RedisServerProcess {
         let pid = process.processIdentifier
         while process.isRunning, !Self.hasExited(pid) {
             if ContinuousClock.now > deadline {
-                process.terminate()
+                Glibc.kill(pid, SIGKILL)
                 throw TestFailure("\(name) did not finish in \(limit)")
             }
             try await Task.sleep(for: .milliseconds(5))
@@ -163,6 +169,19 @@ extension RedisServerProcess {
 }
 
 extension RedisServerProcess {
+    /// The exit status of a process that has exited (``waitForExit(_:within:_:)``): Foundation's,
+    /// or, when Foundation missed the exit and the process is a zombie still, the kernel's from
+    /// /proc (the last field of `stat`, in `wait` format).
+    static func exitStatus(of process: Process) -> Int32 {
+        if !process.isRunning { return process.terminationStatus }
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let last = stat.split(separator: " ").last.flatMap({
+                Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            })
+        else { return -1 }
+        return (last >> 8) & 0xFF
+    }
+
     /// Whether the process has exited, whether or not it was reaped: gone, or a zombie.
     static func hasExited(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -31,6 +31,8 @@ public struct TestCertificates: Sendable {
             ("expired", "DNS:localhost,IP:127.0.0.1", -1, "serverAuth"),
             ("named", "DNS:redis.internal.test", 2, "serverAuth"),
             ("client", "DNS:authd-client", 2, "clientAuth"),
+            // A cluster node: it is also the client of the other nodes' TLS cluster bus.
+            ("node", "DNS:localhost,IP:127.0.0.1", 2, "serverAuth,clientAuth"),
         ]
         for (name, names, days, usage) in leaves {
             try await certificates.openssl(
@@ -58,8 +60,7 @@ public struct TestCertificates: Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         try await RedisServerProcess.waitForExit(process, within: .seconds(60), "openssl \(arguments.first ?? "")")
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        guard RedisServerProcess.exitStatus(of: process) == 0 else {
             throw TestFailure("openssl \(arguments.joined(separator: " ")) failed")
         }
     }
@@ -69,7 +70,9 @@ extension RedisServerProcess {
     /// A redis-server that speaks TLS on `tlsPort` (and plain TCP on `port`, for the start-up
     /// check), with the certificate `leaf` of `certificates`, asking clients for a certificate
     /// signed by its CA when `clientCertificates` is set.
-    public convenience init(tls certificates: TestCertificates, leaf: String, clientCertificates: Bool) throws {
+    public convenience init(
+        tls certificates: TestCertificates, leaf: String, clientCertificates: Bool, extraArguments: [String] = []
+    ) throws {
         let tlsPort = try freePort()
         try self.init(
             extraArguments: [
@@ -78,7 +81,7 @@ extension RedisServerProcess {
                 "--tls-key-file", certificates.path("\(leaf).key"),
                 "--tls-ca-cert-file", certificates.ca,
                 "--tls-auth-clients", clientCertificates ? "yes" : "no",
-            ],
+            ] + extraArguments,
             tlsPort: tlsPort)
     }
 

@@ -140,6 +140,12 @@ public struct TestPair: Sendable {
     public let b: TestApp
     public let prefix: String
 
+    public init(a: TestApp, b: TestApp, prefix: String) {
+        self.a = a
+        self.b = b
+        self.prefix = prefix
+    }
+
     public func stop() async {
         await self.a.stop()
         await self.b.stop()

@@ -14,9 +14,12 @@ extension RedisClient {
         }
     }
 
-    /// [SCRIPT LOAD](https://redis.io/commands/script-load): loads a script into the script cache.
+    /// [SCRIPT LOAD](https://redis.io/commands/script-load): loads a script into the script cache
+    /// (of every primary, on a cluster).
     public func scriptLoad(_ script: RedisScript) async throws {
-        let sha = try await self.send(RedisCommand("SCRIPT", ["LOAD", script.source]), as: \.string)
-        guard sha == script.sha1 else { throw RedisClientError.unexpectedReply(command: "SCRIPT LOAD") }
+        for reply in try await self.broadcast(RedisCommand("SCRIPT", ["LOAD", script.source])) {
+            if case .error(let error) = reply { throw error }
+            guard reply.string == script.sha1 else { throw RedisClientError.unexpectedReply(command: "SCRIPT LOAD") }
+        }
     }
 }

@@ -1,0 +1,416 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The client's cluster mode: a slot map from `CLUSTER SLOTS`, a ``RedisNodePool`` per primary,
+/// and commands routed by their key's slot.
+///
+/// - `MOVED` updates the map and retries on the new owner; `ASK` retries once on the target,
+///   after `ASKING`; `TRYAGAIN` and `CLUSTERDOWN` back off and retry within the command's
+///   deadline, then fail as ``RedisClientError/unavailable``.
+/// - The map is refreshed at start, after every redirection and every failure to reach a node
+///   (at most every 100 ms), and every ``ClusterConfiguration/refreshInterval``: a failover is
+///   followed without a restart.
+/// - A node that is down fails its commands fast, as the single-server client does; commands
+///   for the other shards go on.
+final class RedisCluster: Sendable {
+    struct Node: Hashable, Sendable, CustomStringConvertible {
+        var host: String
+        var port: Int
+        var description: String { "\(self.host):\(self.port)" }
+    }
+
+    private struct State {
+        /// Each slot's primary; nil until known.
+        var owners: [Node?] = Array(repeating: nil, count: ClusterSlot.count)
+        var pools: [Node: RedisNodePool] = [:]
+        var refreshing: EventLoopFuture<Void>?
+        var lastRefresh: NIODeadline = .uptimeNanoseconds(0)
+        var mapped = false
+        var shutdown = false
+        var ticker: RepeatedTask?
+    }
+
+    private let configuration: RedisConfiguration
+    private let seeds: [Node]
+    private let loops: [any EventLoop]
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+
+    init(configuration: RedisConfiguration, loops: [any EventLoop], logger: Logger) {
+        self.configuration = configuration
+        self.seeds = (configuration.cluster?.nodes ?? []).map { Node(host: $0.host, port: $0.port) }
+        self.loops = loops
+        self.logger = logger
+        self.refresh()
+        let interval = configuration.cluster?.refreshInterval ?? .seconds(10)
+        let ticker = loops[0].scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.refresh()
+        }
+        self.state.withLockedValue { $0.ticker = ticker }
+    }
+
+    // MARK: Commands
+
+    func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RedisValue {
+        let slot = command.firstKey.map { ClusterSlot.of(key: $0) }
+        var redirected: Node?
+        var pause = TimeAmount.milliseconds(10)
+        for _ in 0..<16 {
+            let (node, pool) = try await self.pool(slot: slot, redirectedTo: redirected, deadline: deadline)
+            do {
+                guard redirected != nil else { return try await pool.send(command, deadline: deadline) }
+                let replies = try await pool.send(batch: [RedisCommand("ASKING"), command], deadline: deadline).get()
+                if case .error(let error) = replies[1] { throw error }
+                return replies[1]
+            } catch let error as RedisServerError {
+                let redirection = Redirection(error, from: node)
+                redirection.map { RedisMetrics.redirection($0.kind) }
+                switch redirection {
+                case .moved(let slot, let owner):
+                    self.learn(slot: slot, owner: owner)
+                    redirected = nil
+                case .ask(let target):
+                    redirected = target
+                case .retryLater:
+                    redirected = nil
+                    try await self.wait(&pause, until: deadline)
+                case nil:
+                    throw error
+                }
+            } catch let error as RedisClientError {
+                self.unreachable(node, error)
+                throw error
+            }
+        }
+        throw RedisClientError.unavailable
+    }
+
+    /// A batch split by node: each run of commands that starts with a keyed command (and takes the
+    /// keyless ones after it, such as a `WAIT`) goes to that key's primary, and runs redirected or
+    /// told to try again are sent again, until the deadline.
+    func pipeline(_ commands: [RedisCommand], deadline: NIODeadline) async throws -> [RedisValue] {
+        struct Run {
+            var range: Range<Int>
+            var slot: Int?
+            var redirected: Node?
+        }
+        var runs: [Run] = []
+        for (index, command) in commands.enumerated() {
+            if let key = command.firstKey {
+                runs.append(Run(range: index..<(index + 1), slot: ClusterSlot.of(key: key)))
+            } else if runs.isEmpty {
+                runs.append(Run(range: index..<(index + 1), slot: nil))
+            } else {
+                runs[runs.count - 1].range = runs[runs.count - 1].range.lowerBound..<(index + 1)
+            }
+        }
+        // Leading keyless commands go with the first keyed one.
+        if runs.count > 1, runs[0].slot == nil {
+            runs[1].range = runs[0].range.lowerBound..<runs[1].range.upperBound
+            runs.removeFirst()
+        }
+        var replies = [RedisValue?](repeating: nil, count: commands.count)
+        var pause = TimeAmount.milliseconds(10)
+        for _ in 0..<16 where !runs.isEmpty {
+            // One batch per node, sent at once; each run's replies are found by its offset.
+            var batches: [Node: (pool: RedisNodePool, commands: [RedisCommand], runs: [(Run, offset: Int)])] = [:]
+            for run in runs {
+                let (node, pool) = try await self.pool(slot: run.slot, redirectedTo: run.redirected, deadline: deadline)
+                var batch = batches[node] ?? (pool, [], [])
+                batch.runs.append((run, batch.commands.count))
+                if run.redirected != nil { batch.commands.append(RedisCommand("ASKING")) }
+                batch.commands += commands[run.range]
+                batches[node] = batch
+            }
+            let sent = batches.map { node, batch in
+                (node, batch, batch.pool.send(batch: batch.commands, deadline: deadline))
+            }
+            var again: [Run] = []
+            var mustWait = false
+            for (node, batch, future) in sent {
+                let answers: [RedisValue]
+                do {
+                    answers = try await future.get()
+                } catch let error as RedisClientError {
+                    self.unreachable(node, error)
+                    throw error
+                }
+                for (run, offset) in batch.runs {
+                    let start = offset + (run.redirected == nil ? 0 : 1)
+                    if case .error(let error) = answers[start], let redirection = Redirection(error, from: node) {
+                        RedisMetrics.redirection(redirection.kind)
+                        var retry = run
+                        retry.redirected = nil
+                        switch redirection {
+                        case .moved(let slot, let owner): self.learn(slot: slot, owner: owner)
+                        case .ask(let target): retry.redirected = target
+                        case .retryLater: mustWait = true
+                        }
+                        again.append(retry)
+                        continue
+                    }
+                    for (index, reply) in zip(run.range, answers[start...]) { replies[index] = reply }
+                }
+            }
+            runs = again
+            if mustWait { try await self.wait(&pause, until: deadline) }
+        }
+        guard runs.isEmpty else { throw RedisClientError.unavailable }
+        return replies.map { $0 ?? .null }
+    }
+
+    func broadcast(_ command: RedisCommand, deadline: NIODeadline) async throws -> [RedisValue] {
+        try await self.awaitFirstMap(until: deadline)
+        let pools = self.state.withLockedValue { state in
+            Set(state.owners.compactMap { $0 }).compactMap { state.pools[$0] }
+        }
+        guard !pools.isEmpty else { throw RedisClientError.unavailable }
+        var replies: [RedisValue] = []
+        for future in pools.map({ $0.send(batch: [command], deadline: deadline) }) {
+            replies += try await future.get()
+        }
+        return replies
+    }
+
+    func connectedCount() -> Int {
+        self.state.withLockedValue { state in state.pools.values.map { $0.connectedCount() } }.reduce(0, +)
+    }
+
+    func shutdown() async {
+        let pools = self.state.withLockedValue { state in
+            state.shutdown = true
+            state.ticker?.cancel()
+            defer { state.pools = [:] }
+            return Array(state.pools.values)
+        }
+        for pool in pools { await pool.shutdown() }
+    }
+
+    // MARK: Routing
+
+    /// The pool for a slot (any primary's for a keyless command), or for a redirection's target.
+    private func pool(slot: Int?, redirectedTo target: Node?, deadline: NIODeadline) async throws -> (
+        Node, RedisNodePool
+    ) {
+        if let target { return (target, self.pool(for: target)) }
+        try await self.awaitFirstMap(until: deadline)
+        let found: (Node, RedisNodePool)? = self.state.withLockedValue { state in
+            let node: Node? =
+                if let slot { state.owners[slot] } else {
+                    state.pools.first(where: { $0.value.connectedCount() > 0 })?.key ?? state.pools.keys.first
+                }
+            return node.flatMap { node in state.pools[node].map { (node, $0) } }
+        }
+        guard let found else {
+            // A slot no primary serves: the cluster is down for it, or the map is stale.
+            self.refresh(ifOlderThan: .milliseconds(100))
+            RedisMetrics.error("unavailable")
+            throw RedisClientError.unavailable
+        }
+        return found
+    }
+
+    private func pool(for node: Node) -> RedisNodePool {
+        let (pool, created) = self.state.withLockedValue { state -> (RedisNodePool, Bool) in
+            if let pool = state.pools[node] { return (pool, false) }
+            // After shutdown: a pool that is never stored, whose commands fail at once.
+            guard !state.shutdown else { return (self.makePool(node), false) }
+            let pool = self.makePool(node)
+            state.pools[node] = pool
+            return (pool, true)
+        }
+        if created { self.logger.info("redis cluster node added", metadata: ["node": "\(node)"]) }
+        return pool
+    }
+
+    private func makePool(_ node: Node) -> RedisNodePool {
+        RedisNodePool(
+            configuration: self.nodeConfiguration(node), loops: self.loops, label: node.description, logger: self.logger
+        )
+    }
+
+    private func nodeConfiguration(_ node: Node) -> RedisConfiguration {
+        var configuration = self.configuration
+        configuration.endpoint = .tcp(host: node.host, port: node.port)
+        configuration.cluster = nil
+        configuration.sentinel = nil
+        configuration.database = 0
+        return configuration
+    }
+
+    /// A `MOVED` reply: the slot has a new owner, at once; the rest of the map may have changed
+    /// too (a failover moves thousands of slots), so it is refreshed.
+    private func learn(slot: Int, owner: Node) {
+        self.state.withLockedValue { $0.owners[slot] = owner }
+        _ = self.pool(for: owner)
+        self.refresh(ifOlderThan: .milliseconds(100))
+    }
+
+    private func unreachable(_ node: Node, _ error: RedisClientError) {
+        switch error {
+        case .unavailable, .connectionClosed, .connectFailed, .connectTimeout, .timeout:
+            // Perhaps a failover: its replica may own the slots by now.
+            self.refresh(ifOlderThan: .milliseconds(100))
+        default:
+            break
+        }
+    }
+
+    private func wait(_ pause: inout TimeAmount, until deadline: NIODeadline) async throws {
+        guard NIODeadline.now() + pause < deadline else {
+            RedisMetrics.error("unavailable")
+            throw RedisClientError.unavailable
+        }
+        try await Task.sleep(nanoseconds: UInt64(pause.nanoseconds))
+        pause = min(pause * 2, .milliseconds(200))
+    }
+
+    /// Waits, within the deadline, for the first map, so that commands sent just after start do not
+    /// fail for want of one.
+    private func awaitFirstMap(until deadline: NIODeadline) async throws {
+        guard !self.state.withLockedValue({ $0.mapped }) else { return }
+        let refreshing = self.refresh()
+        let loop = refreshing.eventLoop
+        let promise = loop.makePromise(of: Void.self)
+        let timeout = loop.scheduleTask(deadline: deadline) { promise.fail(RedisClientError.unavailable) }
+        refreshing.whenComplete { _ in
+            timeout.cancel()
+            promise.succeed()
+        }
+        try await promise.futureResult.get()
+    }
+
+    // MARK: The slot map
+
+    /// Asks the known primaries, then the configured nodes, for `CLUSTER SLOTS`, one at a time
+    /// until one answers. One refresh runs at a time; a caller during one shares it.
+    @discardableResult
+    private func refresh(ifOlderThan age: TimeAmount = .zero) -> EventLoopFuture<Void> {
+        let loop = self.loops[0]
+        let decision = self.state.withLockedValue { state -> (EventLoopFuture<Void>?, EventLoopPromise<Void>?) in
+            if state.shutdown { return (loop.makeFailedFuture(RedisClientError.shutdown), nil) }
+            if let running = state.refreshing { return (running, nil) }
+            if NIODeadline.now() - state.lastRefresh < age { return (loop.makeSucceededVoidFuture(), nil) }
+            let promise = loop.makePromise(of: Void.self)
+            state.refreshing = promise.futureResult
+            return (nil, promise)
+        }
+        if let running = decision.0 { return running }
+        guard let promise = decision.1 else { return loop.makeSucceededVoidFuture() }
+        let known = self.state.withLockedValue { state in Array(Set(state.owners.compactMap { $0 })) }
+        let candidates = known + self.seeds.filter { !known.contains($0) }
+        var attempt: EventLoopFuture<[(ClosedRange<Int>, Node)]> = loop.makeFailedFuture(
+            RedisClientError.connectFailed("no cluster node answered CLUSTER SLOTS"))
+        for node in candidates {
+            attempt = attempt.flatMapError { _ in self.askSlots(node, on: loop) }
+        }
+        attempt.whenComplete { result in
+            switch result {
+            case .success(let ranges): self.apply(ranges)
+            case .failure(let error):
+                self.logger.warning("redis cluster map refresh failed", metadata: ["error": "\(error)"])
+            }
+            self.state.withLockedValue { state in
+                state.refreshing = nil
+                state.lastRefresh = .now()
+            }
+            promise.succeed()
+        }
+        return promise.futureResult
+    }
+
+    private func askSlots(_ node: Node, on loop: any EventLoop) -> EventLoopFuture<[(ClosedRange<Int>, Node)]> {
+        RedisConnection.connect(
+            on: loop, to: .tcp(host: node.host, port: node.port), configuration: self.nodeConfiguration(node)
+        )
+        .flatMap { channel in
+            let promise = loop.makePromise(of: RedisValue.self)
+            channel.writeAndFlush(
+                RedisRequest.one(
+                    RedisCommand("CLUSTER", ["SLOTS"]), promise, deadline: .now() + self.configuration.connectTimeout),
+                promise: nil
+            )
+            return promise.futureResult.always { _ in channel.close(promise: nil) }
+        }
+        .flatMapThrowing { reply in
+            // [[start, end, [host, port, id, ...], replicas...], ...]
+            var ranges: [(ClosedRange<Int>, Node)] = []
+            for entry in reply.array ?? [] {
+                guard let parts = entry.array, parts.count >= 3, let start = parts[0].int, let end = parts[1].int,
+                    0 <= start, start <= end, end < ClusterSlot.count,
+                    let primary = parts[2].array, primary.count >= 2, let host = primary[0].string,
+                    let port = primary[1].int
+                else { throw RedisClientError.unexpectedReply(command: "CLUSTER SLOTS") }
+                // An empty host means "the address you reached me at".
+                ranges.append((start...end, Node(host: host.isEmpty || host == "?" ? node.host : host, port: port)))
+            }
+            guard !ranges.isEmpty else { throw RedisClientError.unexpectedReply(command: "CLUSTER SLOTS") }
+            return ranges
+        }
+    }
+
+    private func apply(_ ranges: [(ClosedRange<Int>, Node)]) {
+        var owners = [Node?](repeating: nil, count: ClusterSlot.count)
+        for (range, node) in ranges {
+            for slot in range { owners[slot] = node }
+        }
+        let primaries = Set(owners.compactMap { $0 })
+        let (retired, changed) = self.state.withLockedValue { state -> ([RedisNodePool], Bool) in
+            guard !state.shutdown else { return ([], false) }
+            let changed = state.owners != owners
+            state.owners = owners
+            state.mapped = true
+            for node in primaries where state.pools[node] == nil { state.pools[node] = self.makePool(node) }
+            let gone = state.pools.keys.filter { !primaries.contains($0) }
+            return (gone.compactMap { state.pools.removeValue(forKey: $0) }, changed)
+        }
+        if changed {
+            self.logger.info(
+                "redis cluster map",
+                metadata: [
+                    "primaries": "\(primaries.map(\.description).sorted().joined(separator: ","))",
+                    "slots_covered": "\(owners.count(where: { $0 != nil }))",
+                ])
+        }
+        // Commands in flight on a node that is no longer a primary fail; callers see a closed
+        // connection, as for any node lost.
+        for pool in retired { Task { await pool.shutdown() } }
+    }
+}
+
+/// What a cluster's error reply asks of the client.
+enum Redirection: Equatable {
+    /// `MOVED slot host:port`: the slot lives there now.
+    case moved(slot: Int, RedisCluster.Node)
+    /// `ASK slot host:port`: this one command is to be asked there, after `ASKING`.
+    case ask(RedisCluster.Node)
+    /// `TRYAGAIN` (a multi-key command during a slot's migration) or `CLUSTERDOWN`.
+    case retryLater
+
+    /// Its name in metrics.
+    var kind: String {
+        switch self {
+        case .moved: "moved"
+        case .ask: "ask"
+        case .retryLater: "retry"
+        }
+    }
+
+    init?(_ error: RedisServerError, from node: RedisCluster.Node) {
+        switch error.code {
+        case "TRYAGAIN", "CLUSTERDOWN":
+            self = .retryLater
+        case "MOVED", "ASK":
+            let parts = error.message.split(separator: " ")
+            guard parts.count == 3, let slot = Int(parts[1]), (0..<ClusterSlot.count).contains(slot),
+                let colon = parts[2].lastIndex(of: ":"), let port = Int(parts[2][parts[2].index(after: colon)...])
+            else { return nil }
+            let host = String(parts[2][..<colon])
+            let target = RedisCluster.Node(host: host.isEmpty ? node.host : host, port: port)
+            self = error.code == "MOVED" ? .moved(slot: slot, target) : .ask(target)
+        default:
+            return nil
+        }
+    }
+}
