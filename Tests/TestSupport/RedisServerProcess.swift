@@ -173,13 +173,23 @@ extension RedisServerProcess {
     /// or, when Foundation missed the exit and the process is a zombie still, the kernel's from
     /// /proc (the last field of `stat`, in `wait` format).
     static func exitStatus(of process: Process) -> Int32 {
-        if !process.isRunning { return process.terminationStatus }
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-            let last = stat.split(separator: " ").last.flatMap({
-                Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
-            })
-        else { return -1 }
-        return (last >> 8) & 0xFF
+        // Foundation may be reaping it right now: then /proc no longer has it, and `isRunning`
+        // turns false a moment later.
+        for _ in 0..<400 {
+            if !process.isRunning { return process.terminationStatus }
+            if let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            {
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                if fields.first == "Z",
+                    let last = fields.last.flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+                {
+                    return (last >> 8) & 0xFF
+                }
+            }
+            usleep(5_000)
+        }
+        return -1
     }
 
     /// Whether the process has exited, whether or not it was reaped: gone, or a zombie.
@@ -205,30 +215,32 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath)
 /// test talk to the other's server, which that test paused or killed.
 private let portsHandedOut = Mutex<Set<Int>>([])
 
-/// A TCP port nothing listens on right now, picked by the kernel, and never the same twice in one
-/// process.
+/// A TCP port nothing is bound to right now, below the kernel's ephemeral range, and never the
+/// same twice in one process.
+///
+/// Not a port the kernel picks (bind to port 0): those come from the ephemeral range, which the
+/// outgoing connections of the parallel tests (thousands per second under the load tests) use as
+/// their local ports too. A redis-server given such a port could find it taken by the time it
+/// binds, and never started.
 public func freePort() throws -> Int {
-    for _ in 0..<100 {
-        let port = try kernelFreePort()
-        if portsHandedOut.withLock({ $0.insert(port).inserted }) { return port }
+    for _ in 0..<1000 {
+        let port = Int.random(in: 20000..<32000)
+        guard portsHandedOut.withLock({ $0.insert(port).inserted }) else { continue }
+        if canBind(port) { return port }
     }
     throw TestFailure("no fresh free port")
 }
 
-private func kernelFreePort() throws -> Int {
+private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestFailure("socket() failed") }
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-        }
+    address.sin_port = UInt16(port).bigEndian
+    let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    return withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 }
     }
-    guard bound else { throw TestFailure("bind() failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -56,7 +56,9 @@ final class RedisCluster: Sendable {
         let slot = command.firstKey.map { ClusterSlot.of(key: $0) }
         var redirected: Node?
         var pause = TimeAmount.milliseconds(10)
-        for _ in 0..<16 {
+        // Redirections are few (a slot moves once); waits for TRYAGAIN are bounded by the deadline.
+        var redirections = 0
+        while redirections < 16 {
             let (node, pool) = try await self.pool(slot: slot, redirectedTo: redirected, deadline: deadline)
             do {
                 guard redirected != nil else { return try await pool.send(command, deadline: deadline) }
@@ -70,8 +72,10 @@ final class RedisCluster: Sendable {
                 case .moved(let slot, let owner):
                     self.learn(slot: slot, owner: owner)
                     redirected = nil
+                    redirections += 1
                 case .ask(let target):
                     redirected = target
+                    redirections += 1
                 case .retryLater:
                     redirected = nil
                     try await self.wait(&pause, until: deadline)
@@ -112,7 +116,8 @@ final class RedisCluster: Sendable {
         }
         var replies = [RedisValue?](repeating: nil, count: commands.count)
         var pause = TimeAmount.milliseconds(10)
-        for _ in 0..<16 where !runs.isEmpty {
+        var redirections = 0
+        while !runs.isEmpty, redirections < 16 {
             // One batch per node, sent at once; each run's replies are found by its offset.
             var batches: [Node: (pool: RedisNodePool, commands: [RedisCommand], runs: [(Run, offset: Int)])] = [:]
             for run in runs {
@@ -128,6 +133,9 @@ final class RedisCluster: Sendable {
             }
             var again: [Run] = []
             var mustWait = false
+            // Rounds with a redirection are counted, not redirections: after a reshard, every run
+            // of a batch may be told MOVED at once.
+            var wasRedirected = false
             for (node, batch, future) in sent {
                 let answers: [RedisValue]
                 do {
@@ -143,9 +151,14 @@ final class RedisCluster: Sendable {
                         var retry = run
                         retry.redirected = nil
                         switch redirection {
-                        case .moved(let slot, let owner): self.learn(slot: slot, owner: owner)
-                        case .ask(let target): retry.redirected = target
-                        case .retryLater: mustWait = true
+                        case .moved(let slot, let owner):
+                            self.learn(slot: slot, owner: owner)
+                            wasRedirected = true
+                        case .ask(let target):
+                            retry.redirected = target
+                            wasRedirected = true
+                        case .retryLater:
+                            mustWait = true
                         }
                         again.append(retry)
                         continue
@@ -154,6 +167,7 @@ final class RedisCluster: Sendable {
                 }
             }
             runs = again
+            if wasRedirected { redirections += 1 }
             if mustWait { try await self.wait(&pause, until: deadline) }
         }
         guard runs.isEmpty else { throw RedisClientError.unavailable }
@@ -270,7 +284,8 @@ final class RedisCluster: Sendable {
     /// fail for want of one.
     private func awaitFirstMap(until deadline: NIODeadline) async throws {
         guard !self.state.withLockedValue({ $0.mapped }) else { return }
-        let refreshing = self.refresh()
+        // While no node answers, at most one attempt per 100 ms, however many commands wait.
+        let refreshing = self.refresh(ifOlderThan: .milliseconds(100))
         let loop = refreshing.eventLoop
         let promise = loop.makePromise(of: Void.self)
         let timeout = loop.scheduleTask(deadline: deadline) { promise.fail(RedisClientError.unavailable) }
