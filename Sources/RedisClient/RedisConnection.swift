@@ -19,18 +19,39 @@ enum RedisConnection {
                 self.connect(on: eventLoop, to: endpoint, configuration: configuration)
             }
             .flatMap { channel in
-                let promise = eventLoop.makePromise(of: RedisValue.self)
-                channel.writeAndFlush(
-                    RedisRequest.one(RedisCommand("ROLE"), promise, deadline: .now() + configuration.connectTimeout),
-                    promise: nil
-                )
-                return promise.futureResult.flatMapThrowing { role in
-                    guard role.array?.first?.string == "master" else {
-                        channel.close(promise: nil)
-                        throw RedisClientError.connectFailed("the address Sentinel gave is not the primary (yet)")
+                self.request(RedisCommand("ROLE"), on: channel, timeout: configuration.connectTimeout)
+                    .flatMapThrowing { role in
+                        guard role.array?.first?.string == "master" else {
+                            channel.close(promise: nil)
+                            throw RedisClientError.connectFailed("the address Sentinel gave is not the primary (yet)")
+                        }
+                        return channel
                     }
-                    return channel
-                }
+            }
+    }
+
+    /// One command on a channel that no slot owns yet (a check during connect, a one-off question).
+    static func request(_ command: RedisCommand, on channel: any Channel, timeout: TimeAmount) -> EventLoopFuture<
+        RedisValue
+    > {
+        let promise = channel.eventLoop.makePromise(of: RedisValue.self)
+        channel.writeAndFlush(RedisRequest.one(command, promise, deadline: .now() + timeout), promise: nil)
+        return promise.futureResult
+    }
+
+    /// Opens a connection to `endpoint`, sends `command`, and closes it: a question to a sentinel
+    /// or to a cluster node, within the connect timeout.
+    static func ask(
+        _ command: RedisCommand,
+        at endpoint: RedisConfiguration.Endpoint,
+        on eventLoop: any EventLoop,
+        configuration: RedisConfiguration,
+        handshake: Bool = true
+    ) -> EventLoopFuture<RedisValue> {
+        self.connect(on: eventLoop, to: endpoint, configuration: configuration, handshake: handshake)
+            .flatMap { channel in
+                self.request(command, on: channel, timeout: configuration.connectTimeout)
+                    .always { _ in channel.close(promise: nil) }
             }
     }
 

@@ -25,21 +25,11 @@ enum Sentinel {
         on eventLoop: any EventLoop,
         configuration: RedisConfiguration
     ) -> EventLoopFuture<RedisConfiguration.Endpoint> {
-        RedisConnection.connect(
-            on: eventLoop, to: .tcp(host: address.host, port: address.port), configuration: configuration,
-            handshake: false
+        RedisConnection.ask(
+            RedisCommand("SENTINEL", ["get-master-addr-by-name", name]),
+            at: .tcp(host: address.host, port: address.port),
+            on: eventLoop, configuration: configuration, handshake: false
         )
-        .flatMap { channel in
-            let promise = eventLoop.makePromise(of: RedisValue.self)
-            channel.writeAndFlush(
-                RedisRequest.one(
-                    RedisCommand("SENTINEL", ["get-master-addr-by-name", name]), promise,
-                    deadline: .now() + configuration.connectTimeout
-                ),
-                promise: nil
-            )
-            return promise.futureResult.always { _ in channel.close(promise: nil) }
-        }
         .flatMapThrowing { reply in
             guard let parts = reply.array, parts.count == 2, let host = parts[0].string, let port = parts[1].int
             else {

@@ -29,6 +29,9 @@ final class RedisCluster: Sendable {
         var mapped = false
         var shutdown = false
         var ticker: RepeatedTask?
+
+        /// The primaries the map names.
+        var primaries: Set<Node> { Set(self.owners.compactMap { $0 }) }
     }
 
     private let configuration: RedisConfiguration
@@ -52,47 +55,18 @@ final class RedisCluster: Sendable {
 
     // MARK: Commands
 
+    /// One command: a batch of one, so that a single command and a batch follow redirections by
+    /// the same rules. An error reply is thrown.
     func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RedisValue {
-        let slot = command.firstKey.map { ClusterSlot.of(key: $0) }
-        var redirected: Node?
-        var pause = TimeAmount.milliseconds(10)
-        // Redirections are few (a slot moves once); waits for TRYAGAIN are bounded by the deadline.
-        var redirections = 0
-        while redirections < 16 {
-            let (node, pool) = try await self.pool(slot: slot, redirectedTo: redirected, deadline: deadline)
-            do {
-                guard redirected != nil else { return try await pool.send(command, deadline: deadline) }
-                let replies = try await pool.send(batch: [RedisCommand("ASKING"), command], deadline: deadline).get()
-                if case .error(let error) = replies[1] { throw error }
-                return replies[1]
-            } catch let error as RedisServerError {
-                let redirection = Redirection(error, from: node)
-                redirection.map { RedisMetrics.redirection($0.kind) }
-                switch redirection {
-                case .moved(let slot, let owner):
-                    self.learn(slot: slot, owner: owner)
-                    redirected = nil
-                    redirections += 1
-                case .ask(let target):
-                    redirected = target
-                    redirections += 1
-                case .retryLater:
-                    redirected = nil
-                    try await self.wait(&pause, until: deadline)
-                case nil:
-                    throw error
-                }
-            } catch let error as RedisClientError {
-                self.unreachable(node, error)
-                throw error
-            }
-        }
-        throw RedisClientError.unavailable
+        let reply = try await self.pipeline([command], deadline: deadline)[0]
+        if case .error(let error) = reply { throw error }
+        return reply
     }
 
     /// A batch split by node: each run of commands that starts with a keyed command (and takes the
     /// keyless ones after it, such as a `WAIT`) goes to that key's primary, and runs redirected or
-    /// told to try again are sent again, until the deadline.
+    /// told to try again are sent again. Waits for TRYAGAIN are bounded by the deadline, and
+    /// redirections (few: a slot moves once) by a count of rounds.
     func pipeline(_ commands: [RedisCommand], deadline: NIODeadline) async throws -> [RedisValue] {
         struct Run {
             var range: Range<Int>
@@ -176,9 +150,7 @@ final class RedisCluster: Sendable {
 
     func broadcast(_ command: RedisCommand, deadline: NIODeadline) async throws -> [RedisValue] {
         try await self.awaitFirstMap(until: deadline)
-        let pools = self.state.withLockedValue { state in
-            Set(state.owners.compactMap { $0 }).compactMap { state.pools[$0] }
-        }
+        let pools = self.state.withLockedValue { state in state.primaries.compactMap { state.pools[$0] } }
         guard !pools.isEmpty else { throw RedisClientError.unavailable }
         var replies: [RedisValue] = []
         for future in pools.map({ $0.send(batch: [command], deadline: deadline) }) {
@@ -303,17 +275,24 @@ final class RedisCluster: Sendable {
     @discardableResult
     private func refresh(ifOlderThan age: TimeAmount = .zero) -> EventLoopFuture<Void> {
         let loop = self.loops[0]
-        let decision = self.state.withLockedValue { state -> (EventLoopFuture<Void>?, EventLoopPromise<Void>?) in
-            if state.shutdown { return (loop.makeFailedFuture(RedisClientError.shutdown), nil) }
-            if let running = state.refreshing { return (running, nil) }
-            if NIODeadline.now() - state.lastRefresh < age { return (loop.makeSucceededVoidFuture(), nil) }
+        enum Decision {
+            case wait(EventLoopFuture<Void>)
+            /// A new refresh, and the primaries it asks first.
+            case start(EventLoopPromise<Void>, known: [Node])
+        }
+        let decision = self.state.withLockedValue { state -> Decision in
+            if state.shutdown { return .wait(loop.makeFailedFuture(RedisClientError.shutdown)) }
+            if let running = state.refreshing { return .wait(running) }
+            if NIODeadline.now() - state.lastRefresh < age { return .wait(loop.makeSucceededVoidFuture()) }
             let promise = loop.makePromise(of: Void.self)
             state.refreshing = promise.futureResult
-            return (nil, promise)
+            return .start(promise, known: Array(state.primaries))
         }
-        if let running = decision.0 { return running }
-        guard let promise = decision.1 else { return loop.makeSucceededVoidFuture() }
-        let known = self.state.withLockedValue { state in Array(Set(state.owners.compactMap { $0 })) }
+        let (promise, known): (EventLoopPromise<Void>, [Node])
+        switch decision {
+        case .wait(let future): return future
+        case .start(let started, let primaries): (promise, known) = (started, primaries)
+        }
         let candidates = known + self.seeds.filter { !known.contains($0) }
         var attempt: EventLoopFuture<[(ClosedRange<Int>, Node)]> = loop.makeFailedFuture(
             RedisClientError.connectFailed("no cluster node answered CLUSTER SLOTS"))
@@ -336,18 +315,10 @@ final class RedisCluster: Sendable {
     }
 
     private func askSlots(_ node: Node, on loop: any EventLoop) -> EventLoopFuture<[(ClosedRange<Int>, Node)]> {
-        RedisConnection.connect(
-            on: loop, to: .tcp(host: node.host, port: node.port), configuration: self.nodeConfiguration(node)
+        RedisConnection.ask(
+            RedisCommand("CLUSTER", ["SLOTS"]), at: .tcp(host: node.host, port: node.port), on: loop,
+            configuration: self.nodeConfiguration(node)
         )
-        .flatMap { channel in
-            let promise = loop.makePromise(of: RedisValue.self)
-            channel.writeAndFlush(
-                RedisRequest.one(
-                    RedisCommand("CLUSTER", ["SLOTS"]), promise, deadline: .now() + self.configuration.connectTimeout),
-                promise: nil
-            )
-            return promise.futureResult.always { _ in channel.close(promise: nil) }
-        }
         .flatMapThrowing { reply in
             // [[start, end, [host, port, id, ...], replicas...], ...]
             var ranges: [(ClosedRange<Int>, Node)] = []
