@@ -51,20 +51,7 @@ public final class RedisClusterProcess: Sendable {
     public static func clusterCommand(_ arguments: [String], within limit: Duration = .seconds(300)) async throws
         -> (Int32, String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-cli", "--cluster"] + arguments
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("authd-cluster-\(UUID()).log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        defer { try? FileManager.default.removeItem(at: output) }
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try await RedisServerProcess.waitForExit(process, within: limit, "redis-cli --cluster \(arguments[0])")
-        try? handle.close()
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        return (RedisServerProcess.exitStatus(of: process), text)
+        try await runTool(["redis-cli", "--cluster"] + arguments, errors: true, within: limit)
     }
 
     /// Until every running node says `cluster_state:ok` and knows as many primaries as there are
@@ -118,20 +105,24 @@ extension RedisServerProcess {
         try await self.cli(["cluster", "myid"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Whether this node serves `slot`, by its own `CLUSTER SLOTS`.
-    public func owns(slot: Int) async throws -> Bool {
+    /// The slots this node serves, by its own `CLUSTER SLOTS`.
+    public func ownSlots() async throws -> [ClosedRange<Int>] {
         let id = try await self.clusterID()
         // redis-cli prints CLUSTER SLOTS flat: start, end, host, port, id, (replicas' host, port, id)...
         let lines = try await self.cli(["cluster", "slots"]).split(separator: "\n").map(String.init)
+        var ranges: [ClosedRange<Int>] = []
         var index = 0
         while index + 4 < lines.count {
-            if let start = Int(lines[index]), let end = Int(lines[index + 1]), lines[index + 4] == id,
-                (start...end).contains(slot)
-            {
-                return true
+            if let start = Int(lines[index]), let end = Int(lines[index + 1]), start <= end, lines[index + 4] == id {
+                ranges.append(start...end)
             }
             index += 1
         }
-        return false
+        return ranges
+    }
+
+    /// Whether this node serves `slot`, by its own `CLUSTER SLOTS`.
+    public func owns(slot: Int) async throws -> Bool {
+        try await self.ownSlots().contains { $0.contains(slot) }
     }
 }

@@ -139,16 +139,31 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// Runs redis-cli against this server and returns what it printed.
     public func cli(_ arguments: [String]) async throws -> String {
-        let cli = Process()
-        cli.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cli.arguments = ["redis-cli", "-p", String(self.port)] + arguments
-        let output = Pipe()
-        cli.standardOutput = output
-        cli.standardError = FileHandle.nullDevice
-        try cli.run()
-        try await Self.waitForExit(cli, within: .seconds(20), "redis-cli \(arguments.first ?? "")")
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try await runTool(["redis-cli", "-p", String(self.port)] + arguments, within: .seconds(20)).output
     }
+}
+
+/// Runs a tool (redis-cli, openssl) to its end and returns its exit status and what it printed on
+/// stdout, and on stderr too with `errors`. The output goes through a file, not a pipe: a pipe
+/// that nobody reads until the tool exits stops a tool that prints more than the pipe holds.
+func runTool(
+    _ arguments: [String], in directory: URL? = nil, errors: Bool = false, within limit: Duration
+) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("authd-tool-\(UUID()).out")
+    _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let handle = try FileHandle(forWritingTo: file)
+    defer { try? handle.close() }
+    process.standardOutput = handle
+    process.standardError = errors ? handle : FileHandle.nullDevice
+    try process.run()
+    try await RedisServerProcess.waitForExit(process, within: limit, arguments.prefix(2).joined(separator: " "))
+    let output = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+    return (RedisServerProcess.exitStatus(of: process), output)
 }
 
 extension RedisServerProcess {

@@ -52,15 +52,7 @@ public struct TestCertificates: Sendable {
     }
 
     private func openssl(_ arguments: [String]) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.currentDirectoryURL = self.directory
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try await RedisServerProcess.waitForExit(process, within: .seconds(60), "openssl \(arguments.first ?? "")")
-        guard RedisServerProcess.exitStatus(of: process) == 0 else {
+        guard try await runTool(["openssl"] + arguments, in: self.directory, within: .seconds(60)).status == 0 else {
             throw TestFailure("openssl \(arguments.joined(separator: " ")) failed")
         }
     }
