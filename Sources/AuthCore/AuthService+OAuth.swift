@@ -31,7 +31,8 @@ extension AuthService {
     /// take one for an access token.
     public func introspect(token: String, hint: TokenKind?) async throws -> TokenClaims? {
         guard let claims = try? self.tokens.verify(token, as: .access, now: self.clock.now()) else { return nil }
-        let state = try await self.store.accessState(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti)
+        let state = try await self.store.accessState(
+            username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
         return state == .active ? claims : nil
     }
 

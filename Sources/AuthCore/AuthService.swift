@@ -139,7 +139,9 @@ public final class AuthService: Sendable {
         } catch {
             throw AuthError.invalidToken(error.expired ? "access token expired" : "invalid access token")
         }
-        switch try await self.store.accessState(username: claims.sub, sessionID: claims.sid, tokenID: claims.jti) {
+        switch try await self.store.accessState(
+            username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
+        {
         case .active:
             return Principal(
                 username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp)

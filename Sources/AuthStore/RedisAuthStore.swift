@@ -221,16 +221,23 @@ public struct RedisAuthStore: AuthStore {
 
     // MARK: Tokens
 
-    public func accessState(username: String, sessionID: String, tokenID: String) async throws -> AccessState {
+    public func accessState(username: String, sessionID: String, tokenID: String, now: Int) async throws
+        -> AccessState
+    {
         // One plain HMGET: the session's current refresh id proves it is live, the deny field
-        // says whether this access token was revoked on its own.
+        // says whether this access token was revoked on its own. It goes through the client-side
+        // cache when there is one (AUTHD_VERIFY_CACHE), so it is answered as it would be by Redis:
+        // a session whose key has expired is ended from its `rt_exp` (the key's expiry), before
+        // Redis gets round to deleting it and sending the invalidation.
         let reply = try await self.guarded {
-            try await self.redis.send("HMGET", [self.keys.session(username, sessionID), "rt", "deny:" + tokenID])
+            try await self.redis.cachedSend(
+                RedisCommand("HMGET", [self.keys.session(username, sessionID), "rt", "deny:" + tokenID, "rt_exp"]))
         }
-        guard let fields = reply.array, fields.count == 2 else {
+        guard let fields = reply.array, fields.count == 3 else {
             throw StoreUnavailableError(reason: "unexpected reply to HMGET")
         }
         if fields[0].isNull { return .sessionEnded }
+        if let expiry = fields[2].int, expiry <= now { return .sessionEnded }
         return fields[1].isNull ? .active : .tokenRevoked
     }
 

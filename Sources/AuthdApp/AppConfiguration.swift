@@ -98,6 +98,7 @@ public struct AppConfiguration: Sendable {
         self.auth.audience = env["AUTHD_AUDIENCE"] ?? self.auth.audience
         self.auth.clockLeeway = try reader.int("AUTHD_CLOCK_LEEWAY", in: 0...300) ?? self.auth.clockLeeway
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
+        self.redis.clientCache = try reader.verifyCache(sessionKeyPrefix: self.keyPrefix + "session:")
         self.durability.replicas = try reader.int("AUTHD_REDIS_WAIT_REPLICAS", in: 0...16) ?? 0
         self.durability.timeoutMilliseconds = try reader.int("AUTHD_REDIS_WAIT_TIMEOUT_MS", in: 1...10_000) ?? 100
         self.http.host = env["AUTHD_HOST"] ?? self.http.host
@@ -314,6 +315,24 @@ private struct EnvironmentReader {
         } catch {
             throw ConfigurationError("REDIS_TLS_*: \(error)")
         }
+    }
+
+    /// AUTHD_VERIFY_CACHE and its bounds: verify's session reads kept in process, invalidated by
+    /// Redis (`CLIENT TRACKING`); nil when off.
+    func verifyCache(sessionKeyPrefix: String) throws -> ClientCacheConfiguration? {
+        guard try self.bool("AUTHD_VERIFY_CACHE") == true else { return nil }
+        var cache = ClientCacheConfiguration()
+        cache.maxEntries = try self.int("AUTHD_VERIFY_CACHE_ENTRIES", in: 1...10_000_000) ?? cache.maxEntries
+        if let megabytes = try self.int("AUTHD_VERIFY_CACHE_MB", in: 1...65_536) { cache.maxBytes = megabytes << 20 }
+        if let ms = try self.int("AUTHD_VERIFY_CACHE_HEALTH_MS", in: 50...10_000) {
+            cache.healthCheckInterval = .milliseconds(Int64(ms))
+        }
+        switch self.env["AUTHD_VERIFY_CACHE_TRACKING"] ?? "keys" {
+        case "keys", "": cache.tracking = .keys
+        case "bcast": cache.tracking = .broadcast(prefixes: [sessionKeyPrefix])
+        case let other: throw ConfigurationError("AUTHD_VERIFY_CACHE_TRACKING is '\(other)'; expected keys or bcast")
+        }
+        return cache
     }
 
     func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {

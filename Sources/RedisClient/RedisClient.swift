@@ -19,6 +19,8 @@ public final class RedisClient: Sendable {
 
     public let configuration: RedisConfiguration
     private let backend: Backend
+    /// The client-side cache, when ``RedisConfiguration/clientCache`` is set.
+    let tracking: ClientTracking?
 
     /// Creates the client and starts connecting in the background. It never blocks and never
     /// throws for an unreachable server: commands fail with ``RedisClientError/unavailable``
@@ -26,8 +28,17 @@ public final class RedisClient: Sendable {
     public init(configuration: RedisConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         let loops = Array(eventLoopGroup.makeIterator())
+        let tracking = configuration.clientCache.map {
+            ClientTracking(configuration: configuration, cache: $0, loops: loops, logger: logger)
+        }
+        self.tracking = tracking
         if configuration.cluster != nil {
-            self.backend = .cluster(RedisCluster(configuration: configuration, loops: loops, logger: logger))
+            var mapChanged: (@Sendable (Set<RedisCluster.Node>) -> Void)?
+            if let tracking {
+                mapChanged = { primaries in tracking.mapChanged(primaries: primaries) }
+            }
+            self.backend = .cluster(
+                RedisCluster(configuration: configuration, loops: loops, logger: logger, mapChanged: mapChanged))
         } else {
             self.backend = .single(RedisNodePool(configuration: configuration, loops: loops, label: "", logger: logger))
         }
@@ -36,10 +47,52 @@ public final class RedisClient: Sendable {
     /// Sends one command and returns its reply. An error reply is thrown as ``RedisServerError``.
     public func send(_ command: RedisCommand) async throws -> RedisValue {
         let deadline = NIODeadline.now() + self.configuration.commandTimeout
+        if let tracking = self.tracking {
+            // What this client writes, its own next read sees: the keys are dropped from the cache
+            // when the reply is in (or the command failed, when it may have run), not only when
+            // Redis's invalidation arrives on the other connection.
+            defer { tracking.cache.invalidate(command.writtenKeys, local: true) }
+            return try await self.sendUncached(command, deadline: deadline)
+        }
+        return try await self.sendUncached(command, deadline: deadline)
+    }
+
+    private func sendUncached(_ command: RedisCommand, deadline: NIODeadline) async throws -> RedisValue {
         switch self.backend {
         case .single(let pool): return try await pool.send(command, deadline: deadline)
         case .cluster(let cluster): return try await cluster.send(command, deadline: deadline)
         }
+    }
+
+    /// Sends a read-only command on one key, such as `HMGET`, and keeps its reply until Redis says
+    /// the key changed, when ``RedisConfiguration/clientCache`` is set (otherwise as
+    /// ``send(_:)-(RedisCommand)``). The key is the command's first argument.
+    ///
+    /// A reply comes from the cache only while tracking is up; while it is not, every call goes to
+    /// Redis and nothing is kept. Error replies are never kept.
+    public func cachedSend(_ command: RedisCommand) async throws -> RedisValue {
+        guard let tracking = self.tracking, let key = command.argument(1).map(Array.init) else {
+            return try await self.send(command)
+        }
+        let signature = command.signature
+        if let hit = tracking.cache.lookup(key, signature: signature) { return hit }
+        let deadline = NIODeadline.now() + self.configuration.commandTimeout
+        let link: TrackingLink? =
+            switch self.backend {
+            case .single: tracking.link(for: nil)
+            case .cluster(let cluster): cluster.owner(ofKey: key).flatMap { tracking.link(for: $0) }
+            }
+        do {
+            if let reply = try await link?.read(command, key: key, signature: signature, deadline: deadline) {
+                return reply
+            }
+        } catch RedisClientError.timeout {
+            throw RedisClientError.timeout
+        } catch {
+            // Redirected (a cluster's slot moved), or the tracked connection closed under the read:
+            // the pool's path follows redirections and reconnects.
+        }
+        return try await self.sendUncached(command, deadline: deadline)
     }
 
     /// Sends a command given by name and text arguments, such as `send("GET", ["key"])`.
@@ -56,6 +109,14 @@ public final class RedisClient: Sendable {
     /// order. A command without a key (such as `WAIT`) goes with the keyed command before it.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         let deadline = NIODeadline.now() + self.configuration.commandTimeout
+        if let tracking = self.tracking {
+            defer { tracking.cache.invalidate(commands.flatMap(\.writtenKeys), local: true) }
+            return try await self.pipelineUncached(commands, deadline: deadline)
+        }
+        return try await self.pipelineUncached(commands, deadline: deadline)
+    }
+
+    private func pipelineUncached(_ commands: [RedisCommand], deadline: NIODeadline) async throws -> [RedisValue] {
         switch self.backend {
         case .single(let pool): return try await pool.send(batch: commands, deadline: deadline).get()
         case .cluster(let cluster): return try await cluster.pipeline(commands, deadline: deadline)
@@ -81,9 +142,20 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// What the client-side cache holds now: keys, and bytes as it counts them; nil without one.
+    public func cacheSize() -> (entries: Int, bytes: Int)? {
+        self.tracking.map { ($0.cache.count, $0.cache.bytes) }
+    }
+
+    /// Whether every tracking link made so far is up; nil without a cache.
+    public func trackingUp() -> Bool? {
+        self.tracking.map { $0.allUp }
+    }
+
     /// Closes every connection. Commands in flight fail with ``RedisClientError/connectionClosed``,
     /// later ones with ``RedisClientError/shutdown``.
     public func shutdown() async {
+        await self.tracking?.shutdown()
         switch self.backend {
         case .single(let pool): await pool.shutdown()
         case .cluster(let cluster): await cluster.shutdown()

@@ -87,6 +87,9 @@ public struct RedisCommand: Sendable {
         return nil
     }
 
+    /// The command's arguments as encoded, the name first: what a cached reply is found by.
+    var signature: [UInt8] { self.encoded }
+
     /// The bytes ``encode(into:)`` writes, for tests.
     var resp: [UInt8] {
         var buffer = ByteBuffer()

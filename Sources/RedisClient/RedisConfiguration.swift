@@ -41,6 +41,8 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     public var cluster: ClusterConfiguration?
     /// TLS for every connection, to the sentinels and cluster nodes too; nil: plain TCP.
     public var tls: RedisTLS?
+    /// When set, ``RedisClient/cachedSend(_:)`` keeps replies until Redis says their key changed.
+    public var clientCache: ClientCacheConfiguration?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -107,6 +109,39 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         case .unixSocket(let path):
             return "unix://\(auth)\(path)?db=\(self.database)"
         }
+    }
+}
+
+/// Server-assisted client-side caching (`CLIENT TRACKING`) for ``RedisClient/cachedSend(_:)``.
+public struct ClientCacheConfiguration: Sendable, Hashable {
+    public enum Tracking: Sendable, Hashable {
+        /// The server remembers the keys this client read and invalidates only those.
+        case keys
+        /// The server invalidates every key that starts with one of the prefixes, read or not
+        /// (`BCAST`), and remembers nothing per key.
+        case broadcast(prefixes: [String])
+    }
+
+    public var tracking: Tracking = .keys
+    /// At most this many keys are kept...
+    public var maxEntries: Int = 100_000
+    /// ...and at most this many bytes of keys, arguments and replies (with a fixed overhead each).
+    public var maxBytes: Int = 64 << 20
+    /// How often the invalidation connection is pinged; one that does not answer within it ends
+    /// tracking (and empties the cache) until it is re-established.
+    public var healthCheckInterval: TimeAmount = .milliseconds(500)
+
+    public init() {}
+
+    /// For the start-up log: `on (tracking=keys, entries=…, mb=…, health_ms=…)`.
+    public var summary: String {
+        let tracking =
+            switch self.tracking {
+            case .keys: "keys"
+            case .broadcast(let prefixes): "bcast:" + prefixes.joined(separator: ",")
+            }
+        return "on (tracking=\(tracking), entries=\(self.maxEntries), mb=\(self.maxBytes >> 20), "
+            + "health_ms=\(self.healthCheckInterval.nanoseconds / 1_000_000))"
     }
 }
 

@@ -18,15 +18,24 @@ enum RedisConnection {
             .flatMap { endpoint in
                 self.connect(on: eventLoop, to: endpoint, configuration: configuration)
             }
-            .flatMap { channel in
-                self.request(RedisCommand("ROLE"), on: channel, timeout: configuration.connectTimeout)
-                    .flatMapThrowing { role in
-                        guard role.array?.first?.string == "master" else {
-                            channel.close(promise: nil)
-                            throw RedisClientError.connectFailed("the address Sentinel gave is not the primary (yet)")
-                        }
-                        return channel
-                    }
+            .flatMap { channel in self.checkPrimary(channel, configuration: configuration) }
+    }
+
+    /// Fails, and closes the channel, unless the server is a primary (`ROLE`): for an address
+    /// Sentinel gave, which may be stale or a demoted server just after a failover.
+    static func checkPrimary(_ channel: any Channel, configuration: RedisConfiguration) -> EventLoopFuture<any Channel>
+    {
+        self.request(RedisCommand("ROLE"), on: channel, timeout: configuration.connectTimeout)
+            .flatMapThrowing { role in
+                guard role.array?.first?.string == "master" else {
+                    channel.close(promise: nil)
+                    throw RedisClientError.connectFailed("the address Sentinel gave is not the primary (yet)")
+                }
+                return channel
+            }
+            .flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
             }
     }
 
@@ -60,7 +69,8 @@ enum RedisConnection {
         on eventLoop: any EventLoop,
         to endpoint: RedisConfiguration.Endpoint,
         configuration: RedisConfiguration,
-        handshake: Bool = true
+        handshake: Bool = true,
+        invalidations: (@Sendable (_ keys: [[UInt8]]?) -> Void)? = nil
     ) -> EventLoopFuture<any Channel> {
         let tls: (RedisTLS, host: String, port: Int)? =
             switch (configuration.tls, endpoint) {
@@ -76,10 +86,11 @@ enum RedisConnection {
                         let (encryption, handshake) = try tls.0.handlers(host: tls.host, on: channel.eventLoop)
                         try channel.pipeline.syncOperations.addHandlers(encryption, handshake)
                     }
-                    try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(RedisReplyDecoder()),
-                        RedisCommandHandler()
-                    )
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RedisReplyDecoder()))
+                    if let invalidations {
+                        try channel.pipeline.syncOperations.addHandler(InvalidationHandler(received: invalidations))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(RedisCommandHandler())
                 }
             }
         let connected: EventLoopFuture<any Channel> =

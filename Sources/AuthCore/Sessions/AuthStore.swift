@@ -33,8 +33,9 @@ public protocol AuthStore: Sendable {
     /// The user's live sessions, oldest first.
     func listSessions(username: String, now: Int) async throws -> [SessionInfo]
 
-    /// Whether an access token's session is live and the token not revoked, in one round trip.
-    func accessState(username: String, sessionID: String, tokenID: String) async throws -> AccessState
+    /// Whether an access token's session is live at `now` and the token not revoked, in one round
+    /// trip (none, when the store keeps a cache that the server invalidates).
+    func accessState(username: String, sessionID: String, tokenID: String, now: Int) async throws -> AccessState
     /// Revokes one access token until `expiresAt`. A session that would carry more than
     /// `maxDenied` live denials is ended instead.
     func denyAccessToken(

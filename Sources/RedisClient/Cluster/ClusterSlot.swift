@@ -61,4 +61,24 @@ extension RedisCommand {
         }
         return self.argument(position)
     }
+
+    /// The keys a command may change, for the client-side cache to forget when it has run: a
+    /// script's `KEYS`, every argument of `DEL` and `UNLINK`, else the first key. Over-counting is
+    /// harmless (a key forgotten is read again); a read-only command gives none.
+    var writtenKeys: [[UInt8]] {
+        switch self.name.uppercased() {
+        case "GET", "HGET", "HMGET", "HGETALL", "EXISTS", "TTL", "PTTL", "ZRANGE", "ZSCORE", "ZCARD", "TYPE",
+            "EVAL_RO", "EVALSHA_RO":
+            return []
+        case "EVAL", "EVALSHA", "FCALL":
+            guard let count = self.argument(2).flatMap({ Int(String(decoding: $0, as: UTF8.self)) }), count > 0 else {
+                return []
+            }
+            return (3..<(3 + min(count, self.count - 3))).compactMap { self.argument($0).map(Array.init) }
+        case "DEL", "UNLINK":
+            return (1..<self.count).compactMap { self.argument($0).map(Array.init) }
+        default:
+            return self.firstKey.map { [Array($0)] } ?? []
+        }
+    }
 }

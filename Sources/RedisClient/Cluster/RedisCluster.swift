@@ -39,9 +39,15 @@ final class RedisCluster: Sendable {
     private let loops: [any EventLoop]
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
+    /// Told of every change of the slot map, with the primaries it names.
+    private let mapChanged: (@Sendable (Set<Node>) -> Void)?
 
-    init(configuration: RedisConfiguration, loops: [any EventLoop], logger: Logger) {
+    init(
+        configuration: RedisConfiguration, loops: [any EventLoop], logger: Logger,
+        mapChanged: (@Sendable (Set<Node>) -> Void)? = nil
+    ) {
         self.configuration = configuration
+        self.mapChanged = mapChanged
         self.seeds = (configuration.cluster?.nodes ?? []).map { Node(host: $0.host, port: $0.port) }
         self.loops = loops
         self.logger = logger
@@ -175,6 +181,13 @@ final class RedisCluster: Sendable {
 
     // MARK: Routing
 
+    /// The primary that serves `key` by the current map; nil before the first map, or for a slot
+    /// no primary serves.
+    func owner(ofKey key: [UInt8]) -> Node? {
+        let slot = ClusterSlot.of(key: key)
+        return self.state.withLockedValue { $0.owners[slot] }
+    }
+
     /// The pool for a slot (any primary's for a keyless command), or for a redirection's target.
     private func pool(slot: Int?, redirectedTo target: Node?, deadline: NIODeadline) async throws -> (
         Node, RedisNodePool
@@ -228,7 +241,11 @@ final class RedisCluster: Sendable {
     /// A `MOVED` reply: the slot has a new owner, at once; the rest of the map may have changed
     /// too (a failover moves thousands of slots), so it is refreshed.
     private func learn(slot: Int, owner: Node) {
-        self.state.withLockedValue { $0.owners[slot] = owner }
+        let primaries = self.state.withLockedValue { state in
+            state.owners[slot] = owner
+            return state.primaries
+        }
+        self.mapChanged?(primaries)
         _ = self.pool(for: owner)
         self.refresh(ifOlderThan: .milliseconds(100))
     }
@@ -352,6 +369,7 @@ final class RedisCluster: Sendable {
             return (gone.compactMap { state.pools.removeValue(forKey: $0) }, changed)
         }
         if changed {
+            self.mapChanged?(primaries)
             self.logger.info(
                 "redis cluster map",
                 metadata: [

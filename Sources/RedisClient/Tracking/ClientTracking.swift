@@ -1,0 +1,88 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The client-side cache and the tracking that keeps it true: one ``TrackingLink`` to the server
+/// (or the primary Sentinel names), or one per primary of a cluster, made when a key of that
+/// primary is first read. Any link lost, and on a cluster any change of the slot map, empties the
+/// whole cache.
+final class ClientTracking: Sendable {
+    let cache: ClientSideCache
+    private let configuration: RedisConfiguration
+    private let loops: [any EventLoop]
+    private let logger: Logger
+    /// The only link, unless on a cluster.
+    private let single: TrackingLink?
+    private let links = NIOLockedValueBox<(byNode: [RedisCluster.Node: TrackingLink], shutdown: Bool)>(([:], false))
+
+    init(configuration: RedisConfiguration, cache: ClientCacheConfiguration, loops: [any EventLoop], logger: Logger) {
+        self.cache = ClientSideCache(maxEntries: cache.maxEntries, maxBytes: cache.maxBytes)
+        self.configuration = configuration
+        self.loops = loops
+        self.logger = logger
+        guard configuration.cluster == nil else {
+            self.single = nil
+            return
+        }
+        let resolve: @Sendable (any EventLoop) -> EventLoopFuture<RedisConfiguration.Endpoint> =
+            if let sentinel = configuration.sentinel {
+                { loop in Sentinel.primaryAddress(sentinel, on: loop, configuration: configuration) }
+            } else {
+                { [endpoint = configuration.endpoint] loop in loop.makeSucceededFuture(endpoint) }
+            }
+        let link = TrackingLink(
+            label: "0", eventLoop: loops[0], configuration: configuration, cache: self.cache, logger: logger,
+            resolve: resolve)
+        self.single = link
+        link.start()
+    }
+
+    /// The link for a read of a key served by `node` (nil: not on a cluster).
+    func link(for node: RedisCluster.Node?) -> TrackingLink? {
+        guard let node else { return self.single }
+        let (link, created) = self.links.withLockedValue { links -> (TrackingLink?, Bool) in
+            if let link = links.byNode[node] { return (link, false) }
+            guard !links.shutdown else { return (nil, false) }
+            var configuration = self.configuration
+            configuration.endpoint = .tcp(host: node.host, port: node.port)
+            configuration.cluster = nil
+            configuration.database = 0
+            let link = TrackingLink(
+                label: node.description, eventLoop: self.loops[links.byNode.count % self.loops.count],
+                configuration: configuration, cache: self.cache, logger: self.logger,
+                resolve: { [endpoint = configuration.endpoint] loop in loop.makeSucceededFuture(endpoint) })
+            links.byNode[node] = link
+            return (link, true)
+        }
+        if created { link?.start() }
+        return link
+    }
+
+    /// A cluster's slot map changed: a key read from one node may now be written on another,
+    /// which never tracked it. Empties the cache and ends the links of nodes that left.
+    func mapChanged(primaries: Set<RedisCluster.Node>) {
+        self.cache.flush("topology")
+        let retired = self.links.withLockedValue { links in
+            let gone = links.byNode.keys.filter { !primaries.contains($0) }
+            return gone.compactMap { links.byNode.removeValue(forKey: $0) }
+        }
+        for link in retired { link.shutdown().whenComplete { _ in } }
+    }
+
+    /// Whether every link made so far is up (and at least one exists).
+    var allUp: Bool {
+        let links = self.links.withLockedValue { Array($0.byNode.values) } + (self.single.map { [$0] } ?? [])
+        return !links.isEmpty && links.allSatisfy(\.isUp)
+    }
+
+    func shutdown() async {
+        let links = self.links.withLockedValue { links in
+            links.shutdown = true
+            defer { links.byNode = [:] }
+            return Array(links.byNode.values)
+        }
+        for link in links + (self.single.map { [$0] } ?? []) {
+            try? await link.shutdown().get()
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import TestSupport
+import Testing
+
+@testable import RedisClient
+
+/// The client-side cache (`CLIENT TRACKING` with `REDIRECT` to a `__redis__:invalidate`
+/// subscriber) against real `redis-server` processes: each race of the Redis documentation on
+/// client-side caching, made to happen rather than hoped for, and the fail-closed paths.
+@Suite("Client-side cache and tracking")
+struct ClientSideCacheTests {
+    /// A server of the test's own (tests flush it, kill its clients and stop it), a client with
+    /// the cache, and a plain client that plays the other instances' writes.
+    struct Bed {
+        let server: RedisServerProcess
+        let client: RedisClient
+        let writer: RedisClient
+
+        var cache: ClientSideCache { self.client.tracking!.cache }
+        var link: TrackingLink { self.client.tracking!.link(for: nil)! }
+
+        static func start(
+            _ tracking: ClientCacheConfiguration.Tracking = .keys, health: TimeAmount = .milliseconds(500)
+        ) async throws -> Bed {
+            let server = try RedisServerProcess()
+            try await server.start()
+            var configuration = try TestRedis.configuration(url: server.url)
+            configuration.maxReconnectDelay = .milliseconds(200)
+            var cache = ClientCacheConfiguration()
+            cache.tracking = tracking
+            cache.healthCheckInterval = health
+            configuration.clientCache = cache
+            let client = try TestRedis.makeClient(configuration)
+            let writer = try TestRedis.makeClient(try TestRedis.configuration(url: server.url))
+            try await TestRedis.waitUntilConnected(client)
+            try await TestRedis.waitUntilConnected(writer)
+            let bed = Bed(server: server, client: client, writer: writer)
+            try await bed.waitUntilTracking()
+            return bed
+        }
+
+        func stop() async {
+            await self.client.shutdown()
+            await self.writer.shutdown()
+            self.server.kill()
+        }
+
+        func waitUntilTracking() async throws {
+            try await waitUntil(within: .seconds(15), "tracking up") { self.client.trackingUp() == true }
+        }
+
+        /// The field `f` of hash `key`, through the cache.
+        func read(_ key: String) async throws -> String? {
+            try await self.client.cachedSend(RedisCommand("HMGET", [key, "f"])).array?.first?.string
+        }
+
+        /// How many HMGETs the server has run: proof that a read was served, whatever its reply's fate.
+        func hmgetCalls() async throws -> Int {
+            let stats = try await self.writer.send("INFO", ["commandstats"]).string ?? ""
+            guard let line = stats.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_hmget:") }),
+                let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first
+            else { return 0 }
+            return Int(calls) ?? 0
+        }
+    }
+
+    @Test(arguments: [ClientCacheConfiguration.Tracking.keys, .broadcast(prefixes: ["k:"])])
+    func aReadIsKeptUntilAnotherClientWritesItsKey(tracking: ClientCacheConfiguration.Tracking) async throws {
+        let bed = try await Bed.start(tracking)
+        try await withTeardown({ await bed.stop() }) {
+            try await bed.writer.send("HSET", ["k:1", "f", "v1"])
+            if case .broadcast = tracking {
+                // BCAST announces every write under the prefix, this one too: let it arrive first,
+                // or it evicts the read below.
+                try await waitUntil(within: .seconds(10), "the first write's invalidation") {
+                    bed.cache.invalidated >= 1
+                }
+            }
+            let announced = bed.cache.invalidated
+            #expect(try await bed.read("k:1") == "v1")
+            let served = try await bed.hmgetCalls()
+            for _ in 0..<5 { #expect(try await bed.read("k:1") == "v1") }
+            #expect(try await bed.hmgetCalls() == served, "the repeats never reached Redis")
+            #expect(bed.cache.count == 1)
+
+            try await bed.writer.send("HSET", ["k:1", "f", "v2"])
+            try await waitUntil(within: .seconds(10), "the invalidation") { bed.cache.invalidated > announced }
+            #expect(bed.cache.count == 0)
+            #expect(try await bed.read("k:1") == "v2")
+        }
+    }
+
+    /// The reply to a read leaves Redis before a write of its key, but the write's invalidation is
+    /// taken in first: the reply is returned (it was true when read) and never stored.
+    @Test func anInvalidationThatOvertakesItsReplyWins() async throws {
+        let bed = try await Bed.start()
+        try await withTeardown({ await bed.stop() }) {
+            try await bed.writer.send("HSET", ["k:race", "f", "old"])
+            let reader = try #require(bed.link.readerChannel)
+            // The reply will sit in the socket until reads resume.
+            try await reader.setOption(ChannelOptions.autoRead, value: false).get()
+            let before = try await bed.hmgetCalls()
+            let read = Task { try await bed.read("k:race") }
+            try await waitUntil(within: .seconds(10), "Redis served the read") { try await bed.hmgetCalls() > before }
+            try await bed.writer.send("HSET", ["k:race", "f", "new"])
+            try await waitUntil(within: .seconds(10), "the invalidation") { bed.cache.invalidated >= 1 }
+            try await reader.setOption(ChannelOptions.autoRead, value: true).get()
+
+            #expect(try await read.value == "old")
+            #expect(bed.cache.count == 0, "the overtaken reply was not stored")
+            #expect(try await bed.read("k:race") == "new")
+        }
+    }
+
+    /// What this client writes, its own next read sees, even before Redis's invalidation arrives
+    /// (here it never does: the subscriber's reads are held back).
+    @Test func aWriteThroughTheClientIsSeenByItsNextRead() async throws {
+        let bed = try await Bed.start()
+        try await withTeardown({ await bed.stop() }) {
+            try await bed.client.send("HSET", ["k:own", "f", "v1"])
+            #expect(try await bed.read("k:own") == "v1")
+            #expect(bed.cache.count == 1)
+            let subscriber = try await bed.subscriberChannel()
+            try await subscriber.setOption(ChannelOptions.autoRead, value: false).get()
+            // A script's KEYS and a plain command's key alike.
+            let script = RedisScript("return redis.call('HSET', KEYS[1], 'f', ARGV[1])")
+            _ = try await bed.client.evalSHA(script, keys: ["k:own"], arguments: ["v2"])
+            #expect(try await bed.read("k:own") == "v2")
+            try await bed.client.send("HSET", ["k:own", "f", "v3"])
+            #expect(try await bed.read("k:own") == "v3")
+            try await subscriber.setOption(ChannelOptions.autoRead, value: true).get()
+        }
+    }
+
+    /// `FLUSHALL` sends a null invalidation: everything goes.
+    @Test func aFlushEmptiesTheCache() async throws {
+        let bed = try await Bed.start()
+        try await withTeardown({ await bed.stop() }) {
+            for index in 0..<3 {
+                try await bed.writer.send("HSET", ["k:\(index)", "f", "v"])
+                #expect(try await bed.read("k:\(index)") == "v")
+            }
+            #expect(bed.cache.count == 3)
+            try await bed.writer.send("FLUSHALL", [])
+            try await waitUntil(within: .seconds(10), "the flush") { bed.cache.flushes("flush") >= 1 }
+            #expect(bed.cache.count == 0)
+            #expect(try await bed.read("k:0") == nil)
+        }
+    }
+
+    /// The subscriber killed: a write made then is never announced, so the cache is emptied at
+    /// once, reads go to Redis, and once tracking is back they are kept again.
+    @Test func aLostInvalidationConnectionEmptiesTheCacheUntilTrackingIsBack() async throws {
+        let bed = try await Bed.start()
+        try await withTeardown({ await bed.stop() }) {
+            try await bed.writer.send("HSET", ["k:lost", "f", "v1"])
+            #expect(try await bed.read("k:lost") == "v1")
+            #expect(bed.cache.count == 1)
+            try await bed.writer.send("CLIENT", ["KILL", "TYPE", "pubsub"])
+            try await waitUntil(within: .seconds(10), "the loss noticed") { bed.cache.flushes("lost") >= 1 }
+            #expect(bed.cache.count == 0)
+            try await bed.writer.send("HSET", ["k:lost", "f", "v2"])
+            #expect(try await bed.read("k:lost") == "v2")
+
+            try await bed.waitUntilTracking()
+            #expect(try await bed.read("k:lost") == "v2")
+            try await waitUntil(within: .seconds(10), "kept again") {
+                _ = try await bed.read("k:lost")
+                return bed.cache.count == 1
+            }
+            try await bed.writer.send("HSET", ["k:lost", "f", "v3"])
+            try await waitUntil(within: .seconds(10), "invalidated through the new subscriber") {
+                try await bed.read("k:lost") == "v3"
+            }
+        }
+    }
+
+    /// A server that stops answering (SIGSTOP) leaves the connections open: the subscriber's
+    /// health PING is what notices, empties the cache and ends tracking until the server is back.
+    @Test func aSubscriberThatStopsAnsweringEndsTracking() async throws {
+        let bed = try await Bed.start(health: .milliseconds(200))
+        try await withTeardown({ await bed.stop() }) {
+            try await bed.writer.send("HSET", ["k:stall", "f", "v1"])
+            #expect(try await bed.read("k:stall") == "v1")
+            bed.server.pause()
+            try await waitUntil(within: .seconds(10), "the stall noticed") { bed.cache.flushes("lost") >= 1 }
+            #expect(bed.cache.count == 0)
+            #expect(bed.client.trackingUp() == false)
+            bed.server.resume()
+            try await bed.waitUntilTracking()
+            try await bed.writer.send("HSET", ["k:stall", "f", "v2"])
+            #expect(try await bed.read("k:stall") == "v2")
+        }
+    }
+
+    /// Dozens of readers and writers on a few keys at once. Whatever interleaving happened, once the
+    /// writes stop every read converges to Redis's value: no stale entry outlives its invalidation.
+    @Test(arguments: [ClientCacheConfiguration.Tracking.keys, .broadcast(prefixes: ["k:"])])
+    func concurrentReadersAndWritersLeaveNoStaleEntry(tracking: ClientCacheConfiguration.Tracking) async throws {
+        let bed = try await Bed.start(tracking)
+        try await withTeardown({ await bed.stop() }) {
+            let keys = (0..<8).map { "k:storm:\($0)" }
+            for key in keys { try await bed.writer.send("HSET", [key, "f", "0"]) }
+            let done = NIOLockedValueBox(false)
+            let writing = Task {
+                defer { done.withLockedValue { $0 = true } }
+                _ = try await inParallel(4) { writer in
+                    for round in 0..<150 {
+                        try await bed.writer.send("HINCRBY", [keys[(writer + round) % keys.count], "f", "1"])
+                    }
+                }
+            }
+            let reads = try await inParallel(24) { reader -> Int in
+                var count = 0
+                while count < 100 || !done.withLockedValue({ $0 }) {
+                    _ = try await bed.read(keys[(reader + count) % keys.count])
+                    count += 1
+                }
+                return count
+            }
+            try await writing.value
+            #expect(reads.reduce(0, +) >= 2400)
+            #expect(bed.cache.invalidated > 0)
+            for key in keys {
+                let truth = try await bed.writer.send("HGET", [key, "f"]).string
+                try await waitUntil(within: .seconds(10), "\(key) converges to \(truth ?? "nil")") {
+                    try await bed.read(key) == truth
+                }
+            }
+        }
+    }
+}
+
+extension ClientSideCacheTests.Bed {
+    /// The tracking pair's subscriber, found as the channel the reader redirects to.
+    func subscriberChannel() async throws -> any Channel {
+        try #require(self.link.subscriberChannel)
+    }
+}
