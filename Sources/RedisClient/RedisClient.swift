@@ -142,9 +142,18 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// What the client-side cache holds now: keys, and bytes as it counts them; nil without one.
-    public func cacheSize() -> (entries: Int, bytes: Int)? {
-        self.tracking.map { ($0.cache.count, $0.cache.bytes) }
+    public struct CacheStatistics: Sendable {
+        /// Keys held, and bytes as the cache counts them.
+        public var entries: Int
+        public var bytes: Int
+        /// Lookups answered from the cache, and not, since the start.
+        public var hits: Int
+        public var misses: Int
+    }
+
+    /// The client-side cache's size and hits; nil without one.
+    public func cacheStatistics() -> CacheStatistics? {
+        self.tracking?.cache.statistics
     }
 
     /// Whether every tracking link made so far is up; nil without a cache.

@@ -63,6 +63,32 @@ struct SettingsTests {
         return try await app.client.json("POST", "/login", ["username": user, "password": Self.password])
     }
 
+    /// The value of an unlabelled metric on `/metrics`.
+    static func metric(_ app: AuthdProcess, _ name: String) async throws -> Double? {
+        let text = try await app.client.get("/metrics").text
+        return text.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") })
+            .flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    static func waitForTracking(_ app: AuthdProcess) async throws {
+        try await waitUntil(within: .seconds(15), "tracking up") {
+            try await app.client.get("/metrics").text.contains("authd_redis_client_tracking_up{node=\"0\"} 1")
+        }
+    }
+
+    /// Verify is answered from the cache after its first read, and a logout still ends it at once.
+    static func verifyIsCachedAndLogoutStillImmediate(_ app: AuthdProcess) async throws {
+        let login = try await Self.signUpAndLogIn(app)
+        let token = try #require(login["accessToken"])
+        try await Self.waitForTracking(app)
+        for _ in 0..<3 { #expect(try await app.client.get("/me", bearer: token).status == 200) }
+        #expect(
+            try await app.client.get("/metrics").text.contains("authd_redis_client_cache_lookups_total{result=\"hit\"}")
+        )
+        #expect(try await app.client.json("DELETE", "/logout", ["token": login["refreshToken"]!]).status == 204)
+        #expect(try await app.client.get("/me", bearer: token).status == 401)
+    }
+
     static func logLine(_ app: AuthdProcess, _ field: String, _ value: String) async throws {
         try await app.waitForLog("\(field)=\(value)")
     }
@@ -300,6 +326,41 @@ struct SettingsTests {
             let redis = try TestRedis.makeClient()
             #expect(try await redis.send("EXISTS", [RedisKeys(prefix: base.prefix).user("setting")]).int == 0)
             await redis.shutdown()
+        },
+        Case(variable: "AUTHD_VERIFY_CACHE", settings: ["AUTHD_VERIFY_CACHE": "on"]) { app, _ in
+            try await Self.logLine(app, "verify_cache", "on (tracking=keys,")
+            try await Self.verifyIsCachedAndLogoutStillImmediate(app)
+        },
+        Case(
+            variable: "AUTHD_VERIFY_CACHE_TRACKING",
+            settings: ["AUTHD_VERIFY_CACHE": "on", "AUTHD_VERIFY_CACHE_TRACKING": "bcast"]
+        ) { app, base in
+            try await app.waitForLog("tracking=bcast:\(base.prefix)session:,")
+            try await Self.verifyIsCachedAndLogoutStillImmediate(app)
+        },
+        Case(
+            variable: "AUTHD_VERIFY_CACHE_ENTRIES",
+            settings: ["AUTHD_VERIFY_CACHE": "on", "AUTHD_VERIFY_CACHE_ENTRIES": "1"]
+        ) { app, _ in
+            try await app.waitForLog("entries=1,")
+            try await Self.waitForTracking(app)
+            // Two sessions verified, one kept.
+            for user in ["entries-a", "entries-b"] {
+                let token = try #require(try await Self.signUpAndLogIn(app, user)["accessToken"])
+                #expect(try await app.client.get("/me", bearer: token).status == 200)
+            }
+            #expect(try await Self.metric(app, "authd_redis_client_cache_entries") == 1)
+        },
+        Case(
+            variable: "AUTHD_VERIFY_CACHE_MB", settings: ["AUTHD_VERIFY_CACHE": "on", "AUTHD_VERIFY_CACHE_MB": "3"]
+        ) { app, _ in
+            try await app.waitForLog("mb=3,")
+        },
+        Case(
+            variable: "AUTHD_VERIFY_CACHE_HEALTH_MS",
+            settings: ["AUTHD_VERIFY_CACHE": "on", "AUTHD_VERIFY_CACHE_HEALTH_MS": "250"]
+        ) { app, _ in
+            try await app.waitForLog("health_ms=250)")
         },
         Case(
             variable: "REDIS_SENTINEL_PRIMARY",

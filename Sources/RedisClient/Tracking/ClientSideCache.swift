@@ -43,6 +43,8 @@ final class ClientSideCache: Sendable {
         /// Keys Redis invalidated, and flushes by reason, since the start: for tests.
         var invalidated = 0
         var flushes: [String: Int] = [:]
+        var hits = 0
+        var misses = 0
     }
 
     /// Entries' fixed cost beyond their bytes: dictionary slots, array headers, the value enum.
@@ -61,7 +63,11 @@ final class ClientSideCache: Sendable {
 
     /// The stored reply of `signature` (a command's encoded bytes) for `key`, if any.
     func lookup(_ key: [UInt8], signature: [UInt8]) -> RedisValue? {
-        let reply = self.state.withLockedValue { $0.entries[key]?.replies[signature] }
+        let reply = self.state.withLockedValue { state in
+            let reply = state.entries[key]?.replies[signature]
+            if reply == nil { state.misses += 1 } else { state.hits += 1 }
+            return reply
+        }
         CacheMetrics.lookup(hit: reply != nil)
         return reply
     }
@@ -84,14 +90,18 @@ final class ClientSideCache: Sendable {
 
     /// The read is answered: stores the reply unless it was overtaken.
     func finish(_ ticket: Ticket, signature: [UInt8], reply: RedisValue) {
-        let stored = self.state.withLockedValue { state -> Bool in
+        let stored = self.state.withLockedValue { state -> (entries: Int, bytes: Int)? in
             let current = Self.release(ticket, in: &state)
-            guard ticket.epoch == state.epoch, current == ticket.generation else { return false }
+            guard ticket.epoch == state.epoch, current == ticket.generation else { return nil }
             Self.store(
                 reply, signature: signature, for: ticket.key, in: &state, limits: (self.maxEntries, self.maxBytes))
-            return true
+            return (state.entries.count, state.bytes)
         }
-        if !stored { CacheMetrics.overtaken() }
+        if let stored {
+            CacheMetrics.size(entries: stored.entries, bytes: stored.bytes)
+        } else {
+            CacheMetrics.overtaken()
+        }
     }
 
     /// The read failed, or its reply is not to be kept.
@@ -102,15 +112,21 @@ final class ClientSideCache: Sendable {
     /// These keys changed: Redis says so (`local` false), or this client wrote them.
     func invalidate(_ keys: [[UInt8]], local: Bool = false) {
         guard !keys.isEmpty else { return }
-        self.state.withLockedValue { state in
+        let size = self.state.withLockedValue { state -> (entries: Int, bytes: Int)? in
+            var removed = false
             for key in keys {
-                if let entry = state.entries.removeValue(forKey: key) { state.bytes -= entry.bytes }
+                if let entry = state.entries.removeValue(forKey: key) {
+                    state.bytes -= entry.bytes
+                    removed = true
+                }
                 if var current = state.inFlight[key] {
                     current.generation &+= 1
                     state.inFlight[key] = current
                 }
             }
+            return removed ? (state.entries.count, state.bytes) : nil
         }
+        if let size { CacheMetrics.size(entries: size.entries, bytes: size.bytes) }
         if !local {
             self.state.withLockedValue { $0.invalidated += keys.count }
             CacheMetrics.invalidated(keys.count)
@@ -128,6 +144,14 @@ final class ClientSideCache: Sendable {
             state.flushes[reason, default: 0] += 1
         }
         CacheMetrics.flushed(reason)
+        CacheMetrics.size(entries: 0, bytes: 0)
+    }
+
+    /// What the cache holds and how often it answered: for tests and `RedisClient.cacheStatistics()`.
+    var statistics: RedisClient.CacheStatistics {
+        self.state.withLockedValue {
+            RedisClient.CacheStatistics(entries: $0.entries.count, bytes: $0.bytes, hits: $0.hits, misses: $0.misses)
+        }
     }
 
     /// Keys Redis invalidated so far.
@@ -235,6 +259,14 @@ enum CacheMetrics {
         Self.counters("flush:" + reason) {
             Counter(label: "authd_redis_client_cache_flushes_total", dimensions: [("reason", reason)])
         }.increment()
+    }
+
+    private static let gauges = MetricHandles<String, Gauge>()
+
+    /// What the cache holds: `authd_redis_client_cache_entries` (keys) and `…_bytes`.
+    static func size(entries: Int, bytes: Int) {
+        Self.gauges("entries") { Gauge(label: "authd_redis_client_cache_entries") }.record(entries)
+        Self.gauges("bytes") { Gauge(label: "authd_redis_client_cache_bytes") }.record(bytes)
     }
 
     /// 1 while tracking is up on the node (`node`: its address, or "0" for the only one).
