@@ -77,11 +77,7 @@ public final class RedisClient: Sendable {
         let signature = command.signature
         if let hit = tracking.cache.lookup(key, signature: signature) { return hit }
         let deadline = NIODeadline.now() + self.configuration.commandTimeout
-        let link: TrackingLink? =
-            switch self.backend {
-            case .single: tracking.link(for: nil)
-            case .cluster(let cluster): cluster.owner(ofKey: key).flatMap { tracking.link(for: $0) }
-            }
+        let link = self.trackingLink(forKey: key)
         do {
             if let reply = try await link?.read(command, key: key, signature: signature, deadline: deadline) {
                 return reply
@@ -93,6 +89,15 @@ public final class RedisClient: Sendable {
             // the pool's path follows redirections and reconnects.
         }
         return try await self.sendUncached(command, deadline: deadline)
+    }
+
+    /// The tracking pair that reads of `key` go through: the only one, or its slot's primary's.
+    func trackingLink(forKey key: [UInt8]) -> TrackingLink? {
+        guard let tracking = self.tracking else { return nil }
+        switch self.backend {
+        case .single: return tracking.link(for: nil)
+        case .cluster(let cluster): return cluster.owner(ofKey: key).flatMap { tracking.link(for: $0) }
+        }
     }
 
     /// Sends a command given by name and text arguments, such as `send("GET", ["key"])`.

@@ -56,6 +56,36 @@ struct RedisClusterServiceTests {
         return users
     }
 
+    /// AUTHD_VERIFY_CACHE on a cluster (issue 18): users on every shard, each kind of revocation
+    /// on one instance, and not one request accepted by the other after the revocation's answer.
+    @Test func theVerifyCacheOnEveryShard() async throws {
+        let cluster = try RedisClusterProcess()
+        try await cluster.start()
+        let pair = try await Self.startPair(cluster) { VerifyCacheTests.cacheOn(&$0) }
+        try await withTeardown({ await pair.stop() }) {
+            let (a, b) = (pair.a, pair.b)
+            let users = try await Self.usersOnEveryShard(
+                cluster, RedisKeys(prefix: pair.prefix), perShard: 4, tag: "cached", signUpOn: a)
+            let statuses = try await inParallel(users.count) { index -> [Int] in
+                var password = Self.password
+                var seen: [Int] = []
+                for round in 0..<4 {
+                    let (revoker, verifier) = round % 2 == 0 ? (a, b) : (b, a)
+                    let kind = VerifyCacheTests.Revocation.allCases[(index + round) % 4]
+                    seen += try await VerifyCacheTests.round(
+                        users[index], &password, kind, revoker: revoker, verifier: verifier)
+                }
+                return seen
+            }.flatMap { $0 }
+            #expect(statuses.count == users.count * 4 * 2)
+            #expect(statuses.allSatisfy { $0 == 401 }, "accepted after revocation: \(statuses.count { $0 == 200 })")
+            for app in [a, b] {
+                #expect(app.application.redis.trackingUp() == true, "a tracking pair up on each primary read")
+                #expect((app.application.redis.cacheStatistics()?.hits ?? 0) >= users.count * 2)
+            }
+        }
+    }
+
     @Test func theWholeFlowWithUsersOnEveryShard() async throws {
         let cluster = try RedisClusterProcess()
         try await cluster.start()

@@ -161,7 +161,12 @@ struct SentinelTests {
     /// empty and calls itself a primary until the sentinels demote it. No acknowledged logout may
     /// come back to life, authd may never talk to the old primary, and service must return
     /// within seconds of the sentinels' switch.
-    @Test func noAcknowledgedRevocationIsLostThroughAFailoverUnderLoad() async throws {
+    ///
+    /// With AUTHD_VERIFY_CACHE on (issue 18), the same holds: the tracking connections follow the
+    /// failover like the pool's, the cache is emptied when they drop, and tracking comes back on the
+    /// new primary.
+    @Test(arguments: [false, true])
+    func noAcknowledgedRevocationIsLostThroughAFailoverUnderLoad(verifyCache: Bool) async throws {
         let deployment = try await SentinelDeployment.start(replicas: 2)
         let secrets = TestSecrets()
         let environment = deployment.environment.merging([
@@ -174,6 +179,7 @@ struct SentinelTests {
             // 121 sessions of one user: above the default cap of 100, which would end some of them
             // (the watcher among them, in whatever order the parallel logins finish).
             "AUTHD_MAX_SESSIONS_PER_USER": "1000",
+            "AUTHD_VERIFY_CACHE": verifyCache ? "on" : "off",
         ]) { _, new in new }
         let a = try AuthdProcess.start(environment: environment)
         let b = try AuthdProcess.start(environment: environment)
@@ -267,5 +273,14 @@ struct SentinelTests {
         #expect(back - switched < .seconds(10))
         // The live session survived it all.
         for instance in instances { #expect(try await instance.client.get("/me", bearer: watcher).status == 200) }
+        if verifyCache {
+            for instance in instances {
+                #expect(instance.log.contains("redis tracking lost"))
+                try await waitUntil(within: .seconds(30), "tracking back on the new primary") {
+                    try await instance.client.get("/metrics").text.contains(
+                        "authd_redis_client_tracking_up{node=\"0\"} 1")
+                }
+            }
+        }
     }
 }
