@@ -75,9 +75,13 @@ public final class RedisClient: Sendable {
             return try await self.send(command)
         }
         let signature = command.signature
-        if let hit = tracking.cache.lookup(key, signature: signature) { return hit }
-        let deadline = NIODeadline.now() + self.configuration.commandTimeout
         let link = self.trackingLink(forKey: key)
+        // A kept reply is used only when no invalidation is waiting, unread, in the subscriber's
+        // socket: one announced before this request came in is never overtaken by the cache.
+        if let hit = tracking.cache.lookup(key, signature: signature, usable: { link?.isQuiet == true }) {
+            return hit
+        }
+        let deadline = NIODeadline.now() + self.configuration.commandTimeout
         do {
             if let reply = try await link?.read(command, key: key, signature: signature, deadline: deadline) {
                 return reply

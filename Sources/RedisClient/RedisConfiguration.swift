@@ -129,7 +129,7 @@ public struct ClientCacheConfiguration: Sendable, Hashable {
     public var maxBytes: Int = 64 << 20
     /// How often the invalidation connection is pinged; one that does not answer within it ends
     /// tracking (and empties the cache) until it is re-established.
-    public var healthCheckInterval: TimeAmount = .milliseconds(500)
+    public var healthCheckInterval: TimeAmount = .seconds(1)
 
     public init() {}
 

@@ -70,7 +70,8 @@ enum RedisConnection {
         to endpoint: RedisConfiguration.Endpoint,
         configuration: RedisConfiguration,
         handshake: Bool = true,
-        invalidations: (@Sendable (_ keys: [[UInt8]]?) -> Void)? = nil
+        invalidations: (@Sendable (_ keys: [[UInt8]]?) -> Void)? = nil,
+        socket: (descriptor: CInt, activity: ReadActivity)? = nil
     ) -> EventLoopFuture<any Channel> {
         let tls: (RedisTLS, host: String, port: Int)? =
             switch (configuration.tls, endpoint) {
@@ -82,6 +83,9 @@ enum RedisConnection {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let socket {
+                        try channel.pipeline.syncOperations.addHandler(ReadActivityHandler(socket.activity))
+                    }
                     if let tls {
                         let (encryption, handshake) = try tls.0.handlers(host: tls.host, on: channel.eventLoop)
                         try channel.pipeline.syncOperations.addHandlers(encryption, handshake)
@@ -94,9 +98,10 @@ enum RedisConnection {
                 }
             }
         let connected: EventLoopFuture<any Channel> =
-            switch endpoint {
-            case .tcp(let host, let port): bootstrap.connect(host: host, port: port)
-            case .unixSocket(let path): bootstrap.connect(unixDomainSocketPath: path)
+            switch (endpoint, socket) {
+            case (_, let socket?): bootstrap.withConnectedSocket(socket.descriptor)
+            case (.tcp(let host, let port), nil): bootstrap.connect(host: host, port: port)
+            case (.unixSocket(let path), nil): bootstrap.connect(unixDomainSocketPath: path)
             }
         // The TLS and Redis handshakes share the connect timeout: a server that accepts but never
         // answers must not hold the slot forever.

@@ -22,7 +22,7 @@ struct ClientSideCacheTests {
         var link: TrackingLink { self.client.tracking!.link(for: nil)! }
 
         static func start(
-            _ tracking: ClientCacheConfiguration.Tracking = .keys, health: TimeAmount = .milliseconds(500)
+            _ tracking: ClientCacheConfiguration.Tracking = .keys, health: TimeAmount = .seconds(5)
         ) async throws -> Bed {
             let server = try RedisServerProcess()
             try await server.start()
@@ -111,6 +111,28 @@ struct ClientSideCacheTests {
             #expect(try await read.value == "old")
             #expect(bed.cache.count == 0, "the overtaken reply was not stored")
             #expect(try await bed.read("k:race") == "new")
+        }
+    }
+
+    /// Another client's write, announced but not yet read by this one (its subscriber's reads held
+    /// back): the kept reply is not used while the announcement waits in the socket.
+    @Test func anInvalidationWaitingUnreadIsNeverOvertakenByTheCache() async throws {
+        let bed = try await Bed.start()
+        try await withTeardown({ await bed.stop() }) {
+            try await bed.writer.send("HSET", ["k:unread", "f", "v1"])
+            #expect(try await bed.read("k:unread") == "v1")
+            #expect(try await bed.read("k:unread") == "v1")
+            let subscriber = try await bed.subscriberChannel()
+            try await subscriber.setOption(ChannelOptions.autoRead, value: false).get()
+            try await bed.writer.send("HSET", ["k:unread", "f", "v2"])
+            // Redis writes the invalidation to the subscriber's socket as it answers the write
+            // (the two writes of one event loop turn); it sits there unread.
+            try await waitUntil(within: .seconds(10), "the invalidation in the socket") { !bed.link.isQuiet }
+            #expect(try await bed.read("k:unread") == "v2")
+            #expect(bed.cache.count == 1, "the entry is still there, unused")
+            try await subscriber.setOption(ChannelOptions.autoRead, value: true).get()
+            try await waitUntil(within: .seconds(10), "the invalidation read") { bed.cache.invalidated >= 1 }
+            #expect(try await bed.read("k:unread") == "v2")
         }
     }
 

@@ -61,15 +61,29 @@ final class ClientSideCache: Sendable {
         self.maxBytes = max(1, maxBytes)
     }
 
-    /// The stored reply of `signature` (a command's encoded bytes) for `key`, if any.
-    func lookup(_ key: [UInt8], signature: [UInt8]) -> RedisValue? {
-        let reply = self.state.withLockedValue { state in
+    /// The stored reply of `signature` (a command's encoded bytes) for `key`, if any and if
+    /// `usable()` says it may be used now (asked only when one is found).
+    func lookup(_ key: [UInt8], signature: [UInt8], usable: () -> Bool) -> RedisValue? {
+        let found = self.state.withLockedValue { state in
             let reply = state.entries[key]?.replies[signature]
             if reply == nil { state.misses += 1 } else { state.hits += 1 }
             return reply
         }
-        CacheMetrics.lookup(hit: reply != nil)
-        return reply
+        guard let found else {
+            CacheMetrics.lookup(hit: false)
+            return nil
+        }
+        guard usable() else {
+            self.state.withLockedValue { state in
+                state.hits -= 1
+                state.misses += 1
+            }
+            CacheMetrics.lookup(hit: false)
+            CacheMetrics.bypassed()
+            return nil
+        }
+        CacheMetrics.lookup(hit: true)
+        return found
     }
 
     /// Marks `key` as read: call before the read is written to Redis.
@@ -241,6 +255,11 @@ enum CacheMetrics {
         Self.counters(result) {
             Counter(label: "authd_redis_client_cache_lookups_total", dimensions: [("result", result)])
         }.increment()
+    }
+
+    /// A reply found but not used: an invalidation was waiting unread in the subscriber's socket.
+    static func bypassed() {
+        Self.counters("bypassed") { Counter(label: "authd_redis_client_cache_bypassed_total") }.increment()
     }
 
     /// A reply not stored because its key was invalidated, or the cache flushed, while it was in flight.

@@ -34,9 +34,16 @@ final class TrackingLink: Sendable {
     private let logger: Logger
     private let state: NIOLoopBoundBox<State>
     private let attempts: NIOLoopBoundBox<(next: UInt64, failures: Int)>
-    /// The reading connection while the pair is up, for callers on any thread.
-    private let reader = NIOLockedValueBox<(any Channel)?>(nil)
-    private let subscriber = NIOLockedValueBox<(any Channel)?>(nil)
+    /// The pair while it is up, for callers on any thread.
+    private struct Live {
+        var reader: any Channel
+        var subscriber: any Channel
+        /// The subscriber's socket, and whether its pipeline is handling bytes right now.
+        var descriptor: CInt
+        var activity: ReadActivity
+    }
+
+    private let live = NIOLockedValueBox<Live?>(nil)
 
     init(
         label: String,
@@ -59,16 +66,24 @@ final class TrackingLink: Sendable {
 
     /// The tracked reading connection while the pair is up (tests hold its reads back with it).
     var readerChannel: (any Channel)? {
-        self.reader.withLockedValue { $0 }
+        self.live.withLockedValue { $0?.reader }
     }
 
     /// The subscribed connection while the pair is up (tests hold its invalidations back with it).
     var subscriberChannel: (any Channel)? {
-        self.subscriber.withLockedValue { $0 }
+        self.live.withLockedValue { $0?.subscriber }
     }
 
     var isUp: Bool {
-        self.reader.withLockedValue { $0 != nil }
+        self.live.withLockedValue { $0 != nil }
+    }
+
+    /// Whether a cached reply may be used now: tracking is up, and no invalidation waits unread in
+    /// the subscriber's socket or half-handled in its pipeline.
+    var isQuiet: Bool {
+        guard let (descriptor, activity) = self.live.withLockedValue({ $0.map { ($0.descriptor, $0.activity) } })
+        else { return false }
+        return !activity.isReading && !SubscriberSocket.hasUnreadBytes(descriptor)
     }
 
     func start() {
@@ -87,7 +102,7 @@ final class TrackingLink: Sendable {
         // The ticket is taken before the connection is looked at: a flush between the two (the
         // pair lost) then always drops this read's reply.
         let ticket = self.cache.begin(key)
-        guard let channel = self.reader.withLockedValue({ $0 }) else {
+        guard let channel = self.live.withLockedValue({ $0?.reader }) else {
             self.cache.abandon(ticket)
             return nil
         }
@@ -107,7 +122,7 @@ final class TrackingLink: Sendable {
         self.eventLoop.flatSubmit {
             let previous = self.state.value
             self.state.value = .shutdown
-            self.reader.withLockedValue { $0 = nil }
+            self.live.withLockedValue { $0 = nil }
             switch previous {
             case .up(let subscriber, let reader, let ping, _):
                 ping.cancel()
@@ -131,15 +146,15 @@ final class TrackingLink: Sendable {
         self.open(attempt: attempt).whenComplete { result in
             guard case .connecting(let current) = self.state.value, current == attempt else {
                 // Shut down meanwhile.
-                if case .success(let (subscriber, reader)) = result {
-                    subscriber.close(promise: nil)
-                    reader.close(promise: nil)
+                if case .success(let live) = result {
+                    live.subscriber.close(promise: nil)
+                    live.reader.close(promise: nil)
                 }
                 return
             }
             switch result {
-            case .success(let (subscriber, reader)):
-                self.established(subscriber: subscriber, reader: reader, attempt: attempt)
+            case .success(let live):
+                self.established(live, attempt: attempt)
             case .failure(let error):
                 self.attempts.value.failures += 1
                 let failures = self.attempts.value.failures
@@ -162,17 +177,21 @@ final class TrackingLink: Sendable {
 
     /// The subscriber first (its id, then `SUBSCRIBE`), then the reader, told to send its
     /// invalidations to the subscriber.
-    private func open(attempt: UInt64) -> EventLoopFuture<(any Channel, any Channel)> {
+    private func open(attempt: UInt64) -> EventLoopFuture<Live> {
         let configuration = self.configuration
         let primaryOnly = configuration.sentinel != nil
         let loop = self.eventLoop
         let timeout = configuration.connectTimeout
+        let activity = ReadActivity()
         return self.resolve(loop).flatMap { endpoint in
-            RedisConnection.connect(
-                on: loop, to: endpoint, configuration: configuration,
-                invalidations: { keys in self.received(keys) }
-            )
-            .flatMap { subscriber in
+            SubscriberSocket.open(endpoint, timeout: timeout, on: loop).flatMap { descriptor in
+                RedisConnection.connect(
+                    on: loop, to: endpoint, configuration: configuration,
+                    invalidations: { keys in self.received(keys) }, socket: (descriptor, activity)
+                )
+                .map { ($0, descriptor) }
+            }
+            .flatMap { subscriber, descriptor in
                 (primaryOnly
                     ? RedisConnection.checkPrimary(subscriber, configuration: configuration)
                     : loop.makeSucceededFuture(subscriber))
@@ -202,7 +221,9 @@ final class TrackingLink: Sendable {
                                     }
                                     .flatMapThrowing { reply in
                                         if case .error(let error) = reply { throw error }
-                                        return (subscriber, reader)
+                                        return Live(
+                                            reader: reader, subscriber: subscriber, descriptor: descriptor,
+                                            activity: activity)
                                     }
                                     .flatMapErrorThrowing { error in
                                         reader.close(promise: nil)
@@ -230,7 +251,8 @@ final class TrackingLink: Sendable {
         return command
     }
 
-    private func established(subscriber: any Channel, reader: any Channel, attempt: UInt64) {
+    private func established(_ live: Live, attempt: UInt64) {
+        let (subscriber, reader) = (live.subscriber, live.reader)
         let interval = self.cacheConfiguration.healthCheckInterval
         // A PING the subscriber does not answer within the interval closes it (the command
         // handler's deadline), which ends the pair below.
@@ -241,8 +263,7 @@ final class TrackingLink: Sendable {
         }
         self.state.value = .up(subscriber: subscriber, reader: reader, ping: ping, attempt: attempt)
         self.attempts.value.failures = 0
-        self.subscriber.withLockedValue { $0 = subscriber }
-        self.reader.withLockedValue { $0 = reader }
+        self.live.withLockedValue { $0 = live }
         CacheMetrics.tracking(self.label, up: true)
         self.logger.info("redis tracking up", metadata: ["node": "\(self.label)"])
         for channel in [subscriber, reader] {
@@ -258,8 +279,7 @@ final class TrackingLink: Sendable {
             return
         }
         // No reader first, then the flush: a read that began after the flush never uses this pair.
-        self.reader.withLockedValue { $0 = nil }
-        self.subscriber.withLockedValue { $0 = nil }
+        self.live.withLockedValue { $0 = nil }
         self.cache.flush("lost")
         ping.cancel()
         subscriber.close(promise: nil)
