@@ -5,6 +5,9 @@
 #   cp .build/release/authd /tmp/authd-before   # ... change, rebuild ...
 #   Benchmarks/compare.sh /tmp/authd-before .build/release/authd [scenario ...]
 # Scenarios default to: bare trivial verify refresh.
+# COMPARE_ENV_BEFORE / COMPARE_ENV_AFTER: settings for each side (space-separated NAME=VALUE), so that
+# one binary can be compared with itself under two configurations, e.g. the verify cache off and on:
+#   COMPARE_ENV_AFTER=AUTHD_VERIFY_CACHE=on Benchmarks/compare.sh .build/release/authd .build/release/authd
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { sed -n 2,8p "$0"; exit 2; }
@@ -17,9 +20,14 @@ out=$(mktemp -t authd-compare.XXXXXX.jsonl)
 for round in $(seq 1 "${ROUNDS:-3}"); do
     for build in before after; do
         bin=$before
-        [ "$build" = after ] && bin=$after
-        echo "round $round: $build" >&2
-        BENCH_BIN=$bin BENCH_LABEL=$build BENCH_JSON=$out Benchmarks/service.sh "${scenarios[@]}" >/dev/null
+        settings=${COMPARE_ENV_BEFORE:-}
+        if [ "$build" = after ]; then
+            bin=$after
+            settings=${COMPARE_ENV_AFTER:-}
+        fi
+        echo "round $round: $build ${settings}" >&2
+        # shellcheck disable=SC2086 # the settings are NAME=VALUE words
+        env $settings BENCH_BIN="$bin" BENCH_LABEL=$build BENCH_JSON="$out" Benchmarks/service.sh "${scenarios[@]}" >/dev/null
     done
 done
 python3 - "$out" <<'PY'

