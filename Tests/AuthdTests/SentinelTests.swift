@@ -1,8 +1,10 @@
 import Foundation
 import NIOConcurrencyHelpers
-import RedisClient
+import NIOCore
 import TestSupport
 import Testing
+
+@testable import RedisClient
 
 /// A primary, its replicas and three sentinels on loopback, all real `redis-server` processes.
 struct SentinelDeployment {
@@ -280,6 +282,89 @@ struct SentinelTests {
                     try await instance.client.get("/metrics").text.contains(
                         "authd_redis_client_tracking_up{node=\"0\"} 1")
                 }
+            }
+        }
+    }
+}
+
+/// The verify cache's client under Sentinel (issue 18): the tracking pair is opened to the primary
+/// the sentinels name, both connections to the same server; the overtaking race holds there; a
+/// failover drops the pair, empties the cache, and tracking comes back on the promoted replica.
+@Suite("Client-side cache under Sentinel")
+struct SentinelClientCacheTests {
+    @Test func theRacesHoldAndAFailoverMovesTrackingToTheNewPrimary() async throws {
+        let deployment = try await SentinelDeployment.start(replicas: 1)
+        var configuration = try TestRedis.configuration(url: "redis://127.0.0.1:1/0")
+        configuration.sentinel = SentinelConfiguration(
+            sentinels: deployment.sentinels.map { .init(host: "127.0.0.1", port: $0.port) },
+            primaryName: SentinelDeployment.name)
+        configuration.connectTimeout = .milliseconds(500)
+        configuration.maxReconnectDelay = .milliseconds(200)
+        let writer = try TestRedis.makeClient(configuration)
+        var cache = ClientCacheConfiguration()
+        cache.healthCheckInterval = .seconds(5)
+        configuration.clientCache = cache
+        let client = try TestRedis.makeClient(configuration)
+        try await withTeardown({
+            await client.shutdown()
+            await writer.shutdown()
+        }) {
+            func read(_ key: String) async throws -> String? {
+                try await client.cachedSend(RedisCommand("HMGET", [key, "f"])).array?.first?.string
+            }
+            let tracking = try #require(client.tracking)
+            let link = try #require(tracking.link(for: nil))
+            try await waitUntil(within: .seconds(15), "tracking up") { link.isUp }
+            #expect(link.readerChannel?.remoteAddress?.port == deployment.primary.port)
+            #expect(link.subscriberChannel?.remoteAddress?.port == deployment.primary.port)
+
+            // Kept, then invalidated by another client's write.
+            try await writer.send("HSET", ["s:k", "f", "v1"])
+            #expect(try await read("s:k") == "v1")
+            #expect(try await read("s:k") == "v1")
+            #expect(tracking.cache.count == 1)
+            try await writer.send("HSET", ["s:k", "f", "v2"])
+            try await waitUntil(within: .seconds(10), "invalidated") { try await read("s:k") == "v2" }
+
+            // The overtaking race: the reply held in the socket while the write's invalidation
+            // is taken in.
+            try await writer.send("HSET", ["s:race", "f", "old"])
+            let reader = try #require(link.readerChannel)
+            try await reader.setOption(ChannelOptions.autoRead, value: false).get()
+            let before = tracking.cache.invalidated
+            let calls = try await deployment.primary.calls(of: "hmget")
+            let pending = Task { try await read("s:race") }
+            try await waitUntil(within: .seconds(10), "the read served") {
+                try await deployment.primary.calls(of: "hmget") > calls
+            }
+            try await writer.send("HSET", ["s:race", "f", "new"])
+            try await waitUntil(within: .seconds(10), "the overtaking invalidation") {
+                tracking.cache.invalidated > before
+            }
+            try await reader.setOption(ChannelOptions.autoRead, value: true).get()
+            #expect(try await pending.value == "old")
+            #expect(try await read("s:race") == "new", "the overtaken reply was not kept")
+            try await deployment.waitUntilReplicated()
+
+            // Failover: the pair drops with the old primary, the cache is emptied, and tracking
+            // comes back on the promoted replica, where writes invalidate again.
+            let flushes = tracking.cache.flushes("lost")
+            deployment.primary.kill()
+            try await waitUntil(within: .seconds(10), "tracking lost") { tracking.cache.flushes("lost") > flushes }
+            #expect(tracking.cache.count == 0)
+            let promoted = deployment.replicas[0].port
+            try await waitUntil(within: .seconds(45), every: .milliseconds(100), "tracking on the new primary") {
+                link.isUp && link.subscriberChannel?.remoteAddress?.port == promoted
+                    && link.readerChannel?.remoteAddress?.port == promoted
+            }
+            try await waitUntil(within: .seconds(15), "writes accepted again") {
+                (try? await writer.send("HSET", ["s:k", "f", "v3"])) != nil
+            }
+            #expect(try await read("s:k") == "v3")
+            #expect(try await read("s:k") == "v3")
+            try await writer.send("HSET", ["s:k", "f", "v4"])
+            try await waitUntil(within: .seconds(10), "invalidated by the new primary") {
+                try await read("s:k") == "v4"
             }
         }
     }

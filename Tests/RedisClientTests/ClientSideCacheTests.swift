@@ -55,15 +55,6 @@ struct ClientSideCacheTests {
         func read(_ key: String) async throws -> String? {
             try await self.client.cachedSend(RedisCommand("HMGET", [key, "f"])).array?.first?.string
         }
-
-        /// How many HMGETs the server has run: proof that a read was served, whatever its reply's fate.
-        func hmgetCalls() async throws -> Int {
-            let stats = try await self.writer.send("INFO", ["commandstats"]).string ?? ""
-            guard let line = stats.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_hmget:") }),
-                let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first
-            else { return 0 }
-            return Int(calls) ?? 0
-        }
     }
 
     @Test(arguments: [ClientCacheConfiguration.Tracking.keys, .broadcast(prefixes: ["k:"])])
@@ -80,9 +71,9 @@ struct ClientSideCacheTests {
             }
             let announced = bed.cache.invalidated
             #expect(try await bed.read("k:1") == "v1")
-            let served = try await bed.hmgetCalls()
+            let served = try await bed.server.calls(of: "hmget")
             for _ in 0..<5 { #expect(try await bed.read("k:1") == "v1") }
-            #expect(try await bed.hmgetCalls() == served, "the repeats never reached Redis")
+            #expect(try await bed.server.calls(of: "hmget") == served, "the repeats never reached Redis")
             #expect(bed.cache.count == 1)
 
             try await bed.writer.send("HSET", ["k:1", "f", "v2"])
@@ -101,9 +92,11 @@ struct ClientSideCacheTests {
             let reader = try #require(bed.link.readerChannel)
             // The reply will sit in the socket until reads resume.
             try await reader.setOption(ChannelOptions.autoRead, value: false).get()
-            let before = try await bed.hmgetCalls()
+            let before = try await bed.server.calls(of: "hmget")
             let read = Task { try await bed.read("k:race") }
-            try await waitUntil(within: .seconds(10), "Redis served the read") { try await bed.hmgetCalls() > before }
+            try await waitUntil(within: .seconds(10), "Redis served the read") {
+                try await bed.server.calls(of: "hmget") > before
+            }
             try await bed.writer.send("HSET", ["k:race", "f", "new"])
             try await waitUntil(within: .seconds(10), "the invalidation") { bed.cache.invalidated >= 1 }
             try await reader.setOption(ChannelOptions.autoRead, value: true).get()
@@ -316,9 +309,9 @@ struct ClusterClientSideCacheTests {
             try await writer.send("HSET", [raced, "f", "old3"])
             try await waitUntil(within: .seconds(10), "the write announced") { cache.invalidated > invalidatedBefore }
             try await reader.setOption(ChannelOptions.autoRead, value: false).get()
-            let calls = try await Self.hmgetCalls(source)
+            let calls = try await source.calls(of: "hmget")
             let pending = Task { try await read(raced) }
-            try await waitUntil(within: .seconds(10), "the read served") { try await Self.hmgetCalls(source) > calls }
+            try await waitUntil(within: .seconds(10), "the read served") { try await source.calls(of: "hmget") > calls }
             let announced = cache.invalidated
             try await writer.send("HSET", [raced, "f", "new"])
             try await waitUntil(within: .seconds(10), "the overtaking invalidation") { cache.invalidated > announced }
@@ -343,13 +336,5 @@ struct ClusterClientSideCacheTests {
             try await waitUntil(within: .seconds(10), "tracked on the new owner") { try await read(raced) == "moved2" }
             #expect(cache.flushes("topology") >= 1)
         }
-    }
-
-    static func hmgetCalls(_ server: RedisServerProcess) async throws -> Int {
-        let stats = try await server.cli(["INFO", "commandstats"])
-        guard let line = stats.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_hmget:") }),
-            let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first
-        else { return 0 }
-        return Int(calls) ?? 0
     }
 }

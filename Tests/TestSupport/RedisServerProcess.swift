@@ -138,6 +138,17 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Runs redis-cli against this server and returns what it printed.
+    /// How many times the server has run `command` (lower case, as `INFO commandstats` names it):
+    /// proof that a command was served, whatever became of its reply.
+    public func calls(of command: String) async throws -> Int {
+        let stats = try await self.cli(["INFO", "commandstats"])
+        guard
+            let line = stats.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_\(command):") }),
+            let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first
+        else { return 0 }
+        return Int(calls) ?? 0
+    }
+
     public func cli(_ arguments: [String]) async throws -> String {
         try await runTool(["redis-cli", "-p", String(self.port)] + arguments, within: .seconds(20)).output
     }
