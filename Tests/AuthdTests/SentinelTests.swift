@@ -298,7 +298,7 @@ struct SentinelClientCacheTests {
         configuration.sentinel = SentinelConfiguration(
             sentinels: deployment.sentinels.map { .init(host: "127.0.0.1", port: $0.port) },
             primaryName: SentinelDeployment.name)
-        configuration.connectTimeout = .milliseconds(500)
+        configuration.connectTimeout = .seconds(2)
         configuration.maxReconnectDelay = .milliseconds(200)
         let writer = try TestRedis.makeClient(configuration)
         var cache = ClientCacheConfiguration()
@@ -314,7 +314,7 @@ struct SentinelClientCacheTests {
             }
             let tracking = try #require(client.tracking)
             let link = try #require(tracking.link(for: nil))
-            try await waitUntil(within: .seconds(15), "tracking up") { link.isUp }
+            try await waitUntil(within: .seconds(30), "tracking up") { link.isUp }
             #expect(link.readerChannel?.remoteAddress?.port == deployment.primary.port)
             #expect(link.subscriberChannel?.remoteAddress?.port == deployment.primary.port)
 

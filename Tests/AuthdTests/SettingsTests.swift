@@ -71,7 +71,7 @@ struct SettingsTests {
     }
 
     static func waitForTracking(_ app: AuthdProcess) async throws {
-        try await waitUntil(within: .seconds(15), "tracking up") {
+        try await waitUntil(within: .seconds(30), "tracking up") {
             try await app.client.get("/metrics").text.contains("authd_redis_client_tracking_up{node=\"0\"} 1")
         }
     }

@@ -17,8 +17,9 @@ struct VerifyCacheTests {
         configuration.redis.clientCache = cache
     }
 
+    /// 30 s: tracking comes up in milliseconds, but its connects share the machine with the suite.
     static func waitForTracking(_ apps: TestApp...) async throws {
-        try await waitUntil(within: .seconds(15), "tracking up") {
+        try await waitUntil(within: .seconds(30), "tracking up") {
             apps.allSatisfy { $0.application.redis.trackingUp() == true }
         }
     }
@@ -127,8 +128,9 @@ struct VerifyCacheTests {
         try await server.start()
         let app = try await TestApp.start(redisURL: server.url) { configuration in
             Self.cacheOn(&configuration)
-            configuration.redis.commandTimeout = .milliseconds(500)
-            configuration.redis.connectTimeout = .milliseconds(500)
+            // Short enough that the outage is noticed at once, long enough for a loaded machine.
+            configuration.redis.commandTimeout = .seconds(2)
+            configuration.redis.connectTimeout = .seconds(2)
             configuration.redis.maxReconnectDelay = .milliseconds(200)
         }
         try await withTeardown({

