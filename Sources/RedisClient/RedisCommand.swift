@@ -67,11 +67,12 @@ public struct RedisCommand: Sendable {
         buffer.writeBytes(self.encoded)
     }
 
-    /// The argument at `index` (0 is the name), read back from the encoded bytes.
-    func argument(_ index: Int) -> ArraySlice<UInt8>? {
+    /// The first `limit` arguments (the name first), read back from the encoded bytes in one pass.
+    func arguments(upTo limit: Int) -> [ArraySlice<UInt8>] {
+        var arguments: [ArraySlice<UInt8>] = []
+        arguments.reserveCapacity(min(limit, self.count))
         var position = 0
-        var current = 0
-        while position < self.encoded.count {
+        while position < self.encoded.count, arguments.count < limit {
             // `$`, the length's digits, CRLF, the bytes, CRLF.
             position += 1
             var length = 0
@@ -80,11 +81,16 @@ public struct RedisCommand: Sendable {
                 position += 1
             }
             position += 2
-            if current == index { return self.encoded[position..<(position + length)] }
+            arguments.append(self.encoded[position..<(position + length)])
             position += length + 2
-            current += 1
         }
-        return nil
+        return arguments
+    }
+
+    /// The argument at `index` (0 is the name), read back from the encoded bytes.
+    func argument(_ index: Int) -> ArraySlice<UInt8>? {
+        let arguments = self.arguments(upTo: index + 1)
+        return arguments.count > index ? arguments[index] : nil
     }
 
     /// The command's arguments as encoded, the name first: what a cached reply is found by.
