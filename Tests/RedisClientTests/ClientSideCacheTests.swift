@@ -256,3 +256,48 @@ extension ClientSideCacheTests.Bed {
         try #require(self.link.subscriberChannel)
     }
 }
+
+/// The cache's bounds, on the data structure itself: entries and bytes, oldest out first.
+@Suite("Client-side cache bounds")
+struct ClientSideCacheBoundsTests {
+    static func store(_ cache: ClientSideCache, _ key: String, _ value: String) {
+        let ticket = cache.begin(Array(key.utf8))
+        cache.finish(ticket, signature: Array("HMGET \(key)".utf8), reply: .bulkString(Array(value.utf8)))
+    }
+
+    static func has(_ cache: ClientSideCache, _ key: String) -> Bool {
+        cache.lookup(Array(key.utf8), signature: Array("HMGET \(key)".utf8), usable: { true }) != nil
+    }
+
+    @Test func entriesAreBoundedOldestFirst() {
+        let cache = ClientSideCache(maxEntries: 3, maxBytes: 1 << 20)
+        for index in 0..<10 { Self.store(cache, "k\(index)", "v") }
+        #expect(cache.count == 3)
+        #expect((7..<10).allSatisfy { Self.has(cache, "k\($0)") })
+        #expect(!Self.has(cache, "k0"))
+    }
+
+    @Test func bytesAreBoundedAndAReplyLargerThanTheBoundIsNotKept() {
+        let limit = 4096
+        let cache = ClientSideCache(maxEntries: 1000, maxBytes: limit)
+        let value = String(repeating: "x", count: 500)
+        for index in 0..<50 { Self.store(cache, "k\(index)", value) }
+        #expect(cache.bytes <= limit)
+        #expect(cache.count >= 1 && cache.count < 50)
+        #expect(Self.has(cache, "k49"))
+        Self.store(cache, "huge", String(repeating: "y", count: limit))
+        #expect(!Self.has(cache, "huge"))
+        #expect(cache.bytes <= limit)
+    }
+
+    @Test func invalidationAndFlushReleaseTheirBytes() {
+        let cache = ClientSideCache(maxEntries: 100, maxBytes: 1 << 20)
+        for index in 0..<10 { Self.store(cache, "k\(index)", "value") }
+        let full = cache.bytes
+        cache.invalidate([Array("k0".utf8), Array("k1".utf8)])
+        #expect(cache.count == 8)
+        #expect(cache.bytes == full / 10 * 8)
+        cache.flush("flush")
+        #expect(cache.count == 0 && cache.bytes == 0)
+    }
+}
