@@ -86,6 +86,29 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
+    /// How long to wait before reconnecting after `failures` failed attempts in a row: doubles
+    /// from ``minReconnectDelay`` up to ``maxReconnectDelay``, with up to 20% jitter so that many
+    /// instances do not reconnect in lockstep.
+    func reconnectDelay(afterFailures failures: Int) -> TimeAmount {
+        let minimum = self.minReconnectDelay.nanoseconds
+        let maximum = self.maxReconnectDelay.nanoseconds
+        let exponent = min(max(failures - 1, 0), 20)
+        let base = min(maximum, minimum << exponent)
+        let jitter = Int64.random(in: 0...(base / 5))
+        return .nanoseconds(min(maximum, base + jitter))
+    }
+
+    /// This configuration for one node of a cluster (or the server a tracking pair must reach):
+    /// that address, database 0, no Sentinel or cluster discovery.
+    func node(host: String, port: Int) -> RedisConfiguration {
+        var configuration = self
+        configuration.endpoint = .tcp(host: host, port: port)
+        configuration.cluster = nil
+        configuration.sentinel = nil
+        configuration.database = 0
+        return configuration
+    }
+
     /// The URL with the password replaced by `***`.
     public var description: String {
         if let cluster = self.cluster {

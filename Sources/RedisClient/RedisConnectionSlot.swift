@@ -174,7 +174,7 @@ final class RedisConnectionSlot: Sendable {
     }
 
     private func scheduleReconnect(failures: Int, error: any Error) {
-        let delay = self.backoff(failures: failures)
+        let delay = self.configuration.reconnectDelay(afterFailures: failures)
         // Log the first failure loudly and later ones quietly, so an outage does not flood the log.
         let level: Logger.Level = failures <= 2 ? .warning : .debug
         self.logger.log(
@@ -190,16 +190,5 @@ final class RedisConnectionSlot: Sendable {
             self.connect(failures: failures)
         }
         self.state.value = .backingOff(failures: failures, retry: retry)
-    }
-
-    /// Doubles from the minimum delay up to the maximum, with up to 20% jitter so that many
-    /// instances do not reconnect in lockstep.
-    private func backoff(failures: Int) -> TimeAmount {
-        let minimum = self.configuration.minReconnectDelay.nanoseconds
-        let maximum = self.configuration.maxReconnectDelay.nanoseconds
-        let exponent = min(failures - 1, 20)
-        let base = min(maximum, minimum << exponent)
-        let jitter = Int64.random(in: 0...(base / 5))
-        return .nanoseconds(min(maximum, base + jitter))
     }
 }

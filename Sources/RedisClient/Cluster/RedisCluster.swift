@@ -225,17 +225,9 @@ final class RedisCluster: Sendable {
 
     private func makePool(_ node: Node) -> RedisNodePool {
         RedisNodePool(
-            configuration: self.nodeConfiguration(node), loops: self.loops, label: node.description, logger: self.logger
+            configuration: self.configuration.node(host: node.host, port: node.port), loops: self.loops,
+            label: node.description, logger: self.logger
         )
-    }
-
-    private func nodeConfiguration(_ node: Node) -> RedisConfiguration {
-        var configuration = self.configuration
-        configuration.endpoint = .tcp(host: node.host, port: node.port)
-        configuration.cluster = nil
-        configuration.sentinel = nil
-        configuration.database = 0
-        return configuration
     }
 
     /// A `MOVED` reply: the slot has a new owner, at once; the rest of the map may have changed
@@ -334,7 +326,7 @@ final class RedisCluster: Sendable {
     private func askSlots(_ node: Node, on loop: any EventLoop) -> EventLoopFuture<[(ClosedRange<Int>, Node)]> {
         RedisConnection.ask(
             RedisCommand("CLUSTER", ["SLOTS"]), at: .tcp(host: node.host, port: node.port), on: loop,
-            configuration: self.nodeConfiguration(node)
+            configuration: self.configuration.node(host: node.host, port: node.port)
         )
         .flatMapThrowing { reply in
             // [[start, end, [host, port, id, ...], replicas...], ...]

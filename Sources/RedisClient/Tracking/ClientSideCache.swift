@@ -213,8 +213,9 @@ final class ClientSideCache: Sendable {
             state.order.append((key, entry.stamp))
         }
         if let previous = entry.replies.updateValue(reply, forKey: signature) {
-            entry.bytes -= key.count + signature.count + Self.size(of: previous) + Self.overhead
-            state.bytes -= key.count + signature.count + Self.size(of: previous) + Self.overhead
+            let replaced = key.count + signature.count + Self.size(of: previous) + Self.overhead
+            entry.bytes -= replaced
+            state.bytes -= replaced
         }
         entry.bytes += size
         state.bytes += size
@@ -291,5 +292,30 @@ enum CacheMetrics {
     /// 1 while tracking is up on the node (`node`: its address, or "0" for the only one).
     static func tracking(_ node: String, up: Bool) {
         Gauge(label: "authd_redis_client_tracking_up", dimensions: [("node", node)]).record(up ? 1 : 0)
+    }
+}
+
+extension RedisCommand {
+    /// The keys a command may change, for the client-side cache to forget when it has run: a
+    /// script's `KEYS`, every argument of `DEL` and `UNLINK`, else the first key. Over-counting is
+    /// harmless (a key forgotten is read again); a read-only command gives none.
+    var writtenKeys: [[UInt8]] {
+        // On every write while the cache is on: no upper-casing copy for the upper-case names
+        // authd sends, and the arguments read in one pass.
+        let name = self.name.utf8.contains(where: { (97...122).contains($0) }) ? self.name.uppercased() : self.name
+        switch name {
+        case "GET", "HGET", "HMGET", "HGETALL", "EXISTS", "TTL", "PTTL", "ZRANGE", "ZSCORE", "ZCARD", "TYPE",
+            "EVAL_RO", "EVALSHA_RO", "PING", "WAIT", "SCRIPT", "INFO", "CLIENT":
+            return []
+        case "EVAL", "EVALSHA", "FCALL":
+            let arguments = self.arguments(upTo: .max)
+            guard arguments.count > 3, let count = Int(String(decoding: arguments[2], as: UTF8.self)), count > 0
+            else { return [] }
+            return arguments[3..<min(3 + count, arguments.count)].map(Array.init)
+        case "DEL", "UNLINK":
+            return self.arguments(upTo: .max).dropFirst().map(Array.init)
+        default:
+            return self.firstKey.map { [Array($0)] } ?? []
+        }
     }
 }

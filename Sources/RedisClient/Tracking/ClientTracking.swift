@@ -43,10 +43,7 @@ final class ClientTracking: Sendable {
         let (link, created) = self.links.withLockedValue { links -> (TrackingLink?, Bool) in
             if let link = links.byNode[node] { return (link, false) }
             guard !links.shutdown else { return (nil, false) }
-            var configuration = self.configuration
-            configuration.endpoint = .tcp(host: node.host, port: node.port)
-            configuration.cluster = nil
-            configuration.database = 0
+            let configuration = self.configuration.node(host: node.host, port: node.port)
             let link = TrackingLink(
                 label: node.description, eventLoop: self.loops[links.byNode.count % self.loops.count],
                 configuration: configuration, cache: self.cache, logger: self.logger,

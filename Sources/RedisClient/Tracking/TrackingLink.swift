@@ -16,7 +16,7 @@ final class TrackingLink: Sendable {
     private enum State {
         case idle
         case connecting(attempt: UInt64)
-        case up(subscriber: any Channel, reader: any Channel, ping: RepeatedTask, attempt: UInt64)
+        case up(Live, ping: RepeatedTask, attempt: UInt64)
         case backingOff(Scheduled<Void>, failures: Int)
         case shutdown
     }
@@ -124,10 +124,10 @@ final class TrackingLink: Sendable {
             self.state.value = .shutdown
             self.live.withLockedValue { $0 = nil }
             switch previous {
-            case .up(let subscriber, let reader, let ping, _):
+            case .up(let live, let ping, _):
                 ping.cancel()
                 self.cache.flush("lost")
-                return subscriber.close().and(reader.close()).map { _ in }.recover { _ in }
+                return live.subscriber.close().and(live.reader.close()).map { _ in }.recover { _ in }
             case .backingOff(let retry, _):
                 retry.cancel()
             default:
@@ -163,9 +163,7 @@ final class TrackingLink: Sendable {
                         "redis tracking not established; reads go to the pool",
                         metadata: ["node": "\(self.label)", "error": "\(error)", "failures": "\(failures)"])
                 }
-                let delay = min(
-                    self.configuration.minReconnectDelay * Int64(1 << min(failures - 1, 16)),
-                    self.configuration.maxReconnectDelay)
+                let delay = self.configuration.reconnectDelay(afterFailures: failures)
                 let retry = self.eventLoop.scheduleTask(in: delay) {
                     guard case .backingOff = self.state.value else { return }
                     self.connect()
@@ -183,6 +181,12 @@ final class TrackingLink: Sendable {
         let loop = self.eventLoop
         let timeout = configuration.connectTimeout
         let activity = ReadActivity()
+        // An address Sentinel gave must be the primary's, for both connections.
+        let checked: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
+            primaryOnly
+                ? RedisConnection.checkPrimary(channel, configuration: configuration)
+                : loop.makeSucceededFuture(channel)
+        }
         return self.resolve(loop).flatMap { endpoint in
             SubscriberSocket.open(endpoint, timeout: timeout, on: loop).flatMap { descriptor in
                 RedisConnection.connect(
@@ -192,9 +196,7 @@ final class TrackingLink: Sendable {
                 .map { ($0, descriptor) }
             }
             .flatMap { subscriber, descriptor in
-                (primaryOnly
-                    ? RedisConnection.checkPrimary(subscriber, configuration: configuration)
-                    : loop.makeSucceededFuture(subscriber))
+                checked(subscriber)
                     .flatMap { _ in
                         RedisConnection.request(RedisCommand("CLIENT", ["ID"]), on: subscriber, timeout: timeout)
                     }
@@ -212,9 +214,7 @@ final class TrackingLink: Sendable {
                     .flatMap { id in
                         RedisConnection.connect(on: loop, to: endpoint, configuration: configuration)
                             .flatMap { reader in
-                                (primaryOnly
-                                    ? RedisConnection.checkPrimary(reader, configuration: configuration)
-                                    : loop.makeSucceededFuture(reader))
+                                checked(reader)
                                     .flatMap { _ in
                                         RedisConnection.request(
                                             self.trackingCommand(redirectTo: id), on: reader, timeout: timeout)
@@ -261,7 +261,7 @@ final class TrackingLink: Sendable {
                 subscriber.close(promise: nil)
             }
         }
-        self.state.value = .up(subscriber: subscriber, reader: reader, ping: ping, attempt: attempt)
+        self.state.value = .up(live, ping: ping, attempt: attempt)
         self.attempts.value.failures = 0
         self.live.withLockedValue { $0 = live }
         CacheMetrics.tracking(self.label, up: true)
@@ -275,15 +275,13 @@ final class TrackingLink: Sendable {
 
     /// Either connection of the pair is gone: tracking is over until both are back.
     private func lost(attempt: UInt64) {
-        guard case .up(let subscriber, let reader, let ping, let current) = self.state.value, current == attempt else {
-            return
-        }
+        guard case .up(let live, let ping, let current) = self.state.value, current == attempt else { return }
         // No reader first, then the flush: a read that began after the flush never uses this pair.
         self.live.withLockedValue { $0 = nil }
         self.cache.flush("lost")
         ping.cancel()
-        subscriber.close(promise: nil)
-        reader.close(promise: nil)
+        live.subscriber.close(promise: nil)
+        live.reader.close(promise: nil)
         CacheMetrics.tracking(self.label, up: false)
         self.logger.warning(
             "redis tracking lost; cache emptied, reads go to the pool", metadata: ["node": "\(self.label)"])
