@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "authd", targets: ["authd"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
         // For the micro-benchmarks, a package of their own under Benchmarks/Micro.
-        .library(name: "AuthCore", targets: ["AuthCore"]),
+        .library(name: "JOSE", targets: ["JOSE"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -49,29 +49,44 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
-        // Token domain: users, sessions, tokens, passwords. Knows nothing of HTTP or Redis.
+        // Leaves. The one JSON reader and writer (and the decimal and hex printers) of the service.
+        .target(name: "WireJSON"),
+        // JOSE: the JWS codec (RFC 7515, 8725), its keys and algorithms, base64url, random ids.
+        .target(
+            name: "JOSE",
+            dependencies: [
+                "WireJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Token domain: users, sessions, tokens. Knows nothing of HTTP, Redis, threads or bytes.
         .target(
             name: "AuthCore",
             dependencies: [
-                "CArgon2", "MetricHandles",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "JOSE", "MetricHandles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // Passwords: the domain's PasswordHashing as Argon2id (libargon2) on a thread pool of its own.
+        .target(
+            name: "Passwords",
+            dependencies: ["AuthCore", "CArgon2", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // Redis store: the token domain's state as Redis keys and Lua scripts.
         .target(
             name: "AuthStore",
-            dependencies: ["AuthCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "AuthCore", "JOSE", "WireJSON", "RedisClient", .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // HTTP server: bare NIOHTTP1, a small router, and the mapping of errors to responses.
         .target(
             name: "AuthHTTP",
             dependencies: [
-                "AuthCore", "MetricHandles",
+                "AuthCore", "JOSE", "WireJSON", "MetricHandles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -85,7 +100,7 @@ let package = Package(
         .target(
             name: "AuthdApp",
             dependencies: [
-                "AuthCore", "AuthStore", "AuthHTTP", "RedisClient",
+                "AuthCore", "AuthStore", "AuthHTTP", "JOSE", "Passwords", "RedisClient", "WireJSON",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -96,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "authd",
             dependencies: [
-                "AuthdApp", "AuthHTTP",
+                "AuthdApp", "AuthHTTP", "JOSE",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -128,7 +143,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "AuthdApp", "RedisClient",
+                "AuthdApp", "JOSE", "RedisClient",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -138,14 +153,15 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "CHiredis", "TestSupport"]),
+        .testTarget(name: "WireJSONTests", dependencies: ["WireJSON"]),
         .testTarget(
-            name: "AuthCoreTests",
-            dependencies: ["AuthCore", .product(name: "Crypto", package: "swift-crypto")]
-        ),
+            name: "JOSETests", dependencies: ["JOSE", "WireJSON", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"]),
+        .testTarget(name: "PasswordsTests", dependencies: ["Passwords", "AuthCore"]),
         .testTarget(
             name: "AuthdTests",
             dependencies: [
-                "AuthdApp", "AuthCore", "AuthStore", "AuthHTTP", "TestSupport",
+                "AuthdApp", "AuthCore", "AuthStore", "AuthHTTP", "JOSE", "Passwords", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

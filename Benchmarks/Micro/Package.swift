@@ -17,7 +17,7 @@ let package = Package(
         .executableTarget(
             name: "Tokens",
             dependencies: [
-                .product(name: "AuthCore", package: "authd"),
+                .product(name: "JOSE", package: "authd"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],

@@ -1,3 +1,5 @@
+import JOSE
+
 /// RFC 7009 token revocation and RFC 7662 token introspection.
 extension AuthService {
     /// Revokes a token of either kind (RFC 7009). A refresh token ends its session; an access

@@ -1,3 +1,5 @@
+import JOSE
+
 /// Which sessions a logout ends.
 public enum LogoutScope: String, Sendable, CaseIterable {
     /// The caller's session (the default).

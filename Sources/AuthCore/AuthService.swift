@@ -1,4 +1,5 @@
 import CoreMetrics
+import JOSE
 import Logging
 
 /// The token service: sign-up, login, refresh with rotation, logout, and access-token checks.
@@ -8,7 +9,7 @@ import Logging
 public final class AuthService: Sendable {
     public let settings: AuthSettings
     let tokens: TokenCodec
-    let passwords: PasswordHasher
+    let passwords: any PasswordHashing
     let store: any AuthStore
     let clock: any AuthClock
     let logger: Logger
@@ -16,7 +17,7 @@ public final class AuthService: Sendable {
     public init(
         settings: AuthSettings,
         tokens: TokenCodec,
-        passwords: PasswordHasher,
+        passwords: any PasswordHashing,
         store: any AuthStore,
         clock: any AuthClock = SystemClock(),
         logger: Logger
@@ -137,7 +138,7 @@ public final class AuthService: Sendable {
         do {
             claims = try self.tokens.verify(accessToken, as: .access, now: self.clock.now())
         } catch {
-            throw AuthError.invalidToken(error.expired ? "access token expired" : "invalid access token")
+            throw AuthError.invalidToken(error.kind == .expired ? "access token expired" : "invalid access token")
         }
         switch try await self.store.accessState(
             username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
@@ -219,7 +220,7 @@ public final class AuthService: Sendable {
         do {
             return try self.tokens.verify(token, as: .refresh, now: self.clock.now(), checkTimes: checkTimes)
         } catch {
-            throw AuthError.invalidGrant(error.expired ? "refresh token expired" : "invalid refresh token")
+            throw AuthError.invalidGrant(error.kind == .expired ? "refresh token expired" : "invalid refresh token")
         }
     }
 

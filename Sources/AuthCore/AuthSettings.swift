@@ -1,3 +1,5 @@
+import JOSE
+
 /// The domain's tunables. Defaults follow the tutorial authd replaces, tightened where it was loose.
 public struct AuthSettings: Sendable {
     /// The `iss` claim of every token.

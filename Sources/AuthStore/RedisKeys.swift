@@ -1,5 +1,6 @@
 import AuthCore
 import Crypto
+import WireJSON
 
 /// Every Redis key authd uses, in one place. docs/OPERATIONS.md documents them for `redis-cli` users.
 ///
@@ -81,6 +82,6 @@ public struct RedisKeys: Sendable {
     }
 
     private static func digest(_ text: String) -> String {
-        RandomID.hex(SHA256.hash(data: Array(text.utf8)).prefix(16))
+        Hex.encode(SHA256.hash(data: Array(text.utf8)).prefix(16))
     }
 }

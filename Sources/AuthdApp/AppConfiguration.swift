@@ -2,8 +2,10 @@ import AuthCore
 import AuthHTTP
 import AuthStore
 import Foundation
+import JOSE
 import Logging
 import NIOCore
+import Passwords
 import RedisClient
 
 /// Everything authd is configured with, read from the environment (see the table of docs/CONFIGURATION.md).

@@ -1,9 +1,11 @@
 import AuthCore
 import AuthHTTP
 import AuthStore
+import JOSE
 import Logging
 import NIOCore
 import NIOPosix
+import Passwords
 import Prometheus
 import RedisClient
 import ServiceLifecycle
@@ -19,7 +21,7 @@ public final class Application: Sendable {
     public let routes: [String]
     private let tokens: TokenCodec
     private let clock: any AuthClock
-    private let passwords: PasswordHasher
+    private let passwords: Argon2PasswordHasher
     private let logger: Logger
 
     public init(
@@ -43,7 +45,7 @@ public final class Application: Sendable {
         )
         self.tokens = tokens
         self.clock = clock
-        self.passwords = try PasswordHasher(
+        self.passwords = try Argon2PasswordHasher(
             parameters: configuration.argon2, concurrency: configuration.hashConcurrency)
         self.redis = RedisClient(configuration: configuration.redis, eventLoopGroup: group, logger: logger)
         let store = RedisAuthStore(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import WireJSON
 
 /// One JSON object per line on stderr: `ts`, `level`, `label`, `message`, then the metadata
 /// (including `request_id` inside requests). Chosen with `LOG_FORMAT=json`.
@@ -47,20 +48,6 @@ public struct JSONLogHandler: LogHandler {
 
     /// A JSON string literal.
     static func quote(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
+        JSONString.quoted(text)
     }
 }

@@ -1,5 +1,6 @@
 import AuthCore
 import Foundation
+import JOSE
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import AuthCore
 import AuthStore
 import Foundation
+import JOSE
 import Logging
 import NIOPosix
 import RedisClient

@@ -3,6 +3,7 @@ import AuthCore
 import AuthHTTP
 import AuthdApp
 import Foundation
+import JOSE
 import Logging
 import Metrics
 import Prometheus

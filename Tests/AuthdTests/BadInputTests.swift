@@ -1,6 +1,7 @@
 import AuthCore
 import Crypto
 import Foundation
+import JOSE
 import TestSupport
 import Testing
 

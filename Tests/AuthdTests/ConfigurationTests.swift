@@ -1,6 +1,7 @@
 import AuthCore
 import AuthdApp
 import Foundation
+import JOSE
 import TestSupport
 import Testing
 

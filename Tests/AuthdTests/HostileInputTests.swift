@@ -2,6 +2,7 @@ import AuthCore
 import AuthdApp
 import Crypto
 import Foundation
+import JOSE
 import RedisClient
 import TestSupport
 import Testing

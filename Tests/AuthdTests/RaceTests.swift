@@ -1,6 +1,7 @@
 import AuthCore
 import AuthStore
 import Foundation
+import Passwords
 import RedisClient
 import TestSupport
 import Testing
@@ -105,7 +106,7 @@ struct RaceTests {
             var weak = Argon2Parameters()
             weak.memoryKiB = 4096
             weak.iterations = 1
-            let weakHasher = try PasswordHasher(parameters: weak, concurrency: 1)
+            let weakHasher = try Argon2PasswordHasher(parameters: weak, concurrency: 1)
             let old = "old password one"
             let users = (0..<12).map { "rehash\($0)" }
             var bearers: [String: String] = [:]

@@ -2,6 +2,7 @@ import AuthCore
 import AuthStore
 import AuthdApp
 import Foundation
+import JOSE
 import RedisClient
 import TestSupport
 import Testing

@@ -1,6 +1,7 @@
 import AuthCore
 import AuthdApp
 import Foundation
+import JOSE
 import Logging
 import Metrics
 import NIOConcurrencyHelpers

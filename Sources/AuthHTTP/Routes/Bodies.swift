@@ -1,4 +1,6 @@
 import AuthCore
+import JOSE
+import WireJSON
 
 /// `{"username", "password"}`; `name` is accepted for `username`, as in the tutorial.
 struct CredentialsBody: Decodable {
@@ -16,7 +18,7 @@ struct CredentialsBody: Decodable {
 struct RefreshBody: DirectJSONDecodable {
     var token: String
 
-    init?(members: [(name: String, value: JOSEJSON.Value)]) {
+    init?(members: [(name: String, value: JSONReader.Value)]) {
         // Other members are ignored, as JSONDecoder ignores them.
         guard let member = members.first(where: { $0.name == "token" }), case .string(let token) = member.value
         else { return nil }

@@ -1,5 +1,6 @@
 import AuthCore
 import Crypto
+import JOSE
 import NIOHTTP1
 
 /// The token endpoint's two dialects, RFC 7009 revocation and RFC 7662 introspection.

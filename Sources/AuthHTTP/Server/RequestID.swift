@@ -1,4 +1,5 @@
 import AuthCore
+import JOSE
 import Synchronization
 
 /// Fresh request ids for requests that bring none: a random prefix drawn once per process, then a

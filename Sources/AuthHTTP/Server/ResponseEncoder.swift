@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import WireJSON
 
 /// Encodes a whole response, status line, headers and body, into one buffer, written with one
 /// `writev` entry.
@@ -61,17 +62,7 @@ enum ResponseEncoder {
 
     private static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
         precondition(value >= 0)
-        // The digits go to the stack first, then to the buffer in one write.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = digits.count
-            var rest = value
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            buffer.writeBytes(UnsafeBufferPointer(rebasing: digits[start...]))
-        }
+        ASCIIDecimal.withDigits(of: UInt(value)) { _ = buffer.writeBytes($0) }
     }
 
     /// Framing is this encoder's job: a route's own `content-length` or `transfer-encoding`

@@ -1,5 +1,5 @@
-import AuthCore
 import Benchmark
+import JOSE
 import JWTKit
 
 /// Signing and verifying tokens: authd's `TokenCodec` beside jwt-kit doing the same HS256 work.

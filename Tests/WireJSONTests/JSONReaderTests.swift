@@ -1,16 +1,15 @@
-import Crypto
 import Foundation
 import Testing
 
-@testable import AuthCore
+@testable import WireJSON
 
-@Suite("The JSON of JOSE headers and claims")
-struct JOSEJSONTests {
+@Suite("The one JSON reader and writer")
+struct JSONReaderTests {
     @Test func readsStringsIntegersAndStringArraysAndKeepsOthersOpaque() throws {
         let json =
             #" { "a" : "x\"\\\/\u00e9\ud83d\ude00\n", "n": -42, "big": 99999999999999999999, "f": 1.5, "e": 1e3,"#
             + #" "l": ["p", "q"], "m": [1, "q"], "o": {"k": [true, false, null]}, "z": [] } "#
-        let members = try #require(JOSEJSON.object(Array(json.utf8)))
+        let members = try #require(JSONReader.object(Array(json.utf8)))
         let values = Dictionary(uniqueKeysWithValues: members.map { ($0.name, $0.value) })
         #expect(values["a"] == .string("x\"\\/é😀\n"))
         #expect(values["n"] == .integer(-42))
@@ -32,12 +31,12 @@ struct JOSEJSONTests {
         "{\"a\":" + String(repeating: "[", count: 9) + String(repeating: "]", count: 9) + "}",
     ])
     func refusesWhatIsNotOneObjectWithUniqueNames(_ text: String) {
-        #expect(JOSEJSON.object(Array(text.utf8)) == nil)
+        #expect(JSONReader.object(Array(text.utf8)) == nil)
     }
 
     @Test func refusesInvalidUTF8() {
         #expect(
-            JOSEJSON.object([
+            JSONReader.object([
                 UInt8(ascii: "{"), UInt8(ascii: "\""), 0xC3, 0x28, UInt8(ascii: "\""), UInt8(ascii: ":"),
                 UInt8(ascii: "1"), UInt8(ascii: "}"),
             ]) == nil)
@@ -51,7 +50,7 @@ struct JOSEJSONTests {
         let bytes = writer.finish()
         let foundation = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         #expect(foundation["s"] as? String == nasty)
-        let members = try #require(JOSEJSON.object(bytes))
+        let members = try #require(JSONReader.object(bytes))
         #expect(members.map(\.value) == [.string(nasty), .integer(-7)])
     }
 
@@ -66,7 +65,7 @@ struct JOSEJSONTests {
             }
             let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
             let expected = bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
-            #expect(JOSEJSON.mayNeedEscape(word) == expected, "\(bytes)")
+            #expect(JSONReader.mayNeedEscape(word) == expected, "\(bytes)")
         }
         // Every byte value at every position among plain letters.
         for byte in UInt8.min...UInt8.max {
@@ -74,7 +73,7 @@ struct JOSEJSONTests {
                 var bytes = [UInt8](repeating: 0x41, count: 8)
                 bytes[position] = byte
                 let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-                #expect(JOSEJSON.mayNeedEscape(word) == (byte < 0x20 || byte == 0x22 || byte == 0x5C), "\(bytes)")
+                #expect(JSONReader.mayNeedEscape(word) == (byte < 0x20 || byte == 0x22 || byte == 0x5C), "\(bytes)")
             }
         }
     }
@@ -88,36 +87,54 @@ struct JOSEJSONTests {
                 let bytes = writer.finish()
                 let foundation = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
                 #expect(foundation["s"] as? String == text)
-                #expect(JOSEJSON.object(bytes)?.first?.value == .string(text))
+                #expect(JSONReader.object(bytes)?.first?.value == .string(text))
             }
         }
     }
 
-    @Test func claimsRoundTripAndAreReadLikeJSONDecoderReadsThem() throws {
-        let claims = TokenClaims(
-            iss: "authd", sub: "zoë \"quoted\"", aud: "api", clientID: "c\\1", iat: 1_700_000_000, exp: 1_700_000_900,
-            jti: "j", sid: "s", tokenUse: .refresh)
-        #expect(TokenClaims(json: claims.json) == claims)
-        #expect(try JSONDecoder().decode(TokenClaims.self, from: Data(claims.json)) == claims)
-        #expect(TokenClaims(json: Array(try JSONEncoder().encode(claims))) == claims)
+    @Test(arguments: [
+        ("{\"a\":1,\"a\":2}", JSONReader.Failure.duplicateName("a")),
+        // The same name spelled twice in two ways is still the same name.
+        ("{\"a\":1,\"\\u0061\":2}", .duplicateName("a")),
+        ("{\"a\":{\"b\":{\"c\":1}}}", .tooDeep),
+        ("[1]", .notAnObject),
+        ("\"s\"", .notAnObject),
+        ("[1", .invalidJSON),
+        ("{\"a\":1} x", .invalidJSON),
+        ("", .invalidJSON),
+    ])
+    func wordsWhyBytesAreRefused(_ text: String, _ failure: JSONReader.Failure) {
+        #expect(throws: failure) { try JSONReader.members(Array(text.utf8), maximumDepth: 2) }
     }
 
-    @Test func claimsOfTheWrongTypeOrMissingAreRefusedAndUnknownOnesIgnored() throws {
-        let base: [String: Any] = [
-            "iss": "authd", "sub": "a", "aud": "authd", "client_id": "c", "iat": 1, "exp": 2, "jti": "j", "sid": "s",
-            "token_use": "access",
-        ]
-        func read(_ object: [String: Any]) throws -> TokenClaims? {
-            TokenClaims(json: Array(try JSONSerialization.data(withJSONObject: object)))
+    @Test func invalidUTF8IsNamedBeforeAnyOtherFault() {
+        // Outside a string, and inside one.
+        #expect(throws: JSONReader.Failure.invalidUTF8) { try JSONReader.members([0xFF], maximumDepth: 4) }
+        let inString: [UInt8] = Array("{\"a\":\"".utf8) + [0xC3, 0x28] + Array("\"}".utf8)
+        #expect(throws: JSONReader.Failure.invalidUTF8) { try JSONReader.members(inString, maximumDepth: 4) }
+    }
+
+    @Test func manyNamesAreCheckedForDuplicatesWithoutTheirSquare() throws {
+        // Past 16 names the check moves to a set; a repeat is found on either side of the switch.
+        let names = (0..<5000).map { "\"k\($0)\":1" }
+        let unique = Array(("{" + names.joined(separator: ",") + "}").utf8)
+        #expect(try JSONReader.members(unique, maximumDepth: 2).count == 5000)
+        for repeated in ["k3", "k4999"] {
+            let bytes = Array(("{" + names.joined(separator: ",") + ",\"\(repeated)\":2}").utf8)
+            #expect(throws: JSONReader.Failure.duplicateName(repeated)) {
+                try JSONReader.members(bytes, maximumDepth: 2)
+            }
+            #expect(JSONReader.object(bytes) == nil)
         }
-        #expect(try read(base) != nil)
-        #expect(try read(base.merging(["extra": ["nested": [1, 2]]]) { $1 }) != nil)
-        for name in base.keys {
-            #expect(try read(base.filter { $0.key != name }) == nil, "without \(name)")
+    }
+
+    @Test func numbersPrintAsDecimalAcrossTheRange() {
+        for value in [0, 7, 10, -1, 1_700_000_000, Int.max, Int.min] {
+            var bytes: [UInt8] = []
+            ASCIIDecimal.append(value, to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == String(value))
         }
-        #expect(try read(base.merging(["exp": "2"]) { $1 }) == nil)
-        #expect(try read(base.merging(["exp": 2.5]) { $1 }) == nil)
-        #expect(try read(base.merging(["aud": ["authd"]]) { $1 }) == nil)
-        #expect(try read(base.merging(["token_use": "other"]) { $1 }) == nil)
+        #expect(Hex.encode([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
+        #expect(JSONString.quoted("a\"b\\c\nd\u{1}") == #""a\"b\\c\nd\u0001""#)
     }
 }

@@ -1,14 +1,15 @@
 import Crypto
 import Foundation
 import NIOConcurrencyHelpers
+import WireJSON
 
 /// Signs and verifies tokens (JWS compact serialization, RFC 7515), following RFC 8725 (JWT best
 /// current practice).
 ///
-/// - Refresh tokens: HS256 with `REFRESH_TOKEN_SECRET`; only authd ever verifies them.
+/// - Refresh tokens: HS256 with the refresh secret; only authd ever verifies them.
 /// - Access tokens: ES256, RS256 or EdDSA with a key id when signing keys are configured, so resource
 ///   servers verify them with the public keys from `/.well-known/jwks.json`; otherwise HS256 with
-///   `ACCESS_TOKEN_SECRET`, as in the tutorial.
+///   the access secret, as in the tutorial.
 ///
 /// Before any signature check the header is held to an allow-list: exactly one algorithm per kind
 /// (never `none`, never a switch between HMAC and public-key algorithms on the token's say-so), the
@@ -64,20 +65,18 @@ public final class TokenCodec: Sendable {
         signingKeys: [SigningKey] = [],
         settings: Settings = Settings(),
         now: Int = Int(Date().timeIntervalSince1970)
-    ) throws(AuthConfigurationError) {
-        try Self.checkSecret("REFRESH_TOKEN_SECRET", refreshSecret)
-        try Self.checkPrevious("REFRESH_TOKEN_SECRET", previousRefreshSecret, current: refreshSecret)
+    ) throws(JOSEError) {
+        try Self.checkSecret("the refresh secret", refreshSecret)
+        try Self.checkPrevious("refresh", previousRefreshSecret, current: refreshSecret)
         if signingKeys.isEmpty {
             guard let accessSecret else {
-                throw AuthConfigurationError(
-                    "ACCESS_TOKEN_SECRET is not set (nor signing keys); generate one with `authd gen-secret`"
-                )
+                throw JOSEError(.invalidKey, "access tokens need an HMAC secret or signing keys")
             }
-            try Self.checkSecret("ACCESS_TOKEN_SECRET", accessSecret)
+            try Self.checkSecret("the access secret", accessSecret)
             guard accessSecret != refreshSecret else {
-                throw AuthConfigurationError("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ")
+                throw JOSEError(.invalidKey, "the access and refresh secrets must differ")
             }
-            try Self.checkPrevious("ACCESS_TOKEN_SECRET", previousAccessSecret, current: accessSecret)
+            try Self.checkPrevious("access", previousAccessSecret, current: accessSecret)
             self.hmacAccessKeys = HMACKeyring(secret: accessSecret, previous: previousAccessSecret, kind: .access)
         } else {
             self.hmacAccessKeys = nil
@@ -92,10 +91,10 @@ public final class TokenCodec: Sendable {
 
     /// Replaces the signing keys (after a rotation on disk). Keys retired longer ago than an access
     /// token lives are dropped: their tokens have all expired.
-    public func setSigningKeys(_ keys: [SigningKey], now: Int) throws(AuthConfigurationError) {
+    public func setSigningKeys(_ keys: [SigningKey], now: Int) throws(JOSEError) {
         let current = keys.filter { $0.status == .current }
         guard current.count == 1, let signer = current.first else {
-            throw AuthConfigurationError("exactly one signing key must be current, found \(current.count)")
+            throw JOSEError(.invalidKey, "exactly one signing key must be current, found \(current.count)")
         }
         let live = keys.filter { key in
             guard case .retired(let retired) = key.status else { return true }
@@ -131,7 +130,7 @@ public final class TokenCodec: Sendable {
             }
             let payload = Base64URL.encode(claims.json)
             guard let signer = self.accessKeys.withLockedValue({ $0.signer }) else {
-                throw TokenRejection("no signing key")
+                throw JOSEError(.invalidKey, "no signing key")
             }
             let input = signer.header + "." + payload
             return input + "." + Base64URL.encode(try signer.key.signature(for: Array(input.utf8)))
@@ -141,19 +140,19 @@ public final class TokenCodec: Sendable {
     /// Verifies a token of the given kind.
     /// - Parameter checkTimes: `false` accepts expired tokens (to log out of an expired session).
     public func verify(_ token: String, as kind: TokenKind, now: Int, checkTimes: Bool = true)
-        throws(TokenRejection) -> TokenClaims
+        throws(JOSEError) -> TokenClaims
     {
         let bytes = Array(token.utf8)
-        guard bytes.count <= Self.maximumTokenBytes else { throw TokenRejection("token too long") }
+        guard bytes.count <= Self.maximumTokenBytes else { throw JOSEError(.malformedToken, "token too long") }
         // Exactly three segments: header, payload, signature.
         let dot = UInt8(ascii: ".")
         guard let first = bytes.firstIndex(of: dot), let second = bytes[(first + 1)...].firstIndex(of: dot),
             !bytes[(second + 1)...].contains(dot),
             let header = self.header(of: bytes[..<first], kind: kind),
             let signature = Base64URL.decode(bytes[(second + 1)...])
-        else { throw TokenRejection("malformed token") }
-        guard !header.hasCrit else { throw TokenRejection("unsupported critical header") }
-        guard header.typ == kind.typ else { throw TokenRejection("wrong token type") }
+        else { throw JOSEError(.malformedToken, "malformed token") }
+        guard !header.hasCrit else { throw JOSEError(.unacceptableHeader, "unsupported critical header") }
+        guard header.typ == kind.typ else { throw JOSEError(.invalidClaims, "wrong token type") }
 
         let input = bytes[..<second]
         let valid: Bool
@@ -168,27 +167,27 @@ public final class TokenCodec: Sendable {
                 // token can never choose how it is checked (RFC 8725 §2.1).
                 guard let kid = header.kid, let key = self.accessKeys.withLockedValue({ $0.verifiers[kid] }),
                     header.alg == key.algorithm.rawValue
-                else { throw TokenRejection("unexpected algorithm or unknown key") }
+                else { throw JOSEError(.unacceptableHeader, "unexpected algorithm or unknown key") }
                 valid = key.isValid(signature, for: input)
             }
         }
         guard valid, let payload = Base64URL.decode(bytes[(first + 1)..<second]),
             let claims = TokenClaims(json: payload)
-        else { throw TokenRejection("invalid signature or claims") }
+        else { throw JOSEError(.invalidSignature, "invalid signature or claims") }
 
-        guard claims.tokenUse == kind else { throw TokenRejection("wrong token type") }
-        guard claims.iss == self.settings.issuer else { throw TokenRejection("wrong issuer") }
+        guard claims.tokenUse == kind else { throw JOSEError(.invalidClaims, "wrong token type") }
+        guard claims.iss == self.settings.issuer else { throw JOSEError(.invalidClaims, "wrong issuer") }
         guard claims.aud == (kind == .access ? self.settings.audience : self.settings.issuer) else {
-            throw TokenRejection("wrong audience")
+            throw JOSEError(.invalidClaims, "wrong audience")
         }
         if checkTimes {
             // The claims are the token's, so the arithmetic is on `now` and the leeway only, which
             // cannot overflow: a claim of Int.max or Int.min is compared, never added to.
             let leeway = self.settings.leeway
-            guard claims.exp > now - leeway else { throw TokenRejection("expired", expired: true) }
-            guard claims.iat <= now + leeway else { throw TokenRejection("issued in the future") }
+            guard claims.exp > now - leeway else { throw JOSEError(.expired, "expired") }
+            guard claims.iat <= now + leeway else { throw JOSEError(.invalidClaims, "issued in the future") }
             // RFC 7519 §4.1.5: not before `nbf`.
-            if let nbf = claims.nbf, nbf > now + leeway { throw TokenRejection("not yet valid") }
+            if let nbf = claims.nbf, nbf > now + leeway { throw JOSEError(.invalidClaims, "not yet valid") }
         }
         return claims
     }
@@ -196,20 +195,20 @@ public final class TokenCodec: Sendable {
     /// The header of a token's first segment. The HS256 header authd itself writes for `kind`
     /// with its current secret is known byte for byte, and is taken as it is; any other is decoded
     /// and read.
-    private func header(of segment: ArraySlice<UInt8>, kind: TokenKind) -> Header? {
+    private func header(of segment: ArraySlice<UInt8>, kind: TokenKind) -> JWSHeader? {
         let current = kind == .refresh ? self.refreshKeys.current : self.hmacAccessKeys?.current
         if let current, Self.equal(segment, current.header) { return current.headerValue }
-        return Base64URL.decode(segment).flatMap(Header.init(json:))
+        return Base64URL.decode(segment).flatMap(JWSHeader.init(json:))
     }
 
     /// An HS256 signature, checked with the secret the header's `kid` names. A token without a
     /// `kid` (made before key ids existed) is tried with the current secret, then the previous.
     private static func isValidHS256(
-        _ signature: [UInt8], for input: ArraySlice<UInt8>, header: Header, keys: HMACKeyring
-    ) throws(TokenRejection) -> Bool {
-        guard header.alg == "HS256" else { throw TokenRejection("unexpected algorithm or key") }
+        _ signature: [UInt8], for input: ArraySlice<UInt8>, header: JWSHeader, keys: HMACKeyring
+    ) throws(JOSEError) -> Bool {
+        guard header.alg == "HS256" else { throw JOSEError(.unacceptableHeader, "unexpected algorithm or key") }
         let candidates = keys.candidates(kid: header.kid)
-        guard !candidates.isEmpty else { throw TokenRejection("unknown key") }
+        guard !candidates.isEmpty else { throw JOSEError(.unacceptableHeader, "unknown key") }
         return candidates.contains { key in input.withUnsafeBytes { key.mac.isValid(signature, for: $0) } }
     }
 
@@ -222,7 +221,7 @@ public final class TokenCodec: Sendable {
             let mac: HMACSHA256
             /// The encoded header that this key's tokens carry.
             let header: [UInt8]
-            let headerValue: Header
+            let headerValue: JWSHeader
         }
 
         let current: Key
@@ -243,7 +242,7 @@ public final class TokenCodec: Sendable {
         /// gives nothing away of a 256-bit random one.
         private static func key(_ secret: String, kind: TokenKind) -> Key {
             let kid = "hs-" + Base64URL.encode(Array(SHA256.hash(data: Array(("authd-kid:" + secret).utf8)).prefix(9)))
-            var header = Header(alg: "HS256", typ: kind.typ)
+            var header = JWSHeader(alg: "HS256", typ: kind.typ)
             header.kid = kid
             return Key(
                 kid: kid, mac: HMACSHA256(key: Array(secret.utf8)),
@@ -258,35 +257,6 @@ public final class TokenCodec: Sendable {
             known.withUnsafeBufferPointer { known in
                 for index in 0..<known.count where segment[index] != known[index] { return false }
                 return true
-            }
-        }
-    }
-
-    /// The JOSE header. Members not listed here are ignored; `jku`, `jwk`, `x5u` and the like are
-    /// never followed.
-    struct Header: Sendable {
-        var alg: String?
-        var typ: String?
-        var kid: String?
-        var hasCrit = false
-
-        init(alg: String, typ: String) {
-            self.alg = alg
-            self.typ = typ
-        }
-
-        /// `nil` unless the JSON is one object whose `alg`, `typ` and `kid`, when present, are strings.
-        init?(json: [UInt8]) {
-            guard let members = JOSEJSON.object(json) else { return nil }
-            for (name, value) in members {
-                switch (name, value) {
-                case ("alg", .string(let text)): self.alg = text
-                case ("typ", .string(let text)): self.typ = text
-                case ("kid", .string(let text)): self.kid = text
-                case ("alg", _), ("typ", _), ("kid", _): return nil
-                case ("crit", _): self.hasCrit = true
-                default: continue
-                }
             }
         }
     }
@@ -311,40 +281,18 @@ public final class TokenCodec: Sendable {
         return String(decoding: token, as: UTF8.self)
     }
 
-    /// A previous secret (`NAME_PREVIOUS`), when there is one: as strong as any, and another one.
-    private static func checkPrevious(_ name: String, _ previous: String?, current: String)
-        throws(AuthConfigurationError)
-    {
+    /// A previous secret, when there is one: as strong as any, and another one.
+    private static func checkPrevious(_ kind: String, _ previous: String?, current: String) throws(JOSEError) {
         guard let previous else { return }
-        try Self.checkSecret(name + "_PREVIOUS", previous)
-        guard previous != current else { throw AuthConfigurationError("\(name)_PREVIOUS must differ from \(name)") }
-    }
-
-    private static func checkSecret(_ name: String, _ secret: String) throws(AuthConfigurationError) {
-        guard secret.utf8.count >= Self.minimumSecretBytes else {
-            throw AuthConfigurationError(
-                "\(name) must be at least \(Self.minimumSecretBytes) bytes; generate one with `authd gen-secret`"
-            )
+        try Self.checkSecret("the previous \(kind) secret", previous)
+        guard previous != current else {
+            throw JOSEError(.invalidKey, "the previous \(kind) secret must differ from the current one")
         }
     }
-}
 
-/// Why a token was refused. The text is safe to show to the client.
-public struct TokenRejection: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public let expired: Bool
-
-    public init(_ description: String, expired: Bool = false) {
-        self.description = description
-        self.expired = expired
-    }
-}
-
-/// A setting that stops start-up, with a message that says how to fix it.
-public struct AuthConfigurationError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-
-    public init(_ description: String) {
-        self.description = description
+    private static func checkSecret(_ name: String, _ secret: String) throws(JOSEError) {
+        guard secret.utf8.count >= Self.minimumSecretBytes else {
+            throw JOSEError(.invalidKey, "\(name) must be at least \(Self.minimumSecretBytes) bytes")
+        }
     }
 }

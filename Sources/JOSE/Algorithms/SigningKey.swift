@@ -56,7 +56,7 @@ public struct SigningKey: Sendable {
 
     /// A key from its PKCS #8 PEM form, as `authd keys generate` writes it; the algorithm is the
     /// key's own (Ed25519, P-256 or RSA of at least 2048 bits).
-    public init(kid: String, pem: String, status: Status) throws {
+    public init(kid: String, pem: String, status: Status) throws(JOSEError) {
         if let key = try? Curve25519.Signing.PrivateKey(pemRepresentation: pem) {
             self.init(kid: kid, material: .edDSA(key), status: status)
         } else if let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) {
@@ -64,8 +64,8 @@ public struct SigningKey: Sendable {
         } else if let key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem), key.keySizeInBits >= 2048 {
             self.init(kid: kid, material: .rs256(key), status: status)
         } else {
-            throw AuthConfigurationError(
-                "key \(kid) is not an Ed25519, P-256 or RSA (2048 bits or more) private key in PEM form")
+            throw JOSEError(
+                .invalidKey, "key \(kid) is not an Ed25519, P-256 or RSA (2048 bits or more) private key in PEM form")
         }
     }
 
@@ -147,55 +147,5 @@ public struct SigningKey: Sendable {
             }
         }
         return jwk
-    }
-}
-
-/// The public half of a ``SigningKey``, which verifies.
-enum SignatureVerifier: Sendable {
-    case edDSA(Curve25519.Signing.PublicKey)
-    case es256(P256.Signing.PublicKey)
-    case rs256(_RSA.Signing.PublicKey)
-
-    var algorithm: SigningAlgorithm {
-        switch self {
-        case .edDSA: .edDSA
-        case .es256: .es256
-        case .rs256: .rs256
-        }
-    }
-
-    func isValid(_ signature: [UInt8], for input: ArraySlice<UInt8>) -> Bool {
-        switch self {
-        case .edDSA(let key):
-            return key.isValidSignature(signature, for: input)
-        case .es256(let key):
-            // The JOSE form only: exactly 64 bytes, r ‖ s. A DER signature is refused.
-            guard signature.count == 64, let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature)
-            else { return false }
-            return key.isValidSignature(parsed, for: input)
-        case .rs256(let key):
-            return key.isValidSignature(
-                _RSA.Signing.RSASignature(rawRepresentation: signature), for: input, padding: .insecurePKCS1v1_5)
-        }
-    }
-}
-
-/// A public key in JWK form: `OKP` (Ed25519: `crv`, `x`), `EC` (P-256: `crv`, `x`, `y`) or `RSA`
-/// (`n`, `e`), with `alg`, `use` and `kid`.
-public struct PublicJWK: Sendable, Codable, Equatable {
-    public var kty: String
-    public var crv: String?
-    public var alg: String
-    public var use = "sig"
-    public var kid: String
-    public var x: String?
-    public var y: String?
-    public var n: String?
-    public var e: String?
-
-    public init(kty: String, alg: String, kid: String) {
-        self.kty = kty
-        self.alg = alg
-        self.kid = kid
     }
 }

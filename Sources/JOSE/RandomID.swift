@@ -1,4 +1,5 @@
 import Synchronization
+import WireJSON
 
 #if canImport(Glibc)
     import Glibc
@@ -9,15 +10,13 @@ import Synchronization
 /// Unguessable identifiers for sessions and tokens: 128 bits from the kernel's CSPRNG, as 32
 /// lowercase hex digits.
 public enum RandomID {
-    private static let digits = Array("0123456789abcdef".utf8)
-
     public static func make() -> String {
         let bytes = RandomPool.next128()
         return withUnsafeBytes(of: bytes) { random in
             String(unsafeUninitializedCapacity: 32) { text in
                 for (offset, byte) in random.enumerated() {
-                    text[2 * offset] = Self.digits[Int(byte >> 4)]
-                    text[2 * offset + 1] = Self.digits[Int(byte & 0xF)]
+                    text[2 * offset] = Hex.digit(byte >> 4)
+                    text[2 * offset + 1] = Hex.digit(byte)
                 }
                 return 32
             }
@@ -27,23 +26,17 @@ public enum RandomID {
     /// Whether `text` has the form of an id made by ``make()``: 32 lowercase hex digits. Ids from
     /// outside (a URL path, the command line) are checked before they become part of a key.
     public static func isValid(_ text: String) -> Bool {
-        text.utf8.count == 32 && text.utf8.allSatisfy { Self.digits.contains($0) }
+        text.utf8.count == 32
+            && text.utf8.allSatisfy {
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+            }
     }
 
     /// `count` random bytes as hex, for secrets.
     public static func hexBytes(_ count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return Self.hex((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-    }
-
-    /// Bytes as lowercase hex, two digits each.
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        var text: [UInt8] = []
-        for byte in bytes {
-            text.append(Self.digits[Int(byte >> 4)])
-            text.append(Self.digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        return Hex.encode((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 }
 

@@ -1,10 +1,10 @@
-import AuthCore
+import Passwords
 import Testing
 
 @Suite("Argon2id password hashing")
-struct PasswordHasherTests {
+struct Argon2PasswordHasherTests {
     @Test func hashesAreSaltedPHCStringsThatVerify() async throws {
-        let hasher = try PasswordHasher(concurrency: 2)
+        let hasher = try Argon2PasswordHasher(concurrency: 2)
         let first = try await hasher.hash("correct horse")
         let second = try await hasher.hash("correct horse")
         #expect(first.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))
@@ -20,7 +20,7 @@ struct PasswordHasherTests {
         var parameters = Argon2Parameters()
         parameters.memoryKiB = 1024
         parameters.iterations = 1
-        let hasher = try PasswordHasher(parameters: parameters, concurrency: 2)
+        let hasher = try Argon2PasswordHasher(parameters: parameters, concurrency: 2)
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<64 {
                 group.addTask {

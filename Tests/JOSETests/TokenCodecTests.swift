@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Testing
 
-@testable import AuthCore
+@testable import JOSE
 
 /// Hand-made JWTs, for tokens no honest codec would sign.
 enum Forge {
@@ -158,14 +158,14 @@ struct TokenCodecTests {
     }
 
     @Test func shortOrEqualSecretsAreRefused() {
-        #expect(throws: AuthConfigurationError.self) {
+        #expect(throws: JOSEError.self) {
             _ = try TokenCodec(accessSecret: "short", refreshSecret: RandomID.hexBytes(32))
         }
         let same = RandomID.hexBytes(32)
-        #expect(throws: AuthConfigurationError.self) {
+        #expect(throws: JOSEError.self) {
             _ = try TokenCodec(accessSecret: same, refreshSecret: same)
         }
-        #expect(throws: AuthConfigurationError.self) {
+        #expect(throws: JOSEError.self) {
             _ = try TokenCodec(accessSecret: nil, refreshSecret: RandomID.hexBytes(32))
         }
     }

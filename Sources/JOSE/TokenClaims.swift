@@ -1,3 +1,5 @@
+import WireJSON
+
 /// Which kind a token is. Each kind has its own key, its own `typ` header and its own
 /// `token_use` claim, so an access token is never accepted as a refresh token, nor the reverse.
 public enum TokenKind: String, Sendable, Codable {
@@ -58,7 +60,7 @@ public struct TokenClaims: Codable, Sendable, Equatable {
 
 extension TokenClaims {
     /// The claims as the JSON of a token's payload.
-    var json: [UInt8] {
+    public var json: [UInt8] {
         var writer = JSONObjectWriter(capacity: 512)
         writer.add("iss", self.iss)
         writer.add("sub", self.sub)
@@ -75,8 +77,8 @@ extension TokenClaims {
 
     /// The claims of a token's payload; `nil` unless every claim is present with its type.
     /// Claims of other names are ignored (RFC 7519 §4).
-    init?(json: [UInt8]) {
-        guard let members = JOSEJSON.object(json) else { return nil }
+    public init?(json: [UInt8]) {
+        guard let members = JSONReader.object(json) else { return nil }
         var iss: String?
         var sub: String?
         var aud: String?

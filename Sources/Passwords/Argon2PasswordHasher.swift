@@ -1,3 +1,4 @@
+import AuthCore
 import CArgon2
 import NIOPosix
 
@@ -17,7 +18,7 @@ public struct Argon2Parameters: Sendable, Equatable {
 /// Hashing is slow and memory-hard on purpose, so it runs on a thread pool of its own, never on
 /// an event loop, with at most `concurrency` hashes at once: memory stays bounded at about
 /// `concurrency × memoryKiB` however many logins arrive together; the rest wait their turn.
-public final class PasswordHasher: Sendable {
+public final class Argon2PasswordHasher: PasswordHashing {
     public let parameters: Argon2Parameters
     private let pool: NIOThreadPool
     /// A hash of a random password, verified against for unknown users so that they cost the same
@@ -28,7 +29,9 @@ public final class PasswordHasher: Sendable {
         self.parameters = parameters
         self.pool = NIOThreadPool(numberOfThreads: max(1, concurrency))
         self.pool.start()
-        self.dummyHash = try Self.hashNow(RandomID.make(), parameters: parameters)
+        var generator = SystemRandomNumberGenerator()
+        let random = (0..<32).map { _ in Character(Unicode.Scalar(UInt8.random(in: 0x21...0x7E, using: &generator))) }
+        self.dummyHash = try Self.hashNow(String(random), parameters: parameters)
     }
 
     /// Stops the hashing threads. Hashes still queued fail.

@@ -1,0 +1,34 @@
+import Foundation
+import JOSE
+import Testing
+
+@Suite("Token claims as JSON")
+struct TokenClaimsTests {
+    @Test func claimsRoundTripAndAreReadLikeJSONDecoderReadsThem() throws {
+        let claims = TokenClaims(
+            iss: "authd", sub: "zoë \"quoted\"", aud: "api", clientID: "c\\1", iat: 1_700_000_000, exp: 1_700_000_900,
+            jti: "j", sid: "s", tokenUse: .refresh)
+        #expect(TokenClaims(json: claims.json) == claims)
+        #expect(try JSONDecoder().decode(TokenClaims.self, from: Data(claims.json)) == claims)
+        #expect(TokenClaims(json: Array(try JSONEncoder().encode(claims))) == claims)
+    }
+
+    @Test func claimsOfTheWrongTypeOrMissingAreRefusedAndUnknownOnesIgnored() throws {
+        let base: [String: Any] = [
+            "iss": "authd", "sub": "a", "aud": "authd", "client_id": "c", "iat": 1, "exp": 2, "jti": "j", "sid": "s",
+            "token_use": "access",
+        ]
+        func read(_ object: [String: Any]) throws -> TokenClaims? {
+            TokenClaims(json: Array(try JSONSerialization.data(withJSONObject: object)))
+        }
+        #expect(try read(base) != nil)
+        #expect(try read(base.merging(["extra": ["nested": [1, 2]]]) { $1 }) != nil)
+        for name in base.keys {
+            #expect(try read(base.filter { $0.key != name }) == nil, "without \(name)")
+        }
+        #expect(try read(base.merging(["exp": "2"]) { $1 }) == nil)
+        #expect(try read(base.merging(["exp": 2.5]) { $1 }) == nil)
+        #expect(try read(base.merging(["aud": ["authd"]]) { $1 }) == nil)
+        #expect(try read(base.merging(["token_use": "other"]) { $1 }) == nil)
+    }
+}
