@@ -159,6 +159,16 @@ let package = Package(
         .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"]),
         .testTarget(name: "PasswordsTests", dependencies: ["Passwords", "AuthCore"]),
         .testTarget(
+            name: "AuthHTTPTests",
+            dependencies: [
+                "AuthHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "AuthdTests",
             dependencies: [
                 "AuthdApp", "AuthCore", "AuthStore", "AuthHTTP", "JOSE", "Passwords", "TestSupport",

@@ -46,6 +46,24 @@ struct HTTPFramingTests {
         }
     }
 
+    /// A client that sends its requests, then shuts its side down (`shutdown(SHUT_WR)`, as
+    /// `nc -N` does), still gets every answer; the last says the connection closes, and it does.
+    @Test func aHalfClosedClientGetsEveryAnswer() async throws {
+        let app = try await TestApp.start()
+        try await withTeardown({ await app.stop() }) {
+            try await app.signUpAndLogIn("halfcloser")
+            let bytes =
+                self.request("POST", "/login", body: #"{"username":"halfcloser","password":"correct horse battery"}"#)
+                + self.request("GET", "/healthz")
+            let responses = try await app.client.rawResponses(Array(bytes.utf8), halfClose: true)
+            #expect(responses.map(\.status) == [200, 200])
+            guard responses.count == 2 else { return }
+            #expect(responses[0]["refreshToken"] != nil)
+            #expect(responses[0].headers["connection"] == nil)
+            #expect(responses[1].headers["connection"] == "close")
+        }
+    }
+
     @Test func aGETRouteAnswersHEADWithItsLengthButNoBody() async throws {
         let app = try await TestApp.start()
         try await withTeardown({ await app.stop() }) {

@@ -81,9 +81,12 @@ public struct TestHTTPClient: Sendable {
 
     /// Writes the bytes as they are (several requests, say) and reads every response until the
     /// server closes the connection. Responses are framed by `content-length`; those at the indices
-    /// in `bodiless` (answers to `HEAD`) have no body whatever their `content-length`.
-    public func rawResponses(_ bytes: [UInt8], bodiless: Set<Int> = []) async throws -> [TestResponse] {
-        var received = try await self.exchange(bytes)[...]
+    /// in `bodiless` (answers to `HEAD`) have no body whatever their `content-length`. With
+    /// `halfClose`, the client shuts its sending side down once the bytes are written.
+    public func rawResponses(_ bytes: [UInt8], bodiless: Set<Int> = [], halfClose: Bool = false) async throws
+        -> [TestResponse]
+    {
+        var received = try await self.exchange(bytes, halfClose: halfClose)[...]
         var responses: [TestResponse] = []
         while !received.isEmpty {
             let response = try Self.parse(Array(received))
@@ -102,7 +105,7 @@ public struct TestHTTPClient: Sendable {
         return responses
     }
 
-    private func exchange(_ bytes: [UInt8]) async throws -> [UInt8] {
+    private func exchange(_ bytes: [UInt8], halfClose: Bool = false) async throws -> [UInt8] {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let promise = loop.makePromise(of: [UInt8].self)
         let channel: any Channel
@@ -126,7 +129,9 @@ public struct TestHTTPClient: Sendable {
         }
         // The server may answer and close before it has read everything (for example a 413),
         // so a failed write is not an error as long as a response arrives.
-        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        let written = loop.makePromise(of: Void.self)
+        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: written)
+        if halfClose { written.futureResult.whenSuccess { channel.close(mode: .output, promise: nil) } }
         // A server that never answers fails the test instead of hanging the run: closing ends the
         // wait with whatever arrived, which then does not parse.
         let timeout = loop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }

@@ -3,10 +3,11 @@ import NIOCore
 import NIOHTTP1
 
 /// Collects one request (head and body, up to the body limit), hands it to the router in a task
-/// that runs on the connection's event loop, and writes the response.
+/// that runs on the connection's event loop, and writes the response. What to do when is
+/// ``HTTPConnectionStateMachine``'s to decide; this handler carries it out.
 ///
 /// One request per connection is handled at a time. Pipelined requests that arrive meanwhile wait
-/// here in order, and while any wait, the connection reads no more. This handler does that job
+/// in order, and while any wait, the connection reads no more. This handler does that job
 /// instead of NIO's `HTTPServerPipelineHandler`, which stops reading whenever a response is
 /// outstanding: two `epoll_ctl` calls on every request that awaits Redis, about a tenth of a
 /// verify's CPU, for clients that almost never pipeline.
@@ -16,22 +17,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// Whole responses, encoded by ``ResponseEncoder``.
     typealias OutboundOut = ByteBuffer
 
-    private enum State {
-        case idle
-        case receiving(HTTPRequestHead, ByteBuffer?)
-        /// The body went over the limit: the 413 is out, the connection is closing.
-        case rejected
-        case responding
-    }
-
     private let router: Router
-    private let maxBodyBytes: Int
     private let readTimeout: TimeAmount
     private var readDeadline: Scheduled<Void>?
     private let trustedProxies: TrustedProxies
     private let tracker: RequestTracker
     private let logger: Logger
-    private var state = State.idle
+    private var machine: HTTPConnectionStateMachine
     /// The task handling the current request, cancelled if the client hangs up: nobody is left to
     /// read its answer, and a queued password hash need not run.
     private var task: Task<Void, Never>?
@@ -39,15 +31,6 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private var executor: EventLoopTaskExecutor?
     /// The peer's address as text.
     private var peerIP: String?
-    /// Parts of pipelined requests that arrived while a response was owed, in order.
-    private var queued = CircularBuffer<HTTPServerRequestPart>()
-    /// A `read()` held back because requests are queued.
-    private var readHeld = false
-    /// The server is shutting down: the response owed is the connection's last.
-    private var quiescing = false
-    /// Whether the decoder handed on any part of a request since the last read completed. Bytes
-    /// read that gave none are the start of a request head still incomplete.
-    private var partsThisRead = false
     /// Marks the connection busy while a response is owed, for the server's connection cap.
     private let activity: ConnectionActivity
 
@@ -62,7 +45,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     ) {
         self.activity = activity
         self.router = router
-        self.maxBodyBytes = maxBodyBytes
+        self.machine = HTTPConnectionStateMachine(maxBodyBytes: maxBodyBytes)
         self.readTimeout = readTimeout
         self.trustedProxies = trustedProxies
         self.tracker = tracker
@@ -74,157 +57,103 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.readDeadline?.cancel()
+        self.stopReadDeadline()
         self.task?.cancel()
         self.task = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = Self.unwrapInboundIn(data)
-        self.partsThisRead = true
-        if case .responding = self.state {
-            self.queued.append(part)
-        } else if !self.queued.isEmpty {
-            self.queued.append(part)
-        } else {
-            self.handle(part, context: context)
-        }
+        let action = self.machine.received(Self.unwrapInboundIn(data))
+        self.run(action, context: context)
     }
 
     /// A request still incomplete when a read ends gets its deadline, counted from the read that
     /// brought its first bytes: the head as well as the body must arrive within
     /// `requestReadTimeout`. (The idle timeout alone restarts with every byte, so a client
-    /// dribbling a head a byte at a time would hold the connection for ever.) Most requests arrive
-    /// whole in one read and need no timer.
+    /// dribbling a head a byte at a time would hold the connection for ever.)
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.armReadDeadline(context: context, headStarted: !self.partsThisRead)
-        self.partsThisRead = false
+        if self.machine.readCompleted() { self.startReadDeadline(context: context) }
         context.fireChannelReadComplete()
     }
 
-    private func armReadDeadline(context: ChannelHandlerContext, headStarted: Bool = false) {
-        guard self.readDeadline == nil else { return }
-        switch self.state {
-        case .receiving: break
-        case .idle where headStarted && self.queued.isEmpty: break
-        default: return
-        }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.readDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
-            let (handler, context) = bound.value
-            handler.readDeadline = nil
-            switch handler.state {
-            case .receiving, .idle: break
-            case .rejected, .responding: return
-            }
-            handler.state = .rejected
-            let response = HTTPError(
-                .requestTimeout, code: "invalid_request", description: "the request did not arrive in time"
-            ).response
-            handler.write(response, keepAlive: false, context: context)
-        }
-    }
-
     func read(context: ChannelHandlerContext) {
-        if self.queued.isEmpty {
-            context.read()
-        } else {
-            self.readHeld = true
-        }
-    }
-
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch (part, self.state) {
-        case (.head(let head), .idle):
-            let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
-            if declared > self.maxBodyBytes {
-                self.reject(context: context)
-            } else {
-                self.state = .receiving(head, nil)
-            }
-        case (.body(var chunk), .receiving(let head, var body)):
-            let received = (body?.readableBytes ?? 0) + chunk.readableBytes
-            guard received <= self.maxBodyBytes else {
-                self.reject(context: context)
-                return
-            }
-            if body == nil {
-                body = chunk
-            } else {
-                body!.writeBuffer(&chunk)
-            }
-            self.state = .receiving(head, body)
-        case (.end, .receiving(let head, let body)):
-            self.readDeadline?.cancel()
-            self.readDeadline = nil
-            self.state = .responding
-            self.dispatch(head: head, body: body, context: context)
-        default:
-            // Parts after a rejection, or out of order: nothing to do.
-            break
-        }
+        if self.machine.readRequested() { context.read() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Requests the HTTP parser could not read, head or body (a bad chunk size, say), get a
-        // JSON error, then the connection closes. One that comes while a response is owed closes
-        // the connection after that response.
+        // JSON error, then the connection closes.
         guard let error = error as? HTTPParserError else {
             context.close(promise: nil)
             return
         }
-        switch self.state {
-        case .idle, .receiving:
-            self.readDeadline?.cancel()
-            self.readDeadline = nil
-            let response =
-                switch error {
-                case .headerOverflow:
-                    HTTPError(
-                        .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"),
-                        code: "invalid_request", description: "request headers are too large"
-                    ).response
-                default:
-                    HTTPError.badRequest("malformed HTTP request").response
-                }
-            self.state = .rejected
-            self.queued.removeAll()
-            self.write(response, keepAlive: false, context: context)
-        case .responding:
-            self.quiescing = true
-        case .rejected:
-            break
-        }
+        self.run(self.machine.parserFailed(error), context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            // Shutdown: a connection between requests closes now; one that is owed a response
-            // closes once it is written.
-            switch self.state {
-            case .idle: context.close(promise: nil)
-            case .receiving, .responding: self.quiescing = true
-            case .rejected: break
-            }
-            return
+        switch event {
+        case is ChannelShouldQuiesceEvent:
+            self.run(self.machine.quiesce(), context: context)
+        case is IdleStateHandler.IdleStateEvent:
+            self.run(self.machine.idleTimedOut(), context: context)
+        case ChannelEvent.inputClosed:
+            self.run(self.machine.inputClosed(), context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
         }
-        if event is IdleStateHandler.IdleStateEvent {
-            // A client that sends nothing for the idle timeout is dropped, unless we owe it a response.
-            if case .responding = self.state { return }
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
-    private func reject(context: ChannelHandlerContext) {
-        self.state = .rejected
-        let response = HTTPError(
-            .payloadTooLarge, code: "invalid_request",
-            description: "the body is larger than \(self.maxBodyBytes) bytes"
-        ).response
-        self.write(response, keepAlive: false, context: context)
+    /// Carries out what the state machine decided.
+    private func run(_ action: HTTPConnectionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .dispatch(let head, let body):
+            self.stopReadDeadline()
+            self.dispatch(head: head, body: body, context: context)
+        case .refuse(let refusal):
+            self.stopReadDeadline()
+            self.write(
+                Self.response(for: refusal, maxBodyBytes: self.machine.maxBodyBytes), keepAlive: false, context: context
+            )
+        case .close:
+            self.stopReadDeadline()
+            context.close(promise: nil)
+        }
+    }
+
+    static func response(for refusal: HTTPConnectionStateMachine.Refusal, maxBodyBytes: Int) -> HTTPResponse {
+        switch refusal {
+        case .bodyTooLarge:
+            HTTPError(
+                .payloadTooLarge, code: "invalid_request", description: "the body is larger than \(maxBodyBytes) bytes"
+            ).response
+        case .readTimeout:
+            HTTPError(.requestTimeout, code: "invalid_request", description: "the request did not arrive in time")
+                .response
+        case .headersTooLarge:
+            HTTPError(
+                .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"),
+                code: "invalid_request", description: "request headers are too large"
+            ).response
+        case .malformed:
+            HTTPError.badRequest("malformed HTTP request").response
+        }
+    }
+
+    private func startReadDeadline(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.readDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
+            let (handler, context) = bound.value
+            handler.readDeadline = nil
+            handler.run(handler.machine.deadlineFired(), context: context)
+        }
+    }
+
+    private func stopReadDeadline() {
+        self.readDeadline?.cancel()
+        self.readDeadline = nil
     }
 
     private func dispatch(head: HTTPRequestHead, body: ByteBuffer?, context: ChannelHandlerContext) {
@@ -261,31 +190,23 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             }
             let finish: @Sendable () -> Void = { [response] in
                 let (handler, context) = bound.value
-                handler.finish(response, to: head, requestID: requestID, context: context)
+                handler.finish(response, requestID: requestID, context: context)
             }
             if loop.inEventLoop { finish() } else { loop.execute(finish) }
         }
         // A request answered without suspending is done already.
-        if case .responding = self.state { self.task = task }
+        if self.machine.isResponding { self.task = task }
     }
 
     /// Writes the response owed, then goes on with the requests that queued meanwhile.
-    private func finish(
-        _ response: HTTPResponse, to head: HTTPRequestHead, requestID: String, context: ChannelHandlerContext
-    ) {
+    private func finish(_ response: HTTPResponse, requestID: String, context: ChannelHandlerContext) {
         self.task = nil
-        self.state = .idle
         self.activity.busy = false
-        let keepAlive = head.isKeepAlive && !self.quiescing
+        guard let (head, after) = self.machine.responseReady() else { return }
         self.write(
-            response, keepAlive: keepAlive, requestID: requestID, isHeadRequest: head.method == .HEAD,
+            response, keepAlive: after != .close, requestID: requestID, isHeadRequest: head.method == .HEAD,
             context: context)
-        guard keepAlive else {
-            self.state = .rejected
-            self.queued.removeAll()
-            return
-        }
-        if !self.queued.isEmpty {
+        if after == .keepAliveAndProcessQueued {
             // On the loop's next turn, not from inside this response's task.
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.execute {
@@ -297,20 +218,18 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     /// Hands queued parts on until a request is in flight again, then reads again once none wait.
     private func processQueued(context: ChannelHandlerContext) {
-        while !self.queued.isEmpty {
-            if case .responding = self.state { return }
-            if case .rejected = self.state {
-                self.queued.removeAll()
-                return
-            }
-            self.handle(self.queued.removeFirst(), context: context)
+        while true {
+            let action = self.machine.nextQueued()
+            if case .none = action { break }
+            self.run(action, context: context)
         }
-        // A queued request still incomplete gets its deadline, as one read whole would.
-        self.armReadDeadline(context: context)
-        if self.readHeld {
-            self.readHeld = false
-            context.read()
+        let next = self.machine.queueProcessed()
+        if next.close {
+            context.close(promise: nil)
+            return
         }
+        if next.armDeadline { self.startReadDeadline(context: context) }
+        if next.read { context.read() }
     }
 
     private func write(

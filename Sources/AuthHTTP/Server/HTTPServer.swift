@@ -84,6 +84,9 @@ public final class HTTPServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // A client that shuts its sending side down still gets the answers to what it sent
+            // (HTTPConnectionStateMachine closes the connection after them).
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 let activity = ConnectionActivity()
                 guard self.admit(channel, activity: activity) else {
@@ -123,7 +126,7 @@ public final class HTTPServer: Sendable {
         try? await listener.close()
         let open = self.connections.withLockedValue { $0.open.values.map(\.channel) }
         for channel in open {
-            // HTTPServerPipelineHandler finishes the response in flight, then closes.
+            // HTTPRequestHandler finishes the response in flight, then closes.
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
         let deadline = NIODeadline.now() + self.configuration.shutdownGracePeriod

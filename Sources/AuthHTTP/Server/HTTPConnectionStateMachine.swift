@@ -1,0 +1,279 @@
+import NIOCore
+import NIOHTTP1
+
+/// The state of one HTTP/1.1 connection, apart from its side effects: every event goes in, and
+/// what the handler must do comes out as an action (valkey-swift's channel handler and its state
+/// machine are the model). ``HTTPRequestHandler`` carries the actions out; the tests drive this on
+/// an `NIOAsyncTestingChannel`.
+///
+/// One request is handled at a time. Parts of pipelined requests that arrive meanwhile wait here in
+/// order, and while any wait, the connection reads no more (read back-pressure). A connection that
+/// is refused a request (413, 408, 431, 400) is closing: nothing after it is read or answered.
+struct HTTPConnectionStateMachine {
+    enum Phase {
+        case idle
+        case receiving(HTTPRequestHead, ByteBuffer?)
+        /// The request has been handed on; its response is owed.
+        case responding(HTTPRequestHead)
+        /// A refusal or a last response is out; the connection closes once it is written.
+        case closing
+    }
+
+    /// Why a request is refused before it reaches a route; the connection closes after the answer.
+    enum Refusal: Equatable {
+        /// 413: declared or sent body over the limit.
+        case bodyTooLarge
+        /// 408: the request did not arrive in time.
+        case readTimeout
+        /// 431: the head is over the parser's limit.
+        case headersTooLarge
+        /// 400: the parser could not read the request.
+        case malformed
+    }
+
+    enum Action {
+        case none
+        /// Hand the request to the router (and stop the read deadline).
+        case dispatch(HTTPRequestHead, ByteBuffer?)
+        /// Answer with the refusal, then close (and stop the read deadline).
+        case refuse(Refusal)
+        /// Close the connection now.
+        case close
+    }
+
+    /// What to do once a response is ready.
+    enum AfterResponse: Equatable {
+        /// Keep the connection; no request waits.
+        case keepAlive
+        /// Keep the connection, and hand on the requests that queued (on the loop's next turn).
+        case keepAliveAndProcessQueued
+        /// The response says `connection: close`; close once it is written.
+        case close
+    }
+
+    let maxBodyBytes: Int
+    private(set) var phase = Phase.idle
+    /// Parts of pipelined requests that arrived while a response was owed, in order.
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// A `read()` held back because requests are queued.
+    private var readHeld = false
+    /// The server is shutting down, or the parser failed behind a request: the response owed is
+    /// the connection's last.
+    private var quiescing = false
+    /// The client closed its side (half-close): it sends no more; the requests it sent are
+    /// answered, then the connection closes.
+    private var clientDone = false
+    /// Whether the decoder handed on any part of a request since the last read completed. Bytes
+    /// read that gave none are the start of a request head still incomplete.
+    private var partsThisRead = false
+    /// Whether a read deadline is running.
+    private var deadlineArmed = false
+
+    init(maxBodyBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    var isResponding: Bool {
+        if case .responding = self.phase { return true }
+        return false
+    }
+
+    // MARK: Reading
+
+    /// A part from the decoder.
+    mutating func received(_ part: HTTPServerRequestPart) -> Action {
+        self.partsThisRead = true
+        guard !self.isResponding && self.queued.isEmpty else {
+            self.queued.append(part)
+            return .none
+        }
+        return self.handle(part)
+    }
+
+    private mutating func handle(_ part: HTTPServerRequestPart) -> Action {
+        switch (part, self.phase) {
+        case (.head(let head), .idle):
+            let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+            guard declared <= self.maxBodyBytes else { return self.refuse(.bodyTooLarge) }
+            self.phase = .receiving(head, nil)
+            return .none
+        case (.body(var chunk), .receiving(let head, var body)):
+            // Both counts are bounded by what was read, so the sum cannot overflow.
+            guard (body?.readableBytes ?? 0) + chunk.readableBytes <= self.maxBodyBytes else {
+                return self.refuse(.bodyTooLarge)
+            }
+            if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+            self.phase = .receiving(head, body)
+            return .none
+        case (.end, .receiving(let head, let body)):
+            self.deadlineArmed = false
+            self.phase = .responding(head)
+            return .dispatch(head, body)
+        default:
+            // Parts after a refusal, or out of order: nothing to do.
+            return .none
+        }
+    }
+
+    private mutating func refuse(_ refusal: Refusal) -> Action {
+        self.phase = .closing
+        self.queued.removeAll()
+        self.deadlineArmed = false
+        return .refuse(refusal)
+    }
+
+    /// A read ended. Returns whether to start the read deadline: a request still incomplete gets
+    /// one, counted from the read that brought its first bytes. Most requests arrive whole in one
+    /// read and need no timer.
+    mutating func readCompleted() -> Bool {
+        let headStarted = !self.partsThisRead
+        self.partsThisRead = false
+        return self.armDeadline(headStarted: headStarted)
+    }
+
+    private mutating func armDeadline(headStarted: Bool) -> Bool {
+        guard !self.deadlineArmed else { return false }
+        switch self.phase {
+        case .receiving: break
+        case .idle where headStarted && self.queued.isEmpty: break
+        default: return false
+        }
+        self.deadlineArmed = true
+        return true
+    }
+
+    /// The read deadline passed: a request still arriving is refused with 408.
+    mutating func deadlineFired() -> Action {
+        guard self.deadlineArmed else { return .none }
+        self.deadlineArmed = false
+        switch self.phase {
+        case .receiving, .idle: return self.refuse(.readTimeout)
+        case .responding, .closing: return .none
+        }
+    }
+
+    /// The channel asks to read. Returns whether to pass the read on: not while requests wait.
+    mutating func readRequested() -> Bool {
+        guard self.queued.isEmpty else {
+            self.readHeld = true
+            return false
+        }
+        return true
+    }
+
+    // MARK: Responding
+
+    /// The response owed is ready. Returns the request it answers and what to do after writing it.
+    mutating func responseReady() -> (head: HTTPRequestHead, after: AfterResponse)? {
+        guard case .responding(let head) = self.phase else { return nil }
+        // A client that half-closed gets `connection: close` on the answer to its last request.
+        let last = self.quiescing || (self.clientDone && !self.queuedHoldsARequest)
+        guard head.isKeepAlive && !last else {
+            self.phase = .closing
+            self.queued.removeAll()
+            return (head, .close)
+        }
+        self.phase = .idle
+        return (head, self.queued.isEmpty ? .keepAlive : .keepAliveAndProcessQueued)
+    }
+
+    private var queuedHoldsARequest: Bool {
+        self.queued.contains { if case .end = $0 { true } else { false } }
+    }
+
+    /// The next action for the queued parts, until a request is in flight again or none is left.
+    mutating func nextQueued() -> Action {
+        while let part = self.queued.first {
+            switch self.phase {
+            case .responding: return .none
+            case .closing:
+                self.queued.removeAll()
+                return .none
+            case .idle, .receiving:
+                self.queued.removeFirst()
+                let action = self.handle(part)
+                if case .none = action { continue }
+                return action
+            }
+        }
+        return .none
+    }
+
+    /// What to do once the queue has been handed on as far as it goes.
+    mutating func queueProcessed() -> (armDeadline: Bool, read: Bool, close: Bool) {
+        guard self.queued.isEmpty else { return (false, false, false) }
+        // A queued request still incomplete gets its deadline, as one read whole would.
+        let arm = self.armDeadline(headStarted: false)
+        // A client that half-closed sends nothing more: an incomplete request never completes.
+        switch self.phase {
+        case .idle, .receiving:
+            if self.clientDone {
+                self.phase = .closing
+                return (false, false, true)
+            }
+        case .responding, .closing:
+            break
+        }
+        let read = self.readHeld
+        self.readHeld = false
+        return (arm, read, false)
+    }
+
+    // MARK: Events
+
+    /// The parser could not read a request. One that comes while a response is owed closes the
+    /// connection after that response.
+    mutating func parserFailed(_ error: HTTPParserError) -> Action {
+        switch self.phase {
+        case .idle, .receiving:
+            return self.refuse(error == .headerOverflow ? .headersTooLarge : .malformed)
+        case .responding:
+            self.quiescing = true
+            return .none
+        case .closing:
+            return .none
+        }
+    }
+
+    /// Shutdown: a connection between requests closes now; one that is owed a response closes
+    /// once it is written.
+    mutating func quiesce() -> Action {
+        switch self.phase {
+        case .idle:
+            self.phase = .closing
+            return .close
+        case .receiving, .responding:
+            self.quiescing = true
+            return .none
+        case .closing:
+            return .none
+        }
+    }
+
+    /// Nothing was read for the idle timeout: the client is dropped, unless a response is owed.
+    mutating func idleTimedOut() -> Action {
+        if self.isResponding { return .none }
+        self.phase = .closing
+        return .close
+    }
+
+    /// The client closed its side (a half-close, or the first half of a full close). The response
+    /// owed and the requests queued are still answered; with none, the connection closes now.
+    mutating func inputClosed() -> Action {
+        self.clientDone = true
+        switch self.phase {
+        case .responding, .closing:
+            return .none
+        case .idle where self.queuedHoldsARequest:
+            return .none
+        case .idle, .receiving:
+            self.phase = .closing
+            self.queued.removeAll()
+            return .close
+        }
+    }
+}
