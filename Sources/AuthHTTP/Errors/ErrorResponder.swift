@@ -4,11 +4,21 @@ import NIOHTTP1
 
 /// The one place where errors become responses. Anything unknown is a 500 whose body says nothing
 /// of the cause; the cause goes to the log.
-enum ErrorResponder {
-    static func response(for error: any Error, logger: Logger) -> HTTPResponse {
+public enum ErrorResponder {
+    /// How a route words the domain's errors. A route says which when it is added to the router.
+    public enum Dialect: Sendable {
+        case standard
+        /// RFC 6749 §5.2, for the token endpoint: a wrong resource owner password is
+        /// `invalid_grant` with 400, not 401.
+        case oauth
+    }
+
+    static func response(for error: any Error, dialect: Dialect = .standard, logger: Logger) -> HTTPResponse {
         switch error {
         case let error as HTTPError:
             return error.response
+        case AuthError.invalidCredentials where dialect == .oauth:
+            return HTTPError(.badRequest, code: "invalid_grant", description: "invalid username or password").response
         case let error as AuthError:
             return self.httpError(for: error).response
         case let error as StoreUnavailableError:

@@ -54,4 +54,10 @@ public enum FormBody {
         default: nil
         }
     }
+
+    /// A field that must be there and not empty.
+    public static func required(_ name: String, in form: [String: String]) throws(HTTPError) -> String {
+        guard let value = form[name], !value.isEmpty else { throw .badRequest("missing parameter '\(name)'") }
+        return value
+    }
 }

@@ -10,11 +10,17 @@ import NIOHTTP1
 public struct Router: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) async throws -> HTTPResponse
 
+    /// A route's handler, and how its errors are worded.
+    struct Route: Sendable {
+        let handler: Handler
+        let errors: ErrorResponder.Dialect
+    }
+
     /// Exact paths, then method name.
-    private var routes: [String: [String: Handler]] = [:]
+    private var routes: [String: [String: Route]] = [:]
     /// Paths ending in a parameter: the prefix before it (`/sessions/`), the parameter's name,
     /// then method name.
-    private var parameterized: [String: (name: String, handlers: [String: Handler])] = [:]
+    private var parameterized: [String: (name: String, handlers: [String: Route])] = [:]
     /// The pattern of each parameterized route, for metric labels.
     private var routeLabels: [String: String] = [:]
     /// Cross-origin requests from browsers; `nil`: off, and `OPTIONS` gets 405 like any method
@@ -24,20 +30,25 @@ public struct Router: Sendable {
     public init() {}
 
     /// Adds a route. A `GET` route answers `HEAD` too (RFC 9110 §9.3.2), with the same status and
-    /// headers and no body (the response encoder drops it).
-    public mutating func add(_ method: HTTPMethod, _ path: String, _ handler: @escaping Handler) {
-        self.add(method.rawValue, path, handler)
-        if method == .GET { self.add("HEAD", path, handler) }
+    /// headers and no body (the response encoder drops it). Its errors go through
+    /// ``ErrorResponder`` in the `errors` dialect.
+    public mutating func add(
+        _ method: HTTPMethod, _ path: String, errors: ErrorResponder.Dialect = .standard,
+        _ handler: @escaping Handler
+    ) {
+        let route = Route(handler: handler, errors: errors)
+        self.add(method.rawValue, path, route)
+        if method == .GET { self.add("HEAD", path, route) }
     }
 
-    private mutating func add(_ method: String, _ path: String, _ handler: @escaping Handler) {
+    private mutating func add(_ method: String, _ path: String, _ route: Route) {
         if let colon = path.range(of: "/:") {
             let prefix = String(path[..<colon.lowerBound]) + "/"
             let name = String(path[colon.upperBound...])
-            self.parameterized[prefix, default: (name, [:])].handlers[method] = handler
+            self.parameterized[prefix, default: (name, [:])].handlers[method] = route
             self.routeLabels[prefix] = path
         } else {
-            self.routes[path, default: [:]][method] = handler
+            self.routes[path, default: [:]][method] = route
         }
     }
 
@@ -96,7 +107,7 @@ public struct Router: Sendable {
         guard let (route, byMethod) = self.handlers(for: &request) else {
             return ("unmatched", HTTPError(.notFound, code: "not_found", description: "no such endpoint").response)
         }
-        guard let handler = byMethod[request.method.rawValue] else {
+        guard let found = byMethod[request.method.rawValue] else {
             return (
                 route,
                 HTTPError(
@@ -107,13 +118,13 @@ public struct Router: Sendable {
             )
         }
         do {
-            return (route, try await handler(request))
+            return (route, try await found.handler(request))
         } catch {
-            return (route, ErrorResponder.response(for: error, logger: request.logger))
+            return (route, ErrorResponder.response(for: error, dialect: found.errors, logger: request.logger))
         }
     }
 
-    private func handlers(for request: inout HTTPRequest) -> (route: String, handlers: [String: Handler])? {
+    private func handlers(for request: inout HTTPRequest) -> (route: String, handlers: [String: Route])? {
         if let exact = self.routes[request.path] { return (request.path, exact) }
         guard let slash = request.path.lastIndex(of: "/") else { return nil }
         let prefix = String(request.path[...slash])

@@ -22,18 +22,25 @@ struct DirectJSONTests {
     @Test(arguments: ["alice", "zoë/\"quoted\"\\back", "日本語 😀", ""])
     func theyAreByteForByteWhatJSONEncoderWrites(_ text: String) throws {
         let pair = TokenPair(accessToken: "a.b.c-\(text)", refreshToken: "r/\(text)", expiresIn: 900)
-        let me = MeBody(username: text, sessionId: "s-\(text)", expiresAt: 1_700_000_000)
+        let me = SessionController.MeBody(username: text, sessionId: "s-\(text)", expiresAt: 1_700_000_000)
         #expect(me.json == (try self.encoderBytes(me)))
-        #expect(TokenBody(pair).json == (try self.encoderBytes(TokenBody(pair))))
-        #expect(OAuthTokenBody(pair).json == (try self.encoderBytes(OAuthTokenBody(pair))))
+        for body in [
+            TokenController.TokenBody(pair), TokenController.TokenBody(pair, style: .oauth),
+            TokenController.TokenBody(pair, includingRefreshToken: false),
+        ] {
+            #expect(body.json == (try self.encoderBytes(body)))
+        }
+        #expect(
+            String(decoding: TokenController.TokenBody(pair, style: .oauth).json, as: UTF8.self).hasPrefix(
+                #"{"access_token":"#))
         // And the responses use them.
         #expect(self.body(of: .json(me)) == me.json)
-        #expect(self.body(of: .tokens(TokenBody(pair))) == TokenBody(pair).json)
+        #expect(self.body(of: .tokens(TokenController.TokenBody(pair))) == TokenController.TokenBody(pair).json)
     }
 
     @Test func controlCharactersAreEscapedAndReadBack() throws {
         let name = "tab\t nl\n nul\u{0} del\u{7f}"
-        let me = MeBody(username: name, sessionId: "s", expiresAt: -1)
+        let me = SessionController.MeBody(username: name, sessionId: "s", expiresAt: -1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(me.json)) as? [String: Any])
         #expect(object["username"] as? String == name)
         #expect(object["expiresAt"] as? Int == -1)
@@ -47,8 +54,8 @@ struct DirectJSONTests {
     func theRefreshBodyReadsWhatJSONDecoderReadsAndNothingElse(_ text: String) {
         let request = HTTPRequest(
             method: .POST, uri: "/token", headers: [:], body: ByteBuffer(string: text), logger: Logger(label: "test"))
-        let direct = try? request.decodeJSON(RefreshBody.self)
-        let general = try? JSONDecoder().decode(RefreshBody.self, from: Data(text.utf8))
+        let direct = try? request.decodeJSON(TokenController.RefreshBody.self)
+        let general = try? JSONDecoder().decode(TokenController.RefreshBody.self, from: Data(text.utf8))
         if text.contains(#""token":"x","token""#) {
             #expect(direct == nil, "duplicate names are refused")
         } else {

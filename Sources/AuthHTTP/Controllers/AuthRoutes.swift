@@ -1,0 +1,30 @@
+import AuthCore
+
+/// The token service's endpoints: one controller per concern, each with its request and
+/// response bodies nested in it, and authentication done once, by ``BearerAuthenticator``.
+public struct AuthRoutes: Sendable {
+    let tokens: TokenController
+    let sessions: SessionController
+    let oauth: OAuthController
+    let probes: ProbeController
+
+    /// - Parameters:
+    ///   - introspectionClients: client id to secret, for resource servers calling `POST /introspect`.
+    ///   - refreshCookie: the refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
+    public init(
+        auth: AuthService, introspectionClients: [String: String] = [:], refreshCookie: RefreshCookie? = nil
+    ) {
+        self.tokens = TokenController(auth: auth, refreshCookie: refreshCookie)
+        self.sessions = SessionController(
+            auth: auth, authenticator: BearerAuthenticator(auth: auth), refreshCookie: refreshCookie)
+        self.oauth = OAuthController(auth: auth, introspectionClients: introspectionClients)
+        self.probes = ProbeController(auth: auth)
+    }
+
+    public func register(in router: inout Router) {
+        self.tokens.register(in: &router)
+        self.sessions.register(in: &router)
+        self.oauth.register(in: &router)
+        self.probes.register(in: &router)
+    }
+}

@@ -1,0 +1,186 @@
+import AuthCore
+import Crypto
+import JOSE
+import NIOHTTP1
+
+/// RFC 7009 revocation, RFC 7662 introspection and RFC 8414 metadata.
+struct OAuthController: Sendable {
+    let auth: AuthService
+    /// Client id to secret, for resource servers calling `POST /introspect`.
+    let introspectionClients: [String: String]
+
+    func register(in router: inout Router) {
+        router.add(.POST, "/revoke") { try await self.revoke($0) }
+        router.add(.POST, "/introspect") { try await self.introspect($0) }
+        router.add(.GET, "/.well-known/oauth-authorization-server") { try await self.metadata($0) }
+    }
+
+    /// `POST /revoke` (RFC 7009): `token` and an optional `token_type_hint`, form-encoded (JSON is
+    /// accepted too). Always 200 once the request is well-formed, whatever the token was.
+    func revoke(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let (token, hint) = try Self.tokenAndHint(request)
+        try await self.auth.revoke(token: token, hint: hint)
+        return HTTPResponse(status: .ok)
+    }
+
+    /// `POST /introspect` (RFC 7662), for resource servers with a configured client id and secret
+    /// (HTTP Basic). An active token gives its claims; anything else gives only `active: false`.
+    func introspect(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let credentials = request.basicCredentials(), self.isIntrospectionClient(credentials) else {
+            throw HTTPError(
+                .unauthorized, code: "invalid_client", description: "introspection needs client credentials",
+                headers: ["www-authenticate": "Basic realm=\"authd\""]
+            )
+        }
+        let (token, hint) = try Self.tokenAndHint(request)
+        var response = HTTPResponse.json(
+            try await self.auth.introspect(token: token, hint: hint).map(IntrospectionBody.init)
+                ?? IntrospectionBody.inactive)
+        // RFC 7662 §4: what a token is worth now must not be cached.
+        response.headers.replaceOrAdd(name: "cache-control", value: "no-store")
+        return response
+    }
+
+    /// RFC 8414 authorization server metadata: where the endpoints are and what they take, so
+    /// that clients discover them instead of hard-coding URLs. authd issues no ID tokens and makes
+    /// no claim to OpenID Connect.
+    func metadata(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let issuer = self.auth.settings.issuer
+        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        var response = HTTPResponse.json(
+            AuthorizationServerMetadata(
+                issuer: issuer,
+                tokenEndpoint: base + "/token",
+                jwksURI: base + "/.well-known/jwks.json",
+                revocationEndpoint: base + "/revoke",
+                introspectionEndpoint: base + "/introspect",
+                accessTokenAlgorithms: self.auth.accessTokenAlgorithms
+            ))
+        response.headers.add(name: "cache-control", value: "public, max-age=300")
+        return response
+    }
+
+    private func isIntrospectionClient(_ credentials: (id: String, secret: String)) -> Bool {
+        guard let expected = self.introspectionClients[credentials.id] else { return false }
+        // Compare digests, so the comparison takes the same time wherever the secrets differ.
+        return SHA256.hash(data: Array(expected.utf8)) == SHA256.hash(data: Array(credentials.secret.utf8))
+    }
+
+    private static func tokenAndHint(_ request: HTTPRequest) throws -> (String, TokenKind?) {
+        let token: String
+        let hint: String?
+        if request.isForm {
+            let form = try FormBody.parse(request.body)
+            token = try FormBody.required("token", in: form)
+            hint = form["token_type_hint"]
+        } else {
+            let body = try request.decodeJSON(RevokeBody.self)
+            token = body.token
+            hint = body.tokenTypeHint
+        }
+        // Unknown hints are ignored, as RFC 7009 §2.1 allows.
+        let kind: TokenKind? =
+            switch hint {
+            case "access_token": .access
+            case "refresh_token": .refresh
+            default: nil
+            }
+        return (token, kind)
+    }
+}
+
+extension OAuthController {
+    /// RFC 7009 / 7662 parameters in JSON form.
+    struct RevokeBody: Decodable {
+        var token: String
+        var tokenTypeHint: String?
+
+        enum CodingKeys: String, CodingKey {
+            case token
+            case tokenTypeHint = "token_type_hint"
+        }
+    }
+
+    /// RFC 7662 §2.2, for access tokens only. Anything else (a refresh token included) gets
+    /// `{"active": false}` and nothing more, so that a resource server can never take a refresh token
+    /// for an access token.
+    struct IntrospectionBody: Encodable {
+        var active: Bool
+        var sub: String?
+        var username: String?
+        var iss: String?
+        var aud: String?
+        var clientID: String?
+        var exp: Int?
+        var iat: Int?
+        var nbf: Int?
+        var jti: String?
+        var sid: String?
+        /// The RFC 6749 token type of the token (`Bearer`), as RFC 7662 §2.2 means it.
+        var tokenType: String?
+        /// RFC 9068's `typ` of the JWT, for resource servers that check it.
+        var tokenUse: String?
+
+        enum CodingKeys: String, CodingKey {
+            case active, sub, username, iss, aud, exp, iat, nbf, jti, sid
+            case clientID = "client_id"
+            case tokenType = "token_type"
+            case tokenUse = "token_use"
+        }
+
+        static let inactive = IntrospectionBody(active: false)
+
+        private init(active: Bool) {
+            self.active = active
+        }
+
+        init(_ claims: TokenClaims) {
+            self.active = true
+            self.sub = claims.sub
+            self.username = claims.sub
+            self.iss = claims.iss
+            self.aud = claims.aud
+            self.clientID = claims.clientID
+            self.exp = claims.exp
+            self.iat = claims.iat
+            self.nbf = claims.nbf
+            self.jti = claims.jti
+            self.sid = claims.sid
+            self.tokenType = "Bearer"
+            self.tokenUse = claims.tokenUse.rawValue
+        }
+    }
+
+    /// RFC 8414 §2.
+    struct AuthorizationServerMetadata: Encodable {
+        var issuer: String
+        var tokenEndpoint: String
+        var jwksURI: String
+        var revocationEndpoint: String
+        var introspectionEndpoint: String
+        var grantTypesSupported = ["password", "refresh_token"]
+        /// REQUIRED by RFC 8414, but authd has no authorization endpoint: `none` is the registered
+        /// response type that returns nothing.
+        var responseTypesSupported = ["none"]
+        /// Public clients: the token and revocation endpoints take no client authentication.
+        var tokenEndpointAuthMethodsSupported = ["none"]
+        var revocationEndpointAuthMethodsSupported = ["none"]
+        var introspectionEndpointAuthMethodsSupported = ["client_secret_basic"]
+        /// Not registered by RFC 8414 (which allows more members): the JWS algorithms of access tokens.
+        var accessTokenAlgorithms: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case issuer
+            case tokenEndpoint = "token_endpoint"
+            case jwksURI = "jwks_uri"
+            case revocationEndpoint = "revocation_endpoint"
+            case introspectionEndpoint = "introspection_endpoint"
+            case grantTypesSupported = "grant_types_supported"
+            case responseTypesSupported = "response_types_supported"
+            case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+            case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
+            case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
+            case accessTokenAlgorithms = "access_token_signing_alg_values_supported"
+        }
+    }
+}

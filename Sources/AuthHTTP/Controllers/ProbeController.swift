@@ -1,0 +1,19 @@
+import AuthCore
+
+/// The probes load balancers and orchestrators call: `GET /healthz` (the process answers) and
+/// `GET /readyz` (Redis answers and has every script loaded; 503 otherwise).
+struct ProbeController: Sendable {
+    let auth: AuthService
+
+    func register(in router: inout Router) {
+        router.add(.GET, "/healthz") { _ in Self.healthyResponse }
+        router.add(.GET, "/readyz") { _ in
+            try await self.auth.checkReadiness()
+            return Self.readyResponse
+        }
+    }
+
+    /// The constant answers, encoded once: load balancers call them often.
+    private static let healthyResponse = HTTPResponse.json(["status": "ok"])
+    private static let readyResponse = HTTPResponse.json(["status": "ready"])
+}

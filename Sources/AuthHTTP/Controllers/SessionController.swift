@@ -1,0 +1,141 @@
+import AuthCore
+import WireJSON
+
+/// The caller's sessions: logout with scopes, `GET /me`, the sessions and their revocation,
+/// password changes, and the tutorial's `GET /posts`. Every route but logout (which may name its
+/// session by a refresh token instead) goes through the authenticator first.
+struct SessionController: Sendable {
+    let auth: AuthService
+    let authenticator: BearerAuthenticator
+    let refreshCookie: RefreshCookie?
+
+    func register(in router: inout Router) {
+        let authenticated = self.authenticator
+        router.add(.DELETE, "/logout") { try await self.logout($0) }
+        router.add(.POST, "/logout") { try await self.logout($0) }
+        router.add(.GET, "/me", authenticated { try await self.me($0, $1) })
+        router.add(.GET, "/posts", authenticated { try await self.posts($0, $1) })
+        router.add(.GET, "/sessions", authenticated { try await self.listSessions($0, $1) })
+        router.add(.DELETE, "/sessions/:id", authenticated { try await self.revokeSession($0, $1) })
+        router.add(.POST, "/password", authenticated { try await self.changePassword($0, $1) })
+    }
+
+    /// `DELETE /logout` (the tutorial's) and `POST /logout`. The session is named by a refresh
+    /// token in the body, or else by the bearer access token. `scope`: local (default), others,
+    /// global.
+    func logout(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body =
+            request.body.map { $0.readableBytes > 0 } == true ? try request.decodeJSON(LogoutBody.self) : LogoutBody()
+        let scope =
+            try body.scope.map { raw throws(HTTPError) in
+                guard let scope = LogoutScope(rawValue: raw) else {
+                    throw .badRequest("scope must be one of local, others, global")
+                }
+                return scope
+            } ?? .local
+        let cookie = self.refreshCookie.flatMap { $0.applies(to: request) ? $0 : nil }
+        if let token = body.token {
+            try await self.auth.logout(refreshToken: token, scope: scope)
+        } else if request.headers.first(name: "authorization") != nil {
+            try await self.auth.logout(try await self.authenticator.principal(of: request), scope: scope)
+        } else if cookie != nil, let token = RefreshCookie.token(in: request) {
+            try await self.auth.logout(refreshToken: token, scope: scope)
+        } else {
+            throw HTTPError.badRequest("give the refresh token as 'token', or an access token as a bearer token")
+        }
+        var response = HTTPResponse.noContent
+        cookie?.clear(on: &response)
+        return response
+    }
+
+    func me(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
+        .json(MeBody(username: principal.username, sessionId: principal.sessionID, expiresAt: principal.expiresAt))
+    }
+
+    /// The tutorial's example resource: the caller's posts.
+    func posts(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
+        .json(ExamplePosts.all.filter { $0.username == principal.username })
+    }
+
+    func listSessions(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
+        let sessions = try await self.auth.sessions(of: principal).map { session in
+            SessionBody(session, current: session.id == principal.sessionID)
+        }
+        return .json(["sessions": sessions])
+    }
+
+    func revokeSession(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
+        try await self.auth.revokeSession(request.parameters["id"] ?? "", of: principal)
+        return .noContent
+    }
+
+    /// `POST /password {"oldPassword","newPassword"}`: ends every session of the user.
+    func changePassword(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
+        let body = try request.decodeJSON(PasswordBody.self)
+        try await self.auth.changePassword(
+            of: principal, current: body.oldPassword, new: body.newPassword, client: .init(request))
+        return .noContent
+    }
+}
+
+extension SessionController {
+    /// `{"token"?, "scope"?}` for `POST /logout`.
+    struct LogoutBody: Decodable {
+        var token: String?
+        var scope: String?
+    }
+
+    struct PasswordBody: Decodable {
+        var oldPassword: String
+        var newPassword: String
+    }
+
+    struct MeBody: DirectJSONBody {
+        var username: String
+        var sessionId: String
+        /// Seconds since 1970.
+        var expiresAt: Int
+
+        var json: [UInt8] {
+            var writer = JSONObjectWriter()
+            writer.add("expiresAt", self.expiresAt)
+            writer.add("sessionId", self.sessionId)
+            writer.add("username", self.username)
+            return writer.finish()
+        }
+    }
+
+    struct SessionBody: Encodable {
+        var id: String
+        var current: Bool
+        var createdAt: Int
+        var lastUsedAt: Int
+        var expiresAt: Int
+        var absoluteExpiresAt: Int
+        var userAgent: String
+        var ip: String
+
+        init(_ session: SessionInfo, current: Bool) {
+            self.id = session.id
+            self.current = current
+            self.createdAt = session.createdAt
+            self.lastUsedAt = session.lastUsedAt
+            self.expiresAt = session.expiresAt
+            self.absoluteExpiresAt = session.absoluteExpiresAt
+            self.userAgent = session.client.userAgent
+            self.ip = session.client.ip
+        }
+    }
+
+    struct ExamplePost: Encodable {
+        var username: String
+        var title: String
+    }
+
+    enum ExamplePosts {
+        static let all = [
+            ExamplePost(username: "kyle", title: "Post 1"),
+            ExamplePost(username: "jim", title: "Post 2"),
+        ]
+    }
+}

@@ -1,0 +1,172 @@
+import AuthCore
+import NIOHTTP1
+import WireJSON
+
+/// Accounts and tokens: `POST /users`, `POST /login`, and `POST /token` in both of its dialects
+/// (the tutorial's JSON, RFC 6749's form-encoded grants).
+struct TokenController: Sendable {
+    let auth: AuthService
+    /// The refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
+    let refreshCookie: RefreshCookie?
+
+    func register(in router: inout Router) {
+        router.add(.POST, "/users") { try await self.createUser($0) }
+        router.add(.POST, "/login") { try await self.login($0) }
+        router.add(.POST, "/token", errors: .oauth) { try await self.token($0) }
+    }
+
+    func createUser(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try request.decodeJSON(CredentialsBody.self)
+        let name = try await self.auth.register(
+            username: try body.requiredUsername(), password: body.password, client: .init(request))
+        return .json(["username": name], status: .created)
+    }
+
+    func login(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try request.decodeJSON(CredentialsBody.self)
+        let pair = try await self.auth.login(
+            username: try body.requiredUsername(), password: body.password, client: .init(request)
+        )
+        return self.tokenResponse(pair, to: request)
+    }
+
+    /// `POST /token`: JSON `{"token": refreshToken}` as in the tutorial, or RFC 6749 form-encoded
+    /// `grant_type=refresh_token` (§6) and `grant_type=password` (§4.3).
+    func token(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard request.isForm else {
+            if let cookie = self.refreshCookie, cookie.applies(to: request) {
+                // A browser in cookie mode: the token is the body's if it sends one, else the cookie's.
+                let body =
+                    request.body.map { $0.readableBytes > 0 } == true
+                    ? try request.decodeJSON(OptionalRefreshBody.self) : OptionalRefreshBody()
+                guard let token = body.token ?? RefreshCookie.token(in: request) else {
+                    throw HTTPError.badRequest("no refresh token: neither in the body nor in the cookie")
+                }
+                return self.tokenResponse(try await self.auth.refresh(refreshToken: token), to: request)
+            }
+            let body = try request.decodeJSON(RefreshBody.self)
+            return .tokens(TokenBody(try await self.auth.refresh(refreshToken: body.token)))
+        }
+        let form = try FormBody.parse(request.body)
+        let pair: TokenPair
+        switch form["grant_type"] {
+        case "refresh_token":
+            pair = try await self.auth.refresh(refreshToken: try FormBody.required("refresh_token", in: form))
+        case "password":
+            let username = try FormBody.required("username", in: form)
+            let password = try FormBody.required("password", in: form)
+            // A bad password is RFC 6749 §5.2's invalid_grant with 400: the route's error dialect.
+            pair = try await self.auth.login(username: username, password: password, client: .init(request))
+        case nil:
+            throw HTTPError.badRequest("missing parameter 'grant_type'")
+        case let other?:
+            throw HTTPError(
+                .badRequest, code: "unsupported_grant_type",
+                description: "grant_type '\(other.prefix(32))' is not supported; use refresh_token or password"
+            )
+        }
+        return .tokens(TokenBody(pair, style: .oauth))
+    }
+
+    /// The token response: the refresh token in the body, or, for a browser on an allowed origin
+    /// in cookie mode, in the cookie only.
+    func tokenResponse(_ pair: TokenPair, to request: HTTPRequest) -> HTTPResponse {
+        guard let cookie = self.refreshCookie, cookie.applies(to: request) else { return .tokens(TokenBody(pair)) }
+        var response = HTTPResponse.tokens(TokenBody(pair, includingRefreshToken: false))
+        cookie.set(pair.refreshToken, on: &response)
+        return response
+    }
+}
+
+extension TokenController {
+    /// `{"username", "password"}`; `name` is accepted for `username`, as in the tutorial.
+    struct CredentialsBody: Decodable {
+        var username: String?
+        var name: String?
+        var password: String
+
+        func requiredUsername() throws(HTTPError) -> String {
+            guard let username = self.username ?? self.name else { throw .badRequest("missing field 'username'") }
+            return username
+        }
+    }
+
+    /// `{"token": refreshToken}`
+    struct RefreshBody: DirectJSONDecodable {
+        var token: String
+
+        init?(members: [(name: String, value: JSONReader.Value)]) {
+            // Other members are ignored, as JSONDecoder ignores them.
+            guard let member = members.first(where: { $0.name == "token" }), case .string(let token) = member.value
+            else { return nil }
+            self.token = token
+        }
+    }
+
+    /// `{"token"?}` for `POST /token` from a browser, whose refresh token may be in the cookie.
+    struct OptionalRefreshBody: Decodable {
+        var token: String?
+    }
+
+    /// The token response, in the tutorial's camelCase or RFC 6749 §5.1's snake_case.
+    struct TokenBody: DirectJSONBody {
+        enum Style {
+            /// `accessToken`, `expiresIn`, `refreshToken`, `tokenType`: the tutorial's, for JSON requests.
+            case tutorial
+            /// `access_token`, `expires_in`, `refresh_token`, `token_type`: for form-encoded requests.
+            case oauth
+        }
+
+        var accessToken: String
+        var refreshToken: String
+        var tokenType = "Bearer"
+        var expiresIn: Int
+        var style: Style
+        /// Whether the refresh token goes in the body (not when it goes in the cookie).
+        var includesRefreshToken = true
+
+        init(_ pair: TokenPair, style: Style = .tutorial, includingRefreshToken: Bool = true) {
+            self.accessToken = pair.accessToken
+            self.refreshToken = pair.refreshToken
+            self.expiresIn = pair.expiresIn
+            self.style = style
+            self.includesRefreshToken = includingRefreshToken
+        }
+
+        /// The members' names in the style, in sorted order: access token, expiry, refresh token, type.
+        private var names: (StaticString, StaticString, StaticString, StaticString) {
+            switch self.style {
+            case .tutorial: ("accessToken", "expiresIn", "refreshToken", "tokenType")
+            case .oauth: ("access_token", "expires_in", "refresh_token", "token_type")
+            }
+        }
+
+        var json: [UInt8] {
+            let names = self.names
+            var writer = JSONObjectWriter(capacity: 96 + self.accessToken.utf8.count + self.refreshToken.utf8.count)
+            writer.add(names.0, self.accessToken)
+            writer.add(names.1, self.expiresIn)
+            if self.includesRefreshToken { writer.add(names.2, self.refreshToken) }
+            writer.add(names.3, self.tokenType)
+            return writer.finish()
+        }
+
+        private struct Name: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+            init(_ name: StaticString) { self.stringValue = name.description }
+        }
+
+        /// The same members through `Encoder`, which a test holds ``json`` to.
+        func encode(to encoder: any Encoder) throws {
+            let names = self.names
+            var container = encoder.container(keyedBy: Name.self)
+            try container.encode(self.accessToken, forKey: Name(names.0))
+            try container.encode(self.expiresIn, forKey: Name(names.1))
+            if self.includesRefreshToken { try container.encode(self.refreshToken, forKey: Name(names.2)) }
+            try container.encode(self.tokenType, forKey: Name(names.3))
+        }
+    }
+}
