@@ -3,15 +3,33 @@ import AuthHTTP
 import AuthStore
 import JOSE
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Passwords
 import Prometheus
 import RedisClient
 import ServiceLifecycle
+import UnixSignals
 
-/// authd assembled: Redis client, store, token service and HTTP server, sharing one event loop
-/// group. The CLI runs it with signal handling; tests start and stop it directly.
+/// authd assembled (hummingbird's `Application` and hummingbird-examples' `App+build.swift` are the
+/// models): the Redis client, the password hasher, the key reloader and the HTTP server, each a
+/// service of one `ServiceGroup`, sharing one event loop group. The CLI runs it until a signal;
+/// tests run it in a task and end it with ``triggerGracefulShutdown()``.
+///
+/// The group starts the services together and stops them in the reverse of their order: the HTTP
+/// server drains its requests first, then the key reloader stops, then the hashing threads, and
+/// Redis closes last, once nothing can use it.
+public func buildApplication(
+    configuration: AppConfiguration,
+    clock: any AuthClock = SystemClock(),
+    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    metrics: PrometheusCollectorRegistry? = nil,
+    logger: Logger
+) throws -> Application {
+    try Application(configuration: configuration, clock: clock, group: group, metrics: metrics, logger: logger)
+}
+
 public final class Application: Sendable {
     public let configuration: AppConfiguration
     public let redis: RedisClient
@@ -23,14 +41,18 @@ public final class Application: Sendable {
     private let clock: any AuthClock
     private let passwords: Argon2PasswordHasher
     private let logger: Logger
+    /// The group while it runs, for ``triggerGracefulShutdown()``.
+    private let running = NIOLockedValueBox<ServiceGroup?>(nil)
+    /// A shutdown asked for before the group was made.
+    private let shutdownRequested = NIOLockedValueBox(false)
 
-    public init(
+    fileprivate init(
         configuration: AppConfiguration,
-        clock: any AuthClock = SystemClock(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        metrics: PrometheusCollectorRegistry? = nil,
+        clock: any AuthClock,
+        group: any EventLoopGroup,
+        metrics: PrometheusCollectorRegistry?,
         logger: Logger
-    ) async throws {
+    ) throws {
         self.configuration = configuration
         self.logger = logger
         let keys = try configuration.keysDirectory.map { try KeyDirectory(path: $0).load() } ?? []
@@ -85,16 +107,53 @@ public final class Application: Sendable {
         self.server = HTTPServer(configuration: configuration.http, group: group, router: router, logger: logger)
     }
 
-    /// Starts listening. Returns the bound port.
-    @discardableResult
-    public func start() async throws -> Int {
+    /// The services, in the order they start; they stop in the reverse one.
+    private var services: [any Service] {
+        var services: [any Service] = [
+            ShutdownService(name: "redis") { await self.redis.shutdown() },
+            ShutdownService(name: "password hasher") { try? await self.passwords.shutdown() },
+        ]
+        // Only a key directory can change under a running process.
+        if self.configuration.keysDirectory != nil { services.append(KeyReloaderService(application: self)) }
+        services.append(HTTPService(application: self))
+        return services
+    }
+
+    /// Runs every service until a signal in `gracefulShutdownSignals` arrives (or
+    /// ``triggerGracefulShutdown()`` is called), then shuts them down in order.
+    public func run(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: self.services.map { .init(service: $0) },
+                gracefulShutdownSignals: gracefulShutdownSignals,
+                logger: self.logger
+            )
+        )
+        self.running.withLockedValue { $0 = group }
+        if self.shutdownRequested.withLockedValue({ $0 }) { await group.triggerGracefulShutdown() }
+        try await group.run()
+    }
+
+    /// Shuts the running services down, as a signal would.
+    public func triggerGracefulShutdown() async {
+        self.shutdownRequested.withLockedValue { $0 = true }
+        await self.running.withLockedValue { $0 }?.triggerGracefulShutdown()
+    }
+
+    /// The port the server listens on, once it does (useful when asked for port 0). Throws if the
+    /// server could not start.
+    public var listeningPort: Int {
+        get async throws { try await self.server.listeningPort }
+    }
+
+    /// Logs every effective setting that is not a secret, so an operator can check what took effect.
+    fileprivate func logSettings() {
         let c = self.configuration
         let mode =
             c.redis.cluster != nil
             ? "cluster"
             : c.redis.sentinel != nil
                 ? "sentinel" : { if case .unixSocket = c.redis.endpoint { "unix" } else { "single" } }()
-        // Every effective setting that is not a secret, so an operator can check what took effect.
         if c.issuerIsDefault, !AppConfiguration.isLoopback(c.http.host) {
             self.logger.warning(
                 """
@@ -120,11 +179,10 @@ public final class Application: Sendable {
                 "trusted_proxies": "\(c.http.trustedProxies.networks.count)",
                 "login_throttle": "\(c.auth.throttle.enabled)", "signup": "\(c.auth.signupEnabled)",
             ])
-        return try await self.server.start()
     }
 
     /// Reads the key directory again, so a key generated or rotated on disk takes effect
-    /// without a restart. ``run()`` calls it every 30 s.
+    /// without a restart. The key reloader calls it every 30 s.
     public func reloadKeys() async {
         guard let path = self.configuration.keysDirectory else { return }
         do {
@@ -133,45 +191,46 @@ public final class Application: Sendable {
             self.logger.error("could not reload signing keys; keeping the old ones", metadata: ["error": "\(error)"])
         }
     }
-
-    /// Drains the HTTP server, then closes Redis and the hashing threads.
-    public func shutdown() async {
-        await self.server.shutdown()
-        await self.redis.shutdown()
-        try? await self.passwords.shutdown()
-    }
-
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
-    public func run() async throws {
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: LifecycleService(application: self))],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: self.logger
-            )
-        )
-        try await group.run()
-    }
 }
 
-/// Adapts ``Application`` to swift-service-lifecycle.
-private struct LifecycleService: Service {
+/// The HTTP server as a service: listens, and on shutdown stops accepting and lets the requests
+/// in flight finish (up to the grace period).
+private struct HTTPService: Service {
     let application: Application
 
     func run() async throws {
-        try await self.application.start()
-        // Only a key directory can change under a running process.
-        let reloader = self.application.configuration.keysDirectory.map { _ in
-            Task {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(30))
-                    await self.application.reloadKeys()
-                }
+        self.application.logSettings()
+        try await self.application.server.start()
+        // Returns when the group shuts down (or throws on cancellation); drain either way.
+        try? await gracefulShutdown()
+        await self.application.server.shutdown()
+    }
+}
+
+/// Reads the key directory every 30 s until shutdown.
+private struct KeyReloaderService: Service {
+    let application: Application
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(30))
+                await self.application.reloadKeys()
             }
         }
-        // Returns when a shutdown signal arrives (or throws on cancellation); drain either way.
+    }
+}
+
+/// A part with nothing to run, only something to close once the services after it have stopped:
+/// the Redis client, the hashing threads.
+private struct ShutdownService: Service, CustomStringConvertible {
+    let name: String
+    let shutdown: @Sendable () async -> Void
+
+    var description: String { self.name }
+
+    func run() async throws {
         try? await gracefulShutdown()
-        reloader?.cancel()
-        await self.application.shutdown()
+        await self.shutdown()
     }
 }

@@ -60,7 +60,7 @@ struct Serve: AsyncParsableCommand {
         )
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let application = try await Application(
+        let application = try buildApplication(
             configuration: configuration, metrics: registry, logger: Logger(label: "authd")
         )
         try await application.run()

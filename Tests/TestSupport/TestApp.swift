@@ -68,15 +68,25 @@ public final class TestApp: Sendable {
         configuration.auth.issuer = "https://authd.test"
         configuration.hashConcurrency = 2
         configure(&configuration)
-        let application = try await Application(
+        let application = try buildApplication(
             configuration: configuration, clock: clock, metrics: testMetrics, logger: logger
         )
-        let port = try await application.start()
-        return TestApp(application: application, port: port, prefix: prefix)
+        // The same service group the CLI runs, without its signal handlers.
+        let running = Task { try await application.run(gracefulShutdownSignals: []) }
+        do {
+            let port = try await application.listeningPort
+            return TestApp(application: application, running: running, port: port, prefix: prefix)
+        } catch {
+            _ = try? await running.value
+            throw error
+        }
     }
 
-    private init(application: Application, port: Int, prefix: String) {
+    private let running: Task<Void, any Error>
+
+    private init(application: Application, running: Task<Void, any Error>, port: Int, prefix: String) {
         self.application = application
+        self.running = running
         self.port = port
         self.client = TestHTTPClient(port: port)
         self.prefix = prefix
@@ -105,8 +115,10 @@ public final class TestApp: Sendable {
         throw TestFailure("authd was not ready within \(timeout)")
     }
 
+    /// Shuts the services down, as SIGTERM would, and waits until they have stopped.
     public func stop() async {
-        await self.application.shutdown()
+        await self.application.triggerGracefulShutdown()
+        _ = try? await self.running.value
     }
 
     /// Registers a user (once) and logs in. Returns the login response.

@@ -59,6 +59,13 @@ public final class HTTPServer: Sendable {
     private let router: Router
     private let logger: Logger
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+    /// The port bound by ``start()``, or why it failed; and who waits for it meanwhile.
+    private let bound = NIOLockedValueBox(Bound.waiting([]))
+
+    private enum Bound {
+        case waiting([CheckedContinuation<Int, any Error>])
+        case done(Result<Int, any Error>)
+    }
     private let connections = NIOLockedValueBox(Connections())
     private let tracker = RequestTracker()
 
@@ -72,9 +79,47 @@ public final class HTTPServer: Sendable {
     /// Requests being handled right now.
     public var requestsInFlight: Int { self.tracker.count }
 
+    /// The port the server listens on, once ``start()`` has bound it; throws what `start()` threw.
+    public var listeningPort: Int {
+        get async throws {
+            try await withCheckedThrowingContinuation { continuation in
+                let result = self.bound.withLockedValue { bound -> Result<Int, any Error>? in
+                    switch bound {
+                    case .waiting(let waiters):
+                        bound = .waiting(waiters + [continuation])
+                        return nil
+                    case .done(let result):
+                        return result
+                    }
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        }
+    }
+
+    private func settle(_ result: Result<Int, any Error>) {
+        let waiters = self.bound.withLockedValue { bound -> [CheckedContinuation<Int, any Error>] in
+            guard case .waiting(let waiters) = bound else { return [] }
+            bound = .done(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+
     /// Binds and starts accepting. Returns the port, which is useful when asked for port 0.
     @discardableResult
     public func start() async throws -> Int {
+        do {
+            let port = try await self.bind()
+            self.settle(.success(port))
+            return port
+        } catch {
+            self.settle(.failure(error))
+            throw error
+        }
+    }
+
+    private func bind() async throws -> Int {
         let configuration = self.configuration
         let router = self.router
         let logger = self.logger
@@ -122,6 +167,7 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, lets requests in flight finish (up to the grace period), then closes
     /// every connection.
     public func shutdown() async {
+        self.settle(.failure(ChannelError.ioOnClosedChannel))
         guard let listener = self.listener.withLockedValue({ $0 }) else { return }
         try? await listener.close()
         let open = self.connections.withLockedValue { $0.open.values.map(\.channel) }
