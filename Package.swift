@@ -77,7 +77,7 @@ let package = Package(
         ),
         // Redis store: the token domain's state as Redis keys and Lua scripts.
         .target(
-            name: "AuthStore",
+            name: "RedisStore",
             dependencies: [
                 "AuthCore", "JOSE", "WireJSON", "RedisClient", .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "AuthdApp",
             dependencies: [
-                "AuthCore", "AuthStore", "AuthHTTP", "JOSE", "Passwords", "RedisClient", "WireJSON",
+                "AuthCore", "RedisStore", "AuthHTTP", "JOSE", "Passwords", "RedisClient", "WireJSON",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "AuthdTests",
             dependencies: [
-                "AuthdApp", "AuthCore", "AuthStore", "AuthHTTP", "JOSE", "Passwords", "TestSupport",
+                "AuthdApp", "AuthCore", "RedisStore", "AuthHTTP", "JOSE", "Passwords", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

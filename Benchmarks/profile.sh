@@ -30,6 +30,6 @@ extra=()
 wait %2 || true
 perf report -i "$data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
 perf report -i "$data" --children --sort sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
-    swift demangle --simplified | grep -E 'AuthHTTP|AuthCore|AuthStore|JOSE|WireJSON|RedisClient|HTTPRequestHandler|TokenCodec|JSONReader|Router' |
+    swift demangle --simplified | grep -E 'AuthHTTP|AuthCore|RedisStore|JOSE|WireJSON|RedisClient|HTTPRequestHandler|TokenCodec|JSONReader|Router' |
     head -30 | cut -c1-150
 echo "perf data: $data"

@@ -1,12 +1,12 @@
 import AuthCore
 import AuthHTTP
-import AuthStore
 import Foundation
 import JOSE
 import Logging
 import NIOCore
 import Passwords
 import RedisClient
+import RedisStore
 
 /// Everything authd is configured with, read from the environment (see the table of docs/CONFIGURATION.md).
 public struct AppConfiguration: Sendable {

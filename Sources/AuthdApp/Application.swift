@@ -1,6 +1,5 @@
 import AuthCore
 import AuthHTTP
-import AuthStore
 import JOSE
 import Logging
 import NIOConcurrencyHelpers
@@ -9,6 +8,7 @@ import NIOPosix
 import Passwords
 import Prometheus
 import RedisClient
+import RedisStore
 import ServiceLifecycle
 import UnixSignals
 

@@ -1,10 +1,10 @@
 import AuthCore
-import AuthStore
 import Foundation
 import JOSE
 import Logging
 import NIOPosix
 import RedisClient
+import RedisStore
 
 /// What the operator commands (`authd sessions ...`, `authd revoke ...`) do, against the same
 /// Redis as the service. They need no token secrets.

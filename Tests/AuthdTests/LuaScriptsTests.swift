@@ -3,7 +3,7 @@ import RedisClient
 import TestSupport
 import Testing
 
-@testable import AuthStore
+@testable import RedisStore
 
 @Suite("Lua scripts")
 struct LuaScriptsTests {

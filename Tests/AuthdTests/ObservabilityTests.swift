@@ -5,8 +5,8 @@ import RedisClient
 import TestSupport
 import Testing
 
-@testable import AuthStore
 @testable import AuthdApp
+@testable import RedisStore
 
 @Suite("Readiness, metrics and logs")
 struct ObservabilityTests {

@@ -1,8 +1,8 @@
 import AuthCore
-import AuthStore
 import Foundation
 import Passwords
 import RedisClient
+import RedisStore
 import TestSupport
 import Testing
 

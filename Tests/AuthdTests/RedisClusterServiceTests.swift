@@ -1,7 +1,7 @@
-import AuthStore
 import AuthdApp
 import Foundation
 import RedisClient
+import RedisStore
 import Synchronization
 import TestSupport
 import Testing

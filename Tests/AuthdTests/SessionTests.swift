@@ -1,5 +1,5 @@
-import AuthStore
 import RedisClient
+import RedisStore
 import TestSupport
 import Testing
 

@@ -1,9 +1,9 @@
 import AuthCore
-import AuthStore
 import AuthdApp
 import Foundation
 import JOSE
 import RedisClient
+import RedisStore
 import TestSupport
 import Testing
 

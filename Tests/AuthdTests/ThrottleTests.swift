@@ -1,6 +1,6 @@
 import AuthHTTP
-import AuthStore
 import RedisClient
+import RedisStore
 import TestSupport
 import Testing
 

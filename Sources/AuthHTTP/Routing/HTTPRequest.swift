@@ -61,25 +61,22 @@ public struct HTTPRequest: Sendable {
 
     /// `scheme` is lowercase.
     private static func credentials(in value: String, scheme: String) -> String? {
-        var value = value
-        return value.withUTF8 { bytes -> String? in
-            let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-            var start = 0
-            var end = bytes.count
-            while start < end, isSpace(bytes[start]) { start += 1 }
-            while end > start, isSpace(bytes[end - 1]) { end -= 1 }
-            // The scheme, case-insensitively, then at least one space.
-            let schemeLength = scheme.utf8.count
-            guard end - start > schemeLength, bytes[start + schemeLength] == UInt8(ascii: " ") else { return nil }
-            var index = start
-            for expected in scheme.utf8 {
-                guard Self.asciiLowercased(bytes[index]) == expected else { return nil }
-                index += 1
-            }
-            while index < end, isSpace(bytes[index]) { index += 1 }
-            guard index < end else { return nil }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
+        let bytes = value.utf8
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, isSpace(bytes[start]) { start = bytes.index(after: start) }
+        while end > start, isSpace(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        // The scheme, case-insensitively, then at least one space.
+        var index = start
+        for expected in scheme.utf8 {
+            guard index < end, Self.asciiLowercased(bytes[index]) == expected else { return nil }
+            index = bytes.index(after: index)
         }
+        guard index < end, bytes[index] == UInt8(ascii: " ") else { return nil }
+        while index < end, isSpace(bytes[index]) { index = bytes.index(after: index) }
+        guard index < end else { return nil }
+        return String(decoding: bytes[index..<end], as: UTF8.self)
     }
 
     private static func asciiLowercased(_ byte: UInt8) -> UInt8 {

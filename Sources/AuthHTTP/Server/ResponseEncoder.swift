@@ -72,10 +72,9 @@ enum ResponseEncoder {
             && (Self.equalsIgnoringCase(name, "content-length") || Self.equalsIgnoringCase(name, "transfer-encoding"))
     }
 
-    private static func equalsIgnoringCase(_ name: String, _ lowercased: StaticString) -> Bool {
-        let expected = UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
-        guard name.utf8.count == expected.count else { return false }
-        return zip(name.utf8, expected).allSatisfy { byte, lower in
+    private static func equalsIgnoringCase(_ name: String, _ lowercased: String) -> Bool {
+        guard name.utf8.count == lowercased.utf8.count else { return false }
+        return zip(name.utf8, lowercased.utf8).allSatisfy { byte, lower in
             (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == lower : byte == lower
         }
     }

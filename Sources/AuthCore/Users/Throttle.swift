@@ -1,0 +1,37 @@
+/// Which attempt counters apply.
+public enum ThrottleScope: Sendable, Equatable {
+    /// A password check for `username` (as given, unvalidated) from `ip`: login and password change.
+    case password(username: String, ip: String)
+    /// A sign-up from `ip`.
+    case signUp(ip: String)
+}
+
+/// How many attempts are tolerated before `429 Too Many Requests`. An attempt is counted before
+/// the password hash it would cost, and given back when it succeeds, so the limits bound the
+/// failures. Three counters for password checks, so that an attacker cannot lock a user out for
+/// long: the tight limit applies to one user *from one address*; the user's limit over all
+/// addresses is much looser; and one address has a limit over all users. One counter for sign-ups.
+public struct ThrottlePolicy: Sendable, Equatable {
+    public struct Limit: Sendable, Equatable {
+        public var failures: Int
+        public var windowSeconds: Int
+
+        public init(failures: Int, windowSeconds: Int) {
+            self.failures = failures
+            self.windowSeconds = windowSeconds
+        }
+    }
+
+    /// One user from one address: 5 failures in 5 minutes.
+    public var userFromAddress = Limit(failures: 5, windowSeconds: 300)
+    /// One user from anywhere (a distributed guess): 50 failures in 15 minutes.
+    public var user = Limit(failures: 50, windowSeconds: 900)
+    /// One address, any users (credential stuffing): 100 failures in 15 minutes.
+    public var address = Limit(failures: 100, windowSeconds: 900)
+    /// Sign-ups from one address: 20 an hour (each costs a password hash, and an account). Enough
+    /// for a room of people behind one NAT, and for the 16 users of the shared load scenarios.
+    public var signUpFromAddress = Limit(failures: 20, windowSeconds: 3600)
+    public var enabled = true
+
+    public init() {}
+}
