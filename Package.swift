@@ -28,6 +28,9 @@ let package = Package(
         .systemLibrary(name: "CHiredis"),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
+        // Helpers for code on an event loop: the end-of-turn flush of the HTTP and Redis handlers.
+        .target(name: "EventLoopSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+
         // Metric handles made once per label set, for the modules that record metrics.
         .target(
             name: "MetricHandles",
@@ -38,7 +41,7 @@ let package = Package(
         .target(
             name: "RedisClient",
             dependencies: [
-                "CHiredis", "MetricHandles",
+                "CHiredis", "EventLoopSupport", "MetricHandles", "WireJSON",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -86,7 +89,7 @@ let package = Package(
         .target(
             name: "AuthHTTP",
             dependencies: [
-                "AuthCore", "JOSE", "WireJSON", "MetricHandles",
+                "AuthCore", "EventLoopSupport", "JOSE", "WireJSON", "MetricHandles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import NIOCore
+import WireJSON
 
 /// One Redis command and its arguments, encoded as RESP as they are appended.
 ///
@@ -49,7 +50,7 @@ public struct RedisCommand: Sendable {
     public mutating func append(bytes argument: some Collection<UInt8>) {
         self.count += 1
         self.encoded.append(UInt8(ascii: "$"))
-        Self.appendDecimal(argument.count, to: &self.encoded)
+        ASCIIDecimal.append(argument.count, to: &self.encoded)
         self.encoded.append(13)
         self.encoded.append(10)
         self.encoded.append(contentsOf: argument)
@@ -62,7 +63,8 @@ public struct RedisCommand: Sendable {
     public func encode(into buffer: inout ByteBuffer) {
         buffer.reserveCapacity(minimumWritableBytes: 16 + self.encoded.count)
         buffer.writeInteger(UInt8(ascii: "*"))
-        Self.writeDecimal(self.count, to: &buffer)
+        // The digits go to the stack first, then to the buffer in one write.
+        ASCIIDecimal.withDigits(of: UInt(self.count)) { _ = buffer.writeBytes($0) }
         buffer.writeInteger(UInt16(0x0D0A))
         buffer.writeBytes(self.encoded)
     }
@@ -101,28 +103,5 @@ public struct RedisCommand: Sendable {
         var buffer = ByteBuffer()
         self.encode(into: &buffer)
         return buffer.readBytes(length: buffer.readableBytes) ?? []
-    }
-
-    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
-        } while divisor > 0
-    }
-
-    /// The digits go to the stack first, then to the buffer in one write.
-    private static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = digits.count
-            var rest = value
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            buffer.writeBytes(UnsafeBufferPointer(rebasing: digits[start...]))
-        }
     }
 }

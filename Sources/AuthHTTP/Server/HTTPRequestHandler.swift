@@ -1,3 +1,4 @@
+import EventLoopSupport
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -33,6 +34,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private var peerIP: String?
     /// Marks the connection busy while a response is owed, for the server's connection cap.
     private let activity: ConnectionActivity
+    /// Keep-alive responses are flushed together at the end of the loop's turn.
+    private let endOfTurn = EndOfTurnFlush()
 
     init(
         router: Router,
@@ -241,29 +244,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             allocator: context.channel.allocator)
         if keepAlive {
             context.write(Self.wrapOutboundOut(bytes), promise: nil)
-            self.scheduleFlush(context: context)
+            self.endOfTurn.schedule(on: context.eventLoop) { context.flush() }
         } else {
             let channel = context.channel
             context.writeAndFlush(Self.wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
-        }
-    }
-
-    private var flushScheduled = false
-
-    /// Flushes at the end of the event loop's turn, not at once: a response completed inside the
-    /// read that brought its request (a verify answered from the cache, `/healthz`) then goes out
-    /// with the others of the same turn. Flushed one by one, each woke the client for one
-    /// response, and on a shared machine the wake-ups cost more CPU per request than the work:
-    /// verify from the cache measured 73 µs per request against 48 with this (Benchmarks/service.sh,
-    /// docs/PERFORMANCE.md).
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (handler, context) = bound.value
-            handler.flushScheduled = false
-            context.flush()
         }
     }
 

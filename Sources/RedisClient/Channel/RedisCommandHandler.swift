@@ -1,4 +1,5 @@
 import CoreMetrics
+import EventLoopSupport
 import NIOCore
 
 /// Commands on their way to Redis, with the promise their replies complete.
@@ -52,7 +53,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     /// The replies received so far for the batch at the head of `pending`.
     private var batchReplies: [RedisValue] = []
     private var failure: (any Error)?
-    private var flushScheduled = false
+    /// Commands written in one turn of the loop leave together at its end.
+    private let endOfTurn = EndOfTurnFlush()
     /// Commands encoded since the last flush, written together by the next.
     private var unwritten: ByteBuffer?
     private var timer: Scheduled<Void>?
@@ -112,13 +114,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func flush(context: ChannelHandlerContext) {
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (handler, context) = bound.value
-            handler.flushScheduled = false
-            if let buffer = handler.unwritten.take() {
+        self.endOfTurn.schedule(on: context.eventLoop) {
+            if let buffer = self.unwritten.take() {
                 context.write(Self.wrapOutboundOut(buffer), promise: nil)
             }
             context.flush()
