@@ -16,15 +16,16 @@ public final class EndOfTurnFlush {
 
     public init() {}
 
-    /// Runs `flush` at the end of this turn of `loop`, unless it is already due to run.
-    public func schedule(on loop: any EventLoop, _ flush: @escaping () -> Void) {
+    /// Runs `flush` with `context` at the end of this turn of its event loop, unless it is already
+    /// due to run. A `flush` that captures nothing (`{ $0.flush() }`) costs no allocation.
+    public func schedule(_ context: ChannelHandlerContext, _ flush: @escaping (ChannelHandlerContext) -> Void) {
         guard !self.scheduled else { return }
         self.scheduled = true
-        let bound = NIOLoopBound((self, flush), eventLoop: loop)
-        loop.execute {
-            let (coalescer, flush) = bound.value
+        let bound = NIOLoopBound((self, context, flush), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (coalescer, context, flush) = bound.value
             coalescer.scheduled = false
-            flush()
+            flush(context)
         }
     }
 }

@@ -137,12 +137,10 @@ public enum JSONReader {
                 guard let name = self.string(), self.consume(UInt8(ascii: ":")), let value = self.value(depth: depth)
                 else { return nil }
                 let repeated: Bool
-                if names != nil {
-                    repeated = !names!.insert(name).inserted
-                } else if members.count < 16 {
+                if members.count < 16 {
                     repeated = members.contains(where: { $0.name == name })
                 } else {
-                    names = Set(members.map(\.name))
+                    if names == nil { names = Set(members.map(\.name)) }
                     repeated = !names!.insert(name).inserted
                 }
                 guard !repeated || self.fail(.duplicateName(name)) else { return nil }

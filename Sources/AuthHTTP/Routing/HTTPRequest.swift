@@ -76,7 +76,7 @@ public struct HTTPRequest: Sendable {
         guard index < end, bytes[index] == UInt8(ascii: " ") else { return nil }
         while index < end, isSpace(bytes[index]) { index = bytes.index(after: index) }
         guard index < end else { return nil }
-        return String(decoding: bytes[index..<end], as: UTF8.self)
+        return String(Substring(bytes[index..<end]))
     }
 
     private static func asciiLowercased(_ byte: UInt8) -> UInt8 {

@@ -244,7 +244,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             allocator: context.channel.allocator)
         if keepAlive {
             context.write(Self.wrapOutboundOut(bytes), promise: nil)
-            self.endOfTurn.schedule(on: context.eventLoop) { context.flush() }
+            self.endOfTurn.schedule(context) { $0.flush() }
         } else {
             let channel = context.channel
             context.writeAndFlush(Self.wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }

@@ -114,7 +114,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func flush(context: ChannelHandlerContext) {
-        self.endOfTurn.schedule(on: context.eventLoop) {
+        self.endOfTurn.schedule(context) { context in
             if let buffer = self.unwritten.take() {
                 context.write(Self.wrapOutboundOut(buffer), promise: nil)
             }
