@@ -63,7 +63,7 @@ public struct RedisCommand: Sendable {
     public func encode(into buffer: inout ByteBuffer) {
         buffer.reserveCapacity(minimumWritableBytes: 16 + self.encoded.count)
         buffer.writeInteger(UInt8(ascii: "*"))
-        ASCIIDecimal.forEachDigit(of: UInt(self.count)) { buffer.writeInteger($0) }
+        ASCIIDecimal.withDigits(of: UInt(self.count)) { _ = buffer.writeBytes($0) }
         buffer.writeInteger(UInt16(0x0D0A))
         buffer.writeBytes(self.encoded)
     }

@@ -96,24 +96,29 @@ public enum JSONString {
 }
 
 /// The one printer of decimal integers: JSON numbers, and the lengths in HTTP headers and RESP.
+/// Inlined into its callers, so that each gets it specialized: across modules, the generic
+/// version cost a metadata lookup per number.
 public enum ASCIIDecimal {
     /// Appends `value` in decimal, with a `-` when it is negative (`Int.min` included).
     @inlinable
     public static func append(_ value: Int, to bytes: inout [UInt8]) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        Self.forEachDigit(of: value.magnitude) { bytes.append($0) }
+        Self.withDigits(of: value.magnitude) { bytes.append(contentsOf: $0) }
     }
 
-    /// Calls `body` with each decimal digit of `value`, the most significant first. Inlined into
-    /// its callers, with no buffer and no generic call on the hot paths.
+    /// Calls `body` with the decimal digits of `value`, written on the stack.
     @inlinable
-    public static func forEachDigit(of value: UInt, _ body: (UInt8) -> Void) {
-        var divisor: UInt = 1
-        while divisor <= value / 10 { divisor &*= 10 }
-        repeat {
-            body(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / divisor % 10))
-            divisor /= 10
-        } while divisor > 0
+    public static func withDigits<Result>(of value: UInt, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            var rest = value
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            } while rest > 0
+            return body(UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 }
 

@@ -62,7 +62,7 @@ enum ResponseEncoder {
 
     private static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
         precondition(value >= 0)
-        ASCIIDecimal.forEachDigit(of: UInt(value)) { buffer.writeInteger($0) }
+        ASCIIDecimal.withDigits(of: UInt(value)) { _ = buffer.writeBytes($0) }
     }
 
     /// Framing is this encoder's job: a route's own `content-length` or `transfer-encoding`
