@@ -22,81 +22,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // C shims over Debian's system libraries.
-        // hiredis's pkg-config file adds -D_FILE_OFFSET_BITS=64, which SwiftPM refuses with a warning;
-        // the headers need no include path of their own, so the module map alone is enough.
-        .systemLibrary(name: "CHiredis"),
-        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
-
-        // Helpers for code on an event loop: the end-of-turn flush of the HTTP and Redis handlers.
-        .target(name: "EventLoopSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
-
-        // Metric handles made once per label set, for the modules that record metrics.
-        .target(
-            name: "MetricHandles",
-            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]
-        ),
-
-        // Redis client: SwiftNIO owns the socket, hiredis parses replies.
-        .target(
-            name: "RedisClient",
+        // Top to bottom as the layers depend: CLI → app → HTTP → domain ← store → Redis client →
+        // hiredis; Passwords implements the domain's protocol; JOSE, WireJSON, EventLoopSupport and
+        // MetricHandles are leaves.
+        .executableTarget(
+            name: "authd",
             dependencies: [
-                "CHiredis", "EventLoopSupport", "MetricHandles", "WireJSON",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
-            ]
-        ),
-        // Leaves. The one JSON reader and writer (and the decimal and hex printers) of the service.
-        .target(name: "WireJSON"),
-        // JOSE: the JWS codec (RFC 7515, 8725), its keys and algorithms, base64url, random ids.
-        .target(
-            name: "JOSE",
-            dependencies: [
-                "WireJSON",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ]
-        ),
-        // Token domain: users, sessions, tokens. Knows nothing of HTTP, Redis, threads or bytes.
-        .target(
-            name: "AuthCore",
-            dependencies: [
-                "JOSE", "MetricHandles",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
-            ]
-        ),
-        // Passwords: the domain's PasswordHashing as Argon2id (libargon2) on a thread pool of its own.
-        .target(
-            name: "Passwords",
-            dependencies: ["AuthCore", "CArgon2", .product(name: "NIOPosix", package: "swift-nio")]
-        ),
-        // Redis store: the token domain's state as Redis keys and Lua scripts.
-        .target(
-            name: "RedisStore",
-            dependencies: [
-                "AuthCore", "JOSE", "WireJSON", "RedisClient", .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        // HTTP server: bare NIOHTTP1, a small router, and the mapping of errors to responses.
-        .target(
-            name: "AuthHTTP",
-            dependencies: [
-                "AuthCore", "EventLoopSupport", "JOSE", "WireJSON", "MetricHandles",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
+                "AuthdApp", "AuthHTTP", "JOSE",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Configuration and wiring: builds the app that both the CLI and the tests run.
@@ -112,14 +47,78 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "authd",
+        // HTTP: bare NIOHTTP1, the connection state machine, a router, controllers, one error path.
+        .target(
+            name: "AuthHTTP",
             dependencies: [
-                "AuthdApp", "AuthHTTP", "JOSE",
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AuthCore", "EventLoopSupport", "JOSE", "WireJSON", "MetricHandles",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
+        ),
+        // Token domain: users, sessions, tokens. Knows nothing of HTTP, Redis, threads or bytes.
+        .target(
+            name: "AuthCore",
+            dependencies: [
+                "JOSE", "MetricHandles",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // Redis store: the token domain's state as Redis keys and Lua scripts.
+        .target(
+            name: "RedisStore",
+            dependencies: [
+                "AuthCore", "JOSE", "WireJSON", "RedisClient", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Passwords: the domain's PasswordHashing as Argon2id (libargon2) on a thread pool of its own.
+        .target(
+            name: "Passwords",
+            dependencies: ["AuthCore", "CArgon2", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        // Redis client: SwiftNIO owns the socket, hiredis parses replies.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis", "EventLoopSupport", "MetricHandles", "WireJSON",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // C shims over Debian's system libraries.
+        // hiredis's pkg-config file adds -D_FILE_OFFSET_BITS=64, which SwiftPM refuses with a warning;
+        // the headers need no include path of their own, so the module map alone is enough.
+        .systemLibrary(name: "CHiredis"),
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+        // Leaf: JOSE, the JWS codec (RFC 7515, 8725), its keys and algorithms, base64url, random ids.
+        .target(
+            name: "JOSE",
+            dependencies: [
+                "WireJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Leaf: the one JSON reader and writer (and the decimal and hex printers) of the service.
+        .target(name: "WireJSON"),
+        // Leaf: helpers for code on an event loop, the end-of-turn flush of the HTTP and Redis handlers.
+        .target(name: "EventLoopSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // Leaf: metric handles made once per label set, for the modules that record metrics.
+        .target(
+            name: "MetricHandles",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]
         ),
 
         // Benchmarks/redis-client.sh drives this against a real Redis, beside redis-benchmark.
@@ -172,6 +171,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "RedisClient", "TestSupport"]),
+        .testTarget(name: "AuthdAppTests", dependencies: ["AuthdApp", "AuthCore", "JOSE", "TestSupport"]),
         .testTarget(
             name: "AuthdTests",
             dependencies: [

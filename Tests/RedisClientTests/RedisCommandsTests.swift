@@ -64,7 +64,9 @@ struct RedisCommandsTests {
 
     @Test func scanFindsEveryMatchingKey() async throws {
         let keys = (0..<250).map { self.prefix + "scan:\($0)" }
-        for key in keys { try await self.redis.set(key, to: "x", expiration: .seconds(60)) }
+        // An hour: the test deletes them, and no pause of the machine (one of a minute was seen)
+        // can expire them before the scan.
+        for key in keys { try await self.redis.set(key, to: "x", expiration: .seconds(3600)) }
         let found = try await self.redis.scanAll(match: self.prefix + "scan:*", count: 50)
         #expect(Set(found) == Set(keys))
         try await self.redis.delete(keys)
