@@ -96,18 +96,16 @@ public struct KeyDirectory: Sendable {
         }
         // The umask may have taken bits away from `mode`; it never adds any.
         fchmod(fd, mode)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard result > 0 else {
-                close(fd)
-                unlink(temporary)
-                throw KeyDirectoryError("cannot write \(temporary): \(String(cString: strerror(errno)))")
-            }
-            written += result
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        do {
+            try file.write(contentsOf: bytes)
+            try file.synchronize()
+            try file.close()
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw KeyDirectoryError("cannot write \(temporary): \(error)")
         }
-        fsync(fd)
-        close(fd)
         do {
             try beforeRename(temporary)
         } catch {

@@ -16,12 +16,37 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         let text = String(text)
         guard text.utf8.count <= 45 else { return nil }
         if inet_pton(AF_INET, text, &v4) == 1 {
-            self.bytes = Array(repeating: 0, count: 10) + [0xFF, 0xFF] + withUnsafeBytes(of: &v4) { Array($0) }
+            let value = UInt32(bigEndian: v4.s_addr)
+            self.bytes =
+                Array(repeating: 0, count: 10) + [0xFF, 0xFF]
+                + [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: value >> $0) }
         } else if inet_pton(AF_INET6, text, &v6) == 1 {
-            self.bytes = withUnsafeBytes(of: &v6) { Array($0) }
+            self.bytes = Self.bytes(of: v6)
         } else {
             return nil
         }
+    }
+
+    /// The 16 bytes of an IPv6 address, in network order.
+    private static func bytes(of address: in6_addr) -> [UInt8] {
+        #if canImport(Glibc)
+            let b = address.__in6_u.__u6_addr8
+        #else
+            let b = address.__u6_addr.__u6_addr8
+        #endif
+        return [b.0, b.1, b.2, b.3, b.4, b.5, b.6, b.7, b.8, b.9, b.10, b.11, b.12, b.13, b.14, b.15]
+    }
+
+    /// The IPv6 address of 16 bytes in network order.
+    private static func address(of b: [UInt8]) -> in6_addr {
+        let tuple = (
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+        )
+        #if canImport(Glibc)
+            return in6_addr(__in6_u: .init(__u6_addr8: tuple))
+        #else
+            return in6_addr(__u6_addr: .init(__u6_addr8: tuple))
+        #endif
     }
 
     var isMappedV4: Bool { self.bytes.prefix(12) == Array(repeating: 0, count: 10) + [0xFF, 0xFF] }
@@ -29,8 +54,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// The canonical text form (`127.0.0.1`, `2001:db8::1`).
     public var description: String {
         if self.isMappedV4 { return self.bytes.suffix(4).map(String.init).joined(separator: ".") }
-        var address = in6_addr()
-        withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: self.bytes) }
+        var address = Self.address(of: self.bytes)
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         guard inet_ntop(AF_INET6, &address, &text, socklen_t(text.count)) != nil else { return "?" }
         return String(decoding: text.prefix(while: { $0 != 0 }).map(UInt8.init(bitPattern:)), as: UTF8.self)
