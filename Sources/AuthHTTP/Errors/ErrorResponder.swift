@@ -21,6 +21,8 @@ public enum ErrorResponder {
             return HTTPError(.badRequest, code: "invalid_grant", description: "invalid username or password").response
         case let error as AuthError:
             return self.httpError(for: error).response
+        case let refusal as HTTPConnectionStateMachine.Refusal:
+            return self.httpError(for: refusal).response
         case let error as StoreUnavailableError:
             logger.warning("answering 503: store unavailable", metadata: ["reason": "\(error.reason)"])
             return HTTPError(
@@ -38,6 +40,22 @@ public enum ErrorResponder {
         default:
             logger.error("answering 500: unexpected error", metadata: ["error": "\(String(reflecting: error))"])
             return HTTPError(.internalServerError, code: "server_error", description: "internal error").response
+        }
+    }
+
+    /// A request the connection refused before any route saw it.
+    private static func httpError(for refusal: HTTPConnectionStateMachine.Refusal) -> HTTPError {
+        switch refusal {
+        case .bodyTooLarge(let limit):
+            HTTPError(.payloadTooLarge, code: "invalid_request", description: "the body is larger than \(limit) bytes")
+        case .readTimeout:
+            HTTPError(.requestTimeout, code: "invalid_request", description: "the request did not arrive in time")
+        case .headersTooLarge:
+            HTTPError(
+                .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"),
+                code: "invalid_request", description: "request headers are too large")
+        case .malformed:
+            .badRequest("malformed HTTP request")
         }
     }
 

@@ -19,10 +19,11 @@ struct HTTPConnectionStateMachine {
         case closing
     }
 
-    /// Why a request is refused before it reaches a route; the connection closes after the answer.
-    enum Refusal: Equatable {
+    /// Why a request is refused before it reaches a route; the connection closes after the answer,
+    /// which ``ErrorResponder`` words.
+    enum Refusal: Error, Equatable {
         /// 413: declared or sent body over the limit.
-        case bodyTooLarge
+        case bodyTooLarge(limit: Int)
         /// 408: the request did not arrive in time.
         case readTimeout
         /// 431: the head is over the parser's limit.
@@ -94,13 +95,13 @@ struct HTTPConnectionStateMachine {
         switch (part, self.phase) {
         case (.head(let head), .idle):
             let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
-            guard declared <= self.maxBodyBytes else { return self.refuse(.bodyTooLarge) }
+            guard declared <= self.maxBodyBytes else { return self.refuse(.bodyTooLarge(limit: self.maxBodyBytes)) }
             self.phase = .receiving(head, nil)
             return .none
         case (.body(var chunk), .receiving(let head, var body)):
             // Both counts are bounded by what was read, so the sum cannot overflow.
             guard (body?.readableBytes ?? 0) + chunk.readableBytes <= self.maxBodyBytes else {
-                return self.refuse(.bodyTooLarge)
+                return self.refuse(.bodyTooLarge(limit: self.maxBodyBytes))
             }
             if body == nil {
                 body = chunk

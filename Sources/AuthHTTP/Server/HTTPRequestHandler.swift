@@ -117,31 +117,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             self.dispatch(head: head, body: body, context: context)
         case .refuse(let refusal):
             self.stopReadDeadline()
-            self.write(
-                Self.response(for: refusal, maxBodyBytes: self.machine.maxBodyBytes), keepAlive: false, context: context
-            )
+            self.write(ErrorResponder.response(for: refusal, logger: self.logger), keepAlive: false, context: context)
         case .close:
             self.stopReadDeadline()
             context.close(promise: nil)
-        }
-    }
-
-    static func response(for refusal: HTTPConnectionStateMachine.Refusal, maxBodyBytes: Int) -> HTTPResponse {
-        switch refusal {
-        case .bodyTooLarge:
-            HTTPError(
-                .payloadTooLarge, code: "invalid_request", description: "the body is larger than \(maxBodyBytes) bytes"
-            ).response
-        case .readTimeout:
-            HTTPError(.requestTimeout, code: "invalid_request", description: "the request did not arrive in time")
-                .response
-        case .headersTooLarge:
-            HTTPError(
-                .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"),
-                code: "invalid_request", description: "request headers are too large"
-            ).response
-        case .malformed:
-            HTTPError.badRequest("malformed HTTP request").response
         }
     }
 
