@@ -64,6 +64,18 @@ struct HTTPFramingTests {
         }
     }
 
+    /// A request answered at once, its FIN close behind it: the answer waits for the end of the
+    /// loop's turn to be flushed, and the half-close in the same turn must not drop it.
+    @Test func aQuickAnswerIsNotLostToAHalfCloseRightBehindItsRequest() async throws {
+        try await withTestApp { app in
+            for _ in 0..<20 {
+                let responses = try await app.client.rawResponses(
+                    Array(self.request("GET", "/healthz").utf8), halfClose: true)
+                #expect(responses.map(\.status) == [200])
+            }
+        }
+    }
+
     @Test func aGETRouteAnswersHEADWithItsLengthButNoBody() async throws {
         let app = try await TestApp.start()
         try await withTeardown({ await app.stop() }) {

@@ -120,7 +120,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             self.write(ErrorResponder.response(for: refusal, logger: self.logger), keepAlive: false, context: context)
         case .close:
             self.stopReadDeadline()
-            context.close(promise: nil)
+            self.close(context: context)
         }
     }
 
@@ -207,7 +207,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         }
         let next = self.machine.queueProcessed()
         if next.close {
-            context.close(promise: nil)
+            self.close(context: context)
             return
         }
         if next.armDeadline { self.startReadDeadline(context: context) }
@@ -221,12 +221,22 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         let bytes = ResponseEncoder.encode(
             response, requestID: requestID, keepAlive: keepAlive, isHeadRequest: isHeadRequest,
             allocator: context.channel.allocator)
+        context.write(Self.wrapOutboundOut(bytes), promise: nil)
         if keepAlive {
-            context.write(Self.wrapOutboundOut(bytes), promise: nil)
             self.endOfTurn.schedule(context) { $0.flush() }
         } else {
-            let channel = context.channel
-            context.writeAndFlush(Self.wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
+            self.close(context: context)
+        }
+    }
+
+    /// Closes the connection once everything written to it is out, a keep-alive response still
+    /// waiting for the end-of-turn flush included: a close at once would drop it (a client that
+    /// half-closes right behind a request answered in the same turn lost its answer). Writes
+    /// complete in order, so an empty one flushed last completes after all of them.
+    private func close(context: ChannelHandlerContext) {
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 
