@@ -26,6 +26,9 @@ public struct AppConfiguration: Sendable {
     public var http = HTTPServerConfiguration()
     public var auth = AuthSettings()
     public var argon2 = Argon2Parameters()
+    /// How long a verify cache may answer without hearing from Redis, and so the longest a
+    /// revocation waits for an instance that cannot answer its barrier (`AUTHD_VERIFY_CACHE_LEASE_MS`).
+    public var verifyCacheLease: TimeAmount = .seconds(1)
     /// How many password hashes may run at once (each takes `argon2.memoryKiB` of memory).
     public var hashConcurrency = System.coreCount
     public var logLevel: Logger.Level = .info
@@ -101,6 +104,9 @@ public struct AppConfiguration: Sendable {
         self.auth.clockLeeway = try reader.int("AUTHD_CLOCK_LEEWAY", in: 0...300) ?? self.auth.clockLeeway
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
         self.redis.clientCache = try reader.verifyCache(sessionKeyPrefix: self.keyPrefix + "session:")
+        if let ms = try reader.int("AUTHD_VERIFY_CACHE_LEASE_MS", in: 200...60_000) {
+            self.verifyCacheLease = .milliseconds(Int64(ms))
+        }
         self.durability.replicas = try reader.int("AUTHD_REDIS_WAIT_REPLICAS", in: 0...16) ?? 0
         self.durability.timeoutMilliseconds = try reader.int("AUTHD_REDIS_WAIT_TIMEOUT_MS", in: 1...10_000) ?? 100
         self.http.host = env["AUTHD_HOST"] ?? self.http.host

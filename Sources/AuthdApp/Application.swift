@@ -69,7 +69,14 @@ public final class Application: Sendable {
         self.clock = clock
         self.passwords = try Argon2PasswordHasher(
             parameters: configuration.argon2, concurrency: configuration.hashConcurrency)
-        self.redis = RedisClient(configuration: configuration.redis, eventLoopGroup: group, logger: logger)
+        var redis = configuration.redis
+        // Every instance of the deployment takes part in the revocation barrier, cache on or off:
+        // one with the cache off still revokes, and must wait for those that have it on.
+        if redis.coherence == nil {
+            redis.coherence = RedisKeys(prefix: configuration.keyPrefix).coherence
+            redis.coherence?.lease = configuration.verifyCacheLease
+        }
+        self.redis = RedisClient(configuration: redis, eventLoopGroup: group, logger: logger)
         let store = RedisAuthStore(
             redis: self.redis, keyPrefix: configuration.keyPrefix, durability: configuration.durability
         )

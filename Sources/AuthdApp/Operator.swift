@@ -13,7 +13,9 @@ public struct Operator: Sendable {
     private let store: RedisAuthStore
 
     public init(environment: [String: String], logger: Logger) throws {
-        let (redis, prefix) = try AppConfiguration.store(environment: environment)
+        var (redis, prefix) = try AppConfiguration.store(environment: environment)
+        // Its revocations wait for the service's caches like the service's own.
+        redis.coherence = RedisKeys(prefix: prefix).coherence
         self.redis = RedisClient(
             configuration: redis, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         self.store = RedisAuthStore(redis: self.redis, keyPrefix: prefix)
@@ -56,9 +58,11 @@ public struct Operator: Sendable {
         await self.redis.shutdown()
     }
 
-    /// Waits for the first connection (a command line tool starts cold), then runs the operation.
+    /// Waits for the first connection and for the barrier's acknowledgement channel (a command
+    /// line tool starts cold; without the channel, a revocation would wait out every cache's
+    /// lease), then runs the operation.
     private func withRedis<T>(_ operation: () async throws -> T) async throws -> T {
-        for _ in 0..<50 where self.redis.connectedCount() == 0 {
+        for _ in 0..<100 where self.redis.connectedCount() == 0 || self.redis.barrierReady() == false {
             try await Task.sleep(for: .milliseconds(20))
         }
         return try await operation()

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -21,6 +22,11 @@ public final class RedisClient: Sendable {
     private let backend: Backend
     /// The client-side cache, when ``RedisConfiguration/clientCache`` is set.
     let tracking: ClientTracking?
+    /// The revocation barrier, when ``RedisConfiguration/coherence`` is set.
+    let barrier: RevocationBarrier?
+    /// This client, for the tracking links' registrations (which go through its pool); emptied
+    /// at shutdown.
+    private let reference: ClientReference
 
     /// Creates the client and starts connecting in the background. It never blocks and never
     /// throws for an unreachable server: commands fail with ``RedisClientError/unavailable``
@@ -28,8 +34,20 @@ public final class RedisClient: Sendable {
     public init(configuration: RedisConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         let loops = Array(eventLoopGroup.makeIterator())
+        let reference = ClientReference()
+        self.reference = reference
+        let barrier = configuration.coherence.map {
+            RevocationBarrier(configuration: configuration, coherence: $0, eventLoop: loops[0], logger: logger)
+        }
+        self.barrier = barrier
+        let registrar = barrier.map { barrier in
+            Registrar(
+                instance: barrier.instance,
+                register: { member in try await reference.client?.register(member) ?? false },
+                deregister: { member in await reference.client?.deregister(member) })
+        }
         let tracking = configuration.clientCache.map {
-            ClientTracking(configuration: configuration, cache: $0, loops: loops, logger: logger)
+            ClientTracking(configuration: configuration, cache: $0, loops: loops, logger: logger, registrar: registrar)
         }
         self.tracking = tracking
         if configuration.cluster != nil {
@@ -42,6 +60,8 @@ public final class RedisClient: Sendable {
         } else {
             self.backend = .single(RedisNodePool(configuration: configuration, loops: loops, label: "", logger: logger))
         }
+        reference.set(self)
+        barrier?.start()
     }
 
     /// Sends one command and returns its reply. An error reply is thrown as ``RedisServerError``.
@@ -76,9 +96,8 @@ public final class RedisClient: Sendable {
         }
         let signature = command.signature
         let link = self.trackingLink(forKey: key)
-        // A kept reply is used only when no invalidation is waiting, unread, in the subscriber's
-        // socket: one announced before this request came in is never overtaken by the cache.
-        if let hit = tracking.cache.lookup(key, signature: signature, usable: { link?.isQuiet == true }) {
+        // A kept reply is used only while its link's lease holds (see ``TrackingLink``).
+        if let hit = tracking.cache.lookup(key, signature: signature, usable: { link?.mayServe == true }) {
             return hit
         }
         let deadline = NIODeadline.now() + self.configuration.commandTimeout
@@ -174,9 +193,96 @@ public final class RedisClient: Sendable {
     /// later ones with ``RedisClientError/shutdown``.
     public func shutdown() async {
         await self.tracking?.shutdown()
+        await self.barrier?.shutdown()
+        self.reference.set(nil)
         switch self.backend {
         case .single(let pool): await pool.shutdown()
         case .cluster(let cluster): await cluster.shutdown()
         }
     }
+}
+
+// MARK: The revocation barrier
+
+extension RedisClient {
+    /// Call once a write has been answered: returns when no client of the deployment
+    /// (``RedisConfiguration/coherence``) can still answer from its cache a reply that the write
+    /// invalidated. Each registered cache either acknowledged, having applied the write's
+    /// invalidation, or had its lease run out. Returns nil without a barrier configured.
+    ///
+    /// Throws as ``send(_:)-(RedisCommand)`` does when Redis cannot be asked.
+    @discardableResult
+    public func barrier() async throws -> BarrierOutcome? {
+        guard let barrier = self.barrier else { return nil }
+        let coherence = barrier.coherence
+        let outcome = try await barrier.run { marker in
+            switch self.backend {
+            case .single:
+                // The marker and the registry read in one script, so one round trip.
+                let reply = try await self.evalSHA(
+                    CoherenceScripts.round, keys: [coherence.registryKey],
+                    arguments: [coherence.markerChannel(node: "0"), marker])
+                return reply.array?.compactMap(\.string) ?? []
+            case .cluster(let cluster):
+                // The registry, then a marker to each node whose links are registered: on the
+                // node itself, behind the invalidations it queued (a message published on one node
+                // reaches the others' subscribers through the bus, in no order with their own).
+                let reply = try await self.evalSHA(
+                    CoherenceScripts.round, keys: [coherence.registryKey], arguments: ["", marker])
+                let members = reply.array?.compactMap(\.string) ?? []
+                let nodes = Set(members.compactMap { CoherenceMember($0)?.node })
+                let deadline = NIODeadline.now() + self.configuration.commandTimeout
+                await withTaskGroup(of: Void.self) { group in
+                    for node in nodes {
+                        group.addTask {
+                            // A node that cannot be reached: its links cannot acknowledge, and
+                            // the barrier waits out their leases.
+                            _ = try? await cluster.send(
+                                RedisCommand("PUBLISH", [coherence.markerChannel(node: node), marker]),
+                                toNode: node, deadline: deadline)
+                        }
+                    }
+                }
+                return members
+            }
+        }
+        return BarrierOutcome(registered: outcome.registered, acknowledged: outcome.acknowledged)
+    }
+
+    /// Whether the barrier's acknowledgement channel is subscribed (nil without a barrier): until
+    /// it is, a barrier waits out the leases of the registered caches.
+    public func barrierReady() -> Bool? {
+        self.barrier.map(\.isUp)
+    }
+
+    fileprivate func register(_ member: CoherenceMember) async throws -> Bool {
+        guard let coherence = self.configuration.coherence else { return false }
+        let reply = try await self.evalSHA(
+            CoherenceScripts.register, keys: [coherence.registryKey],
+            arguments: [member.text, String(member.leaseMilliseconds)])
+        return reply.int == 1
+    }
+
+    fileprivate func deregister(_ member: CoherenceMember) async {
+        guard let coherence = self.configuration.coherence else { return }
+        _ = try? await self.evalSHA(
+            CoherenceScripts.deregister, keys: [coherence.registryKey], arguments: [member.text])
+    }
+}
+
+/// What a barrier found: the caches registered, and how many acknowledged in time (the others'
+/// leases ran out).
+public struct BarrierOutcome: Sendable {
+    public var registered: Int
+    public var acknowledged: Int
+}
+
+/// The client, for the closures its tracking links register through; emptied at shutdown, which
+/// ends the cycle.
+final class ClientReference: Sendable {
+    private let box = NIOLockedValueBox<RedisClient?>(nil)
+
+    var client: RedisClient? { self.box.withLockedValue { $0 } }
+
+    func set(_ client: RedisClient?) { self.box.withLockedValue { $0 = client } }
 }

@@ -43,6 +43,11 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     public var tls: RedisTLS?
     /// When set, ``RedisClient/cachedSend(_:)`` keeps replies until Redis says their key changed.
     public var clientCache: ClientCacheConfiguration?
+    /// When set, this client takes part in the revocation barrier of every client configured with
+    /// the same channel and registry (``RedisClient/barrier()``): its caches register and answer
+    /// markers, and its barriers wait for every registered cache. Nil: no barrier, and a cache is
+    /// kept coherent by its invalidations alone.
+    public var coherence: CoherenceConfiguration?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -150,8 +155,10 @@ public struct ClientCacheConfiguration: Sendable, Hashable {
     public var maxEntries: Int = 100_000
     /// ...and at most this many bytes of keys, arguments and replies (with a fixed overhead each).
     public var maxBytes: Int = 64 << 20
-    /// How often the invalidation connection is pinged; one that does not answer within it ends
-    /// tracking (and empties the cache) until it is re-established.
+    /// How long the invalidation connection may take to answer a `PING`; one that does not
+    /// answer within it ends tracking (and empties the cache) until it is re-established. It is
+    /// pinged every quarter of the lease (``CoherenceConfiguration/lease``, or this interval
+    /// without a barrier).
     public var healthCheckInterval: TimeAmount = .seconds(1)
 
     public init() {}
@@ -165,6 +172,29 @@ public struct ClientCacheConfiguration: Sendable, Hashable {
             }
         return "on (tracking=\(tracking), entries=\(self.maxEntries), mb=\(self.maxBytes >> 20), "
             + "health_ms=\(self.healthCheckInterval.nanoseconds / 1_000_000))"
+    }
+}
+
+/// The revocation barrier shared by every client of one deployment (see docs/OPERATIONS.md).
+///
+/// A client with a cache registers each of its tracking links in ``registryKey`` with a lease, and
+/// renews it every quarter of ``lease``; a link uses its cache only while its lease holds, which
+/// takes both a renewal that Redis confirmed and a `PING` answered on the invalidation connection
+/// within the lease. A barrier publishes a marker to every registered link, behind the
+/// invalidations Redis queued before it, and waits until each has answered it or, at the most,
+/// for its lease.
+public struct CoherenceConfiguration: Sendable, Hashable {
+    /// What the marker and acknowledgement channels' names start with.
+    public var channel: String
+    /// The sorted set of registered links (a key with a hash tag of its own on a cluster).
+    public var registryKey: String
+    /// How long a link may use its cache after its last confirmed renewal; also the longest a
+    /// barrier waits for a link that does not answer.
+    public var lease: TimeAmount = .seconds(1)
+
+    public init(channel: String, registryKey: String) {
+        self.channel = channel
+        self.registryKey = registryKey
     }
 }
 

@@ -70,8 +70,7 @@ enum RedisConnection {
         to endpoint: RedisConfiguration.Endpoint,
         configuration: RedisConfiguration,
         handshake: Bool = true,
-        invalidations: (@Sendable (_ keys: [[UInt8]]?) -> Void)? = nil,
-        socket: (descriptor: CInt, activity: ReadActivity)? = nil
+        messages: (@Sendable (_ channel: [UInt8], _ payload: RedisValue) -> Void)? = nil
     ) -> EventLoopFuture<any Channel> {
         let tls: (RedisTLS, host: String, port: Int)? =
             switch (configuration.tls, endpoint) {
@@ -83,25 +82,21 @@ enum RedisConnection {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let socket {
-                        try channel.pipeline.syncOperations.addHandler(ReadActivityHandler(socket.activity))
-                    }
                     if let tls {
                         let (encryption, handshake) = try tls.0.handlers(host: tls.host, on: channel.eventLoop)
                         try channel.pipeline.syncOperations.addHandlers(encryption, handshake)
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RedisReplyDecoder()))
-                    if let invalidations {
-                        try channel.pipeline.syncOperations.addHandler(InvalidationHandler(received: invalidations))
+                    if let messages {
+                        try channel.pipeline.syncOperations.addHandler(PubSubHandler(received: messages))
                     }
                     try channel.pipeline.syncOperations.addHandler(RedisCommandHandler())
                 }
             }
         let connected: EventLoopFuture<any Channel> =
-            switch (endpoint, socket) {
-            case (_, let socket?): bootstrap.withConnectedSocket(socket.descriptor)
-            case (.tcp(let host, let port), nil): bootstrap.connect(host: host, port: port)
-            case (.unixSocket(let path), nil): bootstrap.connect(unixDomainSocketPath: path)
+            switch endpoint {
+            case .tcp(let host, let port): bootstrap.connect(host: host, port: port)
+            case .unixSocket(let path): bootstrap.connect(unixDomainSocketPath: path)
             }
         // The TLS and Redis handshakes share the connect timeout: a server that accepts but never
         // answers must not hold the slot forever.

@@ -87,14 +87,19 @@ public struct RedisAuthStore: AuthStore {
         var evicted: [String] = []
         for _ in 0..<10 {
             let reply = try await self.run(LuaScripts.createSession, keys: keys + evicted, arguments: arguments)
-            guard let named = reply.array, named.first?.int == Self.indexChanged else { return reply.int == 1 }
+            guard let named = reply.array, named.first?.int == Self.indexChanged else {
+                // Sessions the cap may have ended are revoked: acknowledged once no cache can
+                // still accept them.
+                if !evicted.isEmpty { try await self.barrier() }
+                return reply.int == 1
+            }
             evicted = named.dropFirst().compactMap(\.string).map { self.keys.session(session.username, $0) }
         }
         throw StoreUnavailableError(reason: "the session index of a user kept changing")
     }
 
     public func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult {
-        let reply = try await self.runRevocation(
+        let reply = try await self.runDurably(
             LuaScripts.rotateSession,
             keys: [
                 self.keys.session(rotation.username, rotation.sessionID), self.keys.sessions(rotation.username),
@@ -113,7 +118,10 @@ public struct RedisAuthStore: AuthStore {
                 return .duplicate(currentTokenID: current, refreshExpiresAt: expiry)
             }
         case 0: return .unknownSession
-        case -1: return .reused
+        case -1:
+            // Reuse ended the session: a revocation like any other.
+            try await self.barrier()
+            return .reused
         default: break
         }
         throw StoreUnavailableError(reason: "unexpected reply from rotate_session.lua")
@@ -273,10 +281,23 @@ public struct RedisAuthStore: AuthStore {
         try await self.guarded { try await self.redis.evalSHA(script, keys: keys, arguments: arguments) }
     }
 
-    /// Runs a script that revokes something. With ``Durability/replicas`` set, the script and a
-    /// `WAIT` go out together on one connection, and the revocation is acknowledged only once that
-    /// many replicas have it: an acknowledged logout then survives a failover.
+    /// Runs a script that revokes something, then the barrier (``RedisClient/barrier()``): the
+    /// revocation is acknowledged only once no instance's verify cache can still accept what it
+    /// revoked. Durable as ``runDurably(_:keys:arguments:)``.
     private func runRevocation(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+        let reply = try await self.runDurably(script, keys: keys, arguments: arguments)
+        try await self.barrier()
+        return reply
+    }
+
+    private func barrier() async throws {
+        try await self.guarded { _ = try await self.redis.barrier() }
+    }
+
+    /// Runs a script. With ``Durability/replicas`` set, the script and a `WAIT` go out together on
+    /// one connection, and the change is acknowledged only once that many replicas have it: an
+    /// acknowledged logout then survives a failover.
+    private func runDurably(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
         guard self.durability.replicas > 0 else { return try await self.run(script, keys: keys, arguments: arguments) }
         let wait = RedisCommand(
             "WAIT", [String(self.durability.replicas), String(self.durability.timeoutMilliseconds)]

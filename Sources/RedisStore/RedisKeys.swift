@@ -1,5 +1,6 @@
 import AuthCore
 import Crypto
+import RedisClient
 import WireJSON
 
 /// Every Redis key authd uses, in one place. docs/OPERATIONS.md documents them for `redis-cli` users.
@@ -34,6 +35,13 @@ public struct RedisKeys: Sendable {
     /// Sorted set of the user's session ids, scored by expiry. TTL: its longest-lived session's.
     public func sessions(_ username: String) -> String {
         "\(self.prefix)sessions:{\(username)}"
+    }
+
+    /// The revocation barrier of the deployment: its channels start with `PREFIXcoherence`, and its
+    /// registry of caching instances is the sorted set `{PREFIXcoherence}:members` (member
+    /// `LEASE_MS|INSTANCE|NODE`, scored by when its lease ends, in ms; TTL: the longest lease).
+    public var coherence: CoherenceConfiguration {
+        CoherenceConfiguration(channel: "\(self.prefix)coherence", registryKey: "{\(self.prefix)coherence}:members")
     }
 
     /// Password attempts for the user from one address; TTL: the throttle window. The name and

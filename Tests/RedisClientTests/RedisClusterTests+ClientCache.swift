@@ -6,6 +6,48 @@ import Testing
 @testable import RedisClient
 
 extension RedisClusterTests {
+    /// The revocation barrier on a cluster (issue 27): each primary's tracking link registers and
+    /// answers the marker published on its own node, behind that node's invalidations; a barrier
+    /// after writes on every shard returns with every link acknowledged and nothing stale kept.
+    @Test func aBarrierIsAcknowledgedByTheLinkOfEveryPrimary() async throws {
+        let cluster = try RedisClusterProcess()
+        try await cluster.start()
+        var configuration = try TestRedis.configuration()
+        configuration.cluster = try cluster.configuration
+        var coherence = CoherenceConfiguration(channel: "barrier", registryKey: "{barrier}:members")
+        coherence.lease = .seconds(5)
+        configuration.coherence = coherence
+        configuration.clientCache = ClientCacheConfiguration()
+        let client = try TestRedis.makeClient(configuration)
+        configuration.clientCache = nil
+        let writer = try TestRedis.makeClient(configuration)
+        try await withTeardown({
+            await client.shutdown()
+            await writer.shutdown()
+        }) {
+            func read(_ key: String) async throws -> String? {
+                try await client.cachedSend(RedisCommand("HMGET", [key, "f"])).array?.first?.string
+            }
+            let cache = try #require(client.tracking).cache
+            let keys = (0..<30).map { "{barrier\($0)}:k" }
+            for key in keys { try await writer.send("HSET", [key, "f", "v1"]) }
+            for key in keys { _ = try await read(key) }
+            let primaries = try await cluster.primaries().count
+            try await waitUntil(within: .seconds(30), "a leased tracking link on each primary") {
+                keys.allSatisfy { client.trackingLink(forKey: Array($0.utf8))?.mayServe == true }
+                    && writer.barrierReady() == true
+            }
+            for key in keys { #expect(try await read(key) == "v1") }
+            #expect(cache.count == keys.count)
+            for key in keys { try await writer.send("HSET", [key, "f", "v2"]) }
+            let outcome = try #require(try await writer.barrier())
+            #expect(outcome.registered == primaries)
+            #expect(outcome.acknowledged == primaries)
+            #expect(cache.count == 0, "every invalidation was applied before its node's acknowledgement")
+            for key in keys { #expect(try await read(key) == "v2") }
+        }
+    }
+
     /// The client-side cache (issue 18): a tracking pair per primary, the overtaking race on a
     /// shard, and a slot moved by hand under a cached key. In this suite, so that no other cluster
     /// runs beside it.

@@ -165,6 +165,17 @@ final class RedisCluster: Sendable {
         return replies
     }
 
+    /// Sends a command to the primary named `node` (`host:port`, as the slot map names it).
+    func send(_ command: RedisCommand, toNode node: String, deadline: NIODeadline) async throws -> RedisValue {
+        let parts = node.split(separator: ":")
+        guard parts.count >= 2, let port = Int(parts[parts.count - 1]) else { throw RedisClientError.unavailable }
+        let host = parts.dropLast().joined(separator: ":")
+        let replies = try await self.pool(for: Node(host: host, port: port)).send(batch: [command], deadline: deadline)
+            .get()
+        if case .error(let error) = replies[0] { throw error }
+        return replies[0]
+    }
+
     func connectedCount() -> Int {
         self.state.withLockedValue { state in state.pools.values.map { $0.connectedCount() } }.reduce(0, +)
     }

@@ -14,9 +14,15 @@ final class ClientTracking: Sendable {
     /// The only link, unless on a cluster.
     private let single: TrackingLink?
     private let links = NIOLockedValueBox<(byNode: [RedisCluster.Node: TrackingLink], shutdown: Bool)>(([:], false))
+    /// How the links register for the barrier, when there is one.
+    private let registrar: Registrar?
 
-    init(configuration: RedisConfiguration, cache: ClientCacheConfiguration, loops: [any EventLoop], logger: Logger) {
+    init(
+        configuration: RedisConfiguration, cache: ClientCacheConfiguration, loops: [any EventLoop], logger: Logger,
+        registrar: Registrar?
+    ) {
         self.cache = ClientSideCache(maxEntries: cache.maxEntries, maxBytes: cache.maxBytes)
+        self.registrar = registrar
         self.configuration = configuration
         self.loops = loops
         self.logger = logger
@@ -32,7 +38,7 @@ final class ClientTracking: Sendable {
             }
         let link = TrackingLink(
             label: "0", eventLoop: loops[0], configuration: configuration, cache: self.cache, logger: logger,
-            resolve: resolve)
+            resolve: resolve, registrar: registrar)
         self.single = link
         link.start()
     }
@@ -47,7 +53,8 @@ final class ClientTracking: Sendable {
             let link = TrackingLink(
                 label: node.description, eventLoop: self.loops[links.byNode.count % self.loops.count],
                 configuration: configuration, cache: self.cache, logger: self.logger,
-                resolve: { [endpoint = configuration.endpoint] loop in loop.makeSucceededFuture(endpoint) })
+                resolve: { [endpoint = configuration.endpoint] loop in loop.makeSucceededFuture(endpoint) },
+                registrar: self.registrar)
             links.byNode[node] = link
             return (link, true)
         }

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Tracking on one Redis server: a connection subscribed to `__redis__:invalidate`, and a connection
 /// whose reads the server tracks (`CLIENT TRACKING on REDIRECT`), its invalidations sent to the
@@ -12,6 +13,14 @@ import NIOCore
 /// or the subscriber does not answer a `PING` within ``ClientCacheConfiguration/healthCheckInterval``,
 /// both are closed, the cache is emptied, and reads go back to the client's pool until the pair is
 /// up again (reconnected with the pool's backoff).
+///
+/// **The lease.** Its cache may answer only until ``leaseDeadline``: the lease from the last `PING`
+/// the subscriber answered (everything Redis queued on it before that `PING` has been applied),
+/// and, with a barrier (``CoherenceConfiguration``), from the last renewal of its registration that
+/// Redis confirmed, less a tenth for the clocks. A renewal that finds the registration lapsed
+/// empties the cache first: a barrier may have passed without waiting for this link. The
+/// subscriber also listens for the barrier's markers and acknowledges each one on the reader, after
+/// every invalidation queued before it.
 final class TrackingLink: Sendable {
     private enum State {
         case idle
@@ -38,12 +47,18 @@ final class TrackingLink: Sendable {
     private struct Live {
         var reader: any Channel
         var subscriber: any Channel
-        /// The subscriber's socket, and whether its pipeline is handling bytes right now.
-        var descriptor: CInt
-        var activity: ReadActivity
     }
 
     private let live = NIOLockedValueBox<Live?>(nil)
+    /// Until when (``LeaseClock``) the cache may answer for this link; 0: not at all.
+    private let deadline = Atomic<Int64>(0)
+    /// When the last `PING` the subscriber answered, and the last renewal Redis confirmed, were
+    /// sent (``LeaseClock``), for the pair that is up.
+    private let confirmed: NIOLoopBoundBox<(subscriber: Int64?, registry: Int64?)>
+    private let coherence: CoherenceConfiguration?
+    private let registrar: Registrar?
+    /// This link in the registry.
+    let member: CoherenceMember?
 
     init(
         label: String,
@@ -51,9 +66,17 @@ final class TrackingLink: Sendable {
         configuration: RedisConfiguration,
         cache: ClientSideCache,
         logger: Logger,
-        resolve: @escaping @Sendable (any EventLoop) -> EventLoopFuture<RedisConfiguration.Endpoint>
+        resolve: @escaping @Sendable (any EventLoop) -> EventLoopFuture<RedisConfiguration.Endpoint>,
+        registrar: Registrar? = nil
     ) {
         self.label = label
+        self.coherence = configuration.coherence
+        self.registrar = configuration.coherence == nil ? nil : registrar
+        self.member = self.registrar.map {
+            CoherenceMember(
+                leaseMilliseconds: configuration.coherence!.leaseMilliseconds, instance: $0.instance, node: label)
+        }
+        self.confirmed = .makeBoxSendingValue((nil, nil), eventLoop: eventLoop)
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.cacheConfiguration = configuration.clientCache ?? ClientCacheConfiguration()
@@ -78,13 +101,14 @@ final class TrackingLink: Sendable {
         self.live.withLockedValue { $0 != nil }
     }
 
-    /// Whether a cached reply may be used now: tracking is up, and no invalidation waits unread in
-    /// the subscriber's socket or half-handled in its pipeline.
-    var isQuiet: Bool {
-        guard let (descriptor, activity) = self.live.withLockedValue({ $0.map { ($0.descriptor, $0.activity) } })
-        else { return false }
-        return !activity.isReading && !SubscriberSocket.hasUnreadBytes(descriptor)
+    /// Whether a cached reply may be used now: the lease holds.
+    var mayServe: Bool {
+        let deadline = self.deadline.load(ordering: .acquiring)
+        return deadline != 0 && LeaseClock.now() < deadline
     }
+
+    /// Until when the lease holds (``LeaseClock``), 0 when it does not: for tests.
+    var leaseDeadline: Int64 { self.deadline.load(ordering: .acquiring) }
 
     func start() {
         CacheMetrics.tracking(self.label, up: false)
@@ -123,6 +147,8 @@ final class TrackingLink: Sendable {
             let previous = self.state.value
             self.state.value = .shutdown
             self.live.withLockedValue { $0 = nil }
+            self.deadline.store(0, ordering: .releasing)
+            self.deregister()
             switch previous {
             case .up(let live, let ping, _):
                 ping.cancel()
@@ -173,39 +199,38 @@ final class TrackingLink: Sendable {
         }
     }
 
-    /// The subscriber first (its id, then `SUBSCRIBE`), then the reader, told to send its
-    /// invalidations to the subscriber.
+    /// The subscriber first (its id, then `SUBSCRIBE` to the invalidations and to this node's
+    /// barrier markers), then the reader, told to send its invalidations to the subscriber.
     private func open(attempt: UInt64) -> EventLoopFuture<Live> {
         let configuration = self.configuration
         let primaryOnly = configuration.sentinel != nil
         let loop = self.eventLoop
         let timeout = configuration.connectTimeout
-        let activity = ReadActivity()
         // An address Sentinel gave must be the primary's, for both connections.
         let checked: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
             primaryOnly
                 ? RedisConnection.checkPrimary(channel, configuration: configuration)
                 : loop.makeSucceededFuture(channel)
         }
+        let channels = [Self.channelName] + (self.coherence.map { [$0.markerChannel(node: self.label)] } ?? [])
         return self.resolve(loop).flatMap { endpoint in
-            SubscriberSocket.open(endpoint, timeout: timeout, on: loop).flatMap { descriptor in
-                RedisConnection.connect(
-                    on: loop, to: endpoint, configuration: configuration,
-                    invalidations: { keys in self.received(keys) }, socket: (descriptor, activity)
-                )
-                .map { ($0, descriptor) }
-            }
-            .flatMap { subscriber, descriptor in
+            RedisConnection.connect(
+                on: loop, to: endpoint, configuration: configuration,
+                messages: { channel, payload in self.received(channel: channel, payload) }
+            )
+            .flatMap { subscriber in
                 checked(subscriber)
                     .flatMap { _ in
                         RedisConnection.request(RedisCommand("CLIENT", ["ID"]), on: subscriber, timeout: timeout)
                     }
                     .flatMap { id in
-                        RedisConnection.request(
-                            RedisCommand("SUBSCRIBE", [Self.channelName]), on: subscriber, timeout: timeout
-                        )
-                        .flatMapThrowing { reply -> Int in
-                            guard let id = id.int, reply.array?.first?.string == "subscribe" else {
+                        // One SUBSCRIBE a channel: each answers with one reply.
+                        let subscribed = channels.map { channel in
+                            RedisConnection.request(
+                                RedisCommand("SUBSCRIBE", [channel]), on: subscriber, timeout: timeout)
+                        }
+                        return EventLoopFuture.whenAllSucceed(subscribed, on: loop).flatMapThrowing { replies -> Int in
+                            guard let id = id.int, replies.allSatisfy({ $0.array?.first?.string == "subscribe" }) else {
                                 throw RedisClientError.unexpectedReply(command: "SUBSCRIBE")
                             }
                             return id
@@ -221,9 +246,7 @@ final class TrackingLink: Sendable {
                                     }
                                     .flatMapThrowing { reply in
                                         if case .error(let error) = reply { throw error }
-                                        return Live(
-                                            reader: reader, subscriber: subscriber, descriptor: descriptor,
-                                            activity: activity)
+                                        return Live(reader: reader, subscriber: subscriber)
                                     }
                                     .flatMapErrorThrowing { error in
                                         reader.close(promise: nil)
@@ -253,15 +276,16 @@ final class TrackingLink: Sendable {
 
     private func established(_ live: Live, attempt: UInt64) {
         let (subscriber, reader) = (live.subscriber, live.reader)
-        let interval = self.cacheConfiguration.healthCheckInterval
-        // A PING the subscriber does not answer within the interval closes it (the command
-        // handler's deadline), which ends the pair below.
-        let ping = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            RedisConnection.request(RedisCommand("PING"), on: subscriber, timeout: interval).whenFailure { _ in
-                subscriber.close(promise: nil)
-            }
+        // The lease is renewed every quarter of its length: a PING on the subscriber (the command
+        // handler's deadline closes a subscriber that does not answer it, which ends the pair
+        // below), a ROLE check on the reader when the address came from Sentinel, and the
+        // registration.
+        let period = TimeAmount.nanoseconds(max(self.leaseLength.nanoseconds / 4, 1_000_000))
+        self.confirmed.value = (nil, nil)
+        let renewal = self.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: period) { _ in
+            self.renew(subscriber: subscriber, reader: reader, attempt: attempt)
         }
-        self.state.value = .up(live, ping: ping, attempt: attempt)
+        self.state.value = .up(live, ping: renewal, attempt: attempt)
         self.attempts.value.failures = 0
         self.live.withLockedValue { $0 = live }
         CacheMetrics.tracking(self.label, up: true)
@@ -273,12 +297,78 @@ final class TrackingLink: Sendable {
         }
     }
 
+    /// How long the cache may answer after a confirmation: the barrier's lease, or without one the
+    /// health-check interval.
+    private var leaseLength: TimeAmount {
+        self.coherence?.lease ?? self.cacheConfiguration.healthCheckInterval
+    }
+
+    private func renew(subscriber: any Channel, reader: any Channel, attempt: UInt64) {
+        let sent = LeaseClock.now()
+        let timeout = self.cacheConfiguration.healthCheckInterval
+        RedisConnection.request(RedisCommand("PING"), on: subscriber, timeout: timeout).whenComplete { result in
+            guard case .success = result else {
+                subscriber.close(promise: nil)
+                return
+            }
+            guard self.isCurrent(attempt) else { return }
+            self.confirmed.value.subscriber = max(self.confirmed.value.subscriber ?? sent, sent)
+            self.updateDeadline()
+        }
+        if self.configuration.sentinel != nil {
+            // A primary demoted by a failover keeps its connections: the pair must move.
+            RedisConnection.request(RedisCommand("ROLE"), on: reader, timeout: timeout).whenComplete { result in
+                if case .success(let role) = result, role.array?.first?.string == "master" { return }
+                reader.close(promise: nil)
+            }
+        }
+        guard let registrar = self.registrar, let member = self.member else { return }
+        let promise = self.eventLoop.makePromise(of: Bool.self)
+        promise.completeWithTask { try await registrar.register(member) }
+        promise.futureResult.whenSuccess { continuous in
+            guard self.isCurrent(attempt) else { return }
+            if !continuous {
+                // The registration had lapsed (or this is the first): a barrier may have passed
+                // without waiting for this link, so nothing read before now may be answered.
+                self.cache.flush("lease")
+            }
+            self.confirmed.value.registry = max(self.confirmed.value.registry ?? sent, sent)
+            self.updateDeadline()
+        }
+    }
+
+    private func isCurrent(_ attempt: UInt64) -> Bool {
+        if case .up(_, _, let current) = self.state.value { return current == attempt }
+        return false
+    }
+
+    /// The lease from both confirmations (the registry's less a tenth of the lease, for the
+    /// difference between this clock and the one Redis stamps leases with).
+    private func updateDeadline() {
+        let length = self.leaseLength.nanoseconds
+        guard let subscriber = self.confirmed.value.subscriber else { return }
+        var deadline = subscriber + length
+        if self.registrar != nil {
+            guard let registry = self.confirmed.value.registry else { return }
+            deadline = min(deadline, registry + length - length / 10)
+        }
+        self.deadline.store(deadline, ordering: .releasing)
+    }
+
+    private func deregister() {
+        guard let registrar = self.registrar, let member = self.member else { return }
+        Task { await registrar.deregister(member) }
+    }
+
     /// Either connection of the pair is gone: tracking is over until both are back.
     private func lost(attempt: UInt64) {
         guard case .up(let live, let ping, let current) = self.state.value, current == attempt else { return }
-        // No reader first, then the flush: a read that began after the flush never uses this pair.
+        // No lease and no reader first, then the flush: a read that began after the flush never
+        // uses this pair.
+        self.deadline.store(0, ordering: .releasing)
         self.live.withLockedValue { $0 = nil }
         self.cache.flush("lost")
+        self.deregister()
         ping.cancel()
         live.subscriber.close(promise: nil)
         live.reader.close(promise: nil)
@@ -288,11 +378,39 @@ final class TrackingLink: Sendable {
         self.connect()
     }
 
-    private func received(_ keys: [[UInt8]]?) {
-        guard let keys else {
-            self.cache.flush("flush")
+    /// A message on the subscriber, in the order Redis queued it: an invalidation, or a barrier's
+    /// marker (`INSTANCE NONCE`), acknowledged once every invalidation before it has been applied.
+    private func received(channel: [UInt8], _ payload: RedisValue) {
+        if channel.elementsEqual(Self.channelName.utf8) {
+            guard let keys = payload.invalidatedKeys else {
+                self.cache.flush("flush")
+                return
+            }
+            self.cache.invalidate(keys)
             return
         }
-        self.cache.invalidate(keys)
+        guard let coherence = self.coherence, let member = self.member, case .bulkString(let marker) = payload,
+            let space = marker.firstIndex(of: 32),
+            let reader = self.live.withLockedValue({ $0?.reader })
+        else { return }
+        let instance = String(decoding: marker[..<space], as: UTF8.self)
+        let nonce = String(decoding: marker[(space + 1)...], as: UTF8.self)
+        let promise = reader.eventLoop.makePromise(of: RedisValue.self)
+        reader.writeAndFlush(
+            RedisRequest.one(
+                RedisCommand("PUBLISH", [coherence.ackChannel(instance: instance), "\(nonce) \(member.text)"]),
+                promise, deadline: .now() + self.configuration.commandTimeout),
+            promise: nil)
+        promise.futureResult.whenComplete { _ in }
     }
+}
+
+/// How a tracking link registers for the barrier: through the client's pool (the registry may be
+/// on another node of a cluster than the link).
+struct Registrar: Sendable {
+    /// Names this process in the registry's members.
+    let instance: String
+    /// Renews the member's lease; true when the previous one still held.
+    let register: @Sendable (CoherenceMember) async throws -> Bool
+    let deregister: @Sendable (CoherenceMember) async -> Void
 }
