@@ -125,6 +125,27 @@ struct ProtocolAttackTests {
         }
     }
 
+    /// Issue 28, item 1: authd upgrades nothing. A request that asks to (the decoder parses
+    /// nothing after it) is answered as a plain one with `connection: close`, and whatever follows
+    /// it on the connection is never answered; `CONNECT` gets 501 and the connection closes.
+    /// (`scripts/memory` measures the process's memory while eight such connections stream.)
+    @Test func upgradesAndConnectAreRefusedAndCloseTheConnection() async throws {
+        try await withTestApp { app in
+            let upgrade =
+                "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n"
+                + "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
+            let answers = try await app.client.rawResponses(Array(upgrade.utf8))
+            #expect(answers.map(\.status) == [200], "the bytes after the upgrade request are not served")
+            #expect(answers.first?.headers["connection"] == "close")
+
+            let connect = try await app.client.raw(
+                Array("CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n".utf8))
+            #expect(connect.status == 501)
+            #expect(connect["error"] == "invalid_request")
+            #expect(connect.headers["connection"] == "close")
+        }
+    }
+
     /// Item 14: a request in another scheme gets a bare challenge (RFC 6750 §3.1).
     @Test func anotherAuthorizationSchemeGetsAChallengeWithNoErrorCode() async throws {
         try await withTestApp { app in

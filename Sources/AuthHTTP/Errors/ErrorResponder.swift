@@ -56,6 +56,8 @@ public enum ErrorResponder {
                 code: "invalid_request", description: "request headers are too large")
         case .malformed:
             .badRequest("malformed HTTP request")
+        case .connect:
+            HTTPError(.notImplemented, code: "invalid_request", description: "CONNECT is not supported")
         }
     }
 

@@ -30,6 +30,8 @@ struct HTTPConnectionStateMachine {
         case headersTooLarge
         /// 400: the parser could not read the request.
         case malformed
+        /// 501: `CONNECT`; authd is no proxy.
+        case connect
     }
 
     enum Action {
@@ -56,8 +58,17 @@ struct HTTPConnectionStateMachine {
     private(set) var phase = Phase.idle
     /// Parts of pipelined requests that arrived while a response was owed, in order.
     private var queued = CircularBuffer<HTTPServerRequestPart>()
-    /// A `read()` held back because requests are queued.
+    /// A `read()` held back because requests are queued or the channel is not writable.
     private var readHeld = false
+    /// Whether the channel takes more writes. While it does not (a client that does not read its
+    /// answers), nothing more is read, and queued requests wait: what one connection holds in
+    /// memory stays bounded by the channel's high-water mark and one read's worth of requests.
+    private var writable = true
+    /// Queued requests whose turn came while the channel was not writable.
+    private var queuedWaitForWritability = false
+    /// The request being answered asked to upgrade the connection: the decoder parses nothing
+    /// after it, so the connection closes after its answer. authd upgrades nothing.
+    private var closeAfterResponse = false
     /// The server is shutting down, or the parser failed behind a request: the response owed is
     /// the connection's last.
     private var quiescing = false
@@ -94,6 +105,9 @@ struct HTTPConnectionStateMachine {
     private mutating func handle(_ part: HTTPServerRequestPart) -> Action {
         switch (part, self.phase) {
         case (.head(let head), .idle):
+            if head.method == .CONNECT { return self.refuse(.connect) }
+            // `Upgrade` (WebSocket, h2c): answered as a plain request, then closed.
+            if head.headers.contains(name: "upgrade") { self.closeAfterResponse = true }
             let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
             guard declared <= self.maxBodyBytes else { return self.refuse(.bodyTooLarge(limit: self.maxBodyBytes)) }
             self.phase = .receiving(head, nil)
@@ -159,7 +173,7 @@ struct HTTPConnectionStateMachine {
 
     /// The channel asks to read. Returns whether to pass the read on: not while requests wait.
     mutating func readRequested() -> Bool {
-        guard self.queued.isEmpty else {
+        guard self.queued.isEmpty && self.writable && !self.closeAfterResponse else {
             self.readHeld = true
             return false
         }
@@ -172,7 +186,7 @@ struct HTTPConnectionStateMachine {
     mutating func responseReady() -> (head: HTTPRequestHead, after: AfterResponse)? {
         guard case .responding(let head) = self.phase else { return nil }
         // A client that half-closed gets `connection: close` on the answer to its last request.
-        let last = self.quiescing || (self.clientDone && !self.queuedHoldsARequest)
+        let last = self.quiescing || self.closeAfterResponse || (self.clientDone && !self.queuedHoldsARequest)
         guard head.isKeepAlive && !last else {
             self.phase = .closing
             self.queued.removeAll()
@@ -202,6 +216,30 @@ struct HTTPConnectionStateMachine {
             }
         }
         return .none
+    }
+
+    /// The response is written and requests are queued: whether to hand them on now. Not while
+    /// the channel is not writable; ``writabilityChanged(_:)`` says when.
+    mutating func mayProcessQueued() -> Bool {
+        guard self.writable else {
+            self.queuedWaitForWritability = true
+            return false
+        }
+        return true
+    }
+
+    /// The channel's writability changed. Returns whether to hand on the queued requests, and
+    /// whether to pass on a `read()` held back.
+    mutating func writabilityChanged(_ writable: Bool) -> (processQueued: Bool, read: Bool) {
+        self.writable = writable
+        guard writable else { return (false, false) }
+        if self.queuedWaitForWritability {
+            self.queuedWaitForWritability = false
+            return (true, false)
+        }
+        guard self.readHeld && self.queued.isEmpty && !self.closeAfterResponse else { return (false, false) }
+        self.readHeld = false
+        return (false, true)
     }
 
     /// What to do once the queue has been handed on as far as it goes.

@@ -84,6 +84,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         if self.machine.readRequested() { context.read() }
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let next = self.machine.writabilityChanged(context.channel.isWritable)
+        if next.processQueued { self.processQueued(context: context) }
+        if next.read { context.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Requests the HTTP parser could not read, head or body (a bad chunk size, say), get a
         // JSON error, then the connection closes.
@@ -188,7 +195,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         self.write(
             response, keepAlive: after != .close, requestID: requestID, isHeadRequest: head.method == .HEAD,
             context: context)
-        if after == .keepAliveAndProcessQueued {
+        if after == .keepAliveAndProcessQueued, self.machine.mayProcessQueued() {
             // On the loop's next turn, not from inside this response's task.
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.execute {

@@ -145,7 +145,13 @@ public final class HTTPServer: Sendable {
                     try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     // No HTTPResponseEncoder or HTTPServerPipelineHandler: HTTPRequestHandler
                     // encodes its responses and orders pipelined requests itself.
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    // The decoder's buffer holds only what it has not parsed yet: part of one
+                    // request, or everything after a request that asked to upgrade (the decoder
+                    // stops there), which the bound turns into a closed connection.
+                    try sync.addHandler(
+                        ByteToMessageHandler(
+                            HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes),
+                            maximumBufferSize: Self.maximumUnparsedBytes))
                     try sync.addHandler(
                         HTTPRequestHandler(
                             router: router, maxBodyBytes: configuration.maxBodyBytes,
@@ -163,6 +169,10 @@ public final class HTTPServer: Sendable {
         self.logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
         return port
     }
+
+    /// The most bytes a connection's decoder keeps unparsed (a head is at most 80 KiB to NIO's
+    /// parser; one read brings at most 64 KiB).
+    static let maximumUnparsedBytes = 256 * 1024
 
     /// Stops accepting, lets requests in flight finish (up to the grace period), then closes
     /// every connection.
