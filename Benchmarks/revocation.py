@@ -19,6 +19,7 @@ import concurrent.futures
 import http.client
 import json
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -52,6 +53,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--label", default="run")
+    parser.add_argument("--redis-port", type=int, help="report Redis's CPU per logout (one Redis only)")
     parser.add_argument("logout_url")
     parser.add_argument("verify_url")
     args = parser.parse_args()
@@ -74,8 +76,17 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         sessions = list(pool.map(login, range(args.iterations)))
 
+    def redis_cpu():
+        if not args.redis_port:
+            return 0.0
+        out = subprocess.run(["redis-cli", "-p", str(args.redis_port), "INFO", "cpu"], capture_output=True,
+                             text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return float(fields["used_cpu_sys"]) + float(fields["used_cpu_user"])
+
     logout_client = Client(args.logout_url)
     verify_client = Client(args.verify_url)
+    cpu_before = redis_cpu()
     stale = 0
     cross = 0
     to_reject = []
@@ -113,6 +124,8 @@ def main():
         logout_trip.append((logout_received - logout_sent) / 1000)
         verifies_per_iteration.append(len(seen))
 
+    redis_us = (redis_cpu() - cpu_before) * 1e6 / len(sessions)
+
     def summary(values):
         return (f"p50 {statistics.median(values):.0f} µs, p99 {percentile(values, 99):.0f} µs, "
                 f"max {max(values):.0f} µs")
@@ -121,6 +134,9 @@ def main():
     print(f"  logout round trip:           {summary(logout_trip)}")
     print(f"  logout sent to first 401:    {summary(to_reject)}")
     print(f"  verifies in flight per logout: median {statistics.median(verifies_per_iteration):.0f}")
+    if args.redis_port:
+        print(f"  Redis CPU per iteration (the logout, its two warm-up verifies and the polling ones): "
+              f"{redis_us:.0f} µs")
     print(json.dumps({"label": args.label, "logouts": len(sessions), "cross": cross, "stale": stale,
                       "to_reject_us": {"p50": statistics.median(to_reject), "p99": percentile(to_reject, 99),
                                        "max": max(to_reject)},

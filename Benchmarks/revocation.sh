@@ -7,7 +7,8 @@
 #   Benchmarks/revocation.sh
 # Environment: BENCH_BIN (an authd binary; default a release build of the tree), BENCH_PORT
 # (8090: nginx; the instances on +1 and +2), BENCH_REDIS_PORT (6390), BENCH_CLUSTER=1 (on a Redis
-# Cluster, redis/cluster.sh, on BENCH_REDIS_PORT+10 to +15).
+# Cluster, redis/cluster.sh, on BENCH_REDIS_PORT+10 to +15), REVOCATION_DIRECT_ONLY=1 (skip the run
+# through nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -64,10 +65,12 @@ for i in 1 2; do
 done
 echo "authd ($bin) ×2 on :$((port + 1)) and :$((port + 2)), nginx on :$port, AUTHD_VERIFY_CACHE=$AUTHD_VERIFY_CACHE"
 status=0
+redis_cpu=()
+[ -z "${BENCH_CLUSTER:-}" ] && redis_cpu=(--redis-port "$redis_port")
 python3 Benchmarks/revocation.py --iterations "$iterations" --label "direct (logout on A, verify on B)" \
-    "http://127.0.0.1:$((port + 1))" "http://127.0.0.1:$((port + 2))" || status=1
-python3 Benchmarks/revocation.py --iterations "$iterations" --label "through nginx" \
-    "http://127.0.0.1:$port" "http://127.0.0.1:$port" || status=1
+    "${redis_cpu[@]}" "http://127.0.0.1:$((port + 1))" "http://127.0.0.1:$((port + 2))" || status=1
+[ -n "${REVOCATION_DIRECT_ONLY:-}" ] || python3 Benchmarks/revocation.py --iterations "$iterations" \
+    --label "through nginx" "http://127.0.0.1:$port" "http://127.0.0.1:$port" || status=1
 for i in 1 2; do
     echo "instance $i: $(curl -s "http://127.0.0.1:$((port + i))/metrics" | grep -E '^authd_redis_client_cache_(lookups_total|overtaken|flushes)' | tr '\n' ' ')"
 done
