@@ -18,8 +18,13 @@ extension AuthService {
             case .refresh:
                 try await self.store.endSession(username: claims.sub, sessionID: claims.sid)
             case .access:
+                // The denial lives as long as the token verifies: to its expiry plus the leeway the
+                // codec grants (the codec bounds `exp`, so the sum cannot overflow; it saturates
+                // all the same).
+                let (until, overflow) = claims.exp.addingReportingOverflow(self.settings.clockLeeway)
                 try await self.store.denyAccessToken(
-                    username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp,
+                    username: claims.sub, sessionID: claims.sid, tokenID: claims.jti,
+                    expiresAt: overflow ? Int.max : until,
                     now: self.clock.now(), maxDenied: self.settings.maxDeniedTokensPerSession)
             }
             AuthMetrics.revoked(.revoke)

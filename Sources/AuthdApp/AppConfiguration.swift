@@ -166,6 +166,11 @@ public struct AppConfiguration: Sendable {
                     "AUTHD_REFRESH_COOKIE needs AUTHD_CORS_ORIGINS: the cookie is for browsers on those origins, "
                         + "and only their requests may use it")
             }
+            guard self.cors?.onlySecureOrigins == true else {
+                throw ConfigurationError(
+                    "AUTHD_REFRESH_COOKIE needs every AUTHD_CORS_ORIGINS entry to be https:// (or http:// on "
+                        + "localhost, 127.x or [::1]): a plain-http page's cookie can be read or planted on the way")
+            }
             self.cors?.allowCredentials = true
         }
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
@@ -194,10 +199,10 @@ enum SecretStrength {
     ]
 
     /// Why `secret` must not be used, or `nil` when it may.
-    static func problem(with secret: String) -> String? {
+    static func problem(with secret: String, minimumBits: Double = 128) -> String? {
         let lowered = secret.lowercased()
         if let word = self.placeholders.first(where: { lowered.contains($0) }) {
-            return "looks like a placeholder (it contains '\(word)'): anyone could forge tokens signed with it"
+            return "looks like a placeholder (it contains '\(word)'): anyone could guess it"
         }
         // Shannon entropy of the bytes as they occur, times the length: a rough upper bound on
         // the bits an attacker must guess. Random hex of 32 bytes has about 250, a passphrase of
@@ -209,7 +214,7 @@ enum SecretStrength {
             let p = Double(count) / length
             return sum - p * log2(p)
         }
-        if perByte * length < 128 || counts.count < 10 {
+        if perByte * length < minimumBits || counts.count < 10 {
             return "is too weak (too few distinct characters for a key)"
         }
         return nil
@@ -360,6 +365,10 @@ private struct EnvironmentReader {
             guard parts.count == 2, !parts[0].isEmpty, parts[1].utf8.count >= 16 else {
                 throw ConfigurationError(
                     "\(name) must be id:secret pairs separated by commas, each secret at least 16 bytes")
+            }
+            if let problem = SecretStrength.problem(with: String(parts[1]), minimumBits: 64) {
+                throw ConfigurationError(
+                    "\(name): the secret of '\(parts[0])' \(problem); generate one with `authd gen-secret`")
             }
             clients[String(parts[0])] = String(parts[1])
         }

@@ -179,6 +179,7 @@ public final class Application: Sendable {
                 "redis_wait_replicas": "\(c.durability.replicas)",
                 "redis_wait_timeout_ms": "\(c.durability.timeoutMilliseconds)",
                 "verify_cache": "\(c.redis.clientCache.map(\.summary) ?? "off")",
+                "verify_cache_lease_ms": "\(c.verifyCacheLease.nanoseconds / 1_000_000)",
                 "key_prefix": "\(c.keyPrefix)", "issuer": "\(c.auth.issuer)", "audience": "\(c.auth.audience)",
                 "access_alg": "\(self.tokens.accessAlgorithm)",
                 "hash_concurrency": "\(c.hashConcurrency)", "max_connections": "\(c.http.maxConnections)",

@@ -188,6 +188,15 @@ public final class TokenCodec: Sendable {
             guard claims.iat <= now + leeway else { throw JOSEError(.invalidClaims, "issued in the future") }
             // RFC 7519 §4.1.5: not before `nbf`.
             if let nbf = claims.nbf, nbf > now + leeway { throw JOSEError(.invalidClaims, "not yet valid") }
+            // A lifetime authd never issues (`exp` = 2^63−1, `iat` = −2^63): the key signed it, but
+            // not as authd signs. Together with `exp` above, this also puts `iat` no earlier than
+            // the lifetime and twice the leeway before now.
+            if kind == .access {
+                let (lifetime, overflow) = claims.exp.subtractingReportingOverflow(claims.iat)
+                guard !overflow, lifetime >= 0, lifetime <= self.settings.accessTokenTTL + leeway else {
+                    throw JOSEError(.invalidClaims, "a lifetime authd does not issue")
+                }
+            }
         }
         return claims
     }

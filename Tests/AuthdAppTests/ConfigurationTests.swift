@@ -31,6 +31,36 @@ struct ConfigurationTests {
         }
     }
 
+    /// Issue 28, items 5 and 10: introspection client secrets are checked for strength like token
+    /// secrets (with a lower bar: 64 bits by the same count), and cookie mode takes only HTTPS
+    /// origins (or plain HTTP on loopback). Each of these started up before.
+    @Test func weakClientSecretsAndPlainHTTPCookieOriginsAreRefused() {
+        let secrets = ["ACCESS_TOKEN_SECRET": self.good, "REFRESH_TOKEN_SECRET": self.other]
+        for weak in ["rs:aaaaaaaaaaaaaaaa", "rs:changemechangeme", "rs:abababababababab"] {
+            #expect(throws: (any Error).self, "\(weak)") {
+                try AppConfiguration(environment: secrets.merging(["AUTHD_INTROSPECTION_CLIENTS": weak]) { $1 })
+            }
+        }
+        let strong = "rs:" + RandomID.hexBytes(16)
+        #expect(throws: Never.self) {
+            try AppConfiguration(environment: secrets.merging(["AUTHD_INTROSPECTION_CLIENTS": strong]) { $1 })
+        }
+        #expect {
+            try AppConfiguration(
+                environment: secrets.merging([
+                    "AUTHD_CORS_ORIGINS": "http://app.example.com", "AUTHD_REFRESH_COOKIE": "on",
+                ]) { $1 })
+        } throws: { error in
+            "\(error)".contains("https://")
+        }
+        #expect(throws: Never.self) {
+            try AppConfiguration(
+                environment: secrets.merging([
+                    "AUTHD_CORS_ORIGINS": "http://localhost:3000,https://app.example.com", "AUTHD_REFRESH_COOKIE": "on",
+                ]) { $1 })
+        }
+    }
+
     @Test func theErrorNeverRepeatsTheSecret() {
         let short = "hunter2-short-secret"
         #expect {

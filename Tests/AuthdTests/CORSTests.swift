@@ -70,6 +70,18 @@ struct CORSTests {
         }
     }
 
+    /// Issue 28, item 8: with CORS on, an answer to a request without `Origin` differs from the
+    /// one a browser page gets, so it says `Vary: Origin`: a shared cache must not hand the
+    /// metadata's `public, max-age=300` copy without CORS headers to a page.
+    @Test func answersWithoutAnOriginVaryByOrigin() async throws {
+        try await withTestApp(configure: { $0.cors = CORSPolicy(list: Self.app) }) { app in
+            let metadata = try await app.client.get("/.well-known/oauth-authorization-server")
+            #expect(metadata.status == 200)
+            #expect(metadata.headers["vary"]?.contains("origin") == true)
+            #expect(metadata.headers["x-content-type-options"] == "nosniff")
+        }
+    }
+
     @Test func offByDefault() async throws {
         try await withTestApp { app in
             let preflight = try await self.preflight(app, "/login", origin: Self.app, method: "POST")
@@ -79,7 +91,12 @@ struct CORSTests {
         }
     }
 
-    @Test(arguments: ["*", "null", "https://app.example.test/path", "app.example.test", "ftp://x.test", ""])
+    @Test(arguments: [
+        "*", "null", "https://app.example.test/path", "app.example.test", "ftp://x.test", "",
+        // Issue 28, item 10: all of these started up before.
+        "http://a.com:abc", "https://a.com:99999", "https://a.com:0", "https://a%2fb.com", "https://a..com",
+        "https://a.com:", "https://[zz]",
+    ])
     func onlyExactOriginsAreAccepted(_ list: String) {
         #expect(CORSPolicy(list: list) == nil)
     }

@@ -145,14 +145,17 @@ struct HTTPFramingTests {
             status: .ok, headers: ["content-type": "application/json"], body: ByteBuffer(string: "{}"))
         #expect(
             self.encoded(ok)
-                == "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nx-request-id: r-1\r\n\r\n{}"
+                == "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n"
+                + "x-content-type-options: nosniff\r\nx-request-id: r-1\r\n\r\n{}"
         )
         #expect(
             self.encoded(ok, isHead: true, keepAlive: false)
                 == "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n"
-                + "x-request-id: r-1\r\n\r\n")
+                + "x-content-type-options: nosniff\r\nx-request-id: r-1\r\n\r\n")
         // No length and no body where the status has none (RFC 9110 §8.6).
-        #expect(self.encoded(.noContent) == "HTTP/1.1 204 No Content\r\nx-request-id: r-1\r\n\r\n")
+        #expect(
+            self.encoded(.noContent)
+                == "HTTP/1.1 204 No Content\r\nx-content-type-options: nosniff\r\nx-request-id: r-1\r\n\r\n")
         let large = HTTPResponse(status: .ok, body: ByteBuffer(repeating: UInt8(ascii: "a"), count: 12_345))
         #expect(self.encoded(large).contains("content-length: 12345\r\n"))
         let custom = HTTPResponse(status: .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"))
@@ -171,6 +174,6 @@ struct HTTPFramingTests {
         #expect(
             text
                 == "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-fine: yes\r\ncontent-length: 2\r\n"
-                + "x-request-id: r-1\r\n\r\n{}")
+                + "x-content-type-options: nosniff\r\nx-request-id: r-1\r\n\r\n{}")
     }
 }

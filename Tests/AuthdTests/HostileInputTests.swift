@@ -115,6 +115,10 @@ struct HostileInputTests {
             try await self.expect401(f, try await f.mint { $0.exp = now - 31 }, "expired beyond the leeway")
             try await self.expect401(f, try await f.mint { $0.iat = now + 120 }, "not yet valid")
             try await self.expect401(f, try await f.mint { $0.iss = "https://evil.example" }, "wrong iss")
+            // Issue 28, item 7: validly signed, with a lifetime authd never issues (both got 200).
+            try await self.expect401(f, try await f.mint { $0.exp = Int.max }, "exp of 2^63−1")
+            try await self.expect401(f, try await f.mint { $0.iat = Int.min }, "iat of −2^63")
+            try await self.expect401(f, try await f.mint { $0.exp = now + 3_600 }, "an hour's lifetime")
             try await self.expect401(f, try await f.mint { $0.aud = "another-api" }, "wrong aud")
             try await self.expect401(
                 f, try await f.mint { $0.tokenUse = .refresh }, "refresh claims in an access token")
@@ -122,7 +126,10 @@ struct HostileInputTests {
             // Expired 15 s ago, read against the clock of now (not of the test's start): inside the
             // 30 s leeway with room for a loaded machine between minting and checking.
             let current = f.clock.now()
-            let withinLeeway = try await f.mint { $0.exp = current - 15 }
+            let withinLeeway = try await f.mint {
+                $0.iat = current - 900
+                $0.exp = current - 15
+            }
             let status = try await f.app.client.get("/me", bearer: withinLeeway).status
             #expect(status == 200, "within the leeway")
             let swapped = try await f.app.client.json("POST", "/token", ["token": f.login["accessToken"]!])

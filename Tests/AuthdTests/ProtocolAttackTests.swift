@@ -146,6 +146,57 @@ struct ProtocolAttackTests {
         }
     }
 
+    /// Issue 28, item 10: framing that RFC 9112 and RFC 9110 say to refuse, refused (each was
+    /// served before): HTTP/1.1 without exactly one `Host` (400), a transfer coding other than
+    /// chunked (501), an `Expect` other than `100-continue` (417); `Expect: 100-continue` gets its
+    /// `100 Continue` before the body is sent.
+    @Test func framingThatTheRFCsRefuseIsRefused() async throws {
+        try await withTestApp { app in
+            let noHost = try await app.client.raw(Array("GET /healthz HTTP/1.1\r\n\r\n".utf8))
+            #expect(noHost.status == 400 && noHost["error"] == "invalid_request")
+            let twoHosts = try await app.client.raw(Array("GET /healthz HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n".utf8))
+            #expect(twoHosts.status == 400)
+            #expect(try await app.client.raw(Array("GET /healthz HTTP/1.0\r\n\r\n".utf8)).status == 200)
+            let gzip = try await app.client.raw(
+                Array(
+                    "POST /login HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+                        .utf8))
+            #expect(gzip.status == 501 && gzip.headers["connection"] == "close")
+            let expectation = try await app.client.raw(
+                Array("POST /login HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\ncontent-length: 2\r\n\r\n{}".utf8))
+            #expect(expectation.status == 417)
+
+            // 100-continue: the head alone, then the interim answer, then the body.
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: app.port).get()
+            let received = NIOLockedValueBox<[UInt8]>([])
+            try await channel.pipeline.addHandler(Collector(received)).get()
+            let head =
+                "POST /login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\n"
+                + "content-length: 2\r\nconnection: close\r\n\r\n"
+            try await channel.writeAndFlush(ByteBuffer(string: head)).get()
+            try await waitUntil(within: .seconds(10), "100 Continue") {
+                String(decoding: received.withLockedValue { $0 }, as: UTF8.self).hasPrefix(
+                    "HTTP/1.1 100 Continue\r\n\r\n")
+            }
+            try await channel.writeAndFlush(ByteBuffer(string: "{}")).get()
+            try await waitUntil(within: .seconds(10), "the final answer") {
+                String(decoding: received.withLockedValue { $0 }, as: UTF8.self).contains("HTTP/1.1 400 Bad Request")
+            }
+            try? await channel.close()
+        }
+    }
+
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let received: NIOLockedValueBox<[UInt8]>
+        init(_ received: NIOLockedValueBox<[UInt8]>) { self.received = received }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = Self.unwrapInboundIn(data).readableBytesView
+            self.received.withLockedValue { $0 += bytes }
+        }
+    }
+
     /// Item 14: a request in another scheme gets a bare challenge (RFC 6750 §3.1).
     @Test func anotherAuthorizationSchemeGetsAChallengeWithNoErrorCode() async throws {
         try await withTestApp { app in

@@ -36,6 +36,32 @@ struct RevocationTests {
         }
     }
 
+    /// Issue 28, item 3: a revoked access token stays refused for as long as it verifies, to its
+    /// expiry plus the clock leeway: a later revocation in the same session (which prunes expired
+    /// denials) must not bring it back. Before, the denial was pruned at `exp`, and the token
+    /// answered 200 again until `exp + leeway`.
+    @Test func aRevokedAccessTokenStaysRevokedThroughTheLeeway() async throws {
+        let clock = TestClock()
+        try await withTestApp(clock: clock) { app in
+            let login = try await app.signUpAndLogIn("lazarus")
+            let first = try #require(login["accessToken"])
+            let revoke = { (token: String) in
+                try await app.client.request(
+                    "POST", "/revoke", headers: [("content-type", "application/x-www-form-urlencoded")],
+                    body: Array("token=\(token)".utf8)
+                ).status
+            }
+            #expect(try await revoke(first) == 200)
+            #expect(try await app.client.get("/me", bearer: first).status == 401)
+            // Past its expiry (900 s), within the leeway (30 s): the codec still takes it.
+            clock.advance(by: 910)
+            let refreshed = try await app.client.json("POST", "/token", ["token": login["refreshToken"]!])
+            #expect(refreshed.status == 200)
+            #expect(try await revoke(refreshed["accessToken"]!) == 200)
+            #expect(try await app.client.get("/me", bearer: first).status == 401, "the first token came back")
+        }
+    }
+
     @Test func theOperatorRevokesAUserAndListsSessions() async throws {
         let pair = try await TestApp.startPair()
         try await withTeardown({ await pair.stop() }) {

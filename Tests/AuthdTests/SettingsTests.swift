@@ -362,6 +362,12 @@ struct SettingsTests {
             try await app.waitForLog("health_ms=250)")
         },
         Case(
+            variable: "AUTHD_VERIFY_CACHE_LEASE_MS",
+            settings: ["AUTHD_VERIFY_CACHE": "on", "AUTHD_VERIFY_CACHE_LEASE_MS": "1500"]
+        ) { app, _ in
+            try await app.waitForLog("verify_cache_lease_ms=1500")
+        },
+        Case(
             variable: "REDIS_SENTINEL_PRIMARY",
             settings: ["REDIS_SENTINELS": "127.0.0.1:1", "REDIS_SENTINEL_PRIMARY": "orders-primary"]
         ) { app, _ in

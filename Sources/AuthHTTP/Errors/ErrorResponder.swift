@@ -58,6 +58,13 @@ public enum ErrorResponder {
             .badRequest("malformed HTTP request")
         case .connect:
             HTTPError(.notImplemented, code: "invalid_request", description: "CONNECT is not supported")
+        case .host:
+            .badRequest("an HTTP/1.1 request needs exactly one Host header")
+        case .transferCoding:
+            HTTPError(
+                .notImplemented, code: "invalid_request", description: "only the chunked transfer coding is supported")
+        case .expectation:
+            HTTPError(.expectationFailed, code: "invalid_request", description: "only Expect: 100-continue is supported")
         }
     }
 

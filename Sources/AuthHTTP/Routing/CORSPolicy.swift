@@ -27,14 +27,49 @@ public struct CORSPolicy: Sendable {
         var origins: Set<String> = []
         for entry in list.split(separator: ",") {
             let origin = entry.trimmingCharacters(in: .whitespaces).lowercased()
-            guard let schemeEnd = origin.range(of: "://"), ["http", "https"].contains(origin[..<schemeEnd.lowerBound]),
-                !origin[schemeEnd.upperBound...].isEmpty,
-                !origin[schemeEnd.upperBound...].contains(where: { "/?#*@ ".contains($0) })
-            else { return nil }
+            guard Self.isOrigin(origin) else { return nil }
             origins.insert(origin)
         }
         guard !origins.isEmpty else { return nil }
         self.origins = origins
+    }
+
+    /// `scheme://host[:port]` as a browser serializes it: `http` or `https`; a host of letters,
+    /// digits, `-` and `.` (or an IPv6 literal in brackets); a port from 1 to 65535 without leading
+    /// zeros. No percent-escapes, path, credentials or wildcards.
+    static func isOrigin(_ origin: String) -> Bool {
+        guard let schemeEnd = origin.range(of: "://"), ["http", "https"].contains(origin[..<schemeEnd.lowerBound])
+        else { return false }
+        var rest = origin[schemeEnd.upperBound...]
+        var host: Substring
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return false }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+            rest = rest[rest.index(after: close)...]
+        } else {
+            let end = rest.firstIndex(of: ":") ?? rest.endIndex
+            host = rest[..<end]
+            guard !host.isEmpty, !host.hasPrefix("."), !host.hasSuffix("."), !host.contains(".."),
+                host.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "." })
+            else { return false }
+            rest = rest[end...]
+        }
+        guard !rest.isEmpty else { return true }
+        guard rest.first == ":" else { return false }
+        let port = rest.dropFirst()
+        guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber),
+            port.first != "0", let number = Int(port), (1...65535).contains(number)
+        else { return false }
+        return true
+    }
+
+    /// Whether every origin is HTTPS, or plain HTTP on a loopback host (development).
+    public var onlySecureOrigins: Bool {
+        self.origins.allSatisfy { origin in
+            origin.hasPrefix("https://") || origin.hasPrefix("http://localhost") || origin.hasPrefix("http://127.")
+                || origin.hasPrefix("http://[::1]")
+        }
     }
 
     func allows(_ origin: String) -> Bool {

@@ -79,8 +79,13 @@ public struct Router: Sendable {
     }
 
     private func dispatch(_ request: inout HTTPRequest) async -> (route: String, HTTPResponse) {
-        guard let cors = self.cors, let origin = request.headers.first(name: "origin") else {
-            return await self.route(&request)
+        guard let cors = self.cors else { return await self.route(&request) }
+        guard let origin = request.headers.first(name: "origin") else {
+            // The answer differs with the origin: a shared cache must not hand this copy, without
+            // CORS headers, to a browser page (or the other way round).
+            var (route, response) = await self.route(&request)
+            response.headers.add(name: "vary", value: "origin")
+            return (route, response)
         }
         if request.method == .OPTIONS, let wanted = request.headers.first(name: "access-control-request-method") {
             guard let (route, byMethod) = self.handlers(for: &request) else {

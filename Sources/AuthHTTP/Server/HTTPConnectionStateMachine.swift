@@ -32,12 +32,20 @@ struct HTTPConnectionStateMachine {
         case malformed
         /// 501: `CONNECT`; authd is no proxy.
         case connect
+        /// 400: HTTP/1.1 without exactly one `Host` (RFC 9112 §3.2).
+        case host
+        /// 501: a transfer coding other than `chunked` (RFC 9112 §6.1).
+        case transferCoding
+        /// 417: an `Expect` other than `100-continue` (RFC 9110 §10.1.1).
+        case expectation
     }
 
     enum Action {
         case none
         /// Hand the request to the router (and stop the read deadline).
         case dispatch(HTTPRequestHead, ByteBuffer?)
+        /// Send `100 Continue`: the client waits for it before its body (`Expect: 100-continue`).
+        case sendContinue
         /// Answer with the refusal, then close (and stop the read deadline).
         case refuse(Refusal)
         /// Close the connection now.
@@ -106,12 +114,25 @@ struct HTTPConnectionStateMachine {
         switch (part, self.phase) {
         case (.head(let head), .idle):
             if head.method == .CONNECT { return self.refuse(.connect) }
+            if head.version == .http1_1, head.headers[canonicalForm: "host"].count != 1 { return self.refuse(.host) }
+            if let codings = head.headers.first(name: "transfer-encoding"),
+                codings.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) != [
+                    "chunked"
+                ]
+            {
+                return self.refuse(.transferCoding)
+            }
+            var expectsContinue = false
+            if let expect = head.headers.first(name: "expect") {
+                guard expect.lowercased() == "100-continue" else { return self.refuse(.expectation) }
+                expectsContinue = true
+            }
             // `Upgrade` (WebSocket, h2c): answered as a plain request, then closed.
             if head.headers.contains(name: "upgrade") { self.closeAfterResponse = true }
             let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
             guard declared <= self.maxBodyBytes else { return self.refuse(.bodyTooLarge(limit: self.maxBodyBytes)) }
             self.phase = .receiving(head, nil)
-            return .none
+            return expectsContinue ? .sendContinue : .none
         case (.body(var chunk), .receiving(let head, var body)):
             // Both counts are bounded by what was read, so the sum cannot overflow.
             guard (body?.readableBytes ?? 0) + chunk.readableBytes <= self.maxBodyBytes else {

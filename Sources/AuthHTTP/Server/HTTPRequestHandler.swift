@@ -128,6 +128,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         case .close:
             self.stopReadDeadline()
             self.close(context: context)
+        case .sendContinue:
+            var interim = context.channel.allocator.buffer(capacity: 25)
+            interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+            context.writeAndFlush(Self.wrapOutboundOut(interim), promise: nil)
         }
     }
 

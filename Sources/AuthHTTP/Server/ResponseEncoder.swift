@@ -43,6 +43,8 @@ enum ResponseEncoder {
         if !keepAlive {
             buffer.writeStaticString("connection: close\r\n")
         }
+        // No body of authd's is to be sniffed into something else (an error page as HTML).
+        buffer.writeStaticString("x-content-type-options: nosniff\r\n")
         if let requestID, Self.isSafe(name: "x-request-id", value: requestID) {
             Self.writeHeader("x-request-id", requestID, to: &buffer)
         }
