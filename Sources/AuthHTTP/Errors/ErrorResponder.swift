@@ -64,7 +64,8 @@ public enum ErrorResponder {
             HTTPError(
                 .notImplemented, code: "invalid_request", description: "only the chunked transfer coding is supported")
         case .expectation:
-            HTTPError(.expectationFailed, code: "invalid_request", description: "only Expect: 100-continue is supported")
+            HTTPError(
+                .expectationFailed, code: "invalid_request", description: "only Expect: 100-continue is supported")
         }
     }
 
