@@ -24,6 +24,7 @@ public struct RedisAuthStore: AuthStore {
     public let keys: RedisKeys
     private let redis: RedisClient
     private let durability: Durability
+    private let serverClock = ServerClock()
 
     public init(redis: RedisClient, keyPrefix: String, durability: Durability = Durability()) {
         self.redis = redis
@@ -99,6 +100,9 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult {
+        // Past this, the request has answered 503: a rotation that Redis runs later (after a stall)
+        // must not happen, or the client's retry with the same token would be judged reuse.
+        let deadline = try await self.guarded { try await self.serverClock.deadline(of: self.redis) }
         let reply = try await self.runDurably(
             LuaScripts.rotateSession,
             keys: [
@@ -106,7 +110,7 @@ public struct RedisAuthStore: AuthStore {
             ],
             arguments: [
                 rotation.sessionID, rotation.presentedTokenID, rotation.nextTokenID, String(rotation.now),
-                String(rotation.refreshExpiresAt), String(rotation.graceSeconds),
+                String(rotation.refreshExpiresAt), String(rotation.graceSeconds), String(deadline),
             ]
         )
         let parts = reply.array ?? []
@@ -118,6 +122,7 @@ public struct RedisAuthStore: AuthStore {
                 return .duplicate(currentTokenID: current, refreshExpiresAt: expiry)
             }
         case 0: return .unknownSession
+        case -3: throw StoreUnavailableError(reason: "the rotation reached Redis after its deadline; nothing changed")
         case -1:
             // Reuse ended the session: a revocation like any other.
             try await self.barrier()

@@ -121,6 +121,43 @@ struct CORSTests {
         cookies.first.flatMap { $0.split(separator: ";").first }.map { String($0.dropFirst("authd_refresh=".count)) }
     }
 
+    /// Issue 28, items 9 and 10: a refresh cookie planted beside authd's (cookie tossing from a
+    /// sibling subdomain, `Domain=.example.com; Path=/token`) makes the request fail instead of
+    /// renewing into whichever session the browser listed first; and the form-encoded password
+    /// grant from an allowed origin keeps the refresh token out of the body, as the JSON login does.
+    @Test func aTossedCookieIsRefusedAndFormGrantsKeepTheTokenOutOfTheBody() async throws {
+        try await self.cookieApp { app in
+            _ = try await app.client.json(
+                "POST", "/users", ["username": "tossed", "password": "correct horse battery"])
+            let victim = try await app.client.json(
+                "POST", "/login", ["username": "tossed", "password": "correct horse battery"],
+                headers: [("origin", Self.app)])
+            let mine = try #require(Self.token(in: Self.cookies(victim)))
+            _ = try await app.client.json(
+                "POST", "/users", ["username": "attacker", "password": "correct horse battery"])
+            let planted = try #require(try await app.logIn("attacker")["refreshToken"])
+            for order in [[planted, mine], [mine, planted]] {
+                let refresh = try await app.client.request(
+                    "POST", "/token",
+                    headers: [
+                        ("origin", Self.app),
+                        ("cookie", order.map { "authd_refresh=\($0)" }.joined(separator: "; ")),
+                    ])
+                #expect(refresh.status == 400, "\(refresh.text)")
+                #expect(refresh["error"] == "invalid_request")
+                #expect(refresh["accessToken"] == nil)
+            }
+            let form = try await app.client.request(
+                "POST", "/token",
+                headers: [("origin", Self.app), ("content-type", "application/x-www-form-urlencoded")],
+                body: Array("grant_type=password&username=tossed&password=correct%20horse%20battery".utf8))
+            #expect(form.status == 200)
+            #expect(form["access_token"] != nil)
+            #expect(form["refresh_token"] == nil, "the body the page sees carries no refresh token")
+            #expect(Self.token(in: Self.cookies(form)) != nil)
+        }
+    }
+
     @Test func inCookieModeABrowserNeverSeesItsRefreshToken() async throws {
         try await self.cookieApp { app in
             _ = try await app.client.json("POST", "/users", ["username": "spa", "password": "correct horse battery"])

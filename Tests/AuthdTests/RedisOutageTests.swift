@@ -51,4 +51,44 @@ struct RedisOutageTests {
             #expect(try await app.client.get("/me", bearer: revoked["accessToken"]).status == 401)
         }
     }
+
+    /// Issue 28, item 4: a client that follows authd's own `Retry-After` through a Redis stall is
+    /// not logged out. The refresh it sent during the stall was answered 503; Redis ran it when it
+    /// resumed, after the grace window, and the retry with the same token was judged reuse (the
+    /// session revoked). Now the script has the caller's deadline, in Redis's clock, and past it
+    /// does nothing.
+    @Test func aRefreshAnswered503DoesNotCountAgainstTheRetry() async throws {
+        let server = try RedisServerProcess()
+        try await server.start()
+        let app = try await TestApp.start(redisURL: server.url) {
+            $0.redis.maxReconnectDelay = .milliseconds(200)
+            $0.redis.commandTimeout = .seconds(1)
+            $0.auth.refreshGraceWindow = 1
+        }
+        try await withTeardown({
+            await app.stop()
+            server.resume()
+            server.kill()
+        }) {
+            try await app.waitUntilReady()
+            let login = try await app.signUpAndLogIn("stalled")
+            let refresh = try #require(login["refreshToken"])
+            // A refresh first, so that the store's sample of Redis's clock is taken.
+            let first = try await app.client.json("POST", "/token", ["token": refresh])
+            let token = try #require(first["refreshToken"])
+
+            server.pause()
+            let during = try await app.client.json("POST", "/token", ["token": token])
+            #expect(during.status == 503)
+            // Longer than the grace window (1 s) past the attempt: the retry would be reuse.
+            try await Task.sleep(for: .seconds(3))
+            server.resume()
+            try await waitUntil(within: .seconds(20), "ready again") {
+                try await app.client.get("/readyz").status == 200
+            }
+            let retry = try await app.client.json("POST", "/token", ["token": token])
+            #expect(retry.status == 200, "\(retry.text)")
+            #expect(try await app.client.get("/me", bearer: retry["accessToken"]).status == 200)
+        }
+    }
 }

@@ -4,6 +4,9 @@
 -- ARGV[1]  session id, ARGV[2] presented refresh token id, ARGV[3] next refresh token id,
 -- ARGV[4]  now, ARGV[5] wanted expiry of the next refresh token (unix seconds, authd's clock),
 -- ARGV[6]  grace window in seconds
+-- ARGV[7]  the caller's deadline in Redis's clock (TIME, in ms; 0 for none): past it, the caller has
+--          given up and answered 503, so the script does nothing. A rotation that ran after a stall
+--          would otherwise count against the client's retry with the same token (judged reuse).
 -- Returns
 --   {1, expiry}      rotated: ARGV[3] is now the one valid token; expiry is capped at the session's end;
 --   {2, id, expiry}  the presented token was rotated away less than the grace window ago (two tabs
@@ -11,7 +14,15 @@
 --                    `id`, so the session never forks into two live chains;
 --   {0}              no such session (logged out, revoked or expired);
 --   {-1}             the presented token was rotated away before the grace window: it may have been
---                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2).
+--                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2);
+--   {-3}             past the deadline: nothing changed.
+local deadline = tonumber(ARGV[7] or '0')
+if deadline > 0 then
+    local t = redis.call('TIME')
+    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
+        return {-3}
+    end
+end
 local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp')
 local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
 if not current then

@@ -38,7 +38,7 @@ struct SessionController: Sendable {
             try await self.auth.logout(refreshToken: token, scope: scope)
         } else if request.headers.first(name: "authorization") != nil {
             try await self.auth.logout(try await self.authenticator.principal(of: request), scope: scope)
-        } else if cookie != nil, let token = RefreshCookie.token(in: request) {
+        } else if cookie != nil, let token = try RefreshCookie.token(in: request) {
             try await self.auth.logout(refreshToken: token, scope: scope)
         } else {
             throw HTTPError.badRequest("give the refresh token as 'token', or an access token as a bearer token")

@@ -39,7 +39,7 @@ struct TokenController: Sendable {
                 let body =
                     request.body.map { $0.readableBytes > 0 } == true
                     ? try request.decodeJSON(OptionalRefreshBody.self) : OptionalRefreshBody()
-                guard let token = body.token ?? RefreshCookie.token(in: request) else {
+                guard let token = try body.token ?? RefreshCookie.token(in: request) else {
                     throw HTTPError.badRequest("no refresh token: neither in the body nor in the cookie")
                 }
                 return self.tokenResponse(try await self.auth.refresh(refreshToken: token), to: request)
@@ -64,6 +64,12 @@ struct TokenController: Sendable {
                 .badRequest, code: "unsupported_grant_type",
                 description: "grant_type '\(other.prefix(32))' is not supported; use refresh_token or password"
             )
+        }
+        // A browser in cookie mode gets the refresh token in the cookie only, whatever it sent.
+        if let cookie = self.refreshCookie, cookie.applies(to: request) {
+            var response = HTTPResponse.tokens(TokenBody(pair, style: .oauth, includingRefreshToken: false))
+            cookie.set(pair.refreshToken, on: &response)
+            return response
         }
         return .tokens(TokenBody(pair, style: .oauth))
     }

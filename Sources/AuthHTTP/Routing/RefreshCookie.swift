@@ -44,16 +44,26 @@ public struct RefreshCookie: Sendable {
         }
     }
 
-    /// The refresh token of the request's cookie, if any.
-    static func token(in request: HTTPRequest) -> String? {
+    /// The refresh token of the request's cookie, if any. A request that carries more than one is
+    /// refused: the cookie authd set is the one with the most specific path, so a second one was
+    /// planted, by a sibling subdomain with `Domain=` (cookie tossing), and whichever one the
+    /// browser sent first, the page would renew into a session that may be the attacker's.
+    static func token(in request: HTTPRequest) throws(HTTPError) -> String? {
+        var found: String?
+        var count = 0
         for header in request.headers[canonicalForm: "cookie"] {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == Self.name else { continue }
+                count += 1
                 let value = parts[1].trimmingCharacters(in: .whitespaces)
-                return value.isEmpty ? nil : value
+                if !value.isEmpty { found = value }
             }
         }
-        return nil
+        guard count <= 1 else {
+            throw .badRequest(
+                "more than one \(Self.name) cookie: one was set by another site; clear this site's cookies and log in again")
+        }
+        return found
     }
 }
