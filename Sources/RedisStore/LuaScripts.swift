@@ -410,5 +410,8 @@ enum LuaScripts {
         """#
     )
 
-    static let all = [changePassword, createSession, createUser, denyAccessToken, endSession, endSessions, listSessions, rotateSession, throttle, upgradePasswordHash]
+    static let all = [
+        changePassword, createSession, createUser, denyAccessToken, endSession, endSessions, listSessions,
+        rotateSession, throttle, upgradePasswordHash,
+    ]
 }

@@ -62,7 +62,8 @@ public struct RefreshCookie: Sendable {
         }
         guard count <= 1 else {
             throw .badRequest(
-                "more than one \(Self.name) cookie: one was set by another site; clear this site's cookies and log in again")
+                "more than one \(Self.name) cookie: one was set by another site; clear this site's cookies and log in again"
+            )
         }
         return found
     }
