@@ -24,4 +24,6 @@ out=$here/../../Sources/RedisStore/LuaScripts.swift
     echo "    static let all = [$(for f in "$here"/*.lua; do b=$(basename "$f" .lua); echo "$b" | awk -F_ '{ for (i = 1; i <= NF; i++) printf (i == 1 ? $i : toupper(substr($i, 1, 1)) substr($i, 2)) }'; echo -n ", "; done | sed 's/, $//')]"
     echo "}"
 } > "$out"
+# In the repository's format, so that `swift format lint` (scripts/test) passes as it is.
+command -v swift >/dev/null && swift format -i "$out"
 echo "wrote $out"
