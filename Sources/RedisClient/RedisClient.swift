@@ -227,8 +227,14 @@ extension RedisClient {
                 // The registry, then a marker to each node whose links are registered: on the
                 // node itself, behind the invalidations it queued (a message published on one node
                 // reaches the others' subscribers through the bus, in no order with their own).
-                let reply = try await self.evalSHA(
-                    CoherenceScripts.round, keys: [coherence.registryKey], arguments: ["", marker])
+                let reply: RedisValue
+                do {
+                    reply = try await self.evalSHA(
+                        CoherenceScripts.round, keys: [coherence.registryKey], arguments: ["", marker])
+                } catch is RedisClientError {
+                    // The registry's shard is down (the write's was up): wait out the lease.
+                    return nil
+                }
                 let members = reply.array?.compactMap(\.string) ?? []
                 let nodes = Set(members.compactMap { CoherenceMember($0)?.node })
                 let deadline = NIODeadline.now() + self.configuration.commandTimeout

@@ -59,8 +59,13 @@ final class RevocationBarrier: Sendable {
         var acknowledged: Int
     }
 
-    /// Runs one barrier; `round` publishes the marker it is given and returns the registry.
-    func run(_ round: (_ marker: String) async throws -> [String]) async throws -> Outcome {
+    /// Runs one barrier; `round` publishes the marker it is given and returns the registry, or nil
+    /// when the registry cannot be read (on a cluster, its shard is down while the write's is up):
+    /// then the barrier waits out this instance's lease, which is enough without knowing who
+    /// caches (a cache that has not applied the write's invalidation has had no `PING` answered
+    /// since before the write, so its lease ends within one lease of it), and every cache stops
+    /// answering anyway while it cannot renew.
+    func run(_ round: (_ marker: String) async throws -> [String]?) async throws -> Outcome {
         let started = NIODeadline.now()
         let promise = self.eventLoop.makePromise(of: Void.self)
         let (nonce, ackLinkUp) = self.state.withLockedValue { state in
@@ -68,13 +73,20 @@ final class RevocationBarrier: Sendable {
             state.waiters[state.nextNonce] = Waiter(promise: promise)
             return (state.nextNonce, state.link != nil)
         }
-        let members: [String]
+        let registry: [String]?
         do {
-            members = try await round("\(self.instance) \(nonce)")
+            registry = try await round("\(self.instance) \(nonce)")
         } catch {
             self.finish(nonce)
             promise.succeed()
             throw error
+        }
+        guard let members = registry else {
+            self.finish(nonce)
+            promise.succeed()
+            try? await self.eventLoop.scheduleTask(in: self.coherence.lease) {}.futureResult.get()
+            BarrierMetrics.registryUnavailable(nanoseconds: (NIODeadline.now() - started).nanoseconds)
+            return Outcome(registered: 0, acknowledged: 0)
         }
         // The longest lease among those not acknowledged yet bounds the wait.
         let (missing, bound) = self.state.withLockedValue { state -> (Int, Int) in
@@ -227,6 +239,14 @@ final class RevocationBarrier: Sendable {
 /// The barrier's metrics.
 enum BarrierMetrics {
     private static let counters = MetricHandles<String, Counter>()
+
+    /// A barrier that could not read the registry and waited out the lease.
+    static func registryUnavailable(nanoseconds: Int64) {
+        Timer(label: "authd_revocation_barrier_seconds").recordNanoseconds(nanoseconds)
+        Self.counters("registry") {
+            Counter(label: "authd_revocation_barrier_timeouts_total", dimensions: [("cause", "registry_unavailable")])
+        }.increment()
+    }
 
     static func completed(registered: Int, acknowledged: Int, ackLinkUp: Bool, nanoseconds: Int64) {
         Timer(label: "authd_revocation_barrier_seconds").recordNanoseconds(nanoseconds)
