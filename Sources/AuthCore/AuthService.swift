@@ -13,6 +13,8 @@ public final class AuthService: Sendable {
     let store: any AuthStore
     let clock: any AuthClock
     let logger: Logger
+    /// Device tokens for the login throttle (``DeviceTokens``); nil: none are issued or honoured.
+    let devices: DeviceTokens?
 
     public init(
         settings: AuthSettings,
@@ -20,8 +22,10 @@ public final class AuthService: Sendable {
         passwords: any PasswordHashing,
         store: any AuthStore,
         clock: any AuthClock = SystemClock(),
+        devices: DeviceTokens? = nil,
         logger: Logger
     ) {
+        self.devices = devices
         self.settings = settings
         self.tokens = tokens
         self.passwords = passwords
@@ -61,8 +65,18 @@ public final class AuthService: Sendable {
     /// Checks the password and opens a session. An unknown user and a wrong password fail alike,
     /// after the same amount of hashing. The session opens only if the password is still the one
     /// checked: a login racing a password change fails rather than outlive it.
-    public func login(username: String, password: String, client: ClientInfo = ClientInfo()) async throws -> TokenPair {
-        let (name, stored) = try await self.checkPassword(username: username, password: password, client: client)
+    /// Logs in and opens a session. `deviceToken`, from an earlier successful login of this user on
+    /// this client, moves the attempt from the user's limit over all addresses to the device's own
+    /// (``DeviceTokens``); the pair returned carries a renewed one.
+    public func login(
+        username: String, password: String, client: ClientInfo = ClientInfo(), deviceToken: String? = nil
+    ) async throws -> TokenPair {
+        let canonical = try? Credentials.canonicalUsername(username)
+        let device = deviceToken.flatMap { token in
+            canonical.flatMap { self.devices?.device(of: token, username: $0, now: self.clock.now()) }
+        }
+        let (name, stored) = try await self.checkPassword(
+            username: username, password: password, client: client, device: device)
         if self.passwords.needsRehash(stored.hash) {
             // Only over the hash that was verified: never over a password changed meanwhile.
             let upgraded = try await self.passwords.hash(password)
@@ -86,10 +100,12 @@ public final class AuthService: Sendable {
             throw AuthError.invalidCredentials
         }
         AuthMetrics.issued(.login)
-        return try self.issue(
+        var pair = try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
             refreshExpiresAt: session.refreshExpiresAt, now: now
         )
+        pair.deviceToken = self.devices?.issue(username: name, device: device, now: now)
+        return pair
     }
 
     /// Trades a refresh token for a new access token and a new refresh token. The presented token
@@ -162,10 +178,10 @@ public final class AuthService: Sendable {
     /// user exists. The attempt is counted first, atomically, for the user, the address and both
     /// together: over a limit it fails with ``AuthError/throttled(retryAfter:)`` before any hashing.
     /// A success gives its attempt back.
-    func checkPassword(username: String, password: String, client: ClientInfo) async throws
+    func checkPassword(username: String, password: String, client: ClientInfo, device: String? = nil) async throws
         -> (name: String, stored: StoredPassword)
     {
-        let scope = ThrottleScope.password(username: username, ip: client.ip)
+        let scope = ThrottleScope.password(username: username, ip: client.ip, device: device)
         try await self.takeAttempt(scope)
         let matched: (name: String, stored: StoredPassword)?
         do {
@@ -266,4 +282,6 @@ public struct TokenPair: Sendable, Equatable {
     public var refreshToken: String
     /// The access token's lifetime in seconds.
     public var expiresIn: Int
+    /// After a login: this client's device token (``DeviceTokens``), to present at its next login.
+    public var deviceToken: String?
 }

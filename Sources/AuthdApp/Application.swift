@@ -82,7 +82,7 @@ public final class Application: Sendable {
         )
         let auth = AuthService(
             settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
-            logger: logger
+            devices: DeviceTokens(refreshSecret: configuration.refreshTokenSecret), logger: logger
         )
         self.auth = auth
         var router = Router()

@@ -220,7 +220,14 @@ public struct RedisAuthStore: AuthStore {
             )
         }
         switch scope {
-        case .password(let username, let ip):
+        case .password(let username, let ip, let device?):
+            // A client that logged in as the user before: its own counter, not the user's (so
+            // guesses from elsewhere cannot lock it out), and the address's as always.
+            return [
+                group((self.keys.throttleUserFromDevice(username, device), policy.userFromAddress)),
+                group((self.keys.throttleAddress(ip), policy.address)),
+            ]
+        case .password(let username, let ip, nil):
             return [
                 group(
                     (self.keys.throttleUserFromAddress(username, ip), policy.userFromAddress),

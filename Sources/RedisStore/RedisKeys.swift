@@ -50,6 +50,12 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)throttle:{\(Self.keySafeName(username))}:ip:\(Self.keySafe(ip))"
     }
 
+    /// Password attempts for the user from one device that logged in before (a device token's id,
+    /// hex); TTL: the throttle window.
+    public func throttleUserFromDevice(_ username: String, _ device: String) -> String {
+        "\(self.prefix)throttle:{\(Self.keySafeName(username))}:dev:\(Self.keySafe(device))"
+    }
+
     /// Password attempts for the user from anywhere; TTL: the throttle window.
     public func throttleUser(_ username: String) -> String {
         "\(self.prefix)throttle:{\(Self.keySafeName(username))}"

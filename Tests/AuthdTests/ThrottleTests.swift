@@ -6,11 +6,12 @@ import Testing
 
 @Suite("Login throttling, shared through Redis")
 struct ThrottleTests {
-    private func login(_ app: TestApp, _ user: String, _ password: String, from ip: String) async throws -> TestResponse
-    {
-        try await app.client.json(
-            "POST", "/login", ["username": user, "password": password], headers: [("x-forwarded-for", ip)]
-        )
+    private func login(
+        _ app: TestApp, _ user: String, _ password: String, from ip: String, device: String? = nil
+    ) async throws -> TestResponse {
+        var body = ["username": user, "password": password]
+        if let device { body["deviceToken"] = device }
+        return try await app.client.json("POST", "/login", body, headers: [("x-forwarded-for", ip)])
     }
 
     @Test func fiveFailuresFromOneAddressGet429ButTheUserStillLogsInFromElsewhere() async throws {
@@ -39,6 +40,53 @@ struct ThrottleTests {
             let ttl = try await redis.ttl(keys.throttleUserFromAddress("victim", "203.0.113.7"))
             #expect(ttl > 0 && ttl <= 300)
             #expect(try await redis.ttl(keys.throttleAddress("203.0.113.7")) > 0)
+        }
+    }
+
+    /// Issue 28, item 6: ten addresses × five wrong passwords reach the user's limit over all
+    /// addresses (50), and a client that never logged in is locked out for 15 minutes, from any
+    /// address. A client that did (it holds the device token of an earlier login) still logs in,
+    /// from a fresh address too; its own guesses meet its device's tight limit; and the token is
+    /// the user's only.
+    @Test func guessesFromManyAddressesDoNotLockOutAClientThatLoggedInBefore() async throws {
+        try await withTestApp(configure: { $0.http.trustedProxies = TrustedProxies(list: "127.0.0.1")! }) { app in
+            let first = try await app.client.json(
+                "POST", "/users", ["username": "regular", "password": "the real password"])
+            #expect(first.status == 201)
+            let earlier = try await self.login(app, "regular", "the real password", from: "192.0.2.1")
+            let device = try #require(earlier["deviceToken"])
+            _ = try await app.client.json("POST", "/users", ["username": "other", "password": "the real password"])
+            let othersDevice = try #require(
+                try await self.login(app, "other", "the real password", from: "192.0.2.2")["deviceToken"])
+
+            for address in 0..<10 {
+                for attempt in 0..<5 {
+                    let guess = try await self.login(
+                        app, "regular", "guess \(attempt)", from: "203.0.113.\(address + 10)")
+                    #expect(guess.status == 401)
+                }
+            }
+            // A client that never logged in, from a fresh address: locked out by the attacker.
+            #expect(try await self.login(app, "regular", "the real password", from: "198.51.100.1").status == 429)
+            // Another user's device token changes nothing.
+            #expect(
+                try await self.login(app, "regular", "the real password", from: "198.51.100.1", device: othersDevice)
+                    .status
+                    == 429)
+            // The client that logged in before, from a fresh address: in, with a renewed token.
+            let back = try await self.login(app, "regular", "the real password", from: "198.51.100.2", device: device)
+            #expect(back.status == 200, "\(back.text)")
+            let renewed = try #require(back["deviceToken"])
+            // Guesses with a (stolen) device token meet the device's own limit: 5 in 5 minutes.
+            for attempt in 0..<5 {
+                #expect(
+                    try await self.login(app, "regular", "wrong \(attempt)", from: "198.51.100.3", device: renewed)
+                        .status
+                        == 401)
+            }
+            #expect(
+                try await self.login(app, "regular", "the real password", from: "198.51.100.4", device: renewed).status
+                    == 429)
         }
     }
 

@@ -1,7 +1,9 @@
 /// Which attempt counters apply.
 public enum ThrottleScope: Sendable, Equatable {
     /// A password check for `username` (as given, unvalidated) from `ip`: login and password change.
-    case password(username: String, ip: String)
+    /// `device`: the id of a valid device token of the user's (``JOSE/DeviceTokens``), which counts
+    /// the attempt against that device's limit instead of the user's and the user-and-address ones.
+    case password(username: String, ip: String, device: String? = nil)
     /// A sign-up from `ip`.
     case signUp(ip: String)
 }
@@ -22,7 +24,7 @@ public struct ThrottlePolicy: Sendable, Equatable {
         }
     }
 
-    /// One user from one address: 5 failures in 5 minutes.
+    /// One user from one address, or from one device that logged in before: 5 failures in 5 minutes.
     public var userFromAddress = Limit(failures: 5, windowSeconds: 300)
     /// One user from anywhere (a distributed guess): 50 failures in 15 minutes.
     public var user = Limit(failures: 50, windowSeconds: 900)

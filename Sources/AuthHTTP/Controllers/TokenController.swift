@@ -25,7 +25,8 @@ struct TokenController: Sendable {
     func login(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try request.decodeJSON(CredentialsBody.self)
         let pair = try await self.auth.login(
-            username: try body.requiredUsername(), password: body.password, client: .init(request)
+            username: try body.requiredUsername(), password: body.password, client: .init(request),
+            deviceToken: body.deviceToken
         )
         return self.tokenResponse(pair, to: request)
     }
@@ -90,6 +91,8 @@ extension TokenController {
         var username: String?
         var name: String?
         var password: String
+        /// From an earlier login of this user on this client (see ``JOSE/DeviceTokens``).
+        var deviceToken: String?
 
         func requiredUsername() throws(HTTPError) -> String {
             guard let username = self.username ?? self.name else { throw .badRequest("missing field 'username'") }
@@ -125,6 +128,8 @@ extension TokenController {
 
         var accessToken: String
         var refreshToken: String
+        /// After a login, in the tutorial's style only.
+        var deviceToken: String?
         var tokenType = "Bearer"
         var expiresIn: Int
         var style: Style
@@ -134,6 +139,7 @@ extension TokenController {
         init(_ pair: TokenPair, style: Style = .tutorial, includingRefreshToken: Bool = true) {
             self.accessToken = pair.accessToken
             self.refreshToken = pair.refreshToken
+            self.deviceToken = style == .tutorial ? pair.deviceToken : nil
             self.expiresIn = pair.expiresIn
             self.style = style
             self.includesRefreshToken = includingRefreshToken
@@ -151,6 +157,7 @@ extension TokenController {
             let names = self.names
             var writer = JSONObjectWriter(capacity: 96 + self.accessToken.utf8.count + self.refreshToken.utf8.count)
             writer.add(names.0, self.accessToken)
+            if let device = self.deviceToken { writer.add("deviceToken", device) }
             writer.add(names.1, self.expiresIn)
             if self.includesRefreshToken { writer.add(names.2, self.refreshToken) }
             writer.add(names.3, self.tokenType)
@@ -170,6 +177,7 @@ extension TokenController {
             let names = self.names
             var container = encoder.container(keyedBy: Name.self)
             try container.encode(self.accessToken, forKey: Name(names.0))
+            if let device = self.deviceToken { try container.encode(device, forKey: Name("deviceToken")) }
             try container.encode(self.expiresIn, forKey: Name(names.1))
             if self.includesRefreshToken { try container.encode(self.refreshToken, forKey: Name(names.2)) }
             try container.encode(self.tokenType, forKey: Name(names.3))

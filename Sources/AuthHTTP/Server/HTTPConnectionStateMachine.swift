@@ -114,8 +114,10 @@ struct HTTPConnectionStateMachine {
         switch (part, self.phase) {
         case (.head(let head), .idle):
             if head.method == .CONNECT { return self.refuse(.connect) }
-            if head.version == .http1_1, head.headers[canonicalForm: "host"].count != 1 { return self.refuse(.host) }
-            if let codings = head.headers.first(name: "transfer-encoding"),
+            // The framing headers, in one pass over the head (this runs on every request).
+            let framing = Framing(head.headers)
+            if head.version == .http1_1, framing.hosts != 1 { return self.refuse(.host) }
+            if let codings = framing.transferEncoding,
                 codings.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) != [
                     "chunked"
                 ]
@@ -123,13 +125,13 @@ struct HTTPConnectionStateMachine {
                 return self.refuse(.transferCoding)
             }
             var expectsContinue = false
-            if let expect = head.headers.first(name: "expect") {
+            if let expect = framing.expect {
                 guard expect.lowercased() == "100-continue" else { return self.refuse(.expectation) }
                 expectsContinue = true
             }
             // `Upgrade` (WebSocket, h2c): answered as a plain request, then closed.
-            if head.headers.contains(name: "upgrade") { self.closeAfterResponse = true }
-            let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+            if framing.upgrade { self.closeAfterResponse = true }
+            let declared = framing.contentLength.flatMap { Int($0) } ?? 0
             guard declared <= self.maxBodyBytes else { return self.refuse(.bodyTooLarge(limit: self.maxBodyBytes)) }
             self.phase = .receiving(head, nil)
             return expectsContinue ? .sendContinue : .none
@@ -335,5 +337,37 @@ struct HTTPConnectionStateMachine {
             self.queued.removeAll()
             return .close
         }
+    }
+}
+
+/// The request headers that decide its framing, found in one pass.
+private struct Framing {
+    var hosts = 0
+    var transferEncoding: String?
+    var expect: String?
+    var upgrade = false
+    var contentLength: String?
+
+    init(_ headers: HTTPHeaders) {
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 4 where Self.named(name, "host"): self.hosts += 1
+            case 6 where Self.named(name, "expect"): self.expect = self.expect ?? value
+            case 7 where Self.named(name, "upgrade"): self.upgrade = true
+            case 14 where Self.named(name, "content-length"): self.contentLength = self.contentLength ?? value
+            case 17 where Self.named(name, "transfer-encoding"):
+                self.transferEncoding = self.transferEncoding.map { $0 + "," + value } ?? value
+            default: break
+            }
+        }
+    }
+
+    /// ASCII case-insensitive equality with a lowercase name of the same length.
+    private static func named(_ name: String, _ lowercase: StaticString) -> Bool {
+        var other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount).makeIterator()
+        for byte in name.utf8 {
+            guard let expected = other.next(), byte | 0x20 == expected else { return false }
+        }
+        return true
     }
 }
