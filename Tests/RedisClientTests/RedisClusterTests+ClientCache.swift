@@ -6,16 +6,14 @@ import Testing
 @testable import RedisClient
 
 extension RedisClusterTests {
-    /// The revocation barrier on a cluster (issue 27): each primary's tracking link registers and
-    /// answers the marker published on its own node, behind that node's invalidations; a barrier
-    /// after writes on every shard returns with every link acknowledged and nothing stale kept.
-    @Test func aBarrierIsAcknowledgedByTheLinkOfEveryPrimary() async throws {
-        let cluster = try RedisClusterProcess()
-        try await cluster.start()
+    /// A client with the cache on `cluster`, a plain one that plays the other instances' writes,
+    /// and a read of field `f` through the cache.
+    static func withCachingClient(
+        on cluster: RedisClusterProcess, coherence: CoherenceConfiguration? = nil,
+        _ body: (RedisClient, RedisClient, @escaping @Sendable (String) async throws -> String?) async throws -> Void
+    ) async throws {
         var configuration = try TestRedis.configuration()
         configuration.cluster = try cluster.configuration
-        var coherence = CoherenceConfiguration(channel: "barrier", registryKey: "{barrier}:members")
-        coherence.lease = .seconds(5)
         configuration.coherence = coherence
         configuration.clientCache = ClientCacheConfiguration()
         let client = try TestRedis.makeClient(configuration)
@@ -25,9 +23,21 @@ extension RedisClusterTests {
             await client.shutdown()
             await writer.shutdown()
         }) {
-            func read(_ key: String) async throws -> String? {
+            try await body(client, writer) { key in
                 try await client.cachedSend(RedisCommand("HMGET", [key, "f"])).array?.first?.string
             }
+        }
+    }
+
+    /// The revocation barrier on a cluster (issue 27): each primary's tracking link registers and
+    /// answers the marker published on its own node, behind that node's invalidations; a barrier
+    /// after writes on every shard returns with every link acknowledged and nothing stale kept.
+    @Test func aBarrierIsAcknowledgedByTheLinkOfEveryPrimary() async throws {
+        let cluster = try RedisClusterProcess()
+        try await cluster.start()
+        var coherence = CoherenceConfiguration(channel: "barrier", registryKey: "{barrier}:members")
+        coherence.lease = .seconds(5)
+        try await Self.withCachingClient(on: cluster, coherence: coherence) { client, writer, read in
             let cache = try #require(client.tracking).cache
             let keys = (0..<30).map { "{barrier\($0)}:k" }
             for key in keys { try await writer.send("HSET", [key, "f", "v1"]) }
@@ -54,19 +64,7 @@ extension RedisClusterTests {
     @Test func theCacheTracksEachPrimaryAndAMovedSlotLeavesNothingStale() async throws {
         let cluster = try RedisClusterProcess()
         try await cluster.start()
-        var configuration = try TestRedis.configuration()
-        configuration.cluster = try cluster.configuration
-        configuration.clientCache = ClientCacheConfiguration()
-        let client = try TestRedis.makeClient(configuration)
-        configuration.clientCache = nil
-        let writer = try TestRedis.makeClient(configuration)
-        try await withTeardown({
-            await client.shutdown()
-            await writer.shutdown()
-        }) {
-            func read(_ key: String) async throws -> String? {
-                try await client.cachedSend(RedisCommand("HMGET", [key, "f"])).array?.first?.string
-            }
+        try await Self.withCachingClient(on: cluster) { client, writer, read in
             let cache = try #require(client.tracking).cache
             // Keys on every primary, each read twice: the second from the cache.
             let keys = (0..<30).map { "{spread\($0)}:k" }
