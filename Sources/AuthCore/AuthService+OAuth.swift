@@ -43,6 +43,23 @@ extension AuthService {
         return state == .active ? claims : nil
     }
 
+    /// Whether a client's credentials (introspection's HTTP Basic) are right, `check` says; counted
+    /// per address like password checks, so that guessing is bounded: past
+    /// ``ThrottlePolicy/clientSecretFromAddress`` failures, every attempt from that address gets
+    /// ``AuthError/throttled(retryAfter:)``, right or wrong. An address whose last check here passed
+    /// less than a second ago skips the count (resource servers introspect on every request);
+    /// a failure is always counted.
+    public func authenticateClient(ip: String, _ check: () -> Bool) async throws -> Bool {
+        guard self.settings.throttle.enabled else { return check() }
+        if self.recentClients.passedRecently(ip), check() { return true }
+        let scope = ThrottleScope.clientSecret(ip: ip)
+        try await self.takeAttempt(scope)
+        let passed = check()
+        try await self.finishAttempt(scope, failed: !passed)
+        if passed { self.recentClients.passed(ip) }
+        return passed
+    }
+
     /// The JWS algorithms access tokens are signed with now: the current key's and those of keys
     /// that still verify, or HS256.
     public var accessTokenAlgorithms: [String] {

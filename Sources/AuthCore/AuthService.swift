@@ -1,6 +1,7 @@
 import CoreMetrics
 import JOSE
 import Logging
+import Synchronization
 
 /// The token service: sign-up, login, refresh with rotation, logout, and access-token checks.
 ///
@@ -15,6 +16,8 @@ public final class AuthService: Sendable {
     let logger: Logger
     /// Device tokens for the login throttle (``DeviceTokens``); nil: none are issued or honoured.
     let devices: DeviceTokens?
+    /// Addresses whose client credentials passed in the last second (``authenticateClient(ip:_:)``).
+    let recentClients = RecentClients()
 
     public init(
         settings: AuthSettings,
@@ -284,4 +287,23 @@ public struct TokenPair: Sendable, Equatable {
     public var expiresIn: Int
     /// After a login: this client's device token (``DeviceTokens``), to present at its next login.
     public var deviceToken: String?
+}
+
+/// Addresses whose client credentials passed here in the last second: their next check skips the
+/// throttle's round trip. At most 4,096 are remembered (then all are forgotten).
+final class RecentClients: Sendable {
+    private let passes = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    func passedRecently(_ ip: String) -> Bool {
+        let now = ContinuousClock.now
+        return self.passes.withLock { passes in passes[ip].map { now - $0 < .seconds(1) } ?? false }
+    }
+
+    func passed(_ ip: String) {
+        let now = ContinuousClock.now
+        self.passes.withLock { passes in
+            if passes.count >= 4096 { passes = [:] }
+            passes[ip] = now
+        }
+    }
 }

@@ -236,6 +236,8 @@ public struct RedisAuthStore: AuthStore {
             ]
         case .signUp(let ip):
             return [group((self.keys.throttleSignUp(ip), policy.signUpFromAddress))]
+        case .clientSecret(let ip):
+            return [group((self.keys.throttleClientSecret(ip), policy.clientSecretFromAddress))]
         }
     }
 

@@ -67,6 +67,11 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)throttle:ip:{\(Self.keySafe(ip))}"
     }
 
+    /// Wrong client secrets (introspection) from one address; TTL: the throttle window.
+    public func throttleClientSecret(_ ip: String) -> String {
+        "\(self.prefix)throttle:client:{\(Self.keySafe(ip))}"
+    }
+
     /// Sign-ups from one address; TTL: the throttle window.
     public func throttleSignUp(_ ip: String) -> String {
         "\(self.prefix)throttle:signup:{\(Self.keySafe(ip))}"

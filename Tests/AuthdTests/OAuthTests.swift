@@ -1,3 +1,4 @@
+import AuthHTTP
 import Foundation
 import TestSupport
 import Testing
@@ -15,10 +16,11 @@ struct OAuthTests {
         )
     }
 
-    private func post(_ app: TestApp, _ path: String, _ fields: [String: String], basic: String? = nil) async throws
-        -> TestResponse
-    {
+    private func post(
+        _ app: TestApp, _ path: String, _ fields: [String: String], basic: String? = nil, from ip: String? = nil
+    ) async throws -> TestResponse {
         var headers = [("content-type", "application/x-www-form-urlencoded")]
+        if let ip { headers.append(("x-forwarded-for", ip)) }
         if let basic { headers.append(("authorization", "Basic \(Data(basic.utf8).base64EncodedString())")) }
         return try await app.client.request("POST", path, headers: headers, body: self.form(fields))
     }
@@ -90,6 +92,35 @@ struct OAuthTests {
             // The session lives on: a refresh gives a working access token.
             let refreshed = try await app.client.json("POST", "/token", ["token": login["refreshToken"]!])
             #expect(try await app.client.get("/me", bearer: refreshed["accessToken"]).status == 200)
+        }
+    }
+
+    /// Issue 28, item 5: wrong client secrets are throttled per address (300 in a row all got 401
+    /// before): 20 failures, then 429 from that address, the right secret included; another
+    /// address, the resource server's, is not locked out.
+    @Test func wrongClientSecretsAreThrottledPerAddress() async throws {
+        let app = try await TestApp.start {
+            $0.introspectionClients = ["rs": Self.clientSecret]
+            $0.http.trustedProxies = TrustedProxies(list: "127.0.0.1")!
+        }
+        try await withTeardown({ await app.stop() }) {
+            let access = try #require(try await app.signUpAndLogIn("introspected")["accessToken"])
+            var statuses: [Int] = []
+            for attempt in 0..<25 {
+                statuses.append(
+                    try await self.post(
+                        app, "/introspect", ["token": access], basic: "rs:guess-\(attempt)-0123456789abcdef",
+                        from: "203.0.113.50"
+                    ).status)
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == 401 }, "\(statuses)")
+            #expect(statuses.dropFirst(20).allSatisfy { $0 == 429 }, "\(statuses)")
+            let right = "rs:\(Self.clientSecret)"
+            #expect(
+                try await self.post(app, "/introspect", ["token": access], basic: right, from: "203.0.113.50").status
+                    == 429)
+            let server = try await self.post(app, "/introspect", ["token": access], basic: right, from: "198.51.100.9")
+            #expect(server.status == 200 && server.json["active"] as? Bool == true)
         }
     }
 

@@ -6,6 +6,8 @@ public enum ThrottleScope: Sendable, Equatable {
     case password(username: String, ip: String, device: String? = nil)
     /// A sign-up from `ip`.
     case signUp(ip: String)
+    /// Client credentials (introspection's HTTP Basic) from `ip`.
+    case clientSecret(ip: String)
 }
 
 /// How many attempts are tolerated before `429 Too Many Requests`. An attempt is counted before
@@ -33,6 +35,9 @@ public struct ThrottlePolicy: Sendable, Equatable {
     /// Sign-ups from one address: 20 an hour (each costs a password hash, and an account). Enough
     /// for a room of people behind one NAT, and for the 16 users of the shared load scenarios.
     public var signUpFromAddress = Limit(failures: 20, windowSeconds: 3600)
+    /// Wrong client secrets from one address: 20 in 15 minutes. Per address only, so that guesses
+    /// cannot lock the resource server itself out.
+    public var clientSecretFromAddress = Limit(failures: 20, windowSeconds: 900)
     public var enabled = true
 
     public init() {}

@@ -26,7 +26,13 @@ struct OAuthController: Sendable {
     /// `POST /introspect` (RFC 7662), for resource servers with a configured client id and secret
     /// (HTTP Basic). An active token gives its claims; anything else gives only `active: false`.
     func introspect(_ request: HTTPRequest) async throws -> HTTPResponse {
-        guard let credentials = request.basicCredentials(), self.isIntrospectionClient(credentials) else {
+        var known = false
+        if let credentials = request.basicCredentials() {
+            known = try await self.auth.authenticateClient(ip: request.clientIP ?? "") {
+                self.isIntrospectionClient(credentials)
+            }
+        }
+        guard known else {
             throw HTTPError(
                 .unauthorized, code: "invalid_client", description: "introspection needs client credentials",
                 headers: ["www-authenticate": "Basic realm=\"authd\""]
