@@ -58,6 +58,41 @@ extension RedisClusterTests {
         }
     }
 
+    /// The barrier when the registry's shard is down and the written key's is up: it cannot learn
+    /// who caches, so it waits out its lease (which is enough: see docs/REVOCATION-BARRIER.md)
+    /// instead of failing the revocation.
+    @Test func aBarrierWhoseRegistryShardIsDownWaitsOutTheLease() async throws {
+        let cluster = try RedisClusterProcess()
+        try await cluster.start()
+        var configuration = try TestRedis.configuration()
+        configuration.cluster = try cluster.configuration
+        configuration.commandTimeout = .seconds(1)
+        var coherence = CoherenceConfiguration(channel: "fallback", registryKey: "{fallback}:members")
+        coherence.lease = .seconds(1)
+        configuration.coherence = coherence
+        let writer = try TestRedis.makeClient(configuration)
+        try await withTeardown({ await writer.shutdown() }) {
+            let registryNode = try await cluster.primary(for: coherence.registryKey)
+            var key = ""
+            for index in 0..<100 where key.isEmpty {
+                if try await cluster.primary(for: "{other\(index)}:k").port != registryNode.port {
+                    key = "{other\(index)}:k"
+                }
+            }
+            try await writer.send("SET", [key, "v1"])
+            #expect(try #require(try await writer.barrier()).registered == 0)
+            registryNode.kill()
+            // Before the registry's replica is promoted (the node timeout is 5 s).
+            try await writer.send("SET", [key, "v2"])
+            let started = ContinuousClock.now
+            let outcome = try #require(try await writer.barrier())
+            #expect(outcome.registered == 0 && outcome.acknowledged == 0)
+            // At least the lease; the failed registry read may add up to the command timeout.
+            #expect(ContinuousClock.now - started >= .milliseconds(950))
+            try await registryNode.start()
+        }
+    }
+
     /// The client-side cache (issue 18): a tracking pair per primary, the overtaking race on a
     /// shard, and a slot moved by hand under a cached key. In this suite, so that no other cluster
     /// runs beside it.
