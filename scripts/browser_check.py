@@ -273,6 +273,33 @@ try:
         assert element("#signed-in").is_displayed()
         state["cookie"] = refresh_cookies()[0]["value"]
 
+    @check("a refresh cookie tossed in beside authd's (as a sibling subdomain would) fails the renewal")
+    def _():
+        # Cookie tossing (issue 28, item 9): another user's refresh token in a second authd_refresh
+        # cookie that /token also gets. A sibling subdomain would plant it with Domain=; on
+        # localhost, which has no siblings, Path=/ makes the same pair of cookies. Whichever one
+        # Chromium sends first, authd refuses the request; the page never renews into the
+        # attacker's session.
+        attacker_name = "tosser-" + uuid.uuid4().hex[:8]
+        intruder = Device("127.0.0.6", LAPTOP_UA)
+        assert intruder.request("POST", "/users", {"username": attacker_name, "password": PASSWORD})[0] == 201
+        attacker = intruder.log_in(attacker_name)
+        planted = browser.execute_cdp_cmd("Network.setCookie", {
+            "name": "authd_refresh", "value": attacker.refresh, "domain": "localhost", "path": "/",
+            "secure": True, "httpOnly": True, "sameSite": "Strict"})
+        assert planted.get("success", True), planted
+        assert len(refresh_cookies()) == 3, list(map(without_value, refresh_cookies()))
+        refused = metric("/token", "POST", 400)
+        open_page(args.page)
+        wait_for(lambda: metric("/token", "POST", 400) > refused, "authd to refuse the two cookies")
+        assert element("#signed-out").is_displayed(), "not signed in as anyone"
+        assert attacker_name not in element("body").text
+        assert attacker.access_status() == 200, "the attacker's session was not touched"
+        browser.execute_cdp_cmd("Network.deleteCookies", {"name": "authd_refresh", "domain": "localhost", "path": "/"})
+        fill_sign_in(user, PASSWORD)
+        element("#sign-in").click()
+        wait_for(lambda: element("#username").text == user, "signed in again")
+
     @check("log out everywhere: every session ends, the cookie is cleared, Redis holds no session")
     def _():
         element("#log-out-everywhere").click()
