@@ -50,11 +50,12 @@ extension AuthService {
     /// less than a second ago skips the count (resource servers introspect on every request);
     /// a failure is always counted.
     public func authenticateClient(ip: String, _ check: () -> Bool) async throws -> Bool {
-        guard self.settings.throttle.enabled else { return check() }
-        if self.recentClients.passedRecently(ip), check() { return true }
+        let passed = check()
+        guard self.settings.throttle.enabled else { return passed }
+        if passed, self.recentClients.passedRecently(ip) { return true }
+        // Counted before the answer is given: past the limit, even the right secret gets 429.
         let scope = ThrottleScope.clientSecret(ip: ip)
         try await self.takeAttempt(scope)
-        let passed = check()
         try await self.finishAttempt(scope, failed: !passed)
         if passed { self.recentClients.passed(ip) }
         return passed

@@ -221,7 +221,7 @@ extension RedisClient {
                 // The marker and the registry read in one script, so one round trip.
                 let reply = try await self.evalSHA(
                     CoherenceScripts.round, keys: [coherence.registryKey],
-                    arguments: [coherence.markerChannel(node: "0"), marker])
+                    arguments: [coherence.markerChannel(node: TrackingLink.singleLabel), marker])
                 return reply.array?.compactMap(\.string) ?? []
             case .cluster(let cluster):
                 // The registry, then a marker to each node whose links are registered: on the

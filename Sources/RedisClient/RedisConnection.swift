@@ -7,16 +7,18 @@ enum RedisConnection {
     static func connect(
         on eventLoop: any EventLoop,
         configuration: RedisConfiguration,
-        logger: Logger
+        logger: Logger,
+        messages: (@Sendable (_ channel: [UInt8], _ payload: RedisValue) -> Void)? = nil
     ) -> EventLoopFuture<any Channel> {
         guard let sentinel = configuration.sentinel else {
-            return self.connect(on: eventLoop, to: configuration.endpoint, configuration: configuration)
+            return self.connect(
+                on: eventLoop, to: configuration.endpoint, configuration: configuration, messages: messages)
         }
         // Ask the sentinels where the primary is, then check that it really is the primary: just
         // after a failover, a stale answer or a demoted server must not take writes.
         return Sentinel.primaryAddress(sentinel, on: eventLoop, configuration: configuration)
             .flatMap { endpoint in
-                self.connect(on: eventLoop, to: endpoint, configuration: configuration)
+                self.connect(on: eventLoop, to: endpoint, configuration: configuration, messages: messages)
             }
             .flatMap { channel in self.checkPrimary(channel, configuration: configuration) }
     }

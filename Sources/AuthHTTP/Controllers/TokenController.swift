@@ -66,20 +66,16 @@ struct TokenController: Sendable {
                 description: "grant_type '\(other.prefix(32))' is not supported; use refresh_token or password"
             )
         }
-        // A browser in cookie mode gets the refresh token in the cookie only, whatever it sent.
-        if let cookie = self.refreshCookie, cookie.applies(to: request) {
-            var response = HTTPResponse.tokens(TokenBody(pair, style: .oauth, includingRefreshToken: false))
-            cookie.set(pair.refreshToken, on: &response)
-            return response
-        }
-        return .tokens(TokenBody(pair, style: .oauth))
+        return self.tokenResponse(pair, style: .oauth, to: request)
     }
 
     /// The token response: the refresh token in the body, or, for a browser on an allowed origin
-    /// in cookie mode, in the cookie only.
-    func tokenResponse(_ pair: TokenPair, to request: HTTPRequest) -> HTTPResponse {
-        guard let cookie = self.refreshCookie, cookie.applies(to: request) else { return .tokens(TokenBody(pair)) }
-        var response = HTTPResponse.tokens(TokenBody(pair, includingRefreshToken: false))
+    /// in cookie mode, in the cookie only, whatever the request's style.
+    func tokenResponse(_ pair: TokenPair, style: TokenBody.Style = .tutorial, to request: HTTPRequest) -> HTTPResponse {
+        guard let cookie = self.refreshCookie, cookie.applies(to: request) else {
+            return .tokens(TokenBody(pair, style: style))
+        }
+        var response = HTTPResponse.tokens(TokenBody(pair, style: style, includingRefreshToken: false))
         cookie.set(pair.refreshToken, on: &response)
         return response
     }

@@ -50,13 +50,9 @@ struct CoherenceMember: Hashable, Sendable {
     var node: String
 
     var text: String { "\(self.leaseMilliseconds)|\(self.instance)|\(self.node)" }
+}
 
-    init(leaseMilliseconds: Int, instance: String, node: String) {
-        self.leaseMilliseconds = leaseMilliseconds
-        self.instance = instance
-        self.node = node
-    }
-
+extension CoherenceMember {
     init?(_ text: String) {
         let parts = text.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let lease = Int(parts[0]), lease > 0 else { return nil }

@@ -166,20 +166,10 @@ final class RevocationBarrier: Sendable {
             }
         let channel = self.coherence.ackChannel(instance: self.instance)
         let timeout = self.configuration.connectTimeout
-        let connected: EventLoopFuture<any Channel> =
-            if let sentinel = target.sentinel {
-                Sentinel.primaryAddress(sentinel, on: self.eventLoop, configuration: target).flatMap {
-                    endpoint in
-                    RedisConnection.connect(
-                        on: self.eventLoop, to: endpoint, configuration: target,
-                        messages: { _, payload in self.acknowledged(payload) })
-                }
-            } else {
-                RedisConnection.connect(
-                    on: self.eventLoop, to: target.endpoint, configuration: target,
-                    messages: { _, payload in self.acknowledged(payload) })
-            }
-        connected.flatMap { link in
+        RedisConnection.connect(
+            on: self.eventLoop, configuration: target, logger: self.logger,
+            messages: { _, payload in self.acknowledged(payload) }
+        ).flatMap { link in
             RedisConnection.request(RedisCommand("SUBSCRIBE", [channel]), on: link, timeout: timeout)
                 .flatMapThrowing { reply -> any Channel in
                     guard reply.array?.first?.string == "subscribe" else {

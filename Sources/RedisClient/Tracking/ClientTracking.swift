@@ -37,7 +37,8 @@ final class ClientTracking: Sendable {
                 { [endpoint = configuration.endpoint] loop in loop.makeSucceededFuture(endpoint) }
             }
         let link = TrackingLink(
-            label: "0", eventLoop: loops[0], configuration: configuration, cache: self.cache, logger: logger,
+            label: TrackingLink.singleLabel, eventLoop: loops[0], configuration: configuration, cache: self.cache,
+            logger: logger,
             resolve: resolve, registrar: registrar)
         self.single = link
         link.start()

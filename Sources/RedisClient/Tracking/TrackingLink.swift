@@ -25,12 +25,15 @@ final class TrackingLink: Sendable {
     private enum State {
         case idle
         case connecting(attempt: UInt64)
-        case up(Live, ping: RepeatedTask, attempt: UInt64)
+        case up(Live, renewal: RepeatedTask, attempt: UInt64)
         case backingOff(Scheduled<Void>, failures: Int)
         case shutdown
     }
 
     static let channelName = "__redis__:invalidate"
+    /// The label of the only link (not on a cluster): its name in metrics, and its node in the
+    /// barrier's registry and marker channel.
+    static let singleLabel = "0"
 
     /// Its name in metrics and logs.
     let label: String
@@ -107,9 +110,6 @@ final class TrackingLink: Sendable {
         return deadline != 0 && LeaseClock.now() < deadline
     }
 
-    /// Until when the lease holds (``LeaseClock``), 0 when it does not: for tests.
-    var leaseDeadline: Int64 { self.deadline.load(ordering: .acquiring) }
-
     func start() {
         CacheMetrics.tracking(self.label, up: false)
         self.eventLoop.execute {
@@ -150,8 +150,8 @@ final class TrackingLink: Sendable {
             self.deadline.store(0, ordering: .releasing)
             self.deregister()
             switch previous {
-            case .up(let live, let ping, _):
-                ping.cancel()
+            case .up(let live, let renewal, _):
+                renewal.cancel()
                 self.cache.flush("lost")
                 return live.subscriber.close().and(live.reader.close()).map { _ in }.recover { _ in }
             case .backingOff(let retry, _):
@@ -285,7 +285,7 @@ final class TrackingLink: Sendable {
         let renewal = self.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: period) { _ in
             self.renew(subscriber: subscriber, reader: reader, attempt: attempt)
         }
-        self.state.value = .up(live, ping: renewal, attempt: attempt)
+        self.state.value = .up(live, renewal: renewal, attempt: attempt)
         self.attempts.value.failures = 0
         self.live.withLockedValue { $0 = live }
         CacheMetrics.tracking(self.label, up: true)
@@ -362,14 +362,14 @@ final class TrackingLink: Sendable {
 
     /// Either connection of the pair is gone: tracking is over until both are back.
     private func lost(attempt: UInt64) {
-        guard case .up(let live, let ping, let current) = self.state.value, current == attempt else { return }
+        guard case .up(let live, let renewal, let current) = self.state.value, current == attempt else { return }
         // No lease and no reader first, then the flush: a read that began after the flush never
         // uses this pair.
         self.deadline.store(0, ordering: .releasing)
         self.live.withLockedValue { $0 = nil }
         self.cache.flush("lost")
         self.deregister()
-        ping.cancel()
+        renewal.cancel()
         live.subscriber.close(promise: nil)
         live.reader.close(promise: nil)
         CacheMetrics.tracking(self.label, up: false)
@@ -395,13 +395,10 @@ final class TrackingLink: Sendable {
         else { return }
         let instance = String(decoding: marker[..<space], as: UTF8.self)
         let nonce = String(decoding: marker[(space + 1)...], as: UTF8.self)
-        let promise = reader.eventLoop.makePromise(of: RedisValue.self)
-        reader.writeAndFlush(
-            RedisRequest.one(
-                RedisCommand("PUBLISH", [coherence.ackChannel(instance: instance), "\(nonce) \(member.text)"]),
-                promise, deadline: .now() + self.configuration.commandTimeout),
-            promise: nil)
-        promise.futureResult.whenComplete { _ in }
+        // Not awaited: a lost acknowledgement only makes that barrier wait out this link's lease.
+        _ = RedisConnection.request(
+            RedisCommand("PUBLISH", [coherence.ackChannel(instance: instance), "\(nonce) \(member.text)"]),
+            on: reader, timeout: self.configuration.commandTimeout)
     }
 }
 
