@@ -53,6 +53,14 @@ struct ConfigurationTests {
         } throws: { error in
             "\(error)".contains("https://")
         }
+        // A host that only starts like a loopback one is not one.
+        for lookalike in ["http://localhost.example.com", "http://127.evil.example", "http://127.0.0.1.nip.io"] {
+            #expect(throws: (any Error).self, "\(lookalike)") {
+                try AppConfiguration(
+                    environment: secrets.merging(["AUTHD_CORS_ORIGINS": lookalike, "AUTHD_REFRESH_COOKIE": "on"]) { $1 }
+                )
+            }
+        }
         #expect(throws: Never.self) {
             try AppConfiguration(
                 environment: secrets.merging([

@@ -35,40 +35,48 @@ public struct CORSPolicy: Sendable {
     }
 
     /// `scheme://host[:port]` as a browser serializes it: `http` or `https`; a host of letters,
-    /// digits, `-` and `.` (or an IPv6 literal in brackets); a port from 1 to 65535 without leading
-    /// zeros. No percent-escapes, path, credentials or wildcards.
-    static func isOrigin(_ origin: String) -> Bool {
+    /// digits, `-` and `.` (or an IPv6 literal in brackets, returned without them); a port from 1 to
+    /// 65535 without leading zeros. No percent-escapes, path, credentials or wildcards. Nil when
+    /// `origin` is not one.
+    static func parse(_ origin: String) -> (scheme: Substring, host: Substring)? {
         guard let schemeEnd = origin.range(of: "://"), ["http", "https"].contains(origin[..<schemeEnd.lowerBound])
-        else { return false }
+        else { return nil }
         var rest = origin[schemeEnd.upperBound...]
-        var host: Substring
+        let host: Substring
         if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return false }
+            guard let close = rest.firstIndex(of: "]") else { return nil }
             host = rest[rest.index(after: rest.startIndex)..<close]
-            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
             rest = rest[rest.index(after: close)...]
         } else {
             let end = rest.firstIndex(of: ":") ?? rest.endIndex
             host = rest[..<end]
             guard !host.isEmpty, !host.hasPrefix("."), !host.hasSuffix("."), !host.contains(".."),
                 host.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "." })
-            else { return false }
+            else { return nil }
             rest = rest[end...]
         }
-        guard !rest.isEmpty else { return true }
-        guard rest.first == ":" else { return false }
+        let scheme = origin[..<schemeEnd.lowerBound]
+        guard !rest.isEmpty else { return (scheme, host) }
+        guard rest.first == ":" else { return nil }
         let port = rest.dropFirst()
         guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber),
             port.first != "0", let number = Int(port), (1...65535).contains(number)
-        else { return false }
-        return true
+        else { return nil }
+        return (scheme, host)
     }
 
-    /// Whether every origin is HTTPS, or plain HTTP on a loopback host (development).
+    static func isOrigin(_ origin: String) -> Bool { Self.parse(origin) != nil }
+
+    /// Whether every origin is HTTPS, or plain HTTP on a loopback host (development): `localhost`,
+    /// `127.x.x.x` or `[::1]`, that host exactly (not `localhost.example.com`).
     public var onlySecureOrigins: Bool {
         self.origins.allSatisfy { origin in
-            origin.hasPrefix("https://") || origin.hasPrefix("http://localhost") || origin.hasPrefix("http://127.")
-                || origin.hasPrefix("http://[::1]")
+            guard let (scheme, host) = Self.parse(origin) else { return false }
+            if scheme == "https" || host == "localhost" || host == "::1" { return true }
+            let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+            return octets.count == 4 && octets[0] == "127"
+                && octets.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }
         }
     }
 
