@@ -28,7 +28,7 @@ public struct AppConfiguration: Sendable {
     public var argon2 = Argon2Parameters()
     /// How long a verify cache may answer without hearing from Redis, and so the longest a
     /// revocation waits for an instance that cannot answer its barrier (`AUTHD_VERIFY_CACHE_LEASE_MS`).
-    public var verifyCacheLease: TimeAmount = .seconds(1)
+    public var verifyCacheLease = CoherenceConfiguration.defaultLease
     /// How many password hashes may run at once (each takes `argon2.memoryKiB` of memory).
     public var hashConcurrency = System.coreCount
     public var logLevel: Logger.Level = .info
@@ -80,10 +80,17 @@ public struct AppConfiguration: Sendable {
         self.redis = redis
     }
 
-    /// Only what the operator commands need: where Redis is and the key prefix. No secrets.
+    /// Only what the operator commands need: where Redis is and the key prefix, with the
+    /// deployment's revocation barrier (their revocations wait for the service's caches like the
+    /// service's own, bounded by the same `AUTHD_VERIFY_CACHE_LEASE_MS`). No secrets.
     public static func store(environment env: [String: String]) throws -> (redis: RedisConfiguration, keyPrefix: String)
     {
-        (try EnvironmentReader(env).redis(), env["AUTHD_KEY_PREFIX"] ?? "authd:")
+        let reader = EnvironmentReader(env)
+        var redis = try reader.redis()
+        let prefix = env["AUTHD_KEY_PREFIX"] ?? "authd:"
+        redis.coherence = RedisKeys(prefix: prefix).coherence(
+            lease: try reader.verifyCacheLease() ?? CoherenceConfiguration.defaultLease)
+        return (redis, prefix)
     }
 
     /// Reads the configuration from environment variables. Throws a message fit for an operator
@@ -104,9 +111,7 @@ public struct AppConfiguration: Sendable {
         self.auth.clockLeeway = try reader.int("AUTHD_CLOCK_LEEWAY", in: 0...300) ?? self.auth.clockLeeway
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
         self.redis.clientCache = try reader.verifyCache(sessionKeyPrefix: self.keyPrefix + "session:")
-        if let ms = try reader.int("AUTHD_VERIFY_CACHE_LEASE_MS", in: 200...60_000) {
-            self.verifyCacheLease = .milliseconds(Int64(ms))
-        }
+        self.verifyCacheLease = try reader.verifyCacheLease() ?? self.verifyCacheLease
         self.durability.replicas = try reader.int("AUTHD_REDIS_WAIT_REPLICAS", in: 0...16) ?? 0
         self.durability.timeoutMilliseconds = try reader.int("AUTHD_REDIS_WAIT_TIMEOUT_MS", in: 1...10_000) ?? 100
         self.http.host = env["AUTHD_HOST"] ?? self.http.host
@@ -328,6 +333,11 @@ private struct EnvironmentReader {
         } catch {
             throw ConfigurationError("REDIS_TLS_*: \(error)")
         }
+    }
+
+    /// AUTHD_VERIFY_CACHE_LEASE_MS, when set.
+    func verifyCacheLease() throws -> TimeAmount? {
+        try self.int("AUTHD_VERIFY_CACHE_LEASE_MS", in: 200...60_000).map { .milliseconds(Int64($0)) }
     }
 
     /// AUTHD_VERIFY_CACHE and its bounds: verify's session reads kept in process, invalidated by

@@ -72,10 +72,9 @@ public final class Application: Sendable {
         var redis = configuration.redis
         // Every instance of the deployment takes part in the revocation barrier, cache on or off:
         // one with the cache off still revokes, and must wait for those that have it on.
-        if redis.coherence == nil {
-            redis.coherence = RedisKeys(prefix: configuration.keyPrefix).coherence
-            redis.coherence?.lease = configuration.verifyCacheLease
-        }
+        redis.coherence =
+            redis.coherence
+            ?? RedisKeys(prefix: configuration.keyPrefix).coherence(lease: configuration.verifyCacheLease)
         self.redis = RedisClient(configuration: redis, eventLoopGroup: group, logger: logger)
         let store = RedisAuthStore(
             redis: self.redis, keyPrefix: configuration.keyPrefix, durability: configuration.durability

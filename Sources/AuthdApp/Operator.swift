@@ -13,9 +13,7 @@ public struct Operator: Sendable {
     private let store: RedisAuthStore
 
     public init(environment: [String: String], logger: Logger) throws {
-        var (redis, prefix) = try AppConfiguration.store(environment: environment)
-        // Its revocations wait for the service's caches like the service's own.
-        redis.coherence = RedisKeys(prefix: prefix).coherence
+        let (redis, prefix) = try AppConfiguration.store(environment: environment)
         self.redis = RedisClient(
             configuration: redis, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         self.store = RedisAuthStore(redis: self.redis, keyPrefix: prefix)

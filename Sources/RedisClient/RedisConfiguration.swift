@@ -190,7 +190,8 @@ public struct CoherenceConfiguration: Sendable, Hashable {
     public var registryKey: String
     /// How long a link may use its cache after its last confirmed renewal; also the longest a
     /// barrier waits for a link that does not answer.
-    public var lease: TimeAmount = .seconds(1)
+    public var lease: TimeAmount = Self.defaultLease
+    public static let defaultLease: TimeAmount = .seconds(1)
 
     public init(channel: String, registryKey: String) {
         self.channel = channel

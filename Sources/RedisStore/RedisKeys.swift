@@ -1,5 +1,6 @@
 import AuthCore
 import Crypto
+import NIOCore
 import RedisClient
 import WireJSON
 
@@ -40,8 +41,11 @@ public struct RedisKeys: Sendable {
     /// The revocation barrier of the deployment: its channels start with `PREFIXcoherence`, and its
     /// registry of caching instances is the sorted set `{PREFIXcoherence}:members` (member
     /// `LEASE_MS|INSTANCE|NODE`, scored by when its lease ends, in ms; TTL: the longest lease).
-    public var coherence: CoherenceConfiguration {
-        CoherenceConfiguration(channel: "\(self.prefix)coherence", registryKey: "{\(self.prefix)coherence}:members")
+    public func coherence(lease: TimeAmount) -> CoherenceConfiguration {
+        var coherence = CoherenceConfiguration(
+            channel: "\(self.prefix)coherence", registryKey: "{\(self.prefix)coherence}:members")
+        coherence.lease = lease
+        return coherence
     }
 
     /// Password attempts for the user from one address; TTL: the throttle window. The name and

@@ -69,6 +69,22 @@ struct ConfigurationTests {
         }
     }
 
+    /// The operator commands revoke through the same barrier as the service, bounded by the same
+    /// lease (they ignored AUTHD_VERIFY_CACHE_LEASE_MS before).
+    @Test func theOperatorCommandsShareTheServicesBarrierAndLease() throws {
+        let (redis, prefix) = try AppConfiguration.store(environment: [
+            "AUTHD_KEY_PREFIX": "ops:", "AUTHD_VERIFY_CACHE_LEASE_MS": "3000",
+        ])
+        #expect(prefix == "ops:")
+        let coherence = try #require(redis.coherence)
+        #expect(coherence.lease.nanoseconds == 3_000_000_000)
+        #expect(coherence.registryKey == "{ops:coherence}:members")
+        let service = try AppConfiguration(environment: [
+            "ACCESS_TOKEN_SECRET": self.good, "REFRESH_TOKEN_SECRET": self.other, "AUTHD_VERIFY_CACHE_LEASE_MS": "3000",
+        ])
+        #expect(service.verifyCacheLease.nanoseconds == 3_000_000_000)
+    }
+
     @Test func theErrorNeverRepeatsTheSecret() {
         let short = "hunter2-short-secret"
         #expect {
