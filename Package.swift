@@ -23,8 +23,8 @@ let package = Package(
     ],
     targets: [
         // Top to bottom as the layers depend: CLI → app → HTTP → domain ← store → Redis client →
-        // hiredis; Passwords implements the domain's protocol; JOSE, WireJSON, EventLoopSupport and
-        // MetricHandles are leaves.
+        // hiredis; Passwords implements the domain's protocol; JOSE, WireJSON, ASCIIDigits,
+        // EventLoopSupport and MetricHandles are leaves.
         .executableTarget(
             name: "authd",
             dependencies: [
@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "AuthHTTP",
             dependencies: [
-                "AuthCore", "EventLoopSupport", "JOSE", "WireJSON", "MetricHandles",
+                "ASCIIDigits", "AuthCore", "EventLoopSupport", "JOSE", "WireJSON", "MetricHandles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "RedisStore",
             dependencies: [
-                "AuthCore", "JOSE", "WireJSON", "RedisClient", .product(name: "Crypto", package: "swift-crypto"),
+                "ASCIIDigits", "AuthCore", "JOSE", "RedisClient", .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Passwords: the domain's PasswordHashing as Argon2id (libargon2) on a thread pool of its own.
@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "RedisClient",
             dependencies: [
-                "CHiredis", "EventLoopSupport", "MetricHandles", "WireJSON",
+                "ASCIIDigits", "CHiredis", "EventLoopSupport", "MetricHandles",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -105,14 +105,16 @@ let package = Package(
         .target(
             name: "JOSE",
             dependencies: [
-                "WireJSON",
+                "ASCIIDigits", "WireJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        // Leaf: the one JSON reader and writer (and the decimal and hex printers) of the service.
-        .target(name: "WireJSON"),
+        // The one JSON reader and writer of the service.
+        .target(name: "WireJSON", dependencies: ["ASCIIDigits"]),
+        // Leaf: the one decimal and hex printers: JSON numbers, HTTP and RESP lengths, ids.
+        .target(name: "ASCIIDigits"),
         // Leaf: helpers for code on an event loop, the end-of-turn flush of the HTTP and Redis handlers.
         .target(name: "EventLoopSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // Leaf: metric handles made once per label set, for the modules that record metrics.
@@ -156,7 +158,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "CHiredis", "TestSupport"]),
-        .testTarget(name: "WireJSONTests", dependencies: ["WireJSON"]),
+        .testTarget(name: "WireJSONTests", dependencies: ["WireJSON", "ASCIIDigits"]),
         .testTarget(
             name: "JOSETests", dependencies: ["JOSE", "WireJSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"]),
@@ -164,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "AuthHTTPTests",
             dependencies: [
-                "AuthHTTP", "AuthCore",
+                "AuthHTTP", "AuthCore", "JOSE", "WireJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -30,6 +30,25 @@ public func buildApplication(
     try Application(configuration: configuration, clock: clock, group: group, metrics: metrics, logger: logger)
 }
 
+/// Every route authd answers, one controller per concern.
+func buildRouter(
+    configuration: AppConfiguration, auth: AuthService, tokens: TokenCodec, metrics: PrometheusCollectorRegistry?
+) -> Router {
+    var router = Router()
+    router.cors = configuration.cors
+    let refreshCookie =
+        configuration.refreshCookie
+        ? configuration.cors.map { RefreshCookie(cors: $0, maxAge: configuration.auth.refreshTokenTTL) } : nil
+    AuthRoutes(
+        auth: auth, introspectionClients: configuration.introspectionClients, refreshCookie: refreshCookie
+    ).register(in: &router)
+    KeysController(tokens: tokens).register(in: &router)
+    if let metrics {
+        MetricsController(render: { metrics.emitToBuffer() }).register(in: &router)
+    }
+    return router
+}
+
 public final class Application: Sendable {
     public let configuration: AppConfiguration
     public let redis: RedisClient
@@ -84,31 +103,7 @@ public final class Application: Sendable {
             devices: DeviceTokens(refreshSecret: configuration.refreshTokenSecret), logger: logger
         )
         self.auth = auth
-        var router = Router()
-        router.cors = configuration.cors
-        let refreshCookie =
-            configuration.refreshCookie
-            ? configuration.cors.map { RefreshCookie(cors: $0, maxAge: configuration.auth.refreshTokenTTL) } : nil
-        AuthRoutes(
-            auth: auth, introspectionClients: configuration.introspectionClients, refreshCookie: refreshCookie
-        ).register(in: &router)
-        router.add(.GET, "/.well-known/jwks.json") { _ in
-            // Resource servers may cache the keys for 5 minutes; a new key is published before it
-            // signs (see KeyDirectory), so a cached set never misses a key in use for longer.
-            var response = HTTPResponse.json(["keys": tokens.jwks])
-            response.headers.add(name: "cache-control", value: "public, max-age=300")
-            return response
-        }
-        if let metrics {
-            // Prometheus text format. Unauthenticated, like /healthz: expose the port to your
-            // monitoring network only.
-            router.add(.GET, "/metrics") { _ in
-                HTTPResponse(
-                    status: .ok, headers: ["content-type": "text/plain; version=0.0.4; charset=utf-8"],
-                    body: ByteBuffer(bytes: metrics.emitToBuffer())
-                )
-            }
-        }
+        let router = buildRouter(configuration: configuration, auth: auth, tokens: tokens, metrics: metrics)
         self.routes = router.routeList
         self.server = HTTPServer(configuration: configuration.http, group: group, router: router, logger: logger)
     }

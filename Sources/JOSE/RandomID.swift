@@ -1,5 +1,5 @@
 import Synchronization
-import WireJSON
+import ASCIIDigits
 
 #if canImport(Glibc)
     import Glibc

@@ -2,7 +2,7 @@ import AuthCore
 import Crypto
 import NIOCore
 import RedisClient
-import WireJSON
+import ASCIIDigits
 
 /// Every Redis key authd uses, in one place. docs/OPERATIONS.md documents them for `redis-cli` users.
 ///

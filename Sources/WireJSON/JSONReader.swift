@@ -8,14 +8,16 @@
 ///
 /// Tokens are read on every authenticated request, and `JSONDecoder` was the largest single cost
 /// of that path (about 7 µs of 56). The reader keeps what its callers need: strings, integers,
-/// and arrays of strings; any other valid value is kept as ``Value/other``.
+/// booleans, `null` and arrays of strings; any other valid value is kept as ``Value/other``.
 public enum JSONReader {
     public enum Value: Equatable, Sendable {
         case string(String)
         /// A number with no fraction or exponent that fits in an `Int`.
         case integer(Int)
         case strings([String])
-        /// Any other value: `true`, `false`, `null`, another number, object or array.
+        case bool(Bool)
+        case null
+        /// Any other value: another number, an object, or an array of anything but strings.
         case other
     }
 
@@ -159,11 +161,11 @@ public enum JSONReader {
             case UInt8(ascii: "["):
                 return self.array(depth: depth + 1)
             case UInt8(ascii: "t"):
-                return self.literal("true")
+                return self.literal("true", .bool(true))
             case UInt8(ascii: "f"):
-                return self.literal("false")
+                return self.literal("false", .bool(false))
             case UInt8(ascii: "n"):
-                return self.literal("null")
+                return self.literal("null", .null)
             default:
                 return self.number()
             }
@@ -181,13 +183,13 @@ public enum JSONReader {
             return strings.map(Value.strings) ?? .other
         }
 
-        private mutating func literal(_ text: StaticString) -> Value? {
+        private mutating func literal(_ text: StaticString, _ value: Value) -> Value? {
             let count = text.utf8CodeUnitCount
             guard self.index + count <= self.bytes.count,
                 text.withUTF8Buffer({ self.bytes[self.index..<(self.index + count)].elementsEqual($0) })
             else { return nil }
             self.index += count
-            return .other
+            return value
         }
 
         /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`: no leading zeros (RFC 8259 §6).

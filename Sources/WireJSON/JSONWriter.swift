@@ -1,6 +1,9 @@
-/// Writes a flat JSON object, member by member, in the order given: the claims and headers of
-/// tokens, and the bodies of the hottest responses (which list their members in sorted order, as
-/// `JSONEncoder` with `.sortedKeys` would).
+import ASCIIDigits
+
+/// The one JSON writer: writes an object member by member, in the order given. Token claims and
+/// headers, and every response body, are written with it; bodies list their members in sorted
+/// order, so that the same response is the same bytes. Nested objects and arrays are written by a
+/// writer of their own and added with ``add(_:json:)``.
 public struct JSONObjectWriter {
     private var bytes: [UInt8] = [UInt8(ascii: "{")]
 
@@ -17,6 +20,22 @@ public struct JSONObjectWriter {
     public mutating func add(_ name: StaticString, _ value: Int) {
         self.name(name)
         ASCIIDecimal.append(value, to: &self.bytes)
+    }
+
+    public mutating func add(_ name: StaticString, _ value: Bool) {
+        self.name(name)
+        self.bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+    }
+
+    public mutating func add(_ name: StaticString, _ values: [String]) {
+        self.name(name)
+        JSONArray.append(strings: values, to: &self.bytes)
+    }
+
+    /// A member whose value is JSON already written: a finished object or array.
+    public mutating func add(_ name: StaticString, json value: [UInt8]) {
+        self.name(name)
+        self.bytes.append(contentsOf: value)
     }
 
     /// The finished object.
@@ -95,50 +114,27 @@ public enum JSONString {
     }
 }
 
-/// The one printer of decimal integers: JSON numbers, and the lengths in HTTP headers and RESP.
-/// Inlined into its callers, so that each gets it specialized: across modules, the generic
-/// version cost a metadata lookup per number.
-public enum ASCIIDecimal {
-    /// Appends `value` in decimal, with a `-` when it is negative (`Int.min` included).
-    @inlinable
-    public static func append(_ value: Int, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        Self.withDigits(of: value.magnitude) { bytes.append(contentsOf: $0) }
-    }
-
-    /// Calls `body` with the decimal digits of `value`, written on the stack.
-    @inlinable
-    public static func withDigits<Result>(of value: UInt, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = digits.count
-            var rest = value
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            } while rest > 0
-            return body(UnsafeBufferPointer(rebasing: digits[start...]))
+/// JSON arrays, of strings or of values written already.
+public enum JSONArray {
+    /// `values` as an array of JSON values written already (finished objects, for instance).
+    public static func of(_ values: [[UInt8]]) -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        bytes.reserveCapacity(2 + values.reduce(0) { $0 + $1.count + 1 })
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: value)
         }
-    }
-}
-
-/// The one hex encoder: lower-case digits, two per byte.
-public enum Hex {
-    /// The lower-case hex digit of the low four bits of `nibble`.
-    @inline(__always)
-    public static func digit(_ nibble: UInt8) -> UInt8 {
-        let value = nibble & 0xF
-        return value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+        bytes.append(UInt8(ascii: "]"))
+        return bytes
     }
 
-    /// `bytes` as lower-case hex, two digits a byte.
-    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        var digits: [UInt8] = []
-        digits.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            digits.append(Self.digit(byte >> 4))
-            digits.append(Self.digit(byte))
+    /// Appends `values` as an array of JSON strings.
+    public static func append(strings values: [String], to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONString.append(value, to: &bytes)
         }
-        return String(decoding: digits, as: UTF8.self)
+        bytes.append(UInt8(ascii: "]"))
     }
 }

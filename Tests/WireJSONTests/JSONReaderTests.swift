@@ -1,3 +1,4 @@
+import ASCIIDigits
 import Foundation
 import Testing
 
@@ -21,6 +22,8 @@ struct JSONReaderTests {
         #expect(values["o"] == .other)
         #expect(values["z"] == .strings([]))
         #expect(members.map(\.name) == ["a", "n", "big", "f", "e", "l", "m", "o", "z"])
+        let literals = try #require(JSONReader.object(Array(#"{"t":true,"f":false,"n":null}"#.utf8)))
+        #expect(literals.map(\.value) == [.bool(true), .bool(false), .null])
     }
 
     @Test(arguments: [

@@ -2,6 +2,7 @@ import AuthCore
 import Crypto
 import JOSE
 import NIOHTTP1
+import WireJSON
 
 /// RFC 7009 revocation, RFC 7662 introspection and RFC 8414 metadata.
 struct OAuthController: Sendable {
@@ -97,20 +98,20 @@ struct OAuthController: Sendable {
 
 extension OAuthController {
     /// RFC 7009 / 7662 parameters in JSON form.
-    struct RevokeBody: Decodable {
+    struct RevokeBody: JSONRequestBody {
         var token: String
         var tokenTypeHint: String?
 
-        enum CodingKeys: String, CodingKey {
-            case token
-            case tokenTypeHint = "token_type_hint"
+        init(fields: JSONFields) throws(HTTPError) {
+            self.token = try fields.requiredString("token")
+            self.tokenTypeHint = try fields.string("token_type_hint")
         }
     }
 
     /// RFC 7662 §2.2, for access tokens only. Anything else (a refresh token included) gets
     /// `{"active": false}` and nothing more, so that a resource server can never take a refresh token
     /// for an access token.
-    struct IntrospectionBody: Encodable {
+    struct IntrospectionBody: JSONResponseBody {
         var active: Bool
         var sub: String?
         var username: String?
@@ -127,11 +128,23 @@ extension OAuthController {
         /// RFC 9068's `typ` of the JWT, for resource servers that check it.
         var tokenUse: String?
 
-        enum CodingKeys: String, CodingKey {
-            case active, sub, username, iss, aud, exp, iat, nbf, jti, sid
-            case clientID = "client_id"
-            case tokenType = "token_type"
-            case tokenUse = "token_use"
+        /// The members in sorted order; absent ones are left out.
+        var json: [UInt8] {
+            var writer = JSONObjectWriter(capacity: 384)
+            writer.add("active", self.active)
+            if let aud = self.aud { writer.add("aud", aud) }
+            if let clientID = self.clientID { writer.add("client_id", clientID) }
+            if let exp = self.exp { writer.add("exp", exp) }
+            if let iat = self.iat { writer.add("iat", iat) }
+            if let iss = self.iss { writer.add("iss", iss) }
+            if let jti = self.jti { writer.add("jti", jti) }
+            if let nbf = self.nbf { writer.add("nbf", nbf) }
+            if let sid = self.sid { writer.add("sid", sid) }
+            if let sub = self.sub { writer.add("sub", sub) }
+            if let tokenType = self.tokenType { writer.add("token_type", tokenType) }
+            if let tokenUse = self.tokenUse { writer.add("token_use", tokenUse) }
+            if let username = self.username { writer.add("username", username) }
+            return writer.finish()
         }
 
         static let inactive = IntrospectionBody(active: false)
@@ -158,7 +171,7 @@ extension OAuthController {
     }
 
     /// RFC 8414 §2.
-    struct AuthorizationServerMetadata: Encodable {
+    struct AuthorizationServerMetadata: JSONResponseBody {
         var issuer: String
         var tokenEndpoint: String
         var jwksURI: String
@@ -175,18 +188,20 @@ extension OAuthController {
         /// Not registered by RFC 8414 (which allows more members): the JWS algorithms of access tokens.
         var accessTokenAlgorithms: [String]
 
-        enum CodingKeys: String, CodingKey {
-            case issuer
-            case tokenEndpoint = "token_endpoint"
-            case jwksURI = "jwks_uri"
-            case revocationEndpoint = "revocation_endpoint"
-            case introspectionEndpoint = "introspection_endpoint"
-            case grantTypesSupported = "grant_types_supported"
-            case responseTypesSupported = "response_types_supported"
-            case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
-            case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
-            case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
-            case accessTokenAlgorithms = "access_token_signing_alg_values_supported"
+        var json: [UInt8] {
+            var writer = JSONObjectWriter(capacity: 768)
+            writer.add("access_token_signing_alg_values_supported", self.accessTokenAlgorithms)
+            writer.add("grant_types_supported", self.grantTypesSupported)
+            writer.add("introspection_endpoint", self.introspectionEndpoint)
+            writer.add("introspection_endpoint_auth_methods_supported", self.introspectionEndpointAuthMethodsSupported)
+            writer.add("issuer", self.issuer)
+            writer.add("jwks_uri", self.jwksURI)
+            writer.add("response_types_supported", self.responseTypesSupported)
+            writer.add("revocation_endpoint", self.revocationEndpoint)
+            writer.add("revocation_endpoint_auth_methods_supported", self.revocationEndpointAuthMethodsSupported)
+            writer.add("token_endpoint", self.tokenEndpoint)
+            writer.add("token_endpoint_auth_methods_supported", self.tokenEndpointAuthMethodsSupported)
+            return writer.finish()
         }
     }
 }

@@ -1,4 +1,5 @@
 import AuthCore
+import WireJSON
 
 /// The probes load balancers and orchestrators call: `GET /healthz` (the process answers) and
 /// `GET /readyz` (Redis answers and has every script loaded; 503 otherwise).
@@ -14,6 +15,12 @@ struct ProbeController: Sendable {
     }
 
     /// The constant answers, encoded once: load balancers call them often.
-    private static let healthyResponse = HTTPResponse.json(["status": "ok"])
-    private static let readyResponse = HTTPResponse.json(["status": "ready"])
+    private static let healthyResponse = HTTPResponse.json(Self.status("ok"))
+    private static let readyResponse = HTTPResponse.json(Self.status("ready"))
+
+    private static func status(_ status: String) -> PrewrittenJSON {
+        var writer = JSONObjectWriter()
+        writer.add("status", status)
+        return PrewrittenJSON(json: writer.finish())
+    }
 }

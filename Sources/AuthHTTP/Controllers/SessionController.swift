@@ -54,14 +54,18 @@ struct SessionController: Sendable {
 
     /// The tutorial's example resource: the caller's posts.
     func posts(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
-        .json(ExamplePosts.all.filter { $0.username == principal.username })
+        .json(
+            PrewrittenJSON(
+                json: JSONArray.of(ExamplePosts.all.filter { $0.username == principal.username }.map(\.json))))
     }
 
     func listSessions(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
         let sessions = try await self.auth.sessions(of: principal).map { session in
-            SessionBody(session, current: session.id == principal.sessionID)
+            SessionBody(session, current: session.id == principal.sessionID).json
         }
-        return .json(["sessions": sessions])
+        var writer = JSONObjectWriter()
+        writer.add("sessions", json: JSONArray.of(sessions))
+        return .json(PrewrittenJSON(json: writer.finish()))
     }
 
     func revokeSession(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
@@ -80,17 +84,29 @@ struct SessionController: Sendable {
 
 extension SessionController {
     /// `{"token"?, "scope"?}` for `POST /logout`.
-    struct LogoutBody: Decodable {
+    struct LogoutBody: JSONRequestBody {
         var token: String?
         var scope: String?
+
+        init() {}
+
+        init(fields: JSONFields) throws(HTTPError) {
+            self.token = try fields.string("token")
+            self.scope = try fields.string("scope")
+        }
     }
 
-    struct PasswordBody: Decodable {
+    struct PasswordBody: JSONRequestBody {
         var oldPassword: String
         var newPassword: String
+
+        init(fields: JSONFields) throws(HTTPError) {
+            self.oldPassword = try fields.requiredString("oldPassword")
+            self.newPassword = try fields.requiredString("newPassword")
+        }
     }
 
-    struct MeBody: DirectJSONBody {
+    struct MeBody: JSONResponseBody {
         var username: String
         var sessionId: String
         /// Seconds since 1970.
@@ -105,7 +121,7 @@ extension SessionController {
         }
     }
 
-    struct SessionBody: Encodable {
+    struct SessionBody: JSONResponseBody {
         var id: String
         var current: Bool
         var createdAt: Int
@@ -125,11 +141,31 @@ extension SessionController {
             self.userAgent = session.client.userAgent
             self.ip = session.client.ip
         }
+
+        var json: [UInt8] {
+            var writer = JSONObjectWriter(capacity: 192 + self.userAgent.utf8.count)
+            writer.add("absoluteExpiresAt", self.absoluteExpiresAt)
+            writer.add("createdAt", self.createdAt)
+            writer.add("current", self.current)
+            writer.add("expiresAt", self.expiresAt)
+            writer.add("id", self.id)
+            writer.add("ip", self.ip)
+            writer.add("lastUsedAt", self.lastUsedAt)
+            writer.add("userAgent", self.userAgent)
+            return writer.finish()
+        }
     }
 
-    struct ExamplePost: Encodable {
+    struct ExamplePost {
         var username: String
         var title: String
+
+        var json: [UInt8] {
+            var writer = JSONObjectWriter()
+            writer.add("title", self.title)
+            writer.add("username", self.username)
+            return writer.finish()
+        }
     }
 
     enum ExamplePosts {

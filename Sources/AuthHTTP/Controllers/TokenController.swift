@@ -19,7 +19,9 @@ struct TokenController: Sendable {
         let body = try request.decodeJSON(CredentialsBody.self)
         let name = try await self.auth.register(
             username: try body.requiredUsername(), password: body.password, client: .init(request))
-        return .json(["username": name], status: .created)
+        var writer = JSONObjectWriter()
+        writer.add("username", name)
+        return .json(PrewrittenJSON(json: writer.finish()), status: .created)
     }
 
     func login(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -83,12 +85,19 @@ struct TokenController: Sendable {
 
 extension TokenController {
     /// `{"username", "password"}`; `name` is accepted for `username`, as in the tutorial.
-    struct CredentialsBody: Decodable {
+    struct CredentialsBody: JSONRequestBody {
         var username: String?
         var name: String?
         var password: String
         /// From an earlier login of this user on this client (see ``JOSE/DeviceTokens``).
         var deviceToken: String?
+
+        init(fields: JSONFields) throws(HTTPError) {
+            self.username = try fields.string("username")
+            self.name = try fields.string("name")
+            self.password = try fields.requiredString("password")
+            self.deviceToken = try fields.string("deviceToken")
+        }
 
         func requiredUsername() throws(HTTPError) -> String {
             guard let username = self.username ?? self.name else { throw .badRequest("missing field 'username'") }
@@ -97,24 +106,27 @@ extension TokenController {
     }
 
     /// `{"token": refreshToken}`
-    struct RefreshBody: DirectJSONDecodable {
+    struct RefreshBody: JSONRequestBody {
         var token: String
 
-        init?(members: [(name: String, value: JSONReader.Value)]) {
-            // Other members are ignored, as JSONDecoder ignores them.
-            guard let member = members.first(where: { $0.name == "token" }), case .string(let token) = member.value
-            else { return nil }
-            self.token = token
+        init(fields: JSONFields) throws(HTTPError) {
+            self.token = try fields.requiredString("token")
         }
     }
 
     /// `{"token"?}` for `POST /token` from a browser, whose refresh token may be in the cookie.
-    struct OptionalRefreshBody: Decodable {
+    struct OptionalRefreshBody: JSONRequestBody {
         var token: String?
+
+        init() {}
+
+        init(fields: JSONFields) throws(HTTPError) {
+            self.token = try fields.string("token")
+        }
     }
 
     /// The token response, in the tutorial's camelCase or RFC 6749 §5.1's snake_case.
-    struct TokenBody: DirectJSONBody {
+    struct TokenBody: JSONResponseBody {
         enum Style {
             /// `accessToken`, `expiresIn`, `refreshToken`, `tokenType`: the tutorial's, for JSON requests.
             case tutorial
@@ -158,25 +170,6 @@ extension TokenController {
             if self.includesRefreshToken { writer.add(names.2, self.refreshToken) }
             writer.add(names.3, self.tokenType)
             return writer.finish()
-        }
-
-        private struct Name: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-            init(_ name: StaticString) { self.stringValue = name.description }
-        }
-
-        /// The same members through `Encoder`, which a test holds ``json`` to.
-        func encode(to encoder: any Encoder) throws {
-            let names = self.names
-            var container = encoder.container(keyedBy: Name.self)
-            try container.encode(self.accessToken, forKey: Name(names.0))
-            if let device = self.deviceToken { try container.encode(device, forKey: Name("deviceToken")) }
-            try container.encode(self.expiresIn, forKey: Name(names.1))
-            if self.includesRefreshToken { try container.encode(self.refreshToken, forKey: Name(names.2)) }
-            try container.encode(self.tokenType, forKey: Name(names.3))
         }
     }
 }

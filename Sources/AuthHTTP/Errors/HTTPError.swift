@@ -1,4 +1,5 @@
 import NIOHTTP1
+import WireJSON
 
 /// An error that already knows its response: status, standard error code and description, and
 /// any headers it needs. Bodies follow RFC 6749 §5.2: `{"error", "error_description"}`.
@@ -38,12 +39,14 @@ public struct HTTPError: Error, Sendable {
     }
 }
 
-struct ErrorBody: Encodable {
+struct ErrorBody: JSONResponseBody {
     var error: String
     var errorDescription: String
 
-    enum CodingKeys: String, CodingKey {
-        case error
-        case errorDescription = "error_description"
+    var json: [UInt8] {
+        var writer = JSONObjectWriter(capacity: 48 + self.error.utf8.count + self.errorDescription.utf8.count)
+        writer.add("error", self.error)
+        writer.add("error_description", self.errorDescription)
+        return writer.finish()
     }
 }

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import WireJSON
+import ASCIIDigits
 
 /// Encodes a whole response, status line, headers and body, into one buffer, written with one
 /// `writev` entry.

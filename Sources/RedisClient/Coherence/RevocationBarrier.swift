@@ -3,7 +3,7 @@ import Logging
 import MetricHandles
 import NIOConcurrencyHelpers
 import NIOCore
-import WireJSON
+import ASCIIDigits
 
 /// This client's side of the revocation barrier (``CoherenceConfiguration``): one connection
 /// subscribed to this instance's acknowledgement channel, and the barriers waiting on it.
