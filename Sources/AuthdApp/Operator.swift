@@ -6,7 +6,7 @@ import NIOPosix
 import RedisClient
 import RedisStore
 
-/// What the operator commands (`authd sessions ...`, `authd revoke ...`) do, against the same
+/// What the operator commands (`authd sessions ...`) do, against the same
 /// Redis as the service. They need no token secrets.
 public struct Operator: Sendable {
     private let redis: RedisClient
@@ -52,8 +52,29 @@ public struct Operator: Sendable {
         }
     }
 
-    public func shutdown() async {
-        await self.redis.shutdown()
+    /// Runs `body` with an operator connected to the deployment's Redis, and closes the
+    /// connections before returning or throwing: a process that exits first could cut a
+    /// revocation's barrier short.
+    public static func with<T>(
+        environment: [String: String], logger: Logger = Operator.quietLogger,
+        _ body: (Operator) async throws -> T
+    ) async throws -> T {
+        let tool = try Operator(environment: environment, logger: logger)
+        do {
+            let result = try await body(tool)
+            await tool.redis.shutdown()
+            return result
+        } catch {
+            await tool.redis.shutdown()
+            throw error
+        }
+    }
+
+    /// Errors only: the commands print their own results.
+    public static var quietLogger: Logger {
+        var logger = Logger(label: "authd")
+        logger.logLevel = .error
+        return logger
     }
 
     /// Waits for the first connection and for the barrier's acknowledgement channel (a command

@@ -13,7 +13,7 @@ struct Authd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
         abstract: "A token service: login, refresh with rotation, logout; state in Redis.",
-        subcommands: [Serve.self, GenSecret.self, Sessions.self, Revoke.self, Keys.self],
+        subcommands: [Serve.self, GenSecret.self, Sessions.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -92,9 +92,10 @@ struct Sessions: AsyncParsableCommand {
         @Option(name: .customLong("env-file")) var envFile = ".env"
 
         func run() async throws {
-            let tool = try Operator(environment: try loadEnvironment(envFile: self.envFile), logger: quietLogger())
-            defer { Task { await tool.shutdown() } }
-            print(try await tool.listSessions(username: self.user), terminator: "")
+            let listing = try await Operator.with(environment: try loadEnvironment(envFile: self.envFile)) {
+                try await $0.listSessions(username: self.user)
+            }
+            print(listing, terminator: "")
         }
     }
 
@@ -107,33 +108,12 @@ struct Sessions: AsyncParsableCommand {
         @Option(name: .customLong("env-file")) var envFile = ".env"
 
         func run() async throws {
-            let tool = try Operator(environment: try loadEnvironment(envFile: self.envFile), logger: quietLogger())
-            defer { Task { await tool.shutdown() } }
-            let ended = try await tool.revoke(username: self.user, sessionID: self.session)
+            let ended = try await Operator.with(environment: try loadEnvironment(envFile: self.envFile)) {
+                try await $0.revoke(username: self.user, sessionID: self.session)
+            }
             print("ended \(ended) session(s) of \(self.user.lowercased())")
         }
     }
-}
-
-struct Revoke: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Revoke everything of a user: every session, so every refresh and access token."
-    )
-    @Option(help: "The user name.") var user: String
-    @Option(name: .customLong("env-file")) var envFile = ".env"
-
-    func run() async throws {
-        let tool = try Operator(environment: try loadEnvironment(envFile: self.envFile), logger: quietLogger())
-        defer { Task { await tool.shutdown() } }
-        let ended = try await tool.revoke(username: self.user, sessionID: nil)
-        print("revoked \(self.user.lowercased()): ended \(ended) session(s)")
-    }
-}
-
-func quietLogger() -> Logger {
-    var logger = Logger(label: "authd")
-    logger.logLevel = .error
-    return logger
 }
 
 struct Keys: ParsableCommand {
