@@ -21,6 +21,9 @@ import subprocess
 import sys
 import uuid
 
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "scripts"))
+import authd_http  # noqa: E402  (scripts/authd_http.py)
+
 authd_port, redis_port, authd_pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 USERS, SESSIONS, N = 300, 3, 900
 PASSWORD = "correct horse battery"
@@ -33,15 +36,9 @@ def redis(*args):
 
 
 def call(method, path, body=None, bearer=None, address="127.0.0.1"):
-    connection = http.client.HTTPConnection("127.0.0.1", authd_port, timeout=60, source_address=(address, 0))
-    headers = {"content-type": "application/json"} if body is not None else {}
-    if bearer:
-        headers["authorization"] = f"Bearer {bearer}"
-    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return response.status, json.loads(data) if data else None
+    reply = authd_http.call(
+        f"http://127.0.0.1:{authd_port}", method, path, body, bearer=bearer, timeout=60, source_address=address)
+    return reply.status, reply.json
 
 
 def authd_cpu_seconds():

@@ -6,7 +6,7 @@
 # is not counted. Batching differs under valgrind, which runs authd about 50 times slower.
 #   Benchmarks/instructions.sh [bare|trivial|verify|refresh ...]   default: bare trivial verify refresh
 #   BENCH_BIN=/tmp/authd-before Benchmarks/instructions.sh verify  # another build
-# Environment: BENCH_BIN, BENCH_DIR (../shared/bench), BENCH_PORT (8096), BENCH_REDIS_PORT (6396),
+# Environment: BENCH_BIN, BENCH_DIR (Benchmarks/bench), BENCH_PORT (8096), BENCH_REDIS_PORT (6396),
 #              BENCH_SECONDS (measured seconds per scenario, 8), BENCH_CONNECTIONS (8),
 #              BENCH_KEEP (copy each scenario's callgrind file into this directory, for
 #              `callgrind_annotate --inclusive=yes FILE | swift demangle --simplified`).
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 ensure_system_packages wrk valgrind gcc
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(bare trivial verify refresh)
-bench_dir=$(realpath "${BENCH_DIR:-../shared/bench}")
+bench_dir=$(realpath "${BENCH_DIR:-Benchmarks/bench}")
 port=${BENCH_PORT:-8096}
 redis_port=${BENCH_REDIS_PORT:-6396}
 seconds=${BENCH_SECONDS:-8}
@@ -91,7 +91,7 @@ measure() {
 ACCESS_TOKEN_SECRET=$("$bin" gen-secret)
 REFRESH_TOKEN_SECRET=$("$bin" gen-secret)
 export ACCESS_TOKEN_SECRET REFRESH_TOKEN_SECRET REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning
-serve=("$bin" serve --port "$port" --env-file "$dir/no.env")
+serve=("$bin" serve --port "$port" --env-file /dev/null)
 
 bare_per_request=""
 printf '%-8s %9s %14s %8s\n' scenario requests instr/req "× bare"

@@ -30,20 +30,21 @@ for scenario in "${scenarios[@]}"; do
         "$bare_bin" "$port" >/dev/null &
         driver=(verify --verify-path /healthz)
     else
-        ACCESS_TOKEN_SECRET=$("$bin" gen-secret) REFRESH_TOKEN_SECRET=$("$bin" gen-secret) \
-            REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning \
-            "$bin" serve --port "$port" --env-file "$dir/no.env" &
+        fresh_secrets "$bin"
+        REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning start_authd "$bin" "$port" "$dir/authd.log"
         driver=("$scenario")
         [ "$scenario" = trivial ] && driver=(verify --verify-path /healthz)
     fi
     pid=$!
+    [ "$scenario" = bare ] || pid=$authd_pid
     for _ in $(seq 1 100); do
         curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+        kill -0 "$pid" 2>/dev/null || { echo "the server of '$scenario' exited; see $dir" >&2; exit 1; }
         sleep 0.1
     done
     perf stat -e "$event" -p "$pid" -x, -o "$dir/stat" >/dev/null 2>&1 &
     stat_pid=$!
-    out=$("${BENCH_DIR:-../shared/bench}/bench.sh" "http://127.0.0.1:$port" "${driver[@]}" \
+    out=$("${BENCH_DIR:-Benchmarks/bench}/bench.sh" "http://127.0.0.1:$port" "${driver[@]}" \
         --redis-port "$redis_port" --pid "$pid" -d 5 -w 0 2>&1)
     kill -INT "$stat_pid"
     wait "$stat_pid" || true

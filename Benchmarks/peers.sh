@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# authd beside its peers, in one sitting: the verify and refresh scenarios (../shared/bench) against
+# authd beside its peers, in one sitting: the verify and refresh scenarios (Benchmarks/bench) against
 # authd (Benchmarks/service.sh) and against the same API written the popular ways
 # (Benchmarks/Peers): FastAPI + PyJWT + redis-py on uvicorn (2 workers, no access log), and
 # Express + node-redis on node. Each round runs all three; the summary gives the median server
@@ -16,7 +16,7 @@ if [ ! -x "$venv/bin/uvicorn" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q fastapi 'uvicorn[standard]' pyjwt redis argon2-cffi
 fi
-bench_dir=${BENCH_DIR:-../shared/bench}
+bench_dir=${BENCH_DIR:-Benchmarks/bench}
 port=${BENCH_PORT:-8092}
 redis_port=${BENCH_REDIS_PORT:-6392}
 out=$(mktemp -t authd-peers.XXXXXX.jsonl)

@@ -19,14 +19,14 @@ trap 'kill "${pid:-}" 2>/dev/null; REDIS_PORT=$redis_port REDIS_DIR=$dir redis/r
 REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh start >/dev/null
 ACCESS_TOKEN_SECRET=$("$bin" gen-secret) REFRESH_TOKEN_SECRET=$("$bin" gen-secret) \
     REDIS_URL="redis://127.0.0.1:$redis_port/0" LOG_LEVEL=warning \
-    "$bin" serve --port "$port" --env-file "$dir/no.env" &
+    "$bin" serve --port "$port" --env-file /dev/null &
 pid=$!
 sleep 1
 # Sample 6 s in the middle of a 14 s run, after the driver's preparation and warm-up.
 (sleep 6 && perf record -F 2000 -e cpu-clock -g -p "$pid" -o "$data" -- sleep 6 >/dev/null 2>&1) &
 extra=()
 [ "$scenario" = trivial ] && scenario=verify extra=(--verify-path /healthz)
-"${BENCH_DIR:-../shared/bench}/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" -d 14 -w 2 "${extra[@]}"
+"${BENCH_DIR:-Benchmarks/bench}/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" -d 14 -w 2 "${extra[@]}"
 wait %2 || true
 perf report -i "$data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
 perf report -i "$data" --children --sort sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |

@@ -26,22 +26,19 @@ import time
 import urllib.parse
 import uuid
 
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "scripts"))
+import authd_http  # noqa: E402  (scripts/authd_http.py)
+
 PASSWORD = "correct horse battery staple"
 
 
 class Client:
     def __init__(self, base):
-        url = urllib.parse.urlsplit(base)
-        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        self.conn = authd_http.connect(base, timeout=10)
 
     def call(self, method, path, body=None, token=None):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        response = self.conn.getresponse()
-        raw = response.read()
-        return response.status, raw, response.getheader("X-Upstream")
+        reply = authd_http.call(self.conn, method, path, body, bearer=token)
+        return reply.status, reply.raw, reply.headers.get("X-Upstream")
 
 
 def percentile(values, p):

@@ -43,25 +43,19 @@ if [ -n "${BENCH_CLUSTER:-}" ]; then
 else
     REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh start >/dev/null
 fi
-# One deployment; fresh secrets for this run only, never written to disk.
-export ACCESS_TOKEN_SECRET REFRESH_TOKEN_SECRET
-ACCESS_TOKEN_SECRET=$("$bin" gen-secret)
-REFRESH_TOKEN_SECRET=$("$bin" gen-secret)
+fresh_secrets "$bin"
 export AUTHD_ISSUER="http://127.0.0.1:$port" AUTHD_TRUSTED_PROXIES=127.0.0.1 LOG_LEVEL=warning
 export AUTHD_LOGIN_THROTTLE=false AUTHD_VERIFY_CACHE=${REVOCATION_CACHE:-on}
 upstreams=""
 for i in 1 2; do
-    "$bin" serve --port $((port + i)) --env-file "$dir/none.env" 2>"$dir/authd-$i.log" &
-    pids+=($!)
+    start_authd "$bin" $((port + i)) "$dir/authd-$i.log"
+    pids+=("$authd_pid")
     upstreams="$upstreams        server 127.0.0.1:$((port + i));\n"
 done
 sed -e "s|@UPSTREAMS@|$upstreams|" -e "s|@PORT@|$port|" -e "s|@DIR@|$dir|g" deploy/nginx-local.conf.in >"$dir/nginx.conf"
 nginx -c "$dir/nginx.conf" -p "$dir"
 for i in 1 2; do
-    for _ in $(seq 1 100); do
-        curl -fs "http://127.0.0.1:$((port + i))/readyz" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    await_authd $((port + i)) "$dir/authd-$i.log" "${pids[$((i - 1))]}"
 done
 echo "authd ($bin) ×2 on :$((port + 1)) and :$((port + 2)), nginx on :$port, AUTHD_VERIFY_CACHE=$AUTHD_VERIFY_CACHE"
 status=0

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs the shared load scenarios (../shared/bench: verify, refresh, login) against a release build
+# Runs the shared load scenarios (Benchmarks/bench, copied from ../shared/bench: verify, refresh, login) against a release build
 # of authd with its own throwaway Redis, and prints the driver's figures. The `capacity` scenario
 # instead takes the measurements of docs/CAPACITY.md (Benchmarks/capacity.py; run it with
 # AUTHD_LOGIN_THROTTLE=false, as the document's figures were). Two more scenarios give
 # the floor in the same run: `trivial` (GET /healthz on authd: same stack, no auth work) and
 # `bare` (a static 200 from a bare NIOHTTP1 server, Benchmarks/BareNIOServer).
 #   Benchmarks/service.sh [scenario ...]        default: bare trivial verify refresh login
-# Environment: BENCH_DIR (default ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
+# Environment: BENCH_DIR (default Benchmarks/bench, a copy of ../shared/bench), BENCH_PORT (8090), BENCH_REDIS_PORT (6390),
 #              BENCH_JSON (append results to this JSON-lines file), BENCH_REPLICA=1 (also start a
 #              replica on BENCH_REDIS_PORT+1, e.g. to measure AUTHD_REDIS_WAIT_REPLICAS=1),
 #              BENCH_ALG (sign access tokens with a key of ES256, RS256 or EdDSA instead of HS256),
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . Benchmarks/lib.sh
 ensure_system_packages wrk
-bench_dir=${BENCH_DIR:-../shared/bench}
+bench_dir=${BENCH_DIR:-Benchmarks/bench}
 port=${BENCH_PORT:-8090}
 redis_port=${BENCH_REDIS_PORT:-6390}
 scenarios=("$@")
@@ -94,15 +94,11 @@ if [ -n "${BENCH_ALG:-}" ]; then
     "$bin" keys generate --alg "$BENCH_ALG" --dir "$dir/keys" >/dev/null
     keys_env=(AUTHD_KEYS_DIR="$dir/keys")
 fi
-# Fresh secrets for this run only; nothing is written to disk.
-env ACCESS_TOKEN_SECRET="$("$bin" gen-secret)" REFRESH_TOKEN_SECRET="$("$bin" gen-secret)" \
-    REDIS_URL="$redis_url" LOG_LEVEL=warning "${keys_env[@]}" "${tls_env[@]}" "${cluster_env[@]}" \
-    "$bin" serve --port "$port" --env-file "$dir/no.env" &
+fresh_secrets "$bin"
+env REDIS_URL="$redis_url" LOG_LEVEL=warning "${keys_env[@]}" "${tls_env[@]}" "${cluster_env[@]}" \
+    "$bin" serve --port "$port" --env-file /dev/null 2>"$dir/authd.log" &
 authd_pid=$!
-for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+await_authd "$port" "$dir/authd.log" "$authd_pid"
 echo "${BENCH_LABEL:-authd} ($bin) on :$port, redis at $redis_url; idle RSS $(awk '/VmRSS/ { print $2 " kB" }' /proc/$authd_pid/status)"
 for scenario in "${scenarios[@]}"; do
     case "$scenario" in

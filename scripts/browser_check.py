@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import authd_http
 from checks import check, finish
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -48,18 +49,11 @@ class Device:
         self.access = self.refresh = self.session = None
 
     def request(self, method, path, body=None, bearer=None):
-        url = urlsplit(args.authd)
-        connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=WAIT, source_address=(self.address, 0))
-        headers = {"user-agent": self.user_agent}
-        if body is not None:
-            headers["content-type"] = "application/json"
-        if bearer:
-            headers["authorization"] = f"Bearer {bearer}"
-        connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return response.status, json.loads(data) if data else None
+        url = f"http://127.0.0.1:{urlsplit(args.authd).port}"
+        reply = authd_http.call(
+            url, method, path, body, bearer=bearer, headers={"user-agent": self.user_agent}, timeout=WAIT,
+            source_address=self.address)
+        return reply.status, reply.json
 
     def log_in(self, username, password=PASSWORD):
         status, body = self.request("POST", "/login", {"username": username, "password": password})

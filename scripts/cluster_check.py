@@ -2,7 +2,7 @@
 
     python3 scripts/cluster_check.py NGINX_URL INSTANCE_URL...
 """
-import http.client
+import authd_http
 import json
 import sys
 import urllib.parse
@@ -10,16 +10,8 @@ import uuid
 
 
 def call(base, method, path, body=None, token=None):
-    url = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = conn.getresponse()
-    raw = response.read()
-    conn.close()
-    return response.status, (json.loads(raw) if raw else None), response.getheader("X-Upstream")
+    reply = authd_http.call(base, method, path, body, bearer=token, timeout=10)
+    return reply.status, reply.json, reply.headers.get("X-Upstream")
 
 
 failures = []

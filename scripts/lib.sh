@@ -34,3 +34,41 @@ ensure_python_tools() {
         cp scripts/python-requirements.txt "$stamp"
     fi
 }
+
+# Exports fresh token secrets made by BIN (an authd binary), for the instances a script starts:
+# one deployment, for this run only, never written to disk.
+fresh_secrets() {
+    ACCESS_TOKEN_SECRET=$("$1" gen-secret)
+    REFRESH_TOKEN_SECRET=$("$1" gen-secret)
+    export ACCESS_TOKEN_SECRET REFRESH_TOKEN_SECRET
+}
+
+# start_authd BIN PORT LOG [SERVE ARGUMENTS...]: starts `BIN serve` on PORT in the background, with
+# the caller's environment and no .env file, its output appended to LOG. Sets `authd_pid`. Wait for
+# it with await_authd.
+start_authd() {
+    local bin=$1 port=$2 log=$3
+    shift 3
+    "$bin" serve --port "$port" --env-file /dev/null "$@" >>"$log" 2>&1 &
+    authd_pid=$!
+}
+
+# await_authd PORT LOG PID [SECONDS]: waits until the instance on PORT answers /readyz; fails loudly,
+# with the end of its log, when it exits first or is not ready within SECONDS (60: a cold start
+# on a loaded machine takes a few).
+await_authd() {
+    local port=$1 log=$2 pid=$3 seconds=${4:-60}
+    local deadline=$((SECONDS + seconds))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "authd on port $port exited before it was ready; the end of $log:" >&2
+            tail -20 "$log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "authd on port $port was not ready within ${seconds}s; the end of $log:" >&2
+    tail -20 "$log" >&2
+    return 1
+}

@@ -13,6 +13,8 @@ the other client is not answered.
 """
 
 import argparse
+
+import authd_http
 import http.client
 import json
 import socket
@@ -31,15 +33,8 @@ def rss_mib(pid):
 
 
 def request(host, port, method, path, body=None, bearer=None):
-    connection = http.client.HTTPConnection(host, port, timeout=30)
-    headers = {"content-type": "application/json"}
-    if bearer:
-        headers["authorization"] = "Bearer " + bearer
-    connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return response.status, data
+    reply = authd_http.call(f"http://{host}:{port}", method, path, body, bearer=bearer)
+    return reply.status, reply.raw
 
 
 class Watch(threading.Thread):

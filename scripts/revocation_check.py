@@ -24,6 +24,7 @@ stale accept.
 """
 
 import argparse
+import authd_http
 import http.client
 import json
 import os
@@ -51,24 +52,8 @@ class Instance:
 
 def call(connection, method, path, body=None, bearer=None, form=None):
     """One request on `connection`; returns (status, parsed JSON or None)."""
-    headers = {}
-    data = None
-    if bearer:
-        headers["authorization"] = "Bearer " + bearer
-    if form is not None:
-        data = urllib.parse.urlencode(form)
-        headers["content-type"] = "application/x-www-form-urlencoded"
-    elif body is not None:
-        data = json.dumps(body)
-        headers["content-type"] = "application/json"
-    connection.request(method, path, body=data, headers=headers)
-    response = connection.getresponse()
-    raw = response.read()
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = None
-    return response.status, parsed
+    reply = authd_http.call(connection, method, path, body, bearer=bearer, form=form)
+    return reply.status, reply.json
 
 
 def once(instance, method, path, **kwargs):

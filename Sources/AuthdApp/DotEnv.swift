@@ -17,10 +17,19 @@ public enum DotEnv {
         return values
     }
 
-    /// The file's values, or none when it does not exist.
+    /// The file's values, or none when it does not exist. Read as a stream, so that a device or a
+    /// pipe works too (`--env-file /dev/null`, `--env-file <(...)`).
     public static func load(path: String) throws -> [String: String] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        return self.parse(try String(contentsOfFile: path, encoding: .utf8))
+        guard let file = FileHandle(forReadingAtPath: path) else {
+            throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        defer { try? file.close() }
+        let data = try file.readToEnd() ?? Data()
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CocoaError(.fileReadInapplicableStringEncoding, userInfo: [NSFilePathErrorKey: path])
+        }
+        return self.parse(text)
     }
 
     private static func value(_ raw: String) -> String {
