@@ -1,5 +1,5 @@
-import Synchronization
 import ASCIIDigits
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

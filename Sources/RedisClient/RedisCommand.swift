@@ -1,5 +1,5 @@
-import NIOCore
 import ASCIIDigits
+import NIOCore
 
 /// One Redis command and its arguments, encoded as RESP as they are appended.
 ///

@@ -1,8 +1,8 @@
+import ASCIIDigits
 import AuthCore
 import Crypto
 import NIOCore
 import RedisClient
-import ASCIIDigits
 
 /// Every Redis key authd uses, in one place. docs/OPERATIONS.md documents them for `redis-cli` users.
 ///

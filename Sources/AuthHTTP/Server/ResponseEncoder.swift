@@ -1,6 +1,6 @@
+import ASCIIDigits
 import NIOCore
 import NIOHTTP1
-import ASCIIDigits
 
 /// Encodes a whole response, status line, headers and body, into one buffer, written with one
 /// `writev` entry.

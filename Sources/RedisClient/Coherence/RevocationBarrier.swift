@@ -1,9 +1,9 @@
+import ASCIIDigits
 import CoreMetrics
 import Logging
 import MetricHandles
 import NIOConcurrencyHelpers
 import NIOCore
-import ASCIIDigits
 
 /// This client's side of the revocation barrier (``CoherenceConfiguration``): one connection
 /// subscribed to this instance's acknowledgement channel, and the barriers waiting on it.
