@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 
 /// A response to write: status, headers and an optional body.
-public struct HTTPResponse: Sendable {
+public struct HTTPResponse: Sendable, Equatable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: ByteBuffer?

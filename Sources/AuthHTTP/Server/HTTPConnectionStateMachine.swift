@@ -2,9 +2,10 @@ import NIOCore
 import NIOHTTP1
 
 /// The state of one HTTP/1.1 connection, apart from its side effects: every event goes in, and
-/// what the handler must do comes out as an action (valkey-swift's channel handler and its state
-/// machine are the model). ``HTTPRequestHandler`` carries the actions out; the tests drive this on
-/// an `NIOAsyncTestingChannel`.
+/// what the handler must do comes out as an ``Action``, the one result type of every event
+/// (valkey-swift's channel handler and its state machine are the model). ``HTTPRequestHandler``
+/// carries the actions out. `HTTPConnectionStateMachineTests` drive the machine alone, event in,
+/// action out; `HTTPConnectionTests` check the wiring on a channel.
 ///
 /// One request is handled at a time. Parts of pipelined requests that arrive meanwhile wait here in
 /// order, and while any wait, the connection reads no more (read back-pressure). A connection that
@@ -40,7 +41,8 @@ struct HTTPConnectionStateMachine {
         case expectation
     }
 
-    enum Action {
+    /// What the handler does next; every event answers with one.
+    enum Action: Equatable {
         case none
         /// Hand the request to the router (and stop the read deadline).
         case dispatch(HTTPRequestHead, ByteBuffer?)
@@ -50,6 +52,14 @@ struct HTTPConnectionStateMachine {
         case refuse(Refusal)
         /// Close the connection now.
         case close
+        /// Start the read deadline: a request is still incomplete.
+        case startDeadline
+        /// Pass a `read()` on to the channel, starting the read deadline first if `startDeadline`.
+        case read(startDeadline: Bool)
+        /// Write the response to the request `head`, then go on as `after` says.
+        case write(HTTPResponse, requestID: String, head: HTTPRequestHead, after: AfterResponse)
+        /// Hand on the requests that queued.
+        case processQueued
     }
 
     /// What to do once a response is ready.
@@ -164,13 +174,13 @@ struct HTTPConnectionStateMachine {
         return .refuse(refusal)
     }
 
-    /// A read ended. Returns whether to start the read deadline: a request still incomplete gets
-    /// one, counted from the read that brought its first bytes. Most requests arrive whole in one
-    /// read and need no timer.
-    mutating func readCompleted() -> Bool {
+    /// A read ended. A request still incomplete gets a read deadline (``Action/startDeadline``),
+    /// counted from the read that brought its first bytes. Most requests arrive whole in one read
+    /// and need no timer.
+    mutating func readCompleted() -> Action {
         let headStarted = !self.partsThisRead
         self.partsThisRead = false
-        return self.armDeadline(headStarted: headStarted)
+        return self.armDeadline(headStarted: headStarted) ? .startDeadline : .none
     }
 
     private mutating func armDeadline(headStarted: Bool) -> Bool {
@@ -194,29 +204,30 @@ struct HTTPConnectionStateMachine {
         }
     }
 
-    /// The channel asks to read. Returns whether to pass the read on: not while requests wait.
-    mutating func readRequested() -> Bool {
+    /// The channel asks to read: passed on, but not while requests wait.
+    mutating func readRequested() -> Action {
         guard self.queued.isEmpty && self.writable && !self.closeAfterResponse else {
             self.readHeld = true
-            return false
+            return .none
         }
-        return true
+        return .read(startDeadline: false)
     }
 
     // MARK: Responding
 
-    /// The response owed is ready. Returns the request it answers and what to do after writing it.
-    mutating func responseReady() -> (head: HTTPRequestHead, after: AfterResponse)? {
-        guard case .responding(let head) = self.phase else { return nil }
+    /// The response owed is ready: it is written, with what to do after it.
+    mutating func responseReady(_ response: HTTPResponse, requestID: String) -> Action {
+        guard case .responding(let head) = self.phase else { return .none }
         // A client that half-closed gets `connection: close` on the answer to its last request.
         let last = self.quiescing || self.closeAfterResponse || (self.clientDone && !self.queuedHoldsARequest)
         guard head.isKeepAlive && !last else {
             self.phase = .closing
             self.queued.removeAll()
-            return (head, .close)
+            return .write(response, requestID: requestID, head: head, after: .close)
         }
         self.phase = .idle
-        return (head, self.queued.isEmpty ? .keepAlive : .keepAliveAndProcessQueued)
+        let after: AfterResponse = self.queued.isEmpty ? .keepAlive : .keepAliveAndProcessQueued
+        return .write(response, requestID: requestID, head: head, after: after)
     }
 
     private var queuedHoldsARequest: Bool {
@@ -241,33 +252,33 @@ struct HTTPConnectionStateMachine {
         return .none
     }
 
-    /// The response is written and requests are queued: whether to hand them on now. Not while
+    /// The response is written and requests are queued: they are handed on now, but not while
     /// the channel is not writable; ``writabilityChanged(_:)`` says when.
-    mutating func mayProcessQueued() -> Bool {
+    mutating func responseWritten() -> Action {
         guard self.writable else {
             self.queuedWaitForWritability = true
-            return false
+            return .none
         }
-        return true
+        return .processQueued
     }
 
-    /// The channel's writability changed. Returns whether to hand on the queued requests, and
-    /// whether to pass on a `read()` held back.
-    mutating func writabilityChanged(_ writable: Bool) -> (processQueued: Bool, read: Bool) {
+    /// The channel's writability changed: the queued requests that waited for it are handed on,
+    /// or else a `read()` held back is passed on.
+    mutating func writabilityChanged(_ writable: Bool) -> Action {
         self.writable = writable
-        guard writable else { return (false, false) }
+        guard writable else { return .none }
         if self.queuedWaitForWritability {
             self.queuedWaitForWritability = false
-            return (true, false)
+            return .processQueued
         }
-        guard self.readHeld && self.queued.isEmpty && !self.closeAfterResponse else { return (false, false) }
+        guard self.readHeld && self.queued.isEmpty && !self.closeAfterResponse else { return .none }
         self.readHeld = false
-        return (false, true)
+        return .read(startDeadline: false)
     }
 
-    /// What to do once the queue has been handed on as far as it goes.
-    mutating func queueProcessed() -> (armDeadline: Bool, read: Bool, close: Bool) {
-        guard self.queued.isEmpty else { return (false, false, false) }
+    /// The queue has been handed on as far as it goes: what next.
+    mutating func queueProcessed() -> Action {
+        guard self.queued.isEmpty else { return .none }
         // A queued request still incomplete gets its deadline, as one read whole would.
         let arm = self.armDeadline(headStarted: false)
         // A client that half-closed sends nothing more: an incomplete request never completes.
@@ -275,14 +286,16 @@ struct HTTPConnectionStateMachine {
         case .idle, .receiving:
             if self.clientDone {
                 self.phase = .closing
-                return (false, false, true)
+                self.deadlineArmed = false
+                return .close
             }
         case .responding, .closing:
             break
         }
         let read = self.readHeld
         self.readHeld = false
-        return (arm, read, false)
+        if read { return .read(startDeadline: arm) }
+        return arm ? .startDeadline : .none
     }
 
     // MARK: Events

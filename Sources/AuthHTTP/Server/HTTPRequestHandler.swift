@@ -76,18 +76,16 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// `requestReadTimeout`. (The idle timeout alone restarts with every byte, so a client
     /// dribbling a head a byte at a time would hold the connection for ever.)
     func channelReadComplete(context: ChannelHandlerContext) {
-        if self.machine.readCompleted() { self.startReadDeadline(context: context) }
+        self.run(self.machine.readCompleted(), context: context)
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.machine.readRequested() { context.read() }
+        self.run(self.machine.readRequested(), context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        let next = self.machine.writabilityChanged(context.channel.isWritable)
-        if next.processQueued { self.processQueued(context: context) }
-        if next.read { context.read() }
+        self.run(self.machine.writabilityChanged(context.channel.isWritable), context: context)
         context.fireChannelWritabilityChanged()
     }
 
@@ -132,6 +130,25 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             var interim = context.channel.allocator.buffer(capacity: 25)
             interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
             context.writeAndFlush(Self.wrapOutboundOut(interim), promise: nil)
+        case .startDeadline:
+            self.startReadDeadline(context: context)
+        case .read(let startDeadline):
+            if startDeadline { self.startReadDeadline(context: context) }
+            context.read()
+        case .write(let response, let requestID, let head, let after):
+            self.write(
+                response, keepAlive: after != .close, requestID: requestID, isHeadRequest: head.method == .HEAD,
+                context: context)
+            if after == .keepAliveAndProcessQueued, case .processQueued = self.machine.responseWritten() {
+                // On the loop's next turn, not from inside this response's task.
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.execute {
+                    let (handler, context) = bound.value
+                    handler.processQueued(context: context)
+                }
+            }
+        case .processQueued:
+            self.processQueued(context: context)
         }
     }
 
@@ -195,18 +212,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private func finish(_ response: HTTPResponse, requestID: String, context: ChannelHandlerContext) {
         self.task = nil
         self.activity.busy = false
-        guard let (head, after) = self.machine.responseReady() else { return }
-        self.write(
-            response, keepAlive: after != .close, requestID: requestID, isHeadRequest: head.method == .HEAD,
-            context: context)
-        if after == .keepAliveAndProcessQueued, self.machine.mayProcessQueued() {
-            // On the loop's next turn, not from inside this response's task.
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            context.eventLoop.execute {
-                let (handler, context) = bound.value
-                handler.processQueued(context: context)
-            }
-        }
+        self.run(self.machine.responseReady(response, requestID: requestID), context: context)
     }
 
     /// Hands queued parts on until a request is in flight again, then reads again once none wait.
@@ -216,13 +222,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             if case .none = action { break }
             self.run(action, context: context)
         }
-        let next = self.machine.queueProcessed()
-        if next.close {
-            self.close(context: context)
-            return
-        }
-        if next.armDeadline { self.startReadDeadline(context: context) }
-        if next.read { context.read() }
+        self.run(self.machine.queueProcessed(), context: context)
     }
 
     private func write(
