@@ -161,7 +161,12 @@ let package = Package(
         .testTarget(name: "WireJSONTests", dependencies: ["WireJSON", "ASCIIDigits"]),
         .testTarget(
             name: "JOSETests", dependencies: ["JOSE", "WireJSON", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"]),
+        .testTarget(
+            name: "AuthCoreTests",
+            dependencies: [
+                "AuthCore", "JOSE", "Passwords", "RedisClient", "RedisStore", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "PasswordsTests", dependencies: ["Passwords", "AuthCore"]),
         .testTarget(
             name: "AuthHTTPTests",

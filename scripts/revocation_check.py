@@ -230,7 +230,7 @@ class Client(threading.Thread):
                 arguments = ["sessions", "revoke", self.user, me["sessionId"]]
                 self.sessions.pop()
             else:
-                arguments = ["revoke", "--user", self.user]
+                arguments = ["sessions", "revoke", self.user]
                 self.sessions.clear()
             done = subprocess.run(
                 [self.options.authd, *arguments, "--env-file", self.options.env_file], capture_output=True, text=True,

@@ -10,6 +10,19 @@ public struct SessionRotation: Sendable, Equatable {
     /// How long after a rotation the previous token may still be presented without counting as
     /// reuse (two refreshes at once from the same client).
     public var graceSeconds: Int
+
+    public init(
+        username: String, sessionID: String, presentedTokenID: String, nextTokenID: String, now: Int,
+        refreshExpiresAt: Int, graceSeconds: Int
+    ) {
+        self.username = username
+        self.sessionID = sessionID
+        self.presentedTokenID = presentedTokenID
+        self.nextTokenID = nextTokenID
+        self.now = now
+        self.refreshExpiresAt = refreshExpiresAt
+        self.graceSeconds = graceSeconds
+    }
 }
 
 public enum RotationResult: Sendable, Equatable {
