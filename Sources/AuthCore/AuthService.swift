@@ -99,6 +99,9 @@ public final class AuthService: Sendable {
         )
         guard try await self.store.createSession(session, now: now, maxSessions: self.settings.maxSessionsPerUser)
         else {
+            // The password checked is no longer the user's: it changed (or the user was removed)
+            // between the check and the session. RaceTests count this line to prove the race ran.
+            self.logger.info("login refused: the password changed after it was checked", metadata: ["user": "\(name)"])
             AuthMetrics.loginFailed()
             throw AuthError.invalidCredentials
         }

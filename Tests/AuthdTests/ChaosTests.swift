@@ -31,7 +31,9 @@ struct ChaosTests {
             let seen = NIOLockedValueBox<[Int: Int]>([:])
             let revokedAccepted = NIOLockedValueBox(0)
             let clock = ContinuousClock()
-            let stop = clock.now + .seconds(4)
+            // The load runs until the test has seen what it stages: traffic served, the outage,
+            // the recovery, and traffic served again.
+            let stop = NIOLockedValueBox(false)
             let revokedTokens = revoked
             let load = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -39,7 +41,7 @@ struct ChaosTests {
                         group.addTask {
                             var refresh: String?
                             var access: String?
-                            while clock.now < stop {
+                            while !stop.withLockedValue({ $0 }) {
                                 var statuses: [Int] = []
                                 if let current = refresh {
                                     let response = try await app.client.json("POST", "/token", ["token": current])
@@ -73,17 +75,29 @@ struct ChaosTests {
                 }
             }
 
-            try await Task.sleep(for: .milliseconds(1000))
-            server.kill()
-            try await Task.sleep(for: .milliseconds(700))
-            try await server.start()
-            let restarted = clock.now
-            var ready = try await app.client.get("/readyz")
-            while ready.status != 200, clock.now - restarted < .seconds(10) {
-                try await Task.sleep(for: .milliseconds(20))
-                ready = try await app.client.get("/readyz")
+            // The load stops however the staging ends, so that no worker outlives the test.
+            let recovery = try await withTeardown({
+                stop.withLockedValue { $0 = true }
+                _ = try? await load.value
+            }) {
+                func served() -> Int { seen.withLockedValue { $0[200, default: 0] } }
+                try await waitUntil(within: .seconds(30), "no traffic served before the kill") { served() >= 40 }
+                server.kill()
+                try await waitUntil(within: .seconds(30), "the outage was never answered 503") {
+                    seen.withLockedValue { $0[503, default: 0] } > 0
+                }
+                try await server.start()
+                let restarted = clock.now
+                try await waitUntil(within: .seconds(10), "not ready 10 s after Redis came back") {
+                    try await app.client.get("/readyz").status == 200
+                }
+                let recovery = clock.now - restarted
+                let before = served()
+                try await waitUntil(within: .seconds(30), "no traffic served after the recovery") {
+                    served() >= before + 40
+                }
+                return recovery
             }
-            let recovery = clock.now - restarted
             try await load.value
 
             let statuses = seen.withLockedValue { $0 }

@@ -13,11 +13,10 @@ struct DurabilityTests {
             $0.durability.timeoutMilliseconds = 1000
         }
         try await withTeardown({ await app.stop() }) {
-            // Wait for the replica's first sync.
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
-            while !(try await primary.cli(["INFO", "replication"]).contains("state=online")), clock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
+            // The replica's first sync; a replica that never comes online fails the test here, not
+            // as a puzzling 503 further on.
+            try await waitUntil(within: .seconds(30), "the replica never came online") {
+                try await primary.cli(["INFO", "replication"]).contains("state=online")
             }
 
             let first = try await app.signUpAndLogIn("durable")

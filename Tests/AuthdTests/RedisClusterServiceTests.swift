@@ -1,5 +1,6 @@
 import AuthdApp
 import Foundation
+import NIOConcurrencyHelpers
 import RedisClient
 import RedisStore
 import Synchronization
@@ -281,13 +282,19 @@ struct RedisClusterServiceTests {
             let victim = try await cluster.primary(for: keys.user(users[0]))
             let clock = ContinuousClock()
             let start = clock.now
+            // Logouts, one every 100 ms: the pace is the load's shape, so that logouts go on through
+            // the failover. The primary dies once 8 of them have been answered.
+            let answered = NIOLockedValueBox(0)
             async let logouts = inParallel(sessions.count) { index in
                 try await Task.sleep(for: .milliseconds(100 * index))
                 let response = try await [pair.a, pair.b][index % 2].client.json(
                     "DELETE", "/logout", ["token": sessions[index].refresh])
+                answered.withLockedValue { $0 += 1 }
                 return (status: response.status, at: clock.now - start)
             }
-            try await Task.sleep(for: .seconds(1))
+            try await waitUntil(within: .seconds(30), "no logout answered before the kill") {
+                answered.withLockedValue { $0 } >= 8
+            }
             victim.kill()
             // Its replica is promoted once the others agree it failed (node timeout 5 s).
             try await waitUntil(within: .seconds(60), every: .milliseconds(100)) {

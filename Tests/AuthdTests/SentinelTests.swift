@@ -215,22 +215,28 @@ struct SentinelTests {
         let clock = ContinuousClock()
         let start = clock.now
         // Logouts, one every 70 ms over both instances (about 8.4 s in all), each on the other
-        // instance than the one that opened it; the primary dies 2 s in.
+        // instance than the one that opened it: the pace is the load's shape, so that logouts go on
+        // through the failover. The primary dies once 25 of them have been acknowledged.
+        let acknowledgedBeforeKill = NIOLockedValueBox(0)
         async let logouts = inParallel(sessions.count) { index in
             try await Task.sleep(for: .milliseconds(70 * index))
             let response = try await instances[(index + 1) % 2].client.json(
                 "DELETE", "/logout", ["token": sessions[index].1])
+            if response.status == 204 { acknowledgedBeforeKill.withLockedValue { $0 += 1 } }
             let at = clock.now - start
             // At once, on the instance that opened (and cached) the session: the barrier's promise.
             let after = try await instances[index % 2].client.get("/me", bearer: sessions[index].0).status
             return (status: response.status, at: at, after: after)
         }
-        // Verifies of the live session every 50 ms, alternating instances, for as long.
+        // Verifies of the live session every 50 ms, alternating instances, for as long (the load's
+        // shape too).
         async let verifies = inParallel(170) { index in
             try await Task.sleep(for: .milliseconds(50 * index))
             return try await instances[index % 2].client.get("/me", bearer: watcher).status
         }
-        try await Task.sleep(for: .seconds(2))
+        try await waitUntil(within: .seconds(30), "no logout acknowledged before the kill") {
+            acknowledgedBeforeKill.withLockedValue { $0 } >= 25
+        }
         let oldPort = deployment.primary.port
         deployment.primary.kill()
         let killed = clock.now - start
@@ -251,7 +257,8 @@ struct SentinelTests {
         let demoted = clock.now - start
         let logoutResults = try await logouts
         let verifyStatuses = try await verifies
-        // And a little longer, now that it is a replica like any other.
+        // And for another second of watching (an observation window, not a wait for an event), now
+        // that it is a replica like any other.
         for _ in 0..<10 {
             if try await deployment.primary.cli(["CLIENT", "LIST"]).contains("name=authd") { authdSeen = true }
             try await Task.sleep(for: .milliseconds(100))

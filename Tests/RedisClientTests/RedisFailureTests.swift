@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import RedisClient
 import TestSupport
@@ -49,47 +50,67 @@ struct RedisFailureTests {
         try await TestRedis.waitUntilConnected(redis)
 
         let clock = ContinuousClock()
-        let stop = clock.now + .seconds(3)
-        // Four workers send commands in a loop while the server is killed and restarted.
-        async let load = withThrowingTaskGroup(of: (ok: Int, failed: Int, slowest: Duration).self) { group in
-            for worker in 0..<4 {
-                group.addTask {
-                    var ok = 0
-                    var failed = 0
-                    var slowest = Duration.zero
-                    var index = 0
-                    while clock.now < stop {
-                        index += 1
-                        let started = clock.now
-                        do {
-                            try await redis.set("w\(worker):\(index)", to: "v", expiration: .seconds(30))
-                            ok += 1
-                        } catch {
-                            guard Self.isOutage(error) else { throw error }
-                            failed += 1
-                            try await Task.sleep(for: .milliseconds(5))
+        // Four workers send commands in a loop while the server is killed and restarted; they stop
+        // once the test has seen commands succeed, fail in the outage, and succeed again.
+        let stop = NIOLockedValueBox(false)
+        let progress = NIOLockedValueBox((ok: 0, failed: 0))
+        let load = Task {
+            try await withThrowingTaskGroup(of: (ok: Int, failed: Int, slowest: Duration).self) { group in
+                for worker in 0..<4 {
+                    group.addTask {
+                        var ok = 0
+                        var failed = 0
+                        var slowest = Duration.zero
+                        var index = 0
+                        while !stop.withLockedValue({ $0 }) {
+                            index += 1
+                            let started = clock.now
+                            do {
+                                try await redis.set("w\(worker):\(index)", to: "v", expiration: .seconds(30))
+                                ok += 1
+                                progress.withLockedValue { $0.ok += 1 }
+                            } catch {
+                                guard Self.isOutage(error) else { throw error }
+                                failed += 1
+                                progress.withLockedValue { $0.failed += 1 }
+                                try await Task.sleep(for: .milliseconds(5))
+                            }
+                            slowest = max(slowest, clock.now - started)
                         }
-                        slowest = max(slowest, clock.now - started)
+                        return (ok, failed, slowest)
                     }
-                    return (ok, failed, slowest)
                 }
+                var total = (ok: 0, failed: 0, slowest: Duration.zero)
+                for try await result in group {
+                    total.ok += result.ok
+                    total.failed += result.failed
+                    total.slowest = max(total.slowest, result.slowest)
+                }
+                return total
             }
-            var total = (ok: 0, failed: 0, slowest: Duration.zero)
-            for try await result in group {
-                total.ok += result.ok
-                total.failed += result.failed
-                total.slowest = max(total.slowest, result.slowest)
-            }
-            return total
         }
-        try await Task.sleep(for: .milliseconds(500))
-        server.kill()
-        try await Task.sleep(for: .milliseconds(500))
-        try await server.start()
-        let restarted = clock.now
-        try await TestRedis.waitUntilConnected(redis, timeout: .seconds(45))
-        let recoveredAfter = clock.now - restarted
-        let result = try await load
+        let recoveredAfter = try await withTeardown({
+            stop.withLockedValue { $0 = true }
+            _ = try? await load.value
+        }) {
+            try await waitUntil(within: .seconds(30), "no command succeeded before the kill") {
+                progress.withLockedValue { $0.ok } >= 50
+            }
+            server.kill()
+            try await waitUntil(within: .seconds(30), "no command failed in the outage") {
+                progress.withLockedValue { $0.failed } > 0
+            }
+            try await server.start()
+            let restarted = clock.now
+            try await TestRedis.waitUntilConnected(redis, timeout: .seconds(45))
+            let recoveredAfter = clock.now - restarted
+            let before = progress.withLockedValue { $0.ok }
+            try await waitUntil(within: .seconds(30), "no command succeeded after the restart") {
+                progress.withLockedValue { $0.ok } >= before + 50
+            }
+            return recoveredAfter
+        }
+        let result = try await load.value
 
         #expect(result.failed > 0, "the outage was seen")
         #expect(result.ok > 0)

@@ -218,16 +218,6 @@ public func inParallel<T: Sendable>(
     }
 }
 
-/// Waits until the wall clock is in a later second than when it was called: authd records times
-/// in whole seconds, so a test that needs two events ordered by their recorded time waits for
-/// the second to turn between them (at most one second).
-public func waitForTheNextSecond() async throws {
-    let start = Int(Date().timeIntervalSince1970)
-    while Int(Date().timeIntervalSince1970) == start {
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
 /// Polls `condition` every `interval` until it holds, and fails with `failure()` after `limit`:
 /// tests wait for events, not fixed times. A ``TestFailure`` thrown by the condition ends the wait
 /// at once (say, a process that exited); any other error means "not yet" (a server still starting).
