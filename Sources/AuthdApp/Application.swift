@@ -172,7 +172,7 @@ public final class Application: Sendable {
                 "redis_command_timeout_ms": "\(c.redis.commandTimeout.nanoseconds / 1_000_000)",
                 "redis_wait_replicas": "\(c.durability.replicas)",
                 "redis_wait_timeout_ms": "\(c.durability.timeoutMilliseconds)",
-                "verify_cache": "\(c.redis.clientCache.map(\.summary) ?? "off")",
+                "verify_cache": "\(c.redis.clientSideCache.map(\.summary) ?? "off")",
                 "verify_cache_lease_ms": "\(c.verifyCacheLease.nanoseconds / 1_000_000)",
                 "key_prefix": "\(c.keyPrefix)", "issuer": "\(c.auth.issuer)", "audience": "\(c.auth.audience)",
                 "access_alg": "\(self.tokens.accessAlgorithm)",

@@ -20,8 +20,8 @@ public final class RedisClient: Sendable {
 
     public let configuration: RedisConfiguration
     private let backend: Backend
-    /// The client-side cache, when ``RedisConfiguration/clientCache`` is set.
-    let tracking: ClientTracking?
+    /// The client-side cache, when ``RedisConfiguration/clientSideCache`` is set.
+    let tracking: ClientSideCacheInvalidator?
     /// The revocation barrier, when ``RedisConfiguration/coherence`` is set.
     let barrier: RevocationBarrier?
     /// This client, for the tracking links' registrations (which go through its pool); emptied
@@ -46,8 +46,9 @@ public final class RedisClient: Sendable {
                 register: { member in try await reference.client?.register(member) ?? false },
                 deregister: { member in await reference.client?.deregister(member) })
         }
-        let tracking = configuration.clientCache.map {
-            ClientTracking(configuration: configuration, cache: $0, loops: loops, logger: logger, registrar: registrar)
+        let tracking = configuration.clientSideCache.map {
+            ClientSideCacheInvalidator(
+                configuration: configuration, cache: $0, loops: loops, logger: logger, registrar: registrar)
         }
         self.tracking = tracking
         if configuration.cluster != nil {
@@ -85,7 +86,7 @@ public final class RedisClient: Sendable {
     }
 
     /// Sends a read-only command on one key, such as `HMGET`, and keeps its reply until Redis says
-    /// the key changed, when ``RedisConfiguration/clientCache`` is set (otherwise as
+    /// the key changed, when ``RedisConfiguration/clientSideCache`` is set (otherwise as
     /// ``send(_:)-(RedisCommand)``). The key is the command's first argument.
     ///
     /// A reply comes from the cache only while tracking is up; while it is not, every call goes to
@@ -96,7 +97,7 @@ public final class RedisClient: Sendable {
         }
         let signature = command.signature
         let link = self.trackingLink(forKey: key)
-        // A kept reply is used only while its link's lease holds (see ``TrackingLink``).
+        // A kept reply is used only while its link's lease holds (see ``InvalidationLink``).
         if let hit = tracking.cache.lookup(key, signature: signature, usable: { link?.mayServe == true }) {
             return hit
         }
@@ -115,7 +116,7 @@ public final class RedisClient: Sendable {
     }
 
     /// The tracking pair that reads of `key` go through: the only one, or its slot's primary's.
-    func trackingLink(forKey key: [UInt8]) -> TrackingLink? {
+    func trackingLink(forKey key: [UInt8]) -> InvalidationLink? {
         guard let tracking = self.tracking else { return nil }
         switch self.backend {
         case .single: return tracking.link(for: nil)
@@ -221,7 +222,7 @@ extension RedisClient {
                 // The marker and the registry read in one script, so one round trip.
                 let reply = try await self.evalSHA(
                     CoherenceScripts.round, keys: [coherence.registryKey],
-                    arguments: [coherence.markerChannel(node: TrackingLink.singleLabel), marker])
+                    arguments: [coherence.markerChannel(node: InvalidationLink.singleLabel), marker])
                 return reply.array?.compactMap(\.string) ?? []
             case .cluster(let cluster):
                 // The registry, then a marker to each node whose links are registered: on the

@@ -42,7 +42,7 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     /// TLS for every connection, to the sentinels and cluster nodes too; nil: plain TCP.
     public var tls: RedisTLS?
     /// When set, ``RedisClient/cachedSend(_:)`` keeps replies until Redis says their key changed.
-    public var clientCache: ClientCacheConfiguration?
+    public var clientSideCache: ClientSideCacheConfiguration?
     /// When set, this client takes part in the revocation barrier of every client configured with
     /// the same channel and registry (``RedisClient/barrier()``): its caches register and answer
     /// markers, and its barriers wait for every registered cache. Nil: no barrier, and a cache is
@@ -141,7 +141,7 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
 }
 
 /// Server-assisted client-side caching (`CLIENT TRACKING`) for ``RedisClient/cachedSend(_:)``.
-public struct ClientCacheConfiguration: Sendable, Hashable {
+public struct ClientSideCacheConfiguration: Sendable, Hashable {
     public enum Tracking: Sendable, Hashable {
         /// The server remembers the keys this client read and invalidates only those.
         case keys

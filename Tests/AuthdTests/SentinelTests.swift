@@ -322,9 +322,9 @@ struct SentinelClientCacheTests {
         configuration.connectTimeout = .seconds(2)
         configuration.maxReconnectDelay = .milliseconds(200)
         let writer = try TestRedis.makeClient(configuration)
-        var cache = ClientCacheConfiguration()
+        var cache = ClientSideCacheConfiguration()
         cache.healthCheckInterval = .seconds(5)
-        configuration.clientCache = cache
+        configuration.clientSideCache = cache
         let client = try TestRedis.makeClient(configuration)
         try await withTeardown({
             await client.shutdown()

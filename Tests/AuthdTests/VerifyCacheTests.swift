@@ -11,11 +11,11 @@ import Testing
 @Suite("Verify cache across instances", .serialized)
 struct VerifyCacheTests {
     static func cacheOn(_ configuration: inout AppConfiguration) {
-        var cache = ClientCacheConfiguration()
+        var cache = ClientSideCacheConfiguration()
         // A loaded machine must not take a slow PING for a lost connection (which only empties the
         // cache, but the tests count on it holding).
         cache.healthCheckInterval = .seconds(5)
-        configuration.redis.clientCache = cache
+        configuration.redis.clientSideCache = cache
         // Likewise the lease: renewals every 1.25 s, so that a stalled machine does not leave the
         // caches unused (safe, but the tests count hits). Revocations still wait for each other.
         configuration.verifyCacheLease = .seconds(5)

@@ -21,10 +21,10 @@ struct ClientSideCacheTests {
         let writer: RedisClient
 
         var cache: ClientSideCache { self.client.tracking!.cache }
-        var link: TrackingLink { self.client.tracking!.link(for: nil)! }
+        var link: InvalidationLink { self.client.tracking!.link(for: nil)! }
 
         static func start(
-            _ tracking: ClientCacheConfiguration.Tracking = .keys, health: TimeAmount = .seconds(5),
+            _ tracking: ClientSideCacheConfiguration.Tracking = .keys, health: TimeAmount = .seconds(5),
             lease: TimeAmount = .seconds(5)
         ) async throws -> Bed {
             let server = try RedisServerProcess()
@@ -34,10 +34,10 @@ struct ClientSideCacheTests {
             var coherence = CoherenceConfiguration(channel: "bed", registryKey: "bed:members")
             coherence.lease = lease
             configuration.coherence = coherence
-            var cache = ClientCacheConfiguration()
+            var cache = ClientSideCacheConfiguration()
             cache.tracking = tracking
             cache.healthCheckInterval = health
-            configuration.clientCache = cache
+            configuration.clientSideCache = cache
             let client = try TestRedis.makeClient(configuration)
             var plain = try TestRedis.configuration(url: server.url)
             plain.coherence = coherence
@@ -68,8 +68,8 @@ struct ClientSideCacheTests {
         }
     }
 
-    @Test(arguments: [ClientCacheConfiguration.Tracking.keys, .broadcast(prefixes: ["k:"])])
-    func aReadIsKeptUntilAnotherClientWritesItsKey(tracking: ClientCacheConfiguration.Tracking) async throws {
+    @Test(arguments: [ClientSideCacheConfiguration.Tracking.keys, .broadcast(prefixes: ["k:"])])
+    func aReadIsKeptUntilAnotherClientWritesItsKey(tracking: ClientSideCacheConfiguration.Tracking) async throws {
         let bed = try await Bed.start(tracking)
         try await withTeardown({ await bed.stop() }) {
             try await bed.writer.send("HSET", ["k:1", "f", "v1"])
@@ -244,8 +244,8 @@ struct ClientSideCacheTests {
 
     /// Dozens of readers and writers on a few keys at once. Whatever interleaving happened, once the
     /// writes stop every read converges to Redis's value: no stale entry outlives its invalidation.
-    @Test(arguments: [ClientCacheConfiguration.Tracking.keys, .broadcast(prefixes: ["k:"])])
-    func concurrentReadersAndWritersLeaveNoStaleEntry(tracking: ClientCacheConfiguration.Tracking) async throws {
+    @Test(arguments: [ClientSideCacheConfiguration.Tracking.keys, .broadcast(prefixes: ["k:"])])
+    func concurrentReadersAndWritersLeaveNoStaleEntry(tracking: ClientSideCacheConfiguration.Tracking) async throws {
         let bed = try await Bed.start(tracking)
         try await withTeardown({ await bed.stop() }) {
             let keys = (0..<8).map { "k:storm:\($0)" }

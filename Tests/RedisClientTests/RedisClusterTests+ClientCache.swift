@@ -15,9 +15,9 @@ extension RedisClusterTests {
         var configuration = try TestRedis.configuration()
         configuration.cluster = try cluster.configuration
         configuration.coherence = coherence
-        configuration.clientCache = ClientCacheConfiguration()
+        configuration.clientSideCache = ClientSideCacheConfiguration()
         let client = try TestRedis.makeClient(configuration)
-        configuration.clientCache = nil
+        configuration.clientSideCache = nil
         let writer = try TestRedis.makeClient(configuration)
         try await withTeardown({
             await client.shutdown()

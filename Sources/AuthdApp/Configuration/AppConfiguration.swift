@@ -109,7 +109,7 @@ public struct AppConfiguration: Sendable {
         self.previousAccessTokenSecret = try reader.optionalSecret("ACCESS_TOKEN_SECRET_PREVIOUS")
         self.previousRefreshTokenSecret = try reader.optionalSecret("REFRESH_TOKEN_SECRET_PREVIOUS")
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
-        self.redis.clientCache = try reader.verifyCache(sessionKeyPrefix: self.keyPrefix + "session:")
+        self.redis.clientSideCache = try reader.verifyCache(sessionKeyPrefix: self.keyPrefix + "session:")
         self.verifyCacheLease = try reader.verifyCacheLease() ?? self.verifyCacheLease
         self.durability = try reader.durability()
         try reader.http(into: &self.http)

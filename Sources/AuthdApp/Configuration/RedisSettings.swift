@@ -78,9 +78,9 @@ extension EnvironmentReader {
 
     /// AUTHD_VERIFY_CACHE and its bounds: verify's session reads kept in process, invalidated by
     /// Redis (`CLIENT TRACKING`); nil when off.
-    func verifyCache(sessionKeyPrefix: String) throws -> ClientCacheConfiguration? {
+    func verifyCache(sessionKeyPrefix: String) throws -> ClientSideCacheConfiguration? {
         guard try self.bool("AUTHD_VERIFY_CACHE") == true else { return nil }
-        var cache = ClientCacheConfiguration()
+        var cache = ClientSideCacheConfiguration()
         cache.maxEntries = try self.int("AUTHD_VERIFY_CACHE_ENTRIES", in: 1...10_000_000) ?? cache.maxEntries
         if let megabytes = try self.int("AUTHD_VERIFY_CACHE_MB", in: 1...65_536) { cache.maxBytes = megabytes << 20 }
         if let ms = try self.int("AUTHD_VERIFY_CACHE_HEALTH_MS", in: 50...10_000) {

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// Both are opened to the same address (after a `ROLE` check when the address came from
 /// Sentinel), the subscription before tracking starts. Fails closed: when either connection drops,
-/// or the subscriber does not answer a `PING` within ``ClientCacheConfiguration/healthCheckInterval``,
+/// or the subscriber does not answer a `PING` within ``ClientSideCacheConfiguration/healthCheckInterval``,
 /// both are closed, the cache is emptied, and reads go back to the client's pool until the pair is
 /// up again (reconnected with the pool's backoff).
 ///
@@ -21,7 +21,7 @@ import Synchronization
 /// empties the cache first: a barrier may have passed without waiting for this link. The
 /// subscriber also listens for the barrier's markers and acknowledges each one on the reader, after
 /// every invalidation queued before it.
-final class TrackingLink: Sendable {
+final class InvalidationLink: Sendable {
     private enum State {
         case idle
         case connecting(attempt: UInt64)
@@ -39,7 +39,7 @@ final class TrackingLink: Sendable {
     let label: String
     private let eventLoop: any EventLoop
     private let configuration: RedisConfiguration
-    private let cacheConfiguration: ClientCacheConfiguration
+    private let cacheConfiguration: ClientSideCacheConfiguration
     private let cache: ClientSideCache
     /// Where the server is: its address, or Sentinel's answer.
     private let resolve: @Sendable (any EventLoop) -> EventLoopFuture<RedisConfiguration.Endpoint>
@@ -82,7 +82,7 @@ final class TrackingLink: Sendable {
         self.confirmed = .makeBoxSendingValue((nil, nil), eventLoop: eventLoop)
         self.eventLoop = eventLoop
         self.configuration = configuration
-        self.cacheConfiguration = configuration.clientCache ?? ClientCacheConfiguration()
+        self.cacheConfiguration = configuration.clientSideCache ?? ClientSideCacheConfiguration()
         self.cache = cache
         self.resolve = resolve
         self.logger = logger

@@ -2,23 +2,23 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The client-side cache and the tracking that keeps it true: one ``TrackingLink`` to the server
+/// The client-side cache and the tracking that keeps it true: one ``InvalidationLink`` to the server
 /// (or the primary Sentinel names), or one per primary of a cluster, made when a key of that
 /// primary is first read. Any link lost, and on a cluster any change of the slot map, empties the
 /// whole cache.
-final class ClientTracking: Sendable {
+final class ClientSideCacheInvalidator: Sendable {
     let cache: ClientSideCache
     private let configuration: RedisConfiguration
     private let loops: [any EventLoop]
     private let logger: Logger
     /// The only link, unless on a cluster.
-    private let single: TrackingLink?
-    private let links = NIOLockedValueBox<(byNode: [RedisCluster.Node: TrackingLink], shutdown: Bool)>(([:], false))
+    private let single: InvalidationLink?
+    private let links = NIOLockedValueBox<(byNode: [RedisCluster.Node: InvalidationLink], shutdown: Bool)>(([:], false))
     /// How the links register for the barrier, when there is one.
     private let registrar: Registrar?
 
     init(
-        configuration: RedisConfiguration, cache: ClientCacheConfiguration, loops: [any EventLoop], logger: Logger,
+        configuration: RedisConfiguration, cache: ClientSideCacheConfiguration, loops: [any EventLoop], logger: Logger,
         registrar: Registrar?
     ) {
         self.cache = ClientSideCache(maxEntries: cache.maxEntries, maxBytes: cache.maxBytes)
@@ -36,8 +36,8 @@ final class ClientTracking: Sendable {
             } else {
                 { [endpoint = configuration.endpoint] loop in loop.makeSucceededFuture(endpoint) }
             }
-        let link = TrackingLink(
-            label: TrackingLink.singleLabel, eventLoop: loops[0], configuration: configuration, cache: self.cache,
+        let link = InvalidationLink(
+            label: InvalidationLink.singleLabel, eventLoop: loops[0], configuration: configuration, cache: self.cache,
             logger: logger,
             resolve: resolve, registrar: registrar)
         self.single = link
@@ -45,13 +45,13 @@ final class ClientTracking: Sendable {
     }
 
     /// The link for a read of a key served by `node` (nil: not on a cluster).
-    func link(for node: RedisCluster.Node?) -> TrackingLink? {
+    func link(for node: RedisCluster.Node?) -> InvalidationLink? {
         guard let node else { return self.single }
-        let (link, created) = self.links.withLockedValue { links -> (TrackingLink?, Bool) in
+        let (link, created) = self.links.withLockedValue { links -> (InvalidationLink?, Bool) in
             if let link = links.byNode[node] { return (link, false) }
             guard !links.shutdown else { return (nil, false) }
             let configuration = self.configuration.node(host: node.host, port: node.port)
-            let link = TrackingLink(
+            let link = InvalidationLink(
                 label: node.description, eventLoop: self.loops[links.byNode.count % self.loops.count],
                 configuration: configuration, cache: self.cache, logger: self.logger,
                 resolve: { [endpoint = configuration.endpoint] loop in loop.makeSucceededFuture(endpoint) },

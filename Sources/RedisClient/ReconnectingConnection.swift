@@ -8,11 +8,11 @@ import NIOPosix
 /// All state lives on that event loop (`NIOLoopBoundBox`), so no lock is needed.
 ///
 /// - While connected, commands are written at once and pipelined.
-/// - While the first connect of a healthy slot is in progress, commands wait for it (bounded by the
+/// - While the first connect of a healthy connection is in progress, commands wait for it (bounded by the
 ///   connect timeout).
 /// - After a failure, commands fail fast with ``RedisClientError/unavailable`` until a reconnect,
 ///   retried with capped exponential backoff, succeeds.
-final class RedisConnectionSlot: Sendable {
+final class ReconnectingConnection: Sendable {
     private enum State {
         case idle
         /// `failures` counts the attempts that failed in a row before this one.
@@ -24,7 +24,7 @@ final class RedisConnectionSlot: Sendable {
     }
 
     let eventLoop: any EventLoop
-    /// The slot's name in metrics: its number in the pool, after the node's address in a cluster.
+    /// The connection's name in metrics: its number in the pool, after the node's address in a cluster.
     let label: String
     private let configuration: RedisConfiguration
     private let logger: Logger
