@@ -52,12 +52,7 @@ public final class RedisClient: Sendable {
         }
         self.tracking = tracking
         if configuration.cluster != nil {
-            var mapChanged: (@Sendable (Set<RedisCluster.Node>) -> Void)?
-            if let tracking {
-                mapChanged = { primaries in tracking.mapChanged(primaries: primaries) }
-            }
-            self.backend = .cluster(
-                RedisCluster(configuration: configuration, loops: loops, logger: logger, mapChanged: mapChanged))
+            self.backend = .cluster(RedisCluster(configuration: configuration, loops: loops, logger: logger))
         } else {
             self.backend = .single(RedisNodePool(configuration: configuration, loops: loops, label: "", logger: logger))
         }
@@ -120,7 +115,12 @@ public final class RedisClient: Sendable {
         guard let tracking = self.tracking else { return nil }
         switch self.backend {
         case .single: return tracking.link(for: nil)
-        case .cluster(let cluster): return cluster.owner(ofKey: key).flatMap { tracking.link(for: $0) }
+        case .cluster(let cluster):
+            // The cache follows the slot map here, before any reply of it is used: this client owns
+            // both, and decides what a change means (the cluster tells no one).
+            let route = cluster.route(ofKey: key)
+            tracking.follow(mapVersion: route.mapVersion) { cluster.primaries }
+            return route.owner.flatMap { tracking.link(for: $0) }
         }
     }
 

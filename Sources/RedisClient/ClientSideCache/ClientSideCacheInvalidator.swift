@@ -13,7 +13,10 @@ final class ClientSideCacheInvalidator: Sendable {
     private let logger: Logger
     /// The only link, unless on a cluster.
     private let single: InvalidationLink?
-    private let links = NIOLockedValueBox<(byNode: [RedisCluster.Node: InvalidationLink], shutdown: Bool)>(([:], false))
+    private let links = NIOLockedValueBox<
+        (byNode: [ClusterNode: InvalidationLink], mapVersion: UInt64, shutdown: Bool)
+    >(
+        ([:], 0, false))
     /// How the links register for the barrier, when there is one.
     private let registrar: Registrar?
 
@@ -45,7 +48,7 @@ final class ClientSideCacheInvalidator: Sendable {
     }
 
     /// The link for a read of a key served by `node` (nil: not on a cluster).
-    func link(for node: RedisCluster.Node?) -> InvalidationLink? {
+    func link(for node: ClusterNode?) -> InvalidationLink? {
         guard let node else { return self.single }
         let (link, created) = self.links.withLockedValue { links -> (InvalidationLink?, Bool) in
             if let link = links.byNode[node] { return (link, false) }
@@ -63,12 +66,21 @@ final class ClientSideCacheInvalidator: Sendable {
         return link
     }
 
-    /// A cluster's slot map changed: a key read from one node may now be written on another,
-    /// which never tracked it. Empties the cache and ends the links of nodes that left.
-    func mapChanged(primaries: Set<RedisCluster.Node>) {
+    /// Called with the cluster's map version before every read of the cache on a cluster. When
+    /// the map changed since the last call, a key read from one node may now be written on
+    /// another, which never tracked it: the cache is emptied, and the links of nodes that are no
+    /// longer primaries end. Every read checks first, so no reply kept under an older map is used.
+    func follow(mapVersion: UInt64, primaries: () -> Set<ClusterNode>) {
+        let changed = self.links.withLockedValue { links in
+            guard mapVersion > links.mapVersion else { return false }
+            links.mapVersion = mapVersion
+            return true
+        }
+        guard changed else { return }
         self.cache.flush("topology")
+        let current = primaries()
         let retired = self.links.withLockedValue { links in
-            let gone = links.byNode.keys.filter { !primaries.contains($0) }
+            let gone = links.byNode.keys.filter { !current.contains($0) }
             return gone.compactMap { links.byNode.removeValue(forKey: $0) }
         }
         for link in retired { link.shutdown().whenComplete { _ in } }

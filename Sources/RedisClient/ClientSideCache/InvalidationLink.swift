@@ -169,7 +169,9 @@ final class InvalidationLink: Sendable {
         self.attempts.value.next += 1
         let attempt = self.attempts.value.next
         self.state.value = .connecting(attempt: attempt)
-        self.open(attempt: attempt).whenComplete { result in
+        let opened = self.eventLoop.makePromise(of: Live.self)
+        opened.completeWithTask { try await self.open() }
+        opened.futureResult.whenComplete { result in
             guard case .connecting(let current) = self.state.value, current == attempt else {
                 // Shut down meanwhile.
                 if case .success(let live) = result {
@@ -200,66 +202,52 @@ final class InvalidationLink: Sendable {
     }
 
     /// The subscriber first (its id, then `SUBSCRIBE` to the invalidations and to this node's
-    /// barrier markers), then the reader, told to send its invalidations to the subscriber.
-    private func open(attempt: UInt64) -> EventLoopFuture<Live> {
+    /// barrier markers), then the reader, told to send its invalidations to the subscriber. A
+    /// connection opened by an attempt that fails is closed.
+    private func open() async throws -> Live {
         let configuration = self.configuration
-        let primaryOnly = configuration.sentinel != nil
         let loop = self.eventLoop
         let timeout = configuration.connectTimeout
-        // An address Sentinel gave must be the primary's, for both connections.
-        let checked: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
-            primaryOnly
-                ? RedisConnection.checkPrimary(channel, configuration: configuration)
-                : loop.makeSucceededFuture(channel)
-        }
-        let channels = [Self.channelName] + (self.coherence.map { [$0.markerChannel(node: self.label)] } ?? [])
-        return self.resolve(loop).flatMap { endpoint in
-            RedisConnection.connect(
-                on: loop, to: endpoint, configuration: configuration,
-                messages: { channel, payload in self.received(channel: channel, payload) }
-            )
-            .flatMap { subscriber in
-                checked(subscriber)
-                    .flatMap { _ in
-                        RedisConnection.request(RedisCommand("CLIENT", ["ID"]), on: subscriber, timeout: timeout)
-                    }
-                    .flatMap { id in
-                        // One SUBSCRIBE a channel: each answers with one reply.
-                        let subscribed = channels.map { channel in
-                            RedisConnection.request(
-                                RedisCommand("SUBSCRIBE", [channel]), on: subscriber, timeout: timeout)
-                        }
-                        return EventLoopFuture.whenAllSucceed(subscribed, on: loop).flatMapThrowing { replies -> Int in
-                            guard let id = id.int, replies.allSatisfy({ $0.array?.first?.string == "subscribe" }) else {
-                                throw RedisClientError.unexpectedReply(command: "SUBSCRIBE")
-                            }
-                            return id
-                        }
-                    }
-                    .flatMap { id in
-                        RedisConnection.connect(on: loop, to: endpoint, configuration: configuration)
-                            .flatMap { reader in
-                                checked(reader)
-                                    .flatMap { _ in
-                                        RedisConnection.request(
-                                            self.trackingCommand(redirectTo: id), on: reader, timeout: timeout)
-                                    }
-                                    .flatMapThrowing { reply in
-                                        if case .error(let error) = reply { throw error }
-                                        return Live(reader: reader, subscriber: subscriber)
-                                    }
-                                    .flatMapErrorThrowing { error in
-                                        reader.close(promise: nil)
-                                        throw error
-                                    }
-                            }
-                    }
-                    .flatMapErrorThrowing { error in
-                        subscriber.close(promise: nil)
-                        throw error
-                    }
+        let endpoint = try await self.resolve(loop).get()
+        let subscriber = try await RedisConnection.connect(
+            on: loop, to: endpoint, configuration: configuration,
+            messages: { channel, payload in self.received(channel: channel, payload) }
+        ).get()
+        do {
+            try await self.checkPrimary(subscriber)
+            let id = try await RedisConnection.request(RedisCommand("CLIENT", ["ID"]), on: subscriber, timeout: timeout)
+                .get()
+            // One SUBSCRIBE a channel, sent at once: each answers with one reply.
+            let channels = [Self.channelName] + (self.coherence.map { [$0.markerChannel(node: self.label)] } ?? [])
+            let subscribed = channels.map { channel in
+                RedisConnection.request(RedisCommand("SUBSCRIBE", [channel]), on: subscriber, timeout: timeout)
             }
+            let replies = try await EventLoopFuture.whenAllSucceed(subscribed, on: loop).get()
+            guard let id = id.int, replies.allSatisfy({ $0.array?.first?.string == "subscribe" }) else {
+                throw RedisClientError.unexpectedReply(command: "SUBSCRIBE")
+            }
+            let reader = try await RedisConnection.connect(on: loop, to: endpoint, configuration: configuration).get()
+            do {
+                try await self.checkPrimary(reader)
+                let reply = try await RedisConnection.request(
+                    self.trackingCommand(redirectTo: id), on: reader, timeout: timeout
+                ).get()
+                if case .error(let error) = reply { throw error }
+                return Live(reader: reader, subscriber: subscriber)
+            } catch {
+                reader.close(promise: nil)
+                throw error
+            }
+        } catch {
+            subscriber.close(promise: nil)
+            throw error
         }
+    }
+
+    /// An address Sentinel gave must be the primary's, for both connections.
+    private func checkPrimary(_ channel: any Channel) async throws {
+        guard self.configuration.sentinel != nil else { return }
+        _ = try await RedisConnection.checkPrimary(channel, configuration: self.configuration).get()
     }
 
     private func trackingCommand(redirectTo id: Int) -> RedisCommand {

@@ -2,8 +2,9 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The client's cluster mode: a slot map from `CLUSTER SLOTS`, a ``RedisNodePool`` per primary,
-/// and commands routed by their key's slot.
+/// The client's cluster mode: a ``ClusterSlotMap`` from `CLUSTER SLOTS`, a ``RedisNodePool`` per
+/// primary, and commands routed by their key's slot (``ClusterRun``), following each
+/// ``Redirection``; when to read the map again is ``ClusterRefresh``'s.
 ///
 /// - `MOVED` updates the map and retries on the new owner; `ASK` retries once on the target,
 ///   after `ASKING`; `TRYAGAIN` and `CLUSTERDOWN` back off and retry within the command's
@@ -14,24 +15,14 @@ import NIOCore
 /// - A node that is down fails its commands fast, as the single-server client does; commands
 ///   for the other shards go on.
 final class RedisCluster: Sendable {
-    struct Node: Hashable, Sendable, CustomStringConvertible {
-        var host: String
-        var port: Int
-        var description: String { "\(self.host):\(self.port)" }
-    }
+    typealias Node = ClusterNode
 
     private struct State {
-        /// Each slot's primary; nil until known.
-        var owners: [Node?] = Array(repeating: nil, count: ClusterSlot.count)
+        var map = ClusterSlotMap()
         var pools: [Node: RedisNodePool] = [:]
-        var refreshing: EventLoopFuture<Void>?
-        var lastRefresh: NIODeadline = .uptimeNanoseconds(0)
-        var mapped = false
+        var refresh = ClusterRefresh<EventLoopFuture<Void>>()
         var shutdown = false
         var ticker: RepeatedTask?
-
-        /// The primaries the map names.
-        var primaries: Set<Node> { Set(self.owners.compactMap { $0 }) }
     }
 
     private let configuration: RedisConfiguration
@@ -39,15 +30,9 @@ final class RedisCluster: Sendable {
     private let loops: [any EventLoop]
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
-    /// Told of every change of the slot map, with the primaries it names.
-    private let mapChanged: (@Sendable (Set<Node>) -> Void)?
 
-    init(
-        configuration: RedisConfiguration, loops: [any EventLoop], logger: Logger,
-        mapChanged: (@Sendable (Set<Node>) -> Void)? = nil
-    ) {
+    init(configuration: RedisConfiguration, loops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
-        self.mapChanged = mapChanged
         self.seeds = (configuration.cluster?.nodes ?? []).map { Node(host: $0.host, port: $0.port) }
         self.loops = loops
         self.logger = logger
@@ -74,32 +59,14 @@ final class RedisCluster: Sendable {
     /// told to try again are sent again. Waits for TRYAGAIN are bounded by the deadline, and
     /// redirections (few: a slot moves once) by a count of rounds.
     func pipeline(_ commands: [RedisCommand], deadline: NIODeadline) async throws -> [RedisValue] {
-        struct Run {
-            var range: Range<Int>
-            var slot: Int?
-            var redirected: Node?
-        }
-        var runs: [Run] = []
-        for (index, command) in commands.enumerated() {
-            if let key = command.firstKey {
-                runs.append(Run(range: index..<(index + 1), slot: ClusterSlot.of(key: key)))
-            } else if runs.isEmpty {
-                runs.append(Run(range: index..<(index + 1), slot: nil))
-            } else {
-                runs[runs.count - 1].range = runs[runs.count - 1].range.lowerBound..<(index + 1)
-            }
-        }
-        // Leading keyless commands go with the first keyed one.
-        if runs.count > 1, runs[0].slot == nil {
-            runs[1].range = runs[0].range.lowerBound..<runs[1].range.upperBound
-            runs.removeFirst()
-        }
+        var runs = ClusterRun.split(commands)
         var replies = [RedisValue?](repeating: nil, count: commands.count)
         var pause = TimeAmount.milliseconds(10)
         var redirections = 0
         while !runs.isEmpty, redirections < 16 {
             // One batch per node, sent at once; each run's replies are found by its offset.
-            var batches: [Node: (pool: RedisNodePool, commands: [RedisCommand], runs: [(Run, offset: Int)])] = [:]
+            var batches: [Node: (pool: RedisNodePool, commands: [RedisCommand], runs: [(ClusterRun, offset: Int)])] =
+                [:]
             for run in runs {
                 let (node, pool) = try await self.pool(slot: run.slot, redirectedTo: run.redirected, deadline: deadline)
                 var batch = batches[node] ?? (pool, [], [])
@@ -111,7 +78,7 @@ final class RedisCluster: Sendable {
             let sent = batches.map { node, batch in
                 (node, batch, batch.pool.send(batch: batch.commands, deadline: deadline))
             }
-            var again: [Run] = []
+            var again: [ClusterRun] = []
             var mustWait = false
             // Rounds with a redirection are counted, not redirections: after a reshard, every run
             // of a batch may be told MOVED at once.
@@ -156,7 +123,7 @@ final class RedisCluster: Sendable {
 
     func broadcast(_ command: RedisCommand, deadline: NIODeadline) async throws -> [RedisValue] {
         try await self.awaitFirstMap(until: deadline)
-        let pools = self.state.withLockedValue { state in state.primaries.compactMap { state.pools[$0] } }
+        let pools = self.state.withLockedValue { state in state.map.primaries.compactMap { state.pools[$0] } }
         guard !pools.isEmpty else { throw RedisClientError.unavailable }
         var replies: [RedisValue] = []
         for future in pools.map({ $0.send(batch: [command], deadline: deadline) }) {
@@ -167,11 +134,8 @@ final class RedisCluster: Sendable {
 
     /// Sends a command to the primary named `node` (`host:port`, as the slot map names it).
     func send(_ command: RedisCommand, toNode node: String, deadline: NIODeadline) async throws -> RedisValue {
-        let parts = node.split(separator: ":")
-        guard parts.count >= 2, let port = Int(parts[parts.count - 1]) else { throw RedisClientError.unavailable }
-        let host = parts.dropLast().joined(separator: ":")
-        let replies = try await self.pool(for: Node(host: host, port: port)).send(batch: [command], deadline: deadline)
-            .get()
+        guard let node = Node(address: node) else { throw RedisClientError.unavailable }
+        let replies = try await self.pool(for: node).send(batch: [command], deadline: deadline).get()
         if case .error(let error) = replies[0] { throw error }
         return replies[0]
     }
@@ -183,6 +147,7 @@ final class RedisCluster: Sendable {
     func shutdown() async {
         let pools = self.state.withLockedValue { state in
             state.shutdown = true
+            state.refresh.shutDown()
             state.ticker?.cancel()
             defer { state.pools = [:] }
             return Array(state.pools.values)
@@ -192,11 +157,17 @@ final class RedisCluster: Sendable {
 
     // MARK: Routing
 
-    /// The primary that serves `key` by the current map; nil before the first map, or for a slot
-    /// no primary serves.
-    func owner(ofKey key: [UInt8]) -> Node? {
+    /// The primary that serves `key` by the current map (nil before the first map, or for a slot no
+    /// primary serves), with the map's version. The client-side cache follows the map by it: it is
+    /// the client's to decide what a change means for the cache, not the cluster's.
+    func route(ofKey key: [UInt8]) -> (owner: Node?, mapVersion: UInt64) {
         let slot = ClusterSlot.of(key: key)
-        return self.state.withLockedValue { $0.owners[slot] }
+        return self.state.withLockedValue { ($0.map[slot: slot], $0.map.version) }
+    }
+
+    /// The primaries the current map names.
+    var primaries: Set<Node> {
+        self.state.withLockedValue { $0.map.primaries }
     }
 
     /// The pool for a slot (any primary's for a keyless command), or for a redirection's target.
@@ -207,7 +178,7 @@ final class RedisCluster: Sendable {
         try await self.awaitFirstMap(until: deadline)
         let found: (Node, RedisNodePool)? = self.state.withLockedValue { state in
             let node: Node? =
-                if let slot { state.owners[slot] } else {
+                if let slot { state.map[slot: slot] } else {
                     state.pools.first(where: { $0.value.connectedCount() > 0 })?.key ?? state.pools.keys.first
                 }
             return node.flatMap { node in state.pools[node].map { (node, $0) } }
@@ -244,11 +215,7 @@ final class RedisCluster: Sendable {
     /// A `MOVED` reply: the slot has a new owner, at once; the rest of the map may have changed
     /// too (a failover moves thousands of slots), so it is refreshed.
     private func learn(slot: Int, owner: Node) {
-        let primaries = self.state.withLockedValue { state in
-            state.owners[slot] = owner
-            return state.primaries
-        }
-        self.mapChanged?(primaries)
+        _ = self.state.withLockedValue { state in state.map.move(slot: slot, to: owner) }
         _ = self.pool(for: owner)
         self.refresh(ifOlderThan: .milliseconds(100))
     }
@@ -275,7 +242,7 @@ final class RedisCluster: Sendable {
     /// Waits, within the deadline, for the first map, so that commands sent just after start do not
     /// fail for want of one.
     private func awaitFirstMap(until deadline: NIODeadline) async throws {
-        guard !self.state.withLockedValue({ $0.mapped }) else { return }
+        guard !self.state.withLockedValue({ $0.map.isKnown }) else { return }
         // While no node answers, at most one attempt per 100 ms, however many commands wait.
         let refreshing = self.refresh(ifOlderThan: .milliseconds(100))
         let loop = refreshing.eventLoop
@@ -295,26 +262,29 @@ final class RedisCluster: Sendable {
     @discardableResult
     private func refresh(ifOlderThan age: TimeAmount = .zero) -> EventLoopFuture<Void> {
         let loop = self.loops[0]
-        enum Decision {
+        enum Next {
             case wait(EventLoopFuture<Void>)
-            /// A new refresh, and the primaries it asks first.
+            /// A new refresh, its promise, and the primaries it asks first.
             case start(EventLoopPromise<Void>, known: [Node])
         }
-        let decision = self.state.withLockedValue { state -> Decision in
-            if state.shutdown { return .wait(loop.makeFailedFuture(RedisClientError.shutdown)) }
-            if let running = state.refreshing { return .wait(running) }
-            if NIODeadline.now() - state.lastRefresh < age { return .wait(loop.makeSucceededVoidFuture()) }
-            let promise = loop.makePromise(of: Void.self)
-            state.refreshing = promise.futureResult
-            return .start(promise, known: Array(state.primaries))
+        let next = self.state.withLockedValue { state -> Next in
+            switch state.refresh.requested(at: .now(), unlessWithin: age) {
+            case .shutDown: return .wait(loop.makeFailedFuture(RedisClientError.shutdown))
+            case .join(let running): return .wait(running)
+            case .recent: return .wait(loop.makeSucceededVoidFuture())
+            case .start:
+                let promise = loop.makePromise(of: Void.self)
+                state.refresh.started(promise.futureResult)
+                return .start(promise, known: Array(state.map.primaries))
+            }
         }
         let (promise, known): (EventLoopPromise<Void>, [Node])
-        switch decision {
+        switch next {
         case .wait(let future): return future
         case .start(let started, let primaries): (promise, known) = (started, primaries)
         }
         let candidates = known + self.seeds.filter { !known.contains($0) }
-        var attempt: EventLoopFuture<[(ClosedRange<Int>, Node)]> = loop.makeFailedFuture(
+        var attempt: EventLoopFuture<[ClusterSlotRange]> = loop.makeFailedFuture(
             RedisClientError.connectFailed("no cluster node answered CLUSTER SLOTS"))
         for node in candidates {
             attempt = attempt.flatMapError { _ in self.askSlots(node, on: loop) }
@@ -325,99 +295,42 @@ final class RedisCluster: Sendable {
             case .failure(let error):
                 self.logger.warning("redis cluster map refresh failed", metadata: ["error": "\(error)"])
             }
-            self.state.withLockedValue { state in
-                state.refreshing = nil
-                state.lastRefresh = .now()
-            }
+            self.state.withLockedValue { $0.refresh.ended(at: .now()) }
             promise.succeed()
         }
         return promise.futureResult
     }
 
-    private func askSlots(_ node: Node, on loop: any EventLoop) -> EventLoopFuture<[(ClosedRange<Int>, Node)]> {
+    private func askSlots(_ node: Node, on loop: any EventLoop) -> EventLoopFuture<[ClusterSlotRange]> {
         RedisConnection.ask(
             RedisCommand("CLUSTER", ["SLOTS"]), at: .tcp(host: node.host, port: node.port), on: loop,
             configuration: self.configuration.node(host: node.host, port: node.port)
         )
-        .flatMapThrowing { reply in
-            // [[start, end, [host, port, id, ...], replicas...], ...]
-            var ranges: [(ClosedRange<Int>, Node)] = []
-            for entry in reply.array ?? [] {
-                guard let parts = entry.array, parts.count >= 3, let start = parts[0].int, let end = parts[1].int,
-                    0 <= start, start <= end, end < ClusterSlot.count,
-                    let primary = parts[2].array, primary.count >= 2, let host = primary[0].string,
-                    let port = primary[1].int
-                else { throw RedisClientError.unexpectedReply(command: "CLUSTER SLOTS") }
-                // An empty host means "the address you reached me at".
-                ranges.append((start...end, Node(host: host.isEmpty || host == "?" ? node.host : host, port: port)))
-            }
-            guard !ranges.isEmpty else { throw RedisClientError.unexpectedReply(command: "CLUSTER SLOTS") }
-            return ranges
-        }
+        .flatMapThrowing { reply in try ClusterSlotRange.parse(clusterSlots: reply, from: node) }
     }
 
-    private func apply(_ ranges: [(ClosedRange<Int>, Node)]) {
-        var owners = [Node?](repeating: nil, count: ClusterSlot.count)
-        for (range, node) in ranges {
-            for slot in range { owners[slot] = node }
-        }
-        let primaries = Set(owners.compactMap { $0 })
-        let (retired, changed) = self.state.withLockedValue { state -> ([RedisNodePool], Bool) in
-            guard !state.shutdown else { return ([], false) }
-            let changed = state.owners != owners
-            state.owners = owners
-            state.mapped = true
+    private func apply(_ ranges: [ClusterSlotRange]) {
+        let (retired, changed) = self.state.withLockedValue { state -> ([RedisNodePool], (Set<Node>, Int)?) in
+            guard !state.shutdown else { return ([], nil) }
+            let changed = state.map.replace(with: ranges)
+            let primaries = state.map.primaries
             for node in primaries where state.pools[node] == nil { state.pools[node] = self.makePool(node) }
             let gone = state.pools.keys.filter { !primaries.contains($0) }
-            return (gone.compactMap { state.pools.removeValue(forKey: $0) }, changed)
+            return (
+                gone.compactMap { state.pools.removeValue(forKey: $0) },
+                changed ? (primaries, state.map.slotsCovered) : nil
+            )
         }
-        if changed {
-            self.mapChanged?(primaries)
+        if let (primaries, covered) = changed {
             self.logger.info(
                 "redis cluster map",
                 metadata: [
                     "primaries": "\(primaries.map(\.description).sorted().joined(separator: ","))",
-                    "slots_covered": "\(owners.count(where: { $0 != nil }))",
+                    "slots_covered": "\(covered)",
                 ])
         }
         // Commands in flight on a node that is no longer a primary fail; callers see a closed
         // connection, as for any node lost.
         for pool in retired { Task { await pool.shutdown() } }
-    }
-}
-
-/// What a cluster's error reply asks of the client.
-enum Redirection: Equatable {
-    /// `MOVED slot host:port`: the slot lives there now.
-    case moved(slot: Int, RedisCluster.Node)
-    /// `ASK slot host:port`: this one command is to be asked there, after `ASKING`.
-    case ask(RedisCluster.Node)
-    /// `TRYAGAIN` (a multi-key command during a slot's migration) or `CLUSTERDOWN`.
-    case retryLater
-
-    /// Its name in metrics.
-    var kind: String {
-        switch self {
-        case .moved: "moved"
-        case .ask: "ask"
-        case .retryLater: "retry"
-        }
-    }
-
-    init?(_ error: RedisServerError, from node: RedisCluster.Node) {
-        switch error.code {
-        case "TRYAGAIN", "CLUSTERDOWN":
-            self = .retryLater
-        case "MOVED", "ASK":
-            let parts = error.message.split(separator: " ")
-            guard parts.count == 3, let slot = Int(parts[1]), (0..<ClusterSlot.count).contains(slot),
-                let colon = parts[2].lastIndex(of: ":"), let port = Int(parts[2][parts[2].index(after: colon)...])
-            else { return nil }
-            let host = String(parts[2][..<colon])
-            let target = RedisCluster.Node(host: host.isEmpty ? node.host : host, port: port)
-            self = error.code == "MOVED" ? .moved(slot: slot, target) : .ask(target)
-        default:
-            return nil
-        }
     }
 }
