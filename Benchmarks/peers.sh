@@ -40,10 +40,8 @@ run_peer() {  # label, command...
     redis-cli -p "$redis_port" flushall >/dev/null  # each peer registers its users its own way
     "$@" >"$dir/$label.log" 2>&1 &
     peer_pid=$!
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/me" && break
-        sleep 0.1
-    done
+    # Any answer will do (/me without a token is a 401): the peer is listening.
+    await_server "http://127.0.0.1:$port/me" "$dir/$label.log" "$peer_pid" "$label" 30
     for scenario in verify refresh; do
         "$bench_dir/bench.sh" "http://127.0.0.1:$port" "$scenario" --redis-port "$redis_port" --label "$label" \
             --json-out "$out" --quiet

@@ -57,18 +57,25 @@ start_authd() {
 # with the end of its log, when it exits first or is not ready within SECONDS (60: a cold start
 # on a loaded machine takes a few).
 await_authd() {
-    local port=$1 log=$2 pid=$3 seconds=${4:-60}
+    await_server "http://127.0.0.1:$1/readyz" "$2" "$3" "authd on port $1" "${4:-60}" -f
+}
+
+# await_server URL LOG PID NAME SECONDS [CURL_FLAGS]: waits until URL answers (with -f: with a
+# 2xx); fails loudly, with the end of LOG, when the process PID exits first or SECONDS pass.
+await_server() {
+    local url=$1 log=$2 pid=$3 name=$4 seconds=$5 flags=${6:-}
     local deadline=$((SECONDS + seconds))
     while [ "$SECONDS" -lt "$deadline" ]; do
-        curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+        # shellcheck disable=SC2086 # flags is one optional word
+        curl -s $flags -o /dev/null "$url" 2>/dev/null && return 0
         if ! kill -0 "$pid" 2>/dev/null; then
-            echo "authd on port $port exited before it was ready; the end of $log:" >&2
+            echo "$name exited before it was ready; the end of $log:" >&2
             tail -20 "$log" >&2
             return 1
         fi
         sleep 0.1
     done
-    echo "authd on port $port was not ready within ${seconds}s; the end of $log:" >&2
+    echo "$name was not ready within ${seconds}s; the end of $log:" >&2
     tail -20 "$log" >&2
     return 1
 }
