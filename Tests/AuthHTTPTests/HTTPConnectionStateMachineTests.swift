@@ -24,6 +24,16 @@ struct HTTPConnectionStateMachineTests {
 
     static let ok = HTTPResponse(status: .ok)
 
+    /// Feeds whole requests (each head, then its end) in order, then the head alone of `partial`:
+    /// requests pipelined behind each other, as one read brings them.
+    static func feed(_ machine: inout Machine, _ heads: HTTPRequestHead..., partial: HTTPRequestHead? = nil) {
+        for head in heads {
+            _ = machine.received(.head(head))
+            _ = machine.received(.end(nil))
+        }
+        if let partial { _ = machine.received(.head(partial)) }
+    }
+
     /// A whole request without a body: the head waits, `.end` dispatches it.
     @Test func requestIsDispatchedAtItsEnd() {
         var machine = Machine(maxBodyBytes: 16)
@@ -129,10 +139,7 @@ struct HTTPConnectionStateMachineTests {
         var machine = Machine(maxBodyBytes: 16)
         let first = Self.head(.GET, "/1")
         let second = Self.head(.GET, "/2")
-        _ = machine.received(.head(first))
-        _ = machine.received(.end(nil))
-        _ = machine.received(.head(second))
-        _ = machine.received(.end(nil))
+        Self.feed(&machine, first, second)
         #expect(machine.writabilityChanged(false) == .none)
         _ = machine.responseReady(Self.ok, requestID: "r1")
         #expect(machine.responseWritten() == .none, "the queue waits for writability")
@@ -230,9 +237,7 @@ struct HTTPConnectionStateMachineTests {
     @Test func incompleteQueuedRequestGetsItsDeadlineWhenHandedOn() {
         var machine = Machine(maxBodyBytes: 16)
         let first = Self.head(.GET, "/1")
-        _ = machine.received(.head(first))
-        _ = machine.received(.end(nil))
-        _ = machine.received(.head(Self.head(.POST, "/2", [("host", "a"), ("content-length", "4")])))
+        Self.feed(&machine, first, partial: Self.head(.POST, "/2", [("host", "a"), ("content-length", "4")]))
         _ = machine.readRequested()
         _ = machine.responseReady(Self.ok, requestID: "r1")
         #expect(machine.responseWritten() == .processQueued)
@@ -297,10 +302,7 @@ struct HTTPConnectionStateMachineTests {
         var machine = Machine(maxBodyBytes: 16)
         let first = Self.head(.GET, "/1")
         let second = Self.head(.GET, "/2")
-        _ = machine.received(.head(first))
-        _ = machine.received(.end(nil))
-        _ = machine.received(.head(second))
-        _ = machine.received(.end(nil))
+        Self.feed(&machine, first, second)
         #expect(machine.inputClosed() == .none)
         #expect(
             machine.responseReady(Self.ok, requestID: "r1")
@@ -318,9 +320,7 @@ struct HTTPConnectionStateMachineTests {
     @Test func halfCloseWithAnIncompleteQueuedRequestCloses() {
         var machine = Machine(maxBodyBytes: 16)
         let first = Self.head(.GET, "/1")
-        _ = machine.received(.head(first))
-        _ = machine.received(.end(nil))
-        _ = machine.received(.head(Self.head(.POST, "/2", [("host", "a"), ("content-length", "4")])))
+        Self.feed(&machine, first, partial: Self.head(.POST, "/2", [("host", "a"), ("content-length", "4")]))
         #expect(machine.inputClosed() == .none)
         #expect(
             machine.responseReady(Self.ok, requestID: "r1")

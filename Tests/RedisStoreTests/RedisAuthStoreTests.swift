@@ -50,6 +50,12 @@ struct RedisAuthStoreTests {
                 passwordVersion: version)
         }
 
+        /// A user, and one session of the defaults (`rt-ID`, 600 s, absolute 3600 s).
+        func userWithSession(_ user: String, _ id: String) async throws {
+            _ = try await self.store.createUser(username: user, passwordHash: "h", now: self.now)
+            _ = try await self.store.createSession(self.session(user, id), now: self.now, maxSessions: 10)
+        }
+
         func rotation(_ user: String, _ id: String, presented: String, next: String, at now: Int, grace: Int = 10)
             -> SessionRotation
         {
@@ -205,8 +211,7 @@ struct RedisAuthStoreTests {
     /// after it, it is reuse, and the session is deleted.
     @Test func thePreviousTokenIsADuplicateWithinGraceAndReuseAfter() async throws {
         try await Self.withStore { (f) async throws in
-            _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
-            _ = try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10)
+            try await f.userWithSession("ann", "s1")
             let key = f.keys.session("ann", "s1")
             _ = try await f.store.rotateSession(f.rotation("ann", "s1", presented: "rt-s1", next: "rt-2", at: f.now))
             let before = try await f.hash(key)
@@ -254,8 +259,7 @@ struct RedisAuthStoreTests {
 
     @Test func aDeniedAccessTokenIsAFieldOfItsSessionUntilItExpires() async throws {
         try await Self.withStore { (f) async throws in
-            _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
-            _ = try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10)
+            try await f.userWithSession("ann", "s1")
             let key = f.keys.session("ann", "s1")
             #expect(
                 try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a1", now: f.now) == .active)
