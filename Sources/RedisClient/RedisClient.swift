@@ -163,6 +163,40 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// Every key that matches a pattern, by iterating [SCAN](https://redis.io/commands/scan) to
+    /// its end: on a cluster, on every primary. Unlike `KEYS`, this never blocks a server for long.
+    public func scanAll(match pattern: String, count: Int = 1000) async throws -> [String] {
+        let deadline = NIODeadline.now() + self.configuration.commandTimeout
+        switch self.backend {
+        case .single:
+            return try await self.scanAll(match: pattern, count: count) { command in try await self.send(command) }
+        case .cluster(let cluster):
+            var keys: [String] = []
+            for node in try await cluster.primaryAddresses(deadline: deadline) {
+                keys += try await self.scanAll(match: pattern, count: count) { command in
+                    try await cluster.send(
+                        command, toNode: node, deadline: NIODeadline.now() + self.configuration.commandTimeout)
+                }
+            }
+            return keys
+        }
+    }
+
+    private func scanAll(
+        match pattern: String, count: Int, _ send: (RedisCommand) async throws -> RedisValue
+    ) async throws -> [String] {
+        var cursor = "0"
+        var keys: [String] = []
+        repeat {
+            let reply = try await send(RedisCommand("SCAN", [cursor, "MATCH", pattern, "COUNT", String(count)]))
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array
+            else { throw RedisClientError.unexpectedReply(command: "SCAN") }
+            keys += found.compactMap(\.string)
+            cursor = next
+        } while cursor != "0"
+        return keys
+    }
+
     /// How many of the pool's connections are up right now (on a cluster, to all its primaries).
     public func connectedCount() -> Int {
         switch self.backend {

@@ -46,9 +46,12 @@ public struct RedisAuthStore: AuthStore {
 
     public func password(username: String) async throws -> StoredPassword? {
         let reply = try await self.guarded {
-            try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv"])
+            try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv", "disabled"])
         }
-        guard let fields = reply.array, fields.count == 2, let hash = fields[0].string else { return nil }
+        // A disabled user is no user to log in as: the login fails as for an unknown name.
+        guard let fields = reply.array, fields.count == 3, let hash = fields[0].string, fields[2].isNull else {
+            return nil
+        }
         // A user created before password versions existed is at version 0.
         return StoredPassword(hash: hash, version: fields[1].string ?? "0")
     }
@@ -68,6 +71,96 @@ public struct RedisAuthStore: AuthStore {
                     arguments: [expectedVersion, newHash, self.keys.sessionPrefix(username)]
                 )
             })
+    }
+
+    // MARK: Users, for operators
+
+    /// One user as `authd users list` shows it.
+    public struct UserRecord: Sendable, Equatable {
+        public var username: String
+        public var createdAt: Int
+        public var disabled: Bool
+        /// Sessions live now.
+        public var sessions: Int
+    }
+
+    /// The user, or nil when there is none.
+    public func user(username: String, now: Int) async throws -> UserRecord? {
+        let reply = try await self.guarded {
+            try await self.redis.pipeline([
+                RedisCommand("HMGET", [self.keys.user(username), "created", "disabled", "password"]),
+                RedisCommand("ZCOUNT", [self.keys.sessions(username), "(\(now)", "+inf"]),
+            ])
+        }
+        guard reply.count == 2, let fields = reply[0].array, fields.count == 3, !fields[2].isNull else { return nil }
+        return UserRecord(
+            username: username, createdAt: fields[0].int ?? 0, disabled: !fields[1].isNull,
+            sessions: reply[1].int ?? 0)
+    }
+
+    /// Every user, by name (a `SCAN` of the user keys; on a cluster, of every primary).
+    public func listUsers(now: Int) async throws -> [UserRecord] {
+        // `PREFIXuser:{NAME}`: the key with an empty name, less its closing brace.
+        let head = String(self.keys.user("").dropLast())
+        let keys = try await self.guarded { try await self.redis.scanAll(match: Self.globEscaped(head) + "*}") }
+        var users: [UserRecord] = []
+        for key in keys where key.hasPrefix(head) && key.hasSuffix("}") {
+            let name = String(key.dropFirst(head.count).dropLast())
+            if let user = try await self.user(username: name, now: now) { users.append(user) }
+        }
+        return users.sorted { $0.username < $1.username }
+    }
+
+    /// Deletes the user and every session of the user. Returns how many sessions ended; nil when
+    /// there is no such user.
+    public func deleteUser(username: String) async throws -> Int? {
+        Self.count(
+            try await self.withSessionKeys(username) { sessionKeys in
+                try await self.runRevocation(
+                    LuaScripts.deleteUser,
+                    keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
+                    arguments: [self.keys.sessionPrefix(username)])
+            })
+    }
+
+    /// Disables the user (ending every session) or enables the user again. Returns how many
+    /// sessions ended; nil when there is no such user.
+    public func setDisabled(username: String, _ disabled: Bool) async throws -> Int? {
+        Self.count(
+            try await self.withSessionKeys(username) { sessionKeys in
+                try await self.runRevocation(
+                    LuaScripts.setUserDisabled,
+                    keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
+                    arguments: [self.keys.sessionPrefix(username), disabled ? "1" : "0"])
+            })
+    }
+
+    /// Sets a new password hash whatever the old password was (an operator's reset), and ends
+    /// every session of the user. Returns how many sessions ended; nil when there is no such user.
+    public func resetPassword(username: String, newHash: String) async throws -> Int? {
+        for _ in 0..<10 {
+            let version = try await self.guarded {
+                try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv"])
+            }.array
+            guard let version, version.count == 2, !version[0].isNull else { return nil }
+            // The version read is checked in the script: a change in between makes it try again.
+            if let ended = try await self.changePassword(
+                username: username, expectedVersion: version[1].string ?? "0", newHash: newHash)
+            {
+                return ended
+            }
+        }
+        throw StoreUnavailableError(reason: "the user's password kept changing")
+    }
+
+    /// `SCAN MATCH` treats `*?[]\` specially; a key prefix is matched as it is.
+    private static func globEscaped(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "*?[]\\".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
     }
 
     // MARK: Sessions

@@ -6,6 +6,7 @@ import Foundation
 import JOSE
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 
 @main
@@ -13,7 +14,8 @@ struct Authd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
         abstract: "A token service: login, refresh with rotation, logout; state in Redis.",
-        subcommands: [Serve.self, GenSecret.self, Sessions.self, Keys.self],
+        version: authdVersion,
+        subcommands: [Serve.self, GenSecret.self, Users.self, Sessions.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -24,14 +26,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on (env AUTHD_HOST, default 127.0.0.1).")
     var host: String?
 
-    @Option(help: "Port to listen on (env AUTHD_PORT, default 8080).")
+    @Option(help: "Port to listen on, 0 to 65535 (env AUTHD_PORT, default 8080; 0: any free port).")
     var port: Int?
 
-    @Option(name: .customLong("env-file"), help: "A .env file to read; the real environment wins.")
-    var envFile = ".env"
+    @OptionGroup var envFile: EnvFile
+
+    func validate() throws {
+        if let port = self.port, !(0...65535).contains(port) {
+            throw ValidationError("--port must be from 0 to 65535, not \(port)")
+        }
+    }
 
     func run() async throws {
-        let environment = try loadEnvironment(envFile: self.envFile)
+        let environment = try self.envFile.environment()
         var configuration: AppConfiguration
         do {
             configuration = try AppConfiguration(environment: environment)
@@ -63,21 +70,149 @@ struct Serve: AsyncParsableCommand {
         let application = try buildApplication(
             configuration: configuration, metrics: registry, logger: Logger(label: "authd")
         )
-        try await application.run()
+        do {
+            try await application.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            let (host, port) = (configuration.http.host, configuration.http.port)
+            FileHandle.standardError.write(
+                Data(
+                    "authd: cannot listen on \(host):\(port): the address is in use (another process; see --port)\n"
+                        .utf8))
+            throw ExitCode.failure
+        }
     }
 }
 
-/// The `.env` file's values under the real environment's.
-func loadEnvironment(envFile: String) throws -> [String: String] {
-    var environment: [String: String]
-    do {
-        environment = try DotEnv.load(path: envFile)
-    } catch {
-        FileHandle.standardError.write(Data("authd: cannot read \(envFile): \(error.localizedDescription)\n".utf8))
-        throw ExitCode.failure
+/// `--env-file`, the same for every command: the `.env` file's values under the real
+/// environment's. Without the option, `./.env` is read when there is one; a file named with it
+/// must exist.
+struct EnvFile: ParsableArguments {
+    @Option(
+        name: .customLong("env-file"),
+        help: "A .env file to read (default: ./.env when there is one); the real environment wins.")
+    var path: String?
+
+    func environment() throws -> [String: String] {
+        let path = self.path ?? ".env"
+        var environment: [String: String] = [:]
+        let exists = FileManager.default.fileExists(atPath: path)
+        if self.path != nil, !exists { Self.fail("--env-file \(path): no such file") }
+        if exists {
+            do {
+                environment = try DotEnv.load(path: path)
+            } catch {
+                Self.fail("cannot read \(path): \(error.localizedDescription)")
+            }
+        }
+        environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
+        return environment
     }
-    environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
-    return environment
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("authd: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+}
+
+/// Runs an operator command: what it cannot do is said in one line after `authd: `, exit 1.
+func operate<T>(_ envFile: EnvFile, _ body: (Operator) async throws -> T) async throws -> T {
+    do {
+        return try await Operator.with(environment: try envFile.environment(), body)
+    } catch let error as OperatorError {
+        EnvFile.fail(error.description)
+    } catch let error as ConfigurationError {
+        EnvFile.fail(error.description)
+    }
+}
+
+/// A password from standard input: its first line, or typed without echo at a terminal.
+func readPassword(_ prompt: String) -> String {
+    if isatty(0) == 1, let typed = getpass(prompt) { return String(cString: typed) }
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        EnvFile.fail("no password on standard input (give it as the first line)")
+    }
+    return line
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list, reset, disable and delete users (reads REDIS_URL and AUTHD_KEY_PREFIX).",
+        discussion:
+            "Passwords are read from standard input (the first line), or typed at a terminal, never from the command line. Disabling, deleting and resetting a password end every session of the user on every instance.",
+        subcommands: [Add.self, List.self, Passwd.self, Disable.self, Enable.self, Delete.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user, whether sign-up is on or off.")
+        @Argument(help: "The user name.") var user: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let password = readPassword("Password for \(self.user): ")
+            let name = try await operate(self.envFile) { try await $0.addUser(username: self.user, password: password) }
+            print("created \(name)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the users.")
+        @Flag(help: "Print JSON instead of a table.") var json = false
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let users = try await operate(self.envFile) { try await $0.users() }
+            print(self.json ? OperatorOutput.usersJSON(users) : OperatorOutput.usersTable(users), terminator: "")
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's password (a reset: the old one is not asked) and end every session.")
+        @Argument(help: "The user name.") var user: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let password = readPassword("New password for \(self.user): ")
+            let ended = try await operate(self.envFile) {
+                try await $0.resetPassword(username: self.user, password: password)
+            }
+            print("password of \(self.user.lowercased()) set; ended \(ended) session(s)")
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a user: no login, and every session ended.")
+        @Argument(help: "The user name.") var user: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let ended = try await operate(self.envFile) { try await $0.setDisabled(username: self.user, true) }
+            print("disabled \(self.user.lowercased()); ended \(ended) session(s)")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user again.")
+        @Argument(help: "The user name.") var user: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            _ = try await operate(self.envFile) { try await $0.setDisabled(username: self.user, false) }
+            print("enabled \(self.user.lowercased())")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a user and end every session.")
+        @Argument(help: "The user name.") var user: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let ended = try await operate(self.envFile) { try await $0.deleteUser(username: self.user) }
+            print("deleted \(self.user.lowercased()); ended \(ended) session(s)")
+        }
+    }
 }
 
 struct Sessions: AsyncParsableCommand {
@@ -89,13 +224,15 @@ struct Sessions: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a user's live sessions.")
         @Argument(help: "The user name.") var user: String
-        @Option(name: .customLong("env-file")) var envFile = ".env"
+        @Flag(help: "Print JSON instead of a table.") var json = false
+        @OptionGroup var envFile: EnvFile
 
         func run() async throws {
-            let listing = try await Operator.with(environment: try loadEnvironment(envFile: self.envFile)) {
-                try await $0.listSessions(username: self.user)
-            }
-            print(listing, terminator: "")
+            let sessions = try await operate(self.envFile) { try await $0.sessions(username: self.user) }
+            let name = self.user.lowercased()
+            print(
+                self.json ? OperatorOutput.sessionsJSON(sessions) : OperatorOutput.sessionsTable(of: name, sessions),
+                terminator: "")
         }
     }
 
@@ -105,10 +242,10 @@ struct Sessions: AsyncParsableCommand {
         )
         @Argument(help: "The user name.") var user: String
         @Argument(help: "The session id; omit it to end every session of the user.") var session: String?
-        @Option(name: .customLong("env-file")) var envFile = ".env"
+        @OptionGroup var envFile: EnvFile
 
         func run() async throws {
-            let ended = try await Operator.with(environment: try loadEnvironment(envFile: self.envFile)) {
+            let ended = try await operate(self.envFile) {
                 try await $0.revoke(username: self.user, sessionID: self.session)
             }
             print("ended \(ended) session(s) of \(self.user.lowercased())")
@@ -119,21 +256,19 @@ struct Sessions: AsyncParsableCommand {
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage the keys that sign access tokens (AUTHD_KEYS_DIR): ES256, RS256 or EdDSA.",
-        discussion: """
-            Rotation without downtime: `keys generate` adds a key that every instance loads (within
-            30 s) and publishes in its JWKS; once resource servers have had time to fetch it (their
-            cache is 5 minutes), `keys rotate` makes it sign. The old key keeps verifying until the
-            access tokens it signed have expired.
-            """,
+        discussion:
+            "Rotation without downtime: `keys generate` adds a key that every instance loads (within 30 s) and publishes in its JWKS; once resource servers have had time to fetch it (their cache is 5 minutes), `keys rotate` makes it sign. The old key keeps verifying until the access tokens it signed have expired.",
         subcommands: [Generate.self, Rotate.self, List.self]
     )
 
     struct Options: ParsableArguments {
-        @Option(help: "The key directory (default: AUTHD_KEYS_DIR).")
+        @Option(help: "The key directory (default: AUTHD_KEYS_DIR, from .env or the environment).")
         var dir: String?
+        @OptionGroup var envFile: EnvFile
 
         func directory() throws -> KeyDirectory {
-            guard let path = self.dir ?? ProcessInfo.processInfo.environment["AUTHD_KEYS_DIR"] else {
+            let configured = try self.envFile.environment()["AUTHD_KEYS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+            guard let path = self.dir ?? configured else {
                 throw ValidationError("give --dir or set AUTHD_KEYS_DIR")
             }
             return KeyDirectory(path: path)

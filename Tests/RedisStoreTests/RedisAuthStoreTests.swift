@@ -134,7 +134,66 @@ struct RedisAuthStoreTests {
         }
     }
 
-    // MARK: Sessions
+    // MARK: Users, for operators
+
+    @Test func deletingAUserLeavesNoUserOrSessionKey() async throws {
+        try await Self.withStore { (f) async throws in
+            #expect(try await f.store.deleteUser(username: "ann") == nil, "no such user")
+            try await f.userWithSession("ann", "s1")
+            _ = try await f.store.createSession(f.session("ann", "s2"), now: f.now, maxSessions: 10)
+            #expect(try await f.store.deleteUser(username: "ann") == 2)
+            for key in [
+                f.keys.user("ann"), f.keys.sessions("ann"), f.keys.session("ann", "s1"), f.keys.session("ann", "s2"),
+            ] {
+                #expect(try await f.exists(key) == false, "\(key)")
+            }
+            // A login that checked the password before the delete opens no session after it.
+            #expect(try await f.store.createSession(f.session("ann", "s3"), now: f.now, maxSessions: 10) == false)
+        }
+    }
+
+    /// Disabling ends every session and bumps the password version (a login in flight opens no
+    /// session); a disabled user has no password to log in with. Enabling lets the user in again.
+    @Test func disablingEndsSessionsAndHidesThePassword() async throws {
+        try await Self.withStore { (f) async throws in
+            #expect(try await f.store.setDisabled(username: "ann", true) == nil, "no such user")
+            try await f.userWithSession("ann", "s1")
+            #expect(try await f.store.setDisabled(username: "ann", true) == 1)
+            #expect(try await f.hash(f.keys.user("ann"))["disabled"] == "1")
+            #expect(try await f.hash(f.keys.user("ann"))["pwv"] == "2")
+            #expect(try await f.exists(f.keys.session("ann", "s1")) == false)
+            #expect(try await f.store.password(username: "ann") == nil)
+            #expect(
+                try await f.store.createSession(f.session("ann", "s2", version: "1"), now: f.now, maxSessions: 10)
+                    == false)
+            #expect(try await f.store.user(username: "ann", now: f.now)?.disabled == true)
+            #expect(try await f.store.setDisabled(username: "ann", false) == 0)
+            #expect(try await f.hash(f.keys.user("ann"))["disabled"] == nil)
+            #expect(try await f.store.password(username: "ann") == StoredPassword(hash: "h", version: "2"))
+        }
+    }
+
+    @Test func aResetSetsTheHashWhateverTheOldOneAndEndsEverySession() async throws {
+        try await Self.withStore { (f) async throws in
+            #expect(try await f.store.resetPassword(username: "ann", newHash: "new") == nil, "no such user")
+            try await f.userWithSession("ann", "s1")
+            #expect(try await f.store.resetPassword(username: "ann", newHash: "new") == 1)
+            #expect(try await f.store.password(username: "ann") == StoredPassword(hash: "new", version: "2"))
+            #expect(try await f.exists(f.keys.session("ann", "s1")) == false)
+        }
+    }
+
+    @Test func usersAreListedByNameWithTheirLiveSessions() async throws {
+        try await Self.withStore { (f) async throws in
+            #expect(try await f.store.listUsers(now: f.now).isEmpty)
+            try await f.userWithSession("bob", "s1")
+            _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
+            let users = try await f.store.listUsers(now: f.now)
+            #expect(users.map(\.username) == ["ann", "bob"])
+            #expect(users.map(\.sessions) == [0, 1])
+            #expect(users.allSatisfy { $0.createdAt == f.now && !$0.disabled })
+        }
+    }
 
     @Test func createSessionWritesTheSessionAndItsIndexWithTheRefreshTokensTTL() async throws {
         try await Self.withStore { (f) async throws in

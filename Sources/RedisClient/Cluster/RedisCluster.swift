@@ -132,6 +132,12 @@ final class RedisCluster: Sendable {
         return replies
     }
 
+    /// The primaries of the map (`host:port`), once there is one.
+    func primaryAddresses(deadline: NIODeadline) async throws -> [String] {
+        try await self.awaitFirstMap(until: deadline)
+        return self.primaries.map(\.description).sorted()
+    }
+
     /// Sends a command to the primary named `node` (`host:port`, as the slot map names it).
     func send(_ command: RedisCommand, toNode node: String, deadline: NIODeadline) async throws -> RedisValue {
         guard let node = Node(address: node) else { throw RedisClientError.unavailable }

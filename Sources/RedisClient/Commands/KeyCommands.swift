@@ -42,17 +42,4 @@ extension RedisClient {
         }
         return (next, keys.compactMap(\.string))
     }
-
-    /// Every key that matches a pattern, by iterating [SCAN](https://redis.io/commands/scan) to its end.
-    /// Unlike `KEYS`, this never blocks the server for long.
-    public func scanAll(match pattern: String, count: Int = 1000) async throws -> [String] {
-        var cursor = 0
-        var keys: [String] = []
-        repeat {
-            let step = try await self.scan(cursor: cursor, match: pattern, count: count)
-            keys += step.keys
-            cursor = step.cursor
-        } while cursor != 0
-        return keys
-    }
 }

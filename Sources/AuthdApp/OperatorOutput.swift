@@ -1,0 +1,84 @@
+import AuthCore
+import Foundation
+import WireJSON
+
+/// What the operator commands print: a table for people, or JSON (`--json`) for scripts. Times in
+/// the table are ISO 8601 (UTC); in JSON, seconds since 1970.
+public enum OperatorOutput {
+    /// The widest a user agent is shown in a table; JSON has it whole.
+    static let userAgentWidth = 48
+
+    public static func sessionsTable(of user: String, _ sessions: [SessionInfo]) -> String {
+        guard !sessions.isEmpty else { return "\(user) has no live sessions\n" }
+        return self.table(
+            ["SESSION", "CREATED", "LAST USED", "EXPIRES", "IP", "USER AGENT"],
+            sessions.map { session in
+                [
+                    session.id, Self.date(session.createdAt), Self.date(session.lastUsedAt),
+                    Self.date(session.expiresAt), session.client.ip.isEmpty ? "-" : session.client.ip,
+                    Self.clipped(session.client.userAgent),
+                ]
+            })
+    }
+
+    public static func sessionsJSON(_ sessions: [SessionInfo]) -> String {
+        self.json(
+            sessions.map { session in
+                var object = JSONObjectWriter()
+                object.add("id", session.id)
+                object.add("createdAt", session.createdAt)
+                object.add("lastUsedAt", session.lastUsedAt)
+                object.add("expiresAt", session.expiresAt)
+                object.add("absoluteExpiresAt", session.absoluteExpiresAt)
+                object.add("ip", session.client.ip)
+                object.add("userAgent", session.client.userAgent)
+                return object.finish()
+            })
+    }
+
+    public static func usersTable(_ users: [Operator.UserRecord]) -> String {
+        guard !users.isEmpty else { return "no users\n" }
+        return self.table(
+            ["USER", "CREATED", "STATUS", "SESSIONS"],
+            users.map {
+                [$0.username, Self.date($0.createdAt), $0.disabled ? "disabled" : "active", String($0.sessions)]
+            }
+        )
+    }
+
+    public static func usersJSON(_ users: [Operator.UserRecord]) -> String {
+        self.json(
+            users.map { user in
+                var object = JSONObjectWriter()
+                object.add("username", user.username)
+                object.add("createdAt", user.createdAt)
+                object.add("disabled", user.disabled)
+                object.add("sessions", user.sessions)
+                return object.finish()
+            })
+    }
+
+    /// Columns as wide as their widest cell, two spaces apart; the last one is not padded.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    private static func json(_ objects: [[UInt8]]) -> String {
+        String(decoding: JSONArray.of(objects), as: UTF8.self) + "\n"
+    }
+
+    private static func clipped(_ text: String) -> String {
+        guard text.count > self.userAgentWidth else { return text.isEmpty ? "-" : text }
+        return String(text.prefix(self.userAgentWidth - 1)) + "…"
+    }
+
+    private static func date(_ seconds: Int) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+}
