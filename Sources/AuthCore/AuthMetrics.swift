@@ -35,6 +35,11 @@ enum AuthMetrics {
         }.increment(by: count)
     }
 
+    /// An access token revoked on its own (RFC 7009): no session ends.
+    static func accessTokenRevoked() {
+        Counter(label: "authd_access_tokens_revoked_total").increment()
+    }
+
     static func reuseDetected() {
         Counter(label: "authd_refresh_reuse_detected_total").increment()
     }

@@ -16,7 +16,9 @@ extension AuthService {
             else { continue }
             switch kind {
             case .refresh:
-                try await self.store.endSession(username: claims.sub, sessionID: claims.sid)
+                if try await self.store.endSession(username: claims.sub, sessionID: claims.sid) {
+                    AuthMetrics.revoked(.revoke)
+                }
             case .access:
                 // The denial lives as long as the token verifies: to its expiry plus the leeway the
                 // codec grants (the codec bounds `exp`, so the sum cannot overflow; it saturates
@@ -26,8 +28,8 @@ extension AuthService {
                     username: claims.sub, sessionID: claims.sid, tokenID: claims.jti,
                     expiresAt: overflow ? Int.max : until,
                     now: self.clock.now(), maxDenied: self.settings.maxDeniedTokensPerSession)
+                AuthMetrics.accessTokenRevoked()
             }
-            AuthMetrics.revoked(.revoke)
             return
         }
     }

@@ -11,7 +11,8 @@ enum RedisMetrics {
         }.recordNanoseconds(nanoseconds)
     }
 
-    /// `kind`: server (an error reply), closed, timeout, protocol, unavailable.
+    /// `kind`: server (an error reply, but for `noscript` and a cluster's redirections), noscript,
+    /// closed, timeout, protocol, unavailable.
     static func error(_ kind: String, count: Int = 1) {
         Counter(label: "authd_redis_command_errors_total", dimensions: [("kind", kind)]).increment(by: count)
     }

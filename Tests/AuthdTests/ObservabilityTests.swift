@@ -26,6 +26,37 @@ struct ObservabilityTests {
         }
     }
 
+    /// Issue 30, item 7: a revoked access token is counted as one, not as a session; a script's
+    /// first use on a server (NOSCRIPT, then loaded) is counted as `noscript`, not as a server
+    /// error. The counters are process-wide (other tests add to them), so increases are compared.
+    @Test func revokedAccessTokensAndNoscriptHaveCountersOfTheirOwn() async throws {
+        let server = try RedisServerProcess()
+        try await server.start()
+        let app = try await TestApp.start(redisURL: server.url)
+        try await withTeardown({ await app.stop() }) {
+            func value(_ series: String) async throws -> Double {
+                let text = try await app.client.get("/metrics").text
+                let line = text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+                return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            let access = #"authd_access_tokens_revoked_total"#
+            let noscript = #"authd_redis_command_errors_total{kind="noscript"}"#
+            let login = try await app.signUpAndLogIn("counted")
+            let before = (access: try await value(access), noscript: try await value(noscript))
+            let revoked = try await app.client.request(
+                "POST", "/revoke", headers: [("content-type", "application/x-www-form-urlencoded")],
+                body: Array("token=\(login["accessToken"]!)".utf8))
+            #expect(revoked.status == 200)
+            #expect(try await value(access) == before.access + 1)
+            // The scripts flushed: the next login's scripts answer NOSCRIPT once, and are loaded.
+            let redis = try TestRedis.makeClient(TestRedis.configuration(url: server.url))
+            try await redis.send("SCRIPT", ["FLUSH"])
+            await redis.shutdown()
+            #expect(try await app.logIn("counted").status == 200)
+            #expect(try await value(noscript) > before.noscript)
+        }
+    }
+
     @Test func metricsCountRequestsTokensAndRedisCommands() async throws {
         let app = try await TestApp.start()
         try await withTeardown({ await app.stop() }) {

@@ -130,7 +130,13 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         }
         var demoted = false
         if case .error(let error) = value {
-            RedisMetrics.error("server")
+            switch error.code {
+            // A script's first use on a server (then loaded and run): expected, not a fault.
+            case "NOSCRIPT": RedisMetrics.error("noscript")
+            // A cluster's redirections have a counter of their own.
+            case "MOVED", "ASK", "TRYAGAIN": break
+            default: RedisMetrics.error("server")
+            }
             // This server was demoted to a replica (a failover): after this reply, the connection
             // is dropped so that the reconnect finds the new primary.
             demoted = error.code == "READONLY"
