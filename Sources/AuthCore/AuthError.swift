@@ -13,8 +13,9 @@ public enum AuthError: Error, Sendable, Equatable {
     case invalidToken(String)
     /// The caller has no session with that id.
     case sessionNotFound
-    /// Too many failed logins; try again after this many seconds.
-    case throttled(retryAfter: Int)
+    /// Too many attempts of a kind (`attempts`: "failed logins", "sign-ups", "wrong client
+    /// secrets"); try again after this many seconds.
+    case throttled(retryAfter: Int, attempts: String = "failed logins")
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

@@ -224,7 +224,7 @@ public final class AuthService: Sendable {
             if result == 0 { return }
             guard result < 0, clock.now < deadline else {
                 AuthMetrics.throttled()
-                throw AuthError.throttled(retryAfter: max(result, 1))
+                throw AuthError.throttled(retryAfter: max(result, 1), attempts: scope.attempts)
             }
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...40)))
         }

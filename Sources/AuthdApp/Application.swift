@@ -180,7 +180,26 @@ public final class Application: Sendable {
                 "max_sessions_per_user": "\(c.auth.maxSessionsPerUser)",
                 "trusted_proxies": "\(c.http.trustedProxies.networks.count)",
                 "login_throttle": "\(c.auth.throttle.enabled)", "signup": "\(c.auth.signupEnabled)",
+                "access_token_ttl": "\(c.auth.accessTokenTTL)", "refresh_token_ttl": "\(c.auth.refreshTokenTTL)",
+                "session_max_lifetime": "\(c.auth.sessionMaxLifetime)",
+                "refresh_grace_window": "\(c.auth.refreshGraceWindow)", "clock_leeway": "\(c.auth.clockLeeway)",
+                "cors_origins": "\(c.cors.map { $0.origins.sorted().joined(separator: ",") } ?? "off")",
+                "refresh_cookie": "\(c.refreshCookie)", "max_body_bytes": "\(c.http.maxBodyBytes)",
+                "idle_timeout": "\(c.http.idleTimeout.nanoseconds / 1_000_000_000)",
+                "introspection_clients": "\(c.introspectionClients.keys.sorted().joined(separator: ","))",
+                "keys_dir": "\(c.keysDirectory ?? "none")",
+                "throttle_user_address": "\(Self.limit(c.auth.throttle.userFromAddress))",
+                "throttle_user": "\(Self.limit(c.auth.throttle.user))",
+                "throttle_address": "\(Self.limit(c.auth.throttle.address))",
+                "throttle_signup": "\(Self.limit(c.auth.throttle.signUpFromAddress))",
+                "throttle_client_secret": "\(Self.limit(c.auth.throttle.clientSecretFromAddress))",
+                "version": "\(authdVersion)",
             ])
+    }
+
+    /// A throttle limit as its setting is written: `FAILURES/SECONDS`.
+    private static func limit(_ limit: ThrottlePolicy.Limit) -> String {
+        "\(limit.failures)/\(limit.windowSeconds)"
     }
 
     /// Reads the key directory again, so a key generated or rotated on disk takes effect

@@ -11,16 +11,36 @@ public enum DotEnv {
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty else { continue }
+            guard !key.isEmpty, !key.contains(" ") else { continue }
             values[key] = Self.value(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
         }
         return values
     }
 
-    /// The file's values, or none when it does not exist. Read as a stream, so that a device or a
-    /// pipe works too (`--env-file /dev/null`, `--env-file <(...)`).
-    public static func load(path: String) throws -> [String: String] {
-        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+    /// The lines that are neither `KEY=value`, a comment nor blank, by number: they are ignored,
+    /// and start-up says so.
+    public static func problems(_ text: String) -> [String] {
+        var problems: [String] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            guard let equals = line.firstIndex(of: "=") else {
+                problems.append("line \(index + 1) has no '=' (KEY=value), and is ignored")
+                continue
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            let valid =
+                key.first.map { $0.isLetter || $0 == "_" } == true
+                && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            if !valid { problems.append("line \(index + 1): '\(key)' is no variable name, and the line is ignored") }
+        }
+        return problems
+    }
+
+    /// The file's text, or nil when it does not exist.
+    public static func text(path: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let file = FileHandle(forReadingAtPath: path) else {
             throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
@@ -29,7 +49,13 @@ public enum DotEnv {
         guard let text = String(data: data, encoding: .utf8) else {
             throw CocoaError(.fileReadInapplicableStringEncoding, userInfo: [NSFilePathErrorKey: path])
         }
-        return self.parse(text)
+        return text
+    }
+
+    /// The file's values, or none when it does not exist. Read as a stream, so that a device or a
+    /// pipe works too (`--env-file /dev/null`, `--env-file <(...)`).
+    public static func load(path: String) throws -> [String: String] {
+        try self.text(path: path).map(self.parse) ?? [:]
     }
 
     private static func value(_ raw: String) -> String {

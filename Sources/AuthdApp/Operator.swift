@@ -184,7 +184,7 @@ public struct Operator: Sendable {
         case .signupDisabled: "sign-up is off"
         case .invalidCredentials: "wrong user name or password"
         case .sessionNotFound: "no such session"
-        case .throttled(let seconds): "throttled; try again in \(seconds) s"
+        case .throttled(let seconds, let attempts): "too many \(attempts); try again in \(seconds) s"
         }
     }
 

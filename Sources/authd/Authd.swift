@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = try self.envFile.environment()
+        let (environment, warnings) = try self.envFile.load()
         var configuration: AppConfiguration
         do {
             configuration = try AppConfiguration(environment: environment)
@@ -65,10 +65,12 @@ struct Serve: AsyncParsableCommand {
             },
             metadataProvider: .requestID
         )
+        let logger = Logger(label: "authd")
+        for warning in warnings { logger.warning("\(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let application = try buildApplication(
-            configuration: configuration, metrics: registry, logger: Logger(label: "authd")
+            configuration: configuration, metrics: registry, logger: logger
         )
         do {
             try await application.run()
@@ -93,19 +95,30 @@ struct EnvFile: ParsableArguments {
     var path: String?
 
     func environment() throws -> [String: String] {
+        try self.load().environment
+    }
+
+    /// The environment, and what start-up must warn of: lines of the file that are ignored, and
+    /// names that look like settings but are none (a misspelling, most likely).
+    func load() throws -> (environment: [String: String], warnings: [String]) {
         let path = self.path ?? ".env"
-        var environment: [String: String] = [:]
         let exists = FileManager.default.fileExists(atPath: path)
         if self.path != nil, !exists { Self.fail("--env-file \(path): no such file") }
+        var text: String?
         if exists {
             do {
-                environment = try DotEnv.load(path: path)
+                text = try DotEnv.text(path: path)
             } catch {
                 Self.fail("cannot read \(path): \(error.localizedDescription)")
             }
         }
+        let file = text.map(DotEnv.parse) ?? [:]
+        var environment = file
         environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
-        return environment
+        let warnings =
+            (text.map(DotEnv.problems) ?? []).map { "\(path): \($0)" }
+            + AppConfiguration.unknownSettings(environment.keys, fromFile: Set(file.keys))
+        return (environment, warnings)
     }
 
     static func fail(_ message: String) -> Never {
@@ -116,8 +129,10 @@ struct EnvFile: ParsableArguments {
 
 /// Runs an operator command: what it cannot do is said in one line after `authd: `, exit 1.
 func operate<T>(_ envFile: EnvFile, _ body: (Operator) async throws -> T) async throws -> T {
+    let (environment, warnings) = try envFile.load()
+    for warning in warnings { FileHandle.standardError.write(Data("authd: warning: \(warning)\n".utf8)) }
     do {
-        return try await Operator.with(environment: try envFile.environment(), body)
+        return try await Operator.with(environment: environment, body)
     } catch let error as OperatorError {
         EnvFile.fail(error.description)
     } catch let error as ConfigurationError {

@@ -123,7 +123,8 @@ struct AuthServiceTests {
             do {
                 _ = try await f.auth.login(username: "ann", password: "correct horse", client: attacker)
                 Issue.record("a throttled login passed")
-            } catch AuthError.throttled(let retryAfter) {
+            } catch AuthError.throttled(let retryAfter, let attempts) {
+                #expect(attempts == "failed logins")
                 #expect((1...f.settings.throttle.userFromAddress.windowSeconds).contains(retryAfter))
             }
             _ = try await f.auth.login(username: "ann", password: "correct horse", client: ClientInfo(ip: "192.0.2.1"))

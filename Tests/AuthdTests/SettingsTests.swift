@@ -276,6 +276,29 @@ struct SettingsTests {
             #expect(login.status == 200 && login["refreshToken"] == nil)
             #expect(login.rawHead.contains("authd_refresh=") && login.rawHead.contains("HttpOnly"))
         },
+        Case(variable: "AUTHD_THROTTLE_USER_ADDRESS", settings: ["AUTHD_THROTTLE_USER_ADDRESS": "2/60"]) { app, _ in
+            _ = try await Self.signUpAndLogIn(app)
+            for _ in 0..<2 {
+                _ = try await app.client.json("POST", "/login", ["username": "setting", "password": "wrong one"])
+            }
+            let third = try await app.client.json("POST", "/login", ["username": "setting", "password": "wrong one"])
+            #expect(third.status == 429 && third["error_description"]?.hasPrefix("too many failed logins") == true)
+        },
+        Case(variable: "AUTHD_THROTTLE_USER", settings: ["AUTHD_THROTTLE_USER": "7/120"]) { app, _ in
+            try await Self.logLine(app, "throttle_user", "7/120")
+        },
+        Case(variable: "AUTHD_THROTTLE_ADDRESS", settings: ["AUTHD_THROTTLE_ADDRESS": "300/600"]) { app, _ in
+            try await Self.logLine(app, "throttle_address", "300/600")
+        },
+        Case(variable: "AUTHD_THROTTLE_SIGNUP", settings: ["AUTHD_THROTTLE_SIGNUP": "1/3600"]) { app, _ in
+            _ = try await app.client.json("POST", "/users", ["username": "first", "password": Self.password])
+            let second = try await app.client.json("POST", "/users", ["username": "second", "password": Self.password])
+            #expect(second.status == 429)
+            #expect(second["error_description"]?.hasPrefix("too many sign-ups") == true, "\(second.text)")
+        },
+        Case(variable: "AUTHD_THROTTLE_CLIENT_SECRET", settings: ["AUTHD_THROTTLE_CLIENT_SECRET": "3/90"]) { app, _ in
+            try await Self.logLine(app, "throttle_client_secret", "3/90")
+        },
         Case(variable: "AUTHD_MAX_CONNECTIONS", settings: ["AUTHD_MAX_CONNECTIONS": "20"]) { app, _ in
             try await Self.logLine(app, "max_connections", "20")
         },
@@ -477,6 +500,28 @@ struct SettingsTests {
         let tested = Set(Self.cases.map(\.variable))
         #expect(documented.subtracting(tested).isEmpty, "documented without a check")
         #expect(tested.subtracting(documented).isEmpty, "checked but not documented")
+    }
+
+    /// The variables authd warns about when they are not among these (a misspelling) are the
+    /// documented ones.
+    @Test func theSettingsAuthdKnowsAreTheDocumentedOnes() throws {
+        let document = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("docs/CONFIGURATION.md"), encoding: .utf8)
+        #expect(AppConfiguration.variables == Set(Self.documentedVariables(document)))
+    }
+
+    /// A misspelled setting and a malformed `.env` line are warned of at start-up, by name.
+    @Test func typosAndMalformedLinesAreWarnedOf() async throws {
+        let app = try AuthdProcess.start(
+            environment: ["REDIS_URL": TestRedis.url],
+            dotEnv: [
+                "ACCESS_TOKEN_SECRET": RandomID.hexBytes(32), "REFRESH_TOKEN_SECRET": RandomID.hexBytes(32),
+                "AUTHD_SINGUP": "false", "not a line": "",
+            ])
+        defer { app.stop() }
+        try await app.waitUntilReady()
+        #expect(app.log.contains("AUTHD_SINGUP is no setting of authd's, and is ignored; did you mean AUTHD_SIGNUP?"))
+        #expect(app.log.contains("is no variable name, and the line is ignored"), "\(app.log)")
     }
 
     /// The first column of the document's table: `NAME` or `NAME` / `--flag`.

@@ -8,6 +8,15 @@ public enum ThrottleScope: Sendable, Equatable {
     case signUp(ip: String)
     /// Client credentials (introspection's HTTP Basic) from `ip`.
     case clientSecret(ip: String)
+
+    /// What is counted, in the words of the 429 that refuses one too many.
+    var attempts: String {
+        switch self {
+        case .password: "failed logins"
+        case .signUp: "sign-ups"
+        case .clientSecret: "wrong client secrets"
+        }
+    }
 }
 
 /// How many attempts are tolerated before `429 Too Many Requests`. An attempt is counted before

@@ -85,10 +85,10 @@ public enum ErrorResponder {
             .unauthorized("invalid_token", description)
         case .sessionNotFound:
             HTTPError(.notFound, code: "not_found", description: "no such session")
-        case .throttled(let retryAfter):
+        case .throttled(let retryAfter, let attempts):
             HTTPError(
                 .tooManyRequests, code: "too_many_requests",
-                description: "too many failed logins; try again in \(retryAfter) s",
+                description: "too many \(attempts); try again in \(retryAfter) s",
                 headers: ["retry-after": String(retryAfter)]
             )
         }

@@ -74,6 +74,79 @@ public struct AppConfiguration: Sendable {
         ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased())
     }
 
+    /// Every variable authd reads: the table of docs/CONFIGURATION.md (a test keeps the two the
+    /// same).
+    public static let variables: Set<String> = [
+        "ACCESS_TOKEN_SECRET",
+        "ACCESS_TOKEN_SECRET_PREVIOUS",
+        "AUTHD_ACCESS_TOKEN_TTL",
+        "AUTHD_AUDIENCE",
+        "AUTHD_CLOCK_LEEWAY",
+        "AUTHD_CORS_ORIGINS",
+        "AUTHD_HASH_CONCURRENCY",
+        "AUTHD_HOST",
+        "AUTHD_IDLE_TIMEOUT",
+        "AUTHD_INTROSPECTION_CLIENTS",
+        "AUTHD_ISSUER",
+        "AUTHD_KEYS_DIR",
+        "AUTHD_KEY_PREFIX",
+        "AUTHD_LOGIN_THROTTLE",
+        "AUTHD_MAX_BODY_BYTES",
+        "AUTHD_MAX_CONNECTIONS",
+        "AUTHD_MAX_SESSIONS_PER_USER",
+        "AUTHD_PORT",
+        "AUTHD_REDIS_COMMAND_TIMEOUT_MS",
+        "AUTHD_REDIS_CONNECT_TIMEOUT_MS",
+        "AUTHD_REDIS_POOL_SIZE",
+        "AUTHD_REDIS_WAIT_REPLICAS",
+        "AUTHD_REDIS_WAIT_TIMEOUT_MS",
+        "AUTHD_REFRESH_COOKIE",
+        "AUTHD_REFRESH_GRACE_WINDOW",
+        "AUTHD_REFRESH_TOKEN_TTL",
+        "AUTHD_SESSION_MAX_LIFETIME",
+        "AUTHD_SIGNUP",
+        "AUTHD_THROTTLE_ADDRESS",
+        "AUTHD_THROTTLE_CLIENT_SECRET",
+        "AUTHD_THROTTLE_SIGNUP",
+        "AUTHD_THROTTLE_USER",
+        "AUTHD_THROTTLE_USER_ADDRESS",
+        "AUTHD_TRUSTED_PROXIES",
+        "AUTHD_VERIFY_CACHE",
+        "AUTHD_VERIFY_CACHE_ENTRIES",
+        "AUTHD_VERIFY_CACHE_HEALTH_MS",
+        "AUTHD_VERIFY_CACHE_LEASE_MS",
+        "AUTHD_VERIFY_CACHE_MB",
+        "AUTHD_VERIFY_CACHE_TRACKING",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+        "REDIS_CLUSTER_NODES",
+        "REDIS_SENTINELS",
+        "REDIS_SENTINEL_PRIMARY",
+        "REDIS_TLS_CA_FILE",
+        "REDIS_TLS_CERT_FILE",
+        "REDIS_TLS_KEY_FILE",
+        "REDIS_TLS_SERVER_NAME",
+        "REDIS_URL",
+        "REFRESH_TOKEN_SECRET",
+        "REFRESH_TOKEN_SECRET_PREVIOUS",
+    ]
+
+    /// A warning for each name that looks like a setting but is none: every `AUTHD_*` name given,
+    /// and every name of the `.env` file (`fromFile`), that authd does not read, with the closest
+    /// one it does. A misspelled `AUTHD_SINGUP=false` would otherwise leave sign-up on, silently.
+    public static func unknownSettings(_ names: some Sequence<String>, fromFile: Set<String>) -> [String] {
+        Set(names).filter { name in
+            !Self.variables.contains(name) && name != "AUTHD_TRUST_X_FORWARDED_FOR"
+                && (name.hasPrefix("AUTHD_") || fromFile.contains(name))
+        }.sorted().map { name in
+            let closest = Self.variables.min { editDistance(name, $0) < editDistance(name, $1) }
+            if let closest, editDistance(name, closest) <= 3 {
+                return "\(name) is no setting of authd's, and is ignored; did you mean \(closest)?"
+            }
+            return "\(name) is no setting of authd's, and is ignored (see docs/CONFIGURATION.md)"
+        }
+    }
+
     public init(accessTokenSecret: String?, refreshTokenSecret: String, redis: RedisConfiguration) {
         self.accessTokenSecret = accessTokenSecret
         self.refreshTokenSecret = refreshTokenSecret
@@ -129,4 +202,18 @@ public struct AppConfiguration: Sendable {
         self.logFormat = try reader.logFormat() ?? self.logFormat
         self.logLevel = try reader.logLevel() ?? self.logLevel
     }
+}
+
+/// Levenshtein distance: the fewest insertions, deletions and substitutions from one to the other.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let (a, b) = (Array(a.utf8), Array(b.utf8))
+    var previous = Array(0...b.count)
+    for (i, x) in a.enumerated() {
+        var current = [i + 1] + Array(repeating: 0, count: b.count)
+        for (j, y) in b.enumerated() {
+            current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
 }
