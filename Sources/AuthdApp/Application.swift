@@ -235,7 +235,7 @@ private struct KeyReloaderService: Service {
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(30))
+                try await Task.sleep(for: .seconds(TokenCodec.Settings.keyReloadLag))
                 await self.application.reloadKeys()
             }
         }

@@ -54,25 +54,58 @@ public struct KeyDirectory: Sendable {
         return key
     }
 
-    /// Makes the oldest "next" key current (generating one when there is none) and retires the
-    /// current key as of `now`.
+    /// How long a "next" key must have been published before it may sign: resource servers cache
+    /// the JWKS for 5 minutes (`Cache-Control` of `/.well-known/jwks.json`), and must know a key
+    /// before they see tokens signed with it.
+    public static let publicationDelay = 300
+
+    /// A key with when it was made: its `.pem`'s modification time (the file is written once, and
+    /// never rewritten).
+    public struct Entry: Sendable {
+        public var key: SigningKey
+        public var createdAt: Int
+    }
+
+    /// The keys, oldest first.
+    public func entries() throws -> [Entry] {
+        try self.load().map { key in
+            let attributes = try FileManager.default.attributesOfItem(atPath: self.file(key.kid + ".pem"))
+            let created = (attributes[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } ?? 0
+            return Entry(key: key, createdAt: created)
+        }.sorted { ($0.createdAt, $0.key.kid) < ($1.createdAt, $1.key.kid) }
+    }
+
+    /// Makes the oldest "next" key current and retires the current key as of `now`. Refused while
+    /// that key is younger than ``publicationDelay`` (and when there is none), unless `force`:
+    /// tokens it signed would fail at resource servers that have not fetched it yet. With `force`
+    /// and no next key, one is made (of the current key's algorithm) and signs at once.
     @discardableResult
-    public func rotate(now: Int) throws -> SigningKey {
-        var keys = try self.load()
-        if !keys.contains(where: { $0.status == .next }) {
+    public func rotate(now: Int, force: Bool = false) throws -> SigningKey {
+        let entries = try self.entries()
+        var next = entries.first(where: { $0.key.status == .next })
+        if let candidate = next, !force, now - candidate.createdAt < Self.publicationDelay {
+            let wait = Self.publicationDelay - (now - candidate.createdAt)
+            throw KeyDirectoryError(
+                "\(candidate.key.kid) was made \(now - candidate.createdAt) s ago, and resource servers cache the "
+                    + "JWKS for \(Self.publicationDelay / 60) minutes: rotate in \(wait) s (or --force)")
+        }
+        if next == nil {
+            guard force else {
+                throw KeyDirectoryError(
+                    "no next key: `authd keys generate` one, wait \(Self.publicationDelay / 60) minutes for resource "
+                        + "servers to fetch it, then rotate (or --force, to make one that signs at once)")
+            }
             // The algorithm stays what it was; a change of algorithm is a `generate --alg` first.
-            let algorithm = keys.first(where: { $0.status == .current })?.algorithm ?? Self.defaultAlgorithm
-            keys.append(try self.generate(algorithm))
+            let algorithm = entries.first(where: { $0.key.status == .current })?.key.algorithm ?? Self.defaultAlgorithm
+            next = Entry(key: try self.generate(algorithm), createdAt: now)
         }
-        guard var next = keys.first(where: { $0.status == .next }) else {
-            throw KeyDirectoryError("no key to rotate to")
+        guard var promoted = next?.key else { throw KeyDirectoryError("no key to rotate to") }
+        for entry in entries where entry.key.status == .current {
+            try self.write("\(now)\n", to: entry.key.kid + ".retired", mode: 0o644)
         }
-        for key in keys where key.status == .current {
-            try self.write("\(now)\n", to: key.kid + ".retired", mode: 0o644)
-        }
-        try self.write(next.kid + "\n", to: "current", mode: 0o644)
-        next.status = .current
-        return next
+        try self.write(promoted.kid + "\n", to: "current", mode: 0o644)
+        promoted.status = .current
+        return promoted
     }
 
     private func file(_ name: String) -> String {

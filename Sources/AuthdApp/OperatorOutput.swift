@@ -59,7 +59,7 @@ public enum OperatorOutput {
     }
 
     /// Columns as wide as their widest cell, two spaces apart; the last one is not padded.
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
+    public static func table(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in

@@ -31,9 +31,13 @@ public final class TokenCodec: Sendable {
         public var audience = "authd"
         /// Clock skew tolerated on `exp` and `iat`, in seconds.
         public var leeway = 30
-        /// Access token lifetime: a retired signing key verifies this long (plus the leeway) after
-        /// its retirement.
+        /// Access token lifetime: a retired signing key verifies this long (plus the leeway and the
+        /// reload lag) after its retirement.
         public var accessTokenTTL = 900
+        /// How long after a key's retirement on disk an instance may still sign with it: until its
+        /// next reload of the key directory (every 30 s). A retired key verifies that much longer, so
+        /// that the last tokens signed with it live out their time whatever the leeway.
+        public static let keyReloadLag = 30
 
         public init() {}
     }
@@ -98,7 +102,7 @@ public final class TokenCodec: Sendable {
         }
         let live = keys.filter { key in
             guard case .retired(let retired) = key.status else { return true }
-            return retired + self.settings.accessTokenTTL + self.settings.leeway > now
+            return retired + Settings.keyReloadLag + self.settings.accessTokenTTL + self.settings.leeway > now
         }
         let header = Self.encodedHeader(alg: signer.algorithm.rawValue, typ: TokenKind.access.typ, kid: signer.kid)
         let state = AccessKeys(

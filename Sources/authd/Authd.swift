@@ -308,12 +308,19 @@ struct Keys: ParsableCommand {
     }
 
     struct Rotate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make the next key current; retire the current one.")
+        static let configuration = CommandConfiguration(
+            abstract: "Make the oldest next key current (once published 5 minutes); retire the current one.")
         @OptionGroup var options: Options
+        @Flag(help: "Rotate now, even to a key resource servers may not have fetched yet (or to a new one).")
+        var force = false
 
         func run() throws {
-            let key = try self.options.directory().rotate(now: Int(Date().timeIntervalSince1970))
-            print("\(key.kid) now signs")
+            do {
+                let key = try self.options.directory().rotate(now: Int(Date().timeIntervalSince1970), force: self.force)
+                print("\(key.kid) now signs")
+            } catch let error as KeyDirectoryError {
+                EnvFile.fail(error.description)
+            }
         }
     }
 
@@ -322,15 +329,18 @@ struct Keys: ParsableCommand {
         @OptionGroup var options: Options
 
         func run() throws {
-            for key in try self.options.directory().load() {
+            let format = ISO8601DateFormatter()
+            let date = { (seconds: Int) in format.string(from: Date(timeIntervalSince1970: TimeInterval(seconds))) }
+            let rows = try self.options.directory().entries().map { entry in
                 let status =
-                    switch key.status {
+                    switch entry.key.status {
                     case .current: "current"
                     case .next: "next"
-                    case .retired(let at): "retired at \(Date(timeIntervalSince1970: TimeInterval(at)))"
+                    case .retired(let at): "retired \(date(at))"
                     }
-                print("\(key.kid)  \(key.algorithm.rawValue)  \(status)")
+                return [entry.key.kid, entry.key.algorithm.rawValue, date(entry.createdAt), status]
             }
+            print(OperatorOutput.table(["KEY", "ALG", "CREATED", "STATUS"], rows), terminator: "")
         }
     }
 }

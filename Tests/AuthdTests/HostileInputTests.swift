@@ -142,7 +142,16 @@ struct HostileInputTests {
         let f = try await self.fixture()
         try await withTeardown({ await f.app.stop() }) {
             let old = try #require(f.login["accessToken"])
+            // Published as long as resource servers cache the JWKS before it may sign.
+            try f.keys.generate()
+            #expect(throws: KeyDirectoryError.self) { try f.keys.rotate(now: f.clock.now()) }
+            // The key file's time is the wall clock's, a little after the test clock started: a
+            // minute more covers any stall between the two.
+            f.clock.advance(by: KeyDirectory.publicationDelay + 60)
             try f.keys.rotate(now: f.clock.now())
+            #expect(throws: KeyDirectoryError.self, "a second rotation at once has no published key") {
+                try f.keys.rotate(now: f.clock.now())
+            }
             await f.app.application.reloadKeys()
             let fresh = try await f.app.logIn("target")
             #expect(
@@ -152,9 +161,14 @@ struct HostileInputTests {
                 try await f.app.client.get("/.well-known/jwks.json").json["keys"] as? [[String: Any]])
             #expect(jwks.count == 2)
 
-            // Past the access lifetime and the leeway, the old key is dropped: nothing it signed
-            // verifies any more (TokenCodecTests also checks a far-future exp signed with it).
-            f.clock.advance(by: 931)
+            // Past the reload lag, the access lifetime and the leeway, the old key is dropped:
+            // nothing it signed verifies any more (TokenCodecTests also checks a far-future exp
+            // signed with it). Just before, it still verifies what an instance that had not
+            // reloaded yet signed with it.
+            f.clock.advance(by: TokenCodec.Settings.keyReloadLag + 929)
+            await f.app.application.reloadKeys()
+            #expect((try await f.app.client.get("/.well-known/jwks.json").json["keys"] as? [[String: Any]])?.count == 2)
+            f.clock.advance(by: 2)
             await f.app.application.reloadKeys()
             try await self.expect401(f, old, "old key after its grace period")
             #expect((try await f.app.client.get("/.well-known/jwks.json").json["keys"] as? [[String: Any]])?.count == 1)

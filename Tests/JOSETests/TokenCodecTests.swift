@@ -140,7 +140,8 @@ struct TokenCodecTests {
         var retired = old
         retired.status = .retired(at: self.now)
         let new = try SigningKey.generate(status: .current)
-        // Within the grace period (access TTL 900 s + leeway 30 s) the old key still verifies.
+        // Within the grace period (the reload lag 30 s + access TTL 900 s + leeway 30 s) the old key
+        // still verifies.
         try codec.setSigningKeys([retired, new], now: self.now + 100)
         #expect(!self.rejects(codec, signedByOld, at: self.now + 100))
         #expect(codec.jwks.map(\.kid).sorted() == [new.kid, old.kid].sorted())
@@ -151,12 +152,14 @@ struct TokenCodecTests {
         longLived.exp = self.now + 1_400
         let forgedWithOldKey = try codec.sign(longLived)  // signed by the new key: fine
         #expect(!self.rejects(codec, forgedWithOldKey, at: self.now + 931))
-        try codec.setSigningKeys([retired, new], now: self.now + 931)
+        try codec.setSigningKeys([retired, new], now: self.now + 959)
+        #expect(codec.jwks.map(\.kid).sorted() == [new.kid, old.kid].sorted(), "kept for the reload lag too")
+        try codec.setSigningKeys([retired, new], now: self.now + 961)
         #expect(codec.jwks.map(\.kid) == [new.kid])
         let oldOnly = try TokenCodec(
             accessSecret: nil, refreshSecret: self.refresh, signingKeys: [old], now: self.now)
         let stolenKeyToken = try oldOnly.sign(longLived)
-        #expect(self.rejects(codec, stolenKeyToken, at: self.now + 931))
+        #expect(self.rejects(codec, stolenKeyToken, at: self.now + 961))
     }
 
     @Test func shortOrEqualSecretsAreRefused() {
