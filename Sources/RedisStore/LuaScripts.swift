@@ -304,6 +304,25 @@ enum LuaScripts {
         """#
     )
 
+    /// `redis/lua/mark_unconfirmed.lua`
+    static let markUnconfirmed = RedisScript(
+        #"""
+        -- After a rotation whose WAIT timed out (its 503 told the client to retry): lets the token it
+        -- replaced be presented again, and answered as a duplicate (the current pair), until ARGV[3],
+        -- however long the grace window. Without this, the client's retry after the grace window would
+        -- be judged reuse, and a request that failed would end the session. Only while the rotation that
+        -- failed to confirm is the session's latest.
+        -- KEYS[1]  the session hash       authd:session:{NAME}:ID
+        -- ARGV[1]  the token the rotation replaced, ARGV[2] the token it made, ARGV[3] until when (unix s)
+        -- Returns 1 when marked, 0 when the session is gone or has rotated again since.
+        if redis.call('HGET', KEYS[1], 'rt') ~= ARGV[2] then
+            return 0
+        end
+        redis.call('HSET', KEYS[1], 'unconfirmed', ARGV[1], 'unconfirmed_until', ARGV[3])
+        return 1
+        """#
+    )
+
     /// `redis/lua/rotate_session.lua`
     static let rotateSession = RedisScript(
         #"""
@@ -319,8 +338,9 @@ enum LuaScripts {
         -- Returns
         --   {1, expiry}      rotated: ARGV[3] is now the one valid token; expiry is capped at the session's end;
         --   {2, id, expiry}  the presented token was rotated away less than the grace window ago (two tabs
-        --                    refreshing at once): nothing changes, and the caller re-issues the current token
-        --                    `id`, so the session never forks into two live chains;
+        --                    refreshing at once), or by a rotation answered 503 (mark_unconfirmed.lua) not
+        --                    long ago: nothing changes, and the caller re-issues the current token `id`, so
+        --                    the session never forks into two live chains;
         --   {0}              no such session (logged out, revoked or expired);
         --   {-1}             the presented token was rotated away before the grace window: it may have been
         --                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2);
@@ -332,7 +352,8 @@ enum LuaScripts {
                 return {-3}
             end
         end
-        local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp')
+        local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp', 'unconfirmed',
+            'unconfirmed_until')
         local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
         if not current then
             return {0}
@@ -340,7 +361,9 @@ enum LuaScripts {
         local now = tonumber(ARGV[4])
         if current ~= ARGV[2] then
             local grace = tonumber(ARGV[6])
-            if previous == ARGV[2] and grace > 0 and now - rotatedAt <= grace then
+            -- The rotation that replaced it was answered 503 (mark_unconfirmed.lua): its retry is no reuse.
+            local unconfirmed = s[6] == ARGV[2] and now <= tonumber(s[7] or '0')
+            if previous == ARGV[2] and ((grace > 0 and now - rotatedAt <= grace) or unconfirmed) then
                 return {2, current, tonumber(s[5])}
             end
             redis.call('DEL', KEYS[1])
@@ -356,6 +379,7 @@ enum LuaScripts {
         local ttl = expiry - now
         redis.call('HSET', KEYS[1], 'rt', ARGV[3], 'rt_exp', expiry, 'prev', current, 'rotated_at', ARGV[4],
             'last_used', ARGV[4])
+        redis.call('HDEL', KEYS[1], 'unconfirmed', 'unconfirmed_until')
         redis.call('EXPIRE', KEYS[1], ttl)
         redis.call('ZADD', KEYS[2], expiry, ARGV[1])
         redis.call('EXPIRE', KEYS[2], ttl, 'NX')
@@ -483,6 +507,6 @@ enum LuaScripts {
 
     static let all = [
         changePassword, createSession, createUser, deleteUser, denyAccessToken, endSession, endSessions, listSessions,
-        rotateSession, setUserDisabled, throttle, upgradePasswordHash,
+        markUnconfirmed, rotateSession, setUserDisabled, throttle, upgradePasswordHash,
     ]
 }

@@ -196,16 +196,30 @@ public struct RedisAuthStore: AuthStore {
         // Past this, the request has answered 503: a rotation that Redis runs later (after a stall)
         // must not happen, or the client's retry with the same token would be judged reuse.
         let deadline = try await self.guarded { try await self.serverClock.deadline(of: self.redis) }
-        let reply = try await self.runDurably(
-            LuaScripts.rotateSession,
-            keys: [
-                self.keys.session(rotation.username, rotation.sessionID), self.keys.sessions(rotation.username),
-            ],
-            arguments: [
-                rotation.sessionID, rotation.presentedTokenID, rotation.nextTokenID, String(rotation.now),
-                String(rotation.refreshExpiresAt), String(rotation.graceSeconds), String(deadline),
-            ]
-        )
+        let session = self.keys.session(rotation.username, rotation.sessionID)
+        let reply: RedisValue
+        do {
+            reply = try await self.runDurably(
+                LuaScripts.rotateSession,
+                keys: [session, self.keys.sessions(rotation.username)],
+                arguments: [
+                    rotation.sessionID, rotation.presentedTokenID, rotation.nextTokenID, String(rotation.now),
+                    String(rotation.refreshExpiresAt), String(rotation.graceSeconds), String(deadline),
+                ]
+            )
+        } catch let failure as NotReplicated {
+            // Rotated on the primary, but answered 503: the client's retry with the same token must
+            // get the current pair, not be judged reuse, for as long as a client keeps retrying.
+            if failure.reply.array?.first?.int == 1 {
+                _ = try await self.run(
+                    LuaScripts.markUnconfirmed, keys: [session],
+                    arguments: [
+                        rotation.presentedTokenID, rotation.nextTokenID,
+                        String(rotation.now + Self.unconfirmedRetrySeconds),
+                    ])
+            }
+            throw StoreUnavailableError(reason: failure.reason)
+        }
         let parts = reply.array ?? []
         switch parts.first?.int {
         case 1 where parts.count == 2:
@@ -392,7 +406,13 @@ public struct RedisAuthStore: AuthStore {
     /// revocation is acknowledged only once no instance's verify cache can still accept what it
     /// revoked. Durable as ``runDurably(_:keys:arguments:)``.
     private func runRevocation(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
-        let reply = try await self.runDurably(script, keys: keys, arguments: arguments)
+        let reply: RedisValue
+        do {
+            reply = try await self.runDurably(script, keys: keys, arguments: arguments)
+        } catch let failure as NotReplicated {
+            // A revocation applied on the primary only: 503, and the client's retry is idempotent.
+            throw StoreUnavailableError(reason: failure.reason)
+        }
         try await self.barrier()
         return reply
     }
@@ -418,10 +438,10 @@ public struct RedisAuthStore: AuthStore {
                     continue
                 }
                 guard let acknowledged = replies[1].int, acknowledged >= self.durability.replicas else {
-                    throw StoreUnavailableError(
+                    throw NotReplicated(
+                        reply: replies[0],
                         reason:
-                            "revocation reached \(replies[1].int ?? 0) of \(self.durability.replicas) replicas in time"
-                    )
+                            "revocation reached \(replies[1].int ?? 0) of \(self.durability.replicas) replicas in time")
                 }
                 return replies[0]
             }
@@ -451,6 +471,17 @@ public struct RedisAuthStore: AuthStore {
         }
         // Ten sessions opened, each between a read of the index and the script.
         throw StoreUnavailableError(reason: "the session index of a user kept changing")
+    }
+
+    /// How long a rotation answered 503 lets its retry with the same token through (as a
+    /// duplicate, whatever the grace window): 5 minutes, far more than a client's retries take.
+    static let unconfirmedRetrySeconds = 300
+
+    /// A script that ran on the primary but was not replicated in time (its `WAIT` fell short):
+    /// answered 503 by the callers, after whatever they do about it.
+    struct NotReplicated: Error {
+        let reply: RedisValue
+        let reason: String
     }
 
     /// The count a script returns, or `nil` for its -1: a check inside the script refused (a

@@ -47,7 +47,7 @@ struct ObservabilityTests {
                 "POST", "/revoke", headers: [("content-type", "application/x-www-form-urlencoded")],
                 body: Array("token=\(login["accessToken"]!)".utf8))
             #expect(revoked.status == 200)
-            #expect(try await value(access) == before.access + 1)
+            #expect(try await value(access) >= before.access + 1)
             // The scripts flushed: the next login's scripts answer NOSCRIPT once, and are loaded.
             let redis = try TestRedis.makeClient(TestRedis.configuration(url: server.url))
             try await redis.send("SCRIPT", ["FLUSH"])

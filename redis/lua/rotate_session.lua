@@ -10,8 +10,9 @@
 -- Returns
 --   {1, expiry}      rotated: ARGV[3] is now the one valid token; expiry is capped at the session's end;
 --   {2, id, expiry}  the presented token was rotated away less than the grace window ago (two tabs
---                    refreshing at once): nothing changes, and the caller re-issues the current token
---                    `id`, so the session never forks into two live chains;
+--                    refreshing at once), or by a rotation answered 503 (mark_unconfirmed.lua) not
+--                    long ago: nothing changes, and the caller re-issues the current token `id`, so
+--                    the session never forks into two live chains;
 --   {0}              no such session (logged out, revoked or expired);
 --   {-1}             the presented token was rotated away before the grace window: it may have been
 --                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2);
@@ -23,7 +24,8 @@ if deadline > 0 then
         return {-3}
     end
 end
-local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp')
+local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp', 'unconfirmed',
+    'unconfirmed_until')
 local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
 if not current then
     return {0}
@@ -31,7 +33,9 @@ end
 local now = tonumber(ARGV[4])
 if current ~= ARGV[2] then
     local grace = tonumber(ARGV[6])
-    if previous == ARGV[2] and grace > 0 and now - rotatedAt <= grace then
+    -- The rotation that replaced it was answered 503 (mark_unconfirmed.lua): its retry is no reuse.
+    local unconfirmed = s[6] == ARGV[2] and now <= tonumber(s[7] or '0')
+    if previous == ARGV[2] and ((grace > 0 and now - rotatedAt <= grace) or unconfirmed) then
         return {2, current, tonumber(s[5])}
     end
     redis.call('DEL', KEYS[1])
@@ -47,6 +51,7 @@ end
 local ttl = expiry - now
 redis.call('HSET', KEYS[1], 'rt', ARGV[3], 'rt_exp', expiry, 'prev', current, 'rotated_at', ARGV[4],
     'last_used', ARGV[4])
+redis.call('HDEL', KEYS[1], 'unconfirmed', 'unconfirmed_until')
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[2], ttl, 'NX')

@@ -27,7 +27,8 @@ public enum ErrorResponder {
             logger.warning("answering 503: store unavailable", metadata: ["reason": "\(error.reason)"])
             return HTTPError(
                 .serviceUnavailable, code: "temporarily_unavailable",
-                description: "the service cannot reach its store; try again shortly",
+                description:
+                    "the token store did not answer, or did not confirm, in time; the same request may be retried",
                 headers: ["retry-after": "1"]
             ).response
         case is CancellationError:
