@@ -45,12 +45,7 @@ public struct Operator: Sendable {
     /// rules and is hashed as the service hashes it.
     public func addUser(username: String, password: String) async throws -> String {
         let name = try Self.name(username)
-        do {
-            try Credentials.validateNewPassword(password)
-        } catch {
-            throw OperatorError(Self.words(error))
-        }
-        let hash = try await Self.hash(password)
+        let hash = try await Self.hash(validated: password)
         let created = try await self.withRedis {
             try await self.store.createUser(username: name, passwordHash: hash, now: Int(Date().timeIntervalSince1970))
         }
@@ -66,12 +61,7 @@ public struct Operator: Sendable {
     /// Returns how many sessions ended.
     public func resetPassword(username: String, password: String) async throws -> Int {
         let name = try Self.name(username)
-        do {
-            try Credentials.validateNewPassword(password)
-        } catch {
-            throw OperatorError(Self.words(error))
-        }
-        let hash = try await Self.hash(password)
+        let hash = try await Self.hash(validated: password)
         guard
             let ended = try await self.withRedis({ try await self.store.resetPassword(username: name, newHash: hash) })
         else { throw Self.noSuchUser(name) }
@@ -188,8 +178,14 @@ public struct Operator: Sendable {
         }
     }
 
-    /// Hashed as the service hashes (Argon2id with its default cost), on a pool of one thread.
-    private static func hash(_ password: String) async throws -> String {
+    /// Checked against the sign-up rules, then hashed as the service hashes (Argon2id with its
+    /// default cost), on a pool of one thread.
+    private static func hash(validated password: String) async throws -> String {
+        do {
+            try Credentials.validateNewPassword(password)
+        } catch {
+            throw OperatorError(Self.words(error))
+        }
         let hasher = try Argon2PasswordHasher(concurrency: 1)
         do {
             let hash = try await hasher.hash(password)
