@@ -31,7 +31,17 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var envFile: EnvFile
 
+    /// Words `serve` does not take: most likely a mistyped command (`serve` is the default one).
+    @Argument(parsing: .allUnrecognized, help: .hidden) var unexpected: [String] = []
+
     func validate() throws {
+        if let word = self.unexpected.first {
+            throw ValidationError(
+                word.hasPrefix("-")
+                    ? "unknown option '\(word)'"
+                    : "unknown command '\(word)'; the commands are serve, gen-secret, users, sessions and keys "
+                        + "(authd --help)")
+        }
         if let port = self.port, !(0...65535).contains(port) {
             throw ValidationError("--port must be from 0 to 65535, not \(port)")
         }
