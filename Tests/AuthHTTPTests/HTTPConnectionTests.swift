@@ -175,6 +175,7 @@ struct HTTPConnectionTests {
         let text = try await connection.written()
         #expect(text.hasPrefix("HTTP/1.1 413 "))
         #expect(text.contains("\"the body is larger than 8 bytes\""))
+        #expect(text.contains("x-request-id: "), "a refusal carries a request id too")
         #expect(!(try await connection.isActive), "the connection stayed open")
     }
 
@@ -204,6 +205,7 @@ struct HTTPConnectionTests {
         let text = try await connection.written()
         #expect(text.hasPrefix("HTTP/1.1 408 "))
         #expect(text.contains("connection: close"))
+        #expect(text.contains("x-request-id: "))
         #expect(!(try await connection.isActive), "the connection stayed open")
     }
 
@@ -223,13 +225,16 @@ struct HTTPConnectionTests {
         try await connection.send(Self.get("/fast", "x-big: " + String(repeating: "a", count: 100 * 1024) + "\r\n"))
         let text = try await connection.written()
         #expect(text.hasPrefix("HTTP/1.1 431 "))
+        #expect(text.contains("x-request-id: "))
         #expect(!(try await connection.isActive), "the connection stayed open")
     }
 
     @Test func whatTheParserCannotReadGets400() async throws {
         let connection = try await Connection()
         try await connection.send("GET /fast HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n")
-        #expect(try await connection.written().hasPrefix("HTTP/1.1 400 "))
+        let text = try await connection.written()
+        #expect(text.hasPrefix("HTTP/1.1 400 "))
+        #expect(text.contains("x-request-id: "))
         #expect(!(try await connection.isActive), "the connection stayed open")
     }
 

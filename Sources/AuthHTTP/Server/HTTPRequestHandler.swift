@@ -122,7 +122,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             self.dispatch(head: head, body: body, context: context)
         case .refuse(let refusal):
             self.stopReadDeadline()
-            self.write(ErrorResponder.response(for: refusal, logger: self.logger), keepAlive: false, context: context)
+            // A refusal carries a request id too, a fresh one (the request's own may never have
+            // been read), so that the answer and its log line can be matched.
+            let requestID = RequestID.next()
+            let response = RequestContext.$requestID.withValue(requestID) {
+                ErrorResponder.response(for: refusal, logger: self.logger)
+            }
+            self.write(response, keepAlive: false, requestID: requestID, context: context)
         case .close:
             self.stopReadDeadline()
             self.close(context: context)
