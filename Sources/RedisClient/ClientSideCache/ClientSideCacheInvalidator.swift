@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// The client-side cache and the tracking that keeps it true: one ``InvalidationLink`` to the server
 /// (or the primary Sentinel names), or one per primary of a cluster, made when a key of that
@@ -13,10 +14,10 @@ final class ClientSideCacheInvalidator: Sendable {
     private let logger: Logger
     /// The only link, unless on a cluster.
     private let single: InvalidationLink?
-    private let links = NIOLockedValueBox<
-        (byNode: [ClusterNode: InvalidationLink], mapVersion: UInt64, shutdown: Bool)
-    >(
-        ([:], 0, false))
+    private let links = NIOLockedValueBox<(byNode: [ClusterNode: InvalidationLink], shutdown: Bool)>(([:], false))
+    /// The cluster map version the cache last followed: read on every cached read, so an atomic,
+    /// not the links' lock.
+    private let followedMapVersion = Atomic<UInt64>(0)
     /// How the links register for the barrier, when there is one.
     private let registrar: Registrar?
 
@@ -71,12 +72,14 @@ final class ClientSideCacheInvalidator: Sendable {
     /// another, which never tracked it: the cache is emptied, and the links of nodes that are no
     /// longer primaries end. Every read checks first, so no reply kept under an older map is used.
     func follow(mapVersion: UInt64, primaries: () -> Set<ClusterNode>) {
-        let changed = self.links.withLockedValue { links in
-            guard mapVersion > links.mapVersion else { return false }
-            links.mapVersion = mapVersion
-            return true
+        var seen = self.followedMapVersion.load(ordering: .acquiring)
+        while true {
+            guard mapVersion > seen else { return }
+            let (exchanged, original) = self.followedMapVersion.compareExchange(
+                expected: seen, desired: mapVersion, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            seen = original
         }
-        guard changed else { return }
         self.cache.flush("topology")
         let current = primaries()
         let retired = self.links.withLockedValue { links in
