@@ -185,15 +185,13 @@ public final class RedisClient: Sendable {
     private func scanAll(
         match pattern: String, count: Int, _ send: (RedisCommand) async throws -> RedisValue
     ) async throws -> [String] {
-        var cursor = "0"
+        var cursor = 0
         var keys: [String] = []
         repeat {
-            let reply = try await send(RedisCommand("SCAN", [cursor, "MATCH", pattern, "COUNT", String(count)]))
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array
-            else { throw RedisClientError.unexpectedReply(command: "SCAN") }
-            keys += found.compactMap(\.string)
-            cursor = next
-        } while cursor != "0"
+            let step = try Self.scanStep(try await send(Self.scanCommand(cursor: cursor, match: pattern, count: count)))
+            keys += step.keys
+            cursor = step.cursor
+        } while cursor != 0
         return keys
     }
 

@@ -33,10 +33,19 @@ extension RedisClient {
     public func scan(cursor: Int, match pattern: String? = nil, count: Int? = nil) async throws -> (
         cursor: Int, keys: [String]
     ) {
+        try Self.scanStep(try await self.send(Self.scanCommand(cursor: cursor, match: pattern, count: count)))
+    }
+
+    /// One `SCAN` step's command, for ``scan(cursor:match:count:)`` and ``scanAll(match:count:)``.
+    static func scanCommand(cursor: Int, match pattern: String?, count: Int?) -> RedisCommand {
         var command = RedisCommand("SCAN", [String(cursor)])
         if let pattern { command.append("MATCH"); command.append(pattern) }
         if let count { command.append("COUNT"); command.append(count) }
-        let reply = try await self.send(command)
+        return command
+    }
+
+    /// One `SCAN` step's reply: the next cursor (0 when done) and the keys.
+    static func scanStep(_ reply: RedisValue) throws -> (cursor: Int, keys: [String]) {
         guard let parts = reply.array, parts.count == 2, let next = parts[0].int, let keys = parts[1].array else {
             throw RedisClientError.unexpectedReply(command: "SCAN")
         }
