@@ -93,7 +93,7 @@ public struct Operator: Sendable {
         let name = try Self.name(username)
         let now = Int(Date().timeIntervalSince1970)
         return try await self.withRedis {
-            guard try await self.store.user(username: name, now: now) != nil else { throw Self.noSuchUser(name) }
+            guard try await self.store.userExists(username: name) else { throw Self.noSuchUser(name) }
             return try await self.store.listSessions(username: name, now: now)
         }
     }
@@ -102,7 +102,7 @@ public struct Operator: Sendable {
     public func revoke(username: String, sessionID: String?) async throws -> Int {
         let name = try Self.name(username)
         return try await self.withRedis {
-            guard try await self.store.user(username: name, now: 0) != nil else { throw Self.noSuchUser(name) }
+            guard try await self.store.userExists(username: name) else { throw Self.noSuchUser(name) }
             if let sessionID {
                 guard RandomID.isValid(sessionID) else { throw OperatorError("\(sessionID) is no session id") }
                 return try await self.store.endSession(username: name, sessionID: sessionID) ? 1 : 0
