@@ -3,59 +3,52 @@ import Foundation
 /// Reads a `.env` file: `KEY=value` lines, `#` comments, an optional `export `, and values in
 /// single quotes (taken as is) or double quotes (with `\n`, `\"` and `\\` escapes).
 public enum DotEnv {
-    public static func parse(_ text: String) -> [String: String] {
-        var values: [String: String] = [:]
-        for rawLine in text.split(whereSeparator: \.isNewline) {
-            var line = rawLine.trimmingCharacters(in: .whitespaces)
-            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
-            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty, !key.contains(" ") else { continue }
-            values[key] = Self.value(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
-        }
-        return values
+    /// A file's values, and the lines it ignores (neither `KEY=value`, a comment nor blank), by
+    /// number, for start-up to warn of.
+    public struct File: Sendable {
+        public var values: [String: String] = [:]
+        public var problems: [String] = []
+
+        public init() {}
     }
 
-    /// The lines that are neither `KEY=value`, a comment nor blank, by number: they are ignored,
-    /// and start-up says so.
-    public static func problems(_ text: String) -> [String] {
-        var problems: [String] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    public static func read(_ text: String) -> File {
+        var file = File()
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             var line = rawLine.trimmingCharacters(in: .whitespaces)
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
             guard let equals = line.firstIndex(of: "=") else {
-                problems.append("line \(index + 1) has no '=' (KEY=value), and is ignored")
+                file.problems.append("line \(index + 1) has no '=' (KEY=value), and is ignored")
                 continue
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            let valid =
-                key.first.map { $0.isLetter || $0 == "_" } == true
-                && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
-            if !valid { problems.append("line \(index + 1): '\(key)' is no variable name, and the line is ignored") }
+            guard !key.isEmpty, !key.contains(" ") else {
+                file.problems.append("line \(index + 1): '\(key)' is no variable name, and the line is ignored")
+                continue
+            }
+            file.values[key] = Self.value(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
         }
-        return problems
+        return file
     }
 
-    /// The file's text, or nil when it does not exist.
-    public static func text(path: String) throws -> String? {
+    public static func parse(_ text: String) -> [String: String] {
+        self.read(text).values
+    }
+
+    /// The file, or nil when it does not exist. Read as a stream, so that a device or a pipe works
+    /// too (`--env-file /dev/null`, `--env-file <(...)`).
+    public static func load(path: String) throws -> File? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let file = FileHandle(forReadingAtPath: path) else {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
-        defer { try? file.close() }
-        let data = try file.readToEnd() ?? Data()
+        defer { try? handle.close() }
+        let data = try handle.readToEnd() ?? Data()
         guard let text = String(data: data, encoding: .utf8) else {
             throw CocoaError(.fileReadInapplicableStringEncoding, userInfo: [NSFilePathErrorKey: path])
         }
-        return text
-    }
-
-    /// The file's values, or none when it does not exist. Read as a stream, so that a device or a
-    /// pipe works too (`--env-file /dev/null`, `--env-file <(...)`).
-    public static func load(path: String) throws -> [String: String] {
-        try self.text(path: path).map(self.parse) ?? [:]
+        return self.read(text)
     }
 
     private static func value(_ raw: String) -> String {

@@ -114,20 +114,19 @@ struct EnvFile: ParsableArguments {
         let path = self.path ?? ".env"
         let exists = FileManager.default.fileExists(atPath: path)
         if self.path != nil, !exists { Self.fail("--env-file \(path): no such file") }
-        var text: String?
+        var file = DotEnv.File()
         if exists {
             do {
-                text = try DotEnv.text(path: path)
+                file = try DotEnv.load(path: path) ?? file
             } catch {
                 Self.fail("cannot read \(path): \(error.localizedDescription)")
             }
         }
-        let file = text.map(DotEnv.parse) ?? [:]
-        var environment = file
+        var environment = file.values
         environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
         let warnings =
-            (text.map(DotEnv.problems) ?? []).map { "\(path): \($0)" }
-            + AppConfiguration.unknownSettings(environment.keys, fromFile: Set(file.keys))
+            file.problems.map { "\(path): \($0)" }
+            + AppConfiguration.unknownSettings(environment.keys, fromFile: Set(file.values.keys))
         return (environment, warnings)
     }
 
