@@ -45,15 +45,19 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func password(username: String) async throws -> StoredPassword? {
+        // A disabled user is no user to log in as: the login fails as for an unknown name.
+        guard let stored = try await self.storedPassword(username: username), !stored.disabled else { return nil }
+        return stored.password
+    }
+
+    /// The user's password and whether the user is disabled; nil when there is no such user.
+    private func storedPassword(username: String) async throws -> (password: StoredPassword, disabled: Bool)? {
         let reply = try await self.guarded {
             try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv", "disabled"])
         }
-        // A disabled user is no user to log in as: the login fails as for an unknown name.
-        guard let fields = reply.array, fields.count == 3, let hash = fields[0].string, fields[2].isNull else {
-            return nil
-        }
+        guard let fields = reply.array, fields.count == 3, let hash = fields[0].string else { return nil }
         // A user created before password versions existed is at version 0.
-        return StoredPassword(hash: hash, version: fields[1].string ?? "0")
+        return (StoredPassword(hash: hash, version: fields[1].string ?? "0"), !fields[2].isNull)
     }
 
     public func upgradePasswordHash(username: String, verified: String, upgraded: String) async throws -> Bool {
@@ -63,13 +67,20 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public func changePassword(username: String, expectedVersion: String, newHash: String) async throws -> Int? {
+        try await self.revokeWithUser(
+            username, LuaScripts.changePassword,
+            arguments: [expectedVersion, newHash, self.keys.sessionPrefix(username)])
+    }
+
+    /// Runs a revocation script that takes the user's hash, the session index and every session
+    /// key the index lists (`change_password.lua`, `delete_user.lua`, `set_user_disabled.lua`), and
+    /// returns its count (nil for its -1).
+    private func revokeWithUser(_ username: String, _ script: RedisScript, arguments: [String]) async throws -> Int? {
         Self.count(
             try await self.withSessionKeys(username) { sessionKeys in
                 try await self.runRevocation(
-                    LuaScripts.changePassword,
-                    keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
-                    arguments: [expectedVersion, newHash, self.keys.sessionPrefix(username)]
-                )
+                    script, keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
+                    arguments: arguments)
             })
     }
 
@@ -114,38 +125,25 @@ public struct RedisAuthStore: AuthStore {
     /// Deletes the user and every session of the user. Returns how many sessions ended; nil when
     /// there is no such user.
     public func deleteUser(username: String) async throws -> Int? {
-        Self.count(
-            try await self.withSessionKeys(username) { sessionKeys in
-                try await self.runRevocation(
-                    LuaScripts.deleteUser,
-                    keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
-                    arguments: [self.keys.sessionPrefix(username)])
-            })
+        try await self.revokeWithUser(username, LuaScripts.deleteUser, arguments: [self.keys.sessionPrefix(username)])
     }
 
     /// Disables the user (ending every session) or enables the user again. Returns how many
     /// sessions ended; nil when there is no such user.
     public func setDisabled(username: String, _ disabled: Bool) async throws -> Int? {
-        Self.count(
-            try await self.withSessionKeys(username) { sessionKeys in
-                try await self.runRevocation(
-                    LuaScripts.setUserDisabled,
-                    keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
-                    arguments: [self.keys.sessionPrefix(username), disabled ? "1" : "0"])
-            })
+        try await self.revokeWithUser(
+            username, LuaScripts.setUserDisabled, arguments: [self.keys.sessionPrefix(username), disabled ? "1" : "0"])
     }
 
     /// Sets a new password hash whatever the old password was (an operator's reset), and ends
     /// every session of the user. Returns how many sessions ended; nil when there is no such user.
     public func resetPassword(username: String, newHash: String) async throws -> Int? {
         for _ in 0..<10 {
-            let version = try await self.guarded {
-                try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv"])
-            }.array
-            guard let version, version.count == 2, !version[0].isNull else { return nil }
+            // A disabled user's password is reset too (and the user stays disabled).
+            guard let stored = try await self.storedPassword(username: username) else { return nil }
             // The version read is checked in the script: a change in between makes it try again.
             if let ended = try await self.changePassword(
-                username: username, expectedVersion: version[1].string ?? "0", newHash: newHash)
+                username: username, expectedVersion: stored.password.version, newHash: newHash)
             {
                 return ended
             }
