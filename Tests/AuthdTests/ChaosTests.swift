@@ -33,15 +33,14 @@ struct ChaosTests {
             let clock = ContinuousClock()
             // The load runs until the test has seen what it stages: traffic served, the outage,
             // the recovery, and traffic served again.
-            let stop = NIOLockedValueBox(false)
             let revokedTokens = revoked
-            let load = Task {
+            let (_, recovery) = try await whileRunning({ running in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for worker in 0..<4 {
                         group.addTask {
                             var refresh: String?
                             var access: String?
-                            while !stop.withLockedValue({ $0 }) {
+                            while running() {
                                 var statuses: [Int] = []
                                 if let current = refresh {
                                     let response = try await app.client.json("POST", "/token", ["token": current])
@@ -73,12 +72,6 @@ struct ChaosTests {
                     }
                     try await group.waitForAll()
                 }
-            }
-
-            // The load stops however the staging ends, so that no worker outlives the test.
-            let recovery = try await withTeardown({
-                stop.withLockedValue { $0 = true }
-                _ = try? await load.value
             }) {
                 func served() -> Int { seen.withLockedValue { $0[200, default: 0] } }
                 try await waitUntil(within: .seconds(30), "no traffic served before the kill") { served() >= 40 }
@@ -98,7 +91,6 @@ struct ChaosTests {
                 }
                 return recovery
             }
-            try await load.value
 
             let statuses = seen.withLockedValue { $0 }
             #expect(Set(statuses.keys).isSubset(of: Self.allowed), "statuses seen: \(statuses)")

@@ -52,9 +52,8 @@ struct RedisFailureTests {
         let clock = ContinuousClock()
         // Four workers send commands in a loop while the server is killed and restarted; they stop
         // once the test has seen commands succeed, fail in the outage, and succeed again.
-        let stop = NIOLockedValueBox(false)
         let progress = NIOLockedValueBox((ok: 0, failed: 0))
-        let load = Task {
+        let (result, recoveredAfter) = try await whileRunning({ running in
             try await withThrowingTaskGroup(of: (ok: Int, failed: Int, slowest: Duration).self) { group in
                 for worker in 0..<4 {
                     group.addTask {
@@ -62,7 +61,7 @@ struct RedisFailureTests {
                         var failed = 0
                         var slowest = Duration.zero
                         var index = 0
-                        while !stop.withLockedValue({ $0 }) {
+                        while running() {
                             index += 1
                             let started = clock.now
                             do {
@@ -88,10 +87,6 @@ struct RedisFailureTests {
                 }
                 return total
             }
-        }
-        let recoveredAfter = try await withTeardown({
-            stop.withLockedValue { $0 = true }
-            _ = try? await load.value
         }) {
             try await waitUntil(within: .seconds(30), "no command succeeded before the kill") {
                 progress.withLockedValue { $0.ok } >= 50
@@ -110,7 +105,6 @@ struct RedisFailureTests {
             }
             return recoveredAfter
         }
-        let result = try await load.value
 
         #expect(result.failed > 0, "the outage was seen")
         #expect(result.ok > 0)

@@ -239,3 +239,21 @@ public func waitUntil(
         try await Task.sleep(for: interval)
     }
 }
+
+/// Runs `load` in the background while `body` stages its events (traffic seen, a kill, a recovery):
+/// the load loops while `running()` holds, which stops once `body` ends, however it ends, so that no
+/// worker outlives the test. Returns both results; the load's error is thrown once it has stopped.
+public func whileRunning<Load: Sendable, T>(
+    _ load: @escaping @Sendable (_ running: @escaping @Sendable () -> Bool) async throws -> Load,
+    _ body: () async throws -> T
+) async throws -> (load: Load, body: T) {
+    let stop = NIOLockedValueBox(false)
+    let task = Task { try await load { !stop.withLockedValue { $0 } } }
+    let result = try await withTeardown({
+        stop.withLockedValue { $0 = true }
+        _ = try? await task.value
+    }) {
+        try await body()
+    }
+    return (try await task.value, result)
+}
