@@ -86,11 +86,7 @@ struct Serve: AsyncParsableCommand {
             try await application.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             let (host, port) = (configuration.http.host, configuration.http.port)
-            FileHandle.standardError.write(
-                Data(
-                    "authd: cannot listen on \(host):\(port): the address is in use (another process; see --port)\n"
-                        .utf8))
-            throw ExitCode.failure
+            EnvFile.fail("cannot listen on \(host):\(port): the address is in use (another process; see --port)")
         }
     }
 }
@@ -112,16 +108,14 @@ struct EnvFile: ParsableArguments {
     /// names that look like settings but are none (a misspelling, most likely).
     func load() throws -> (environment: [String: String], warnings: [String]) {
         let path = self.path ?? ".env"
-        let exists = FileManager.default.fileExists(atPath: path)
-        if self.path != nil, !exists { Self.fail("--env-file \(path): no such file") }
-        var file = DotEnv.File()
-        if exists {
-            do {
-                file = try DotEnv.load(path: path) ?? file
-            } catch {
-                Self.fail("cannot read \(path): \(error.localizedDescription)")
-            }
+        let loaded: DotEnv.File?
+        do {
+            loaded = try DotEnv.load(path: path)
+        } catch {
+            Self.fail("cannot read \(path): \(error.localizedDescription)")
         }
+        if loaded == nil, self.path != nil { Self.fail("--env-file \(path): no such file") }
+        let file = loaded ?? DotEnv.File()
         var environment = file.values
         environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
         let warnings =
