@@ -15,7 +15,7 @@ public enum AuthError: Error, Sendable, Equatable {
     case sessionNotFound
     /// Too many attempts of a kind (`attempts`: "failed logins", "sign-ups", "wrong client
     /// secrets"); try again after this many seconds.
-    case throttled(retryAfter: Int, attempts: String = "failed logins")
+    case throttled(retryAfter: Int, attempts: String)
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

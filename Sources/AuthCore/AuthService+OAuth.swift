@@ -48,7 +48,7 @@ extension AuthService {
     /// Whether a client's credentials (introspection's HTTP Basic) are right, `check` says; counted
     /// per address like password checks, so that guessing is bounded: past
     /// ``ThrottlePolicy/clientSecretFromAddress`` failures, every attempt from that address gets
-    /// ``AuthError/throttled(retryAfter:)``, right or wrong. An address whose last check here passed
+    /// ``AuthError/throttled(retryAfter:attempts:)``, right or wrong. An address whose last check here passed
     /// less than a second ago skips the count (resource servers introspect on every request);
     /// a failure is always counted.
     public func authenticateClient(ip: String, _ check: () -> Bool) async throws -> Bool {

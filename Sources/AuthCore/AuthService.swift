@@ -182,7 +182,7 @@ public final class AuthService: Sendable {
     /// The canonical name and the stored password when the password is right;
     /// ``AuthError/invalidCredentials`` otherwise, after the same hashing work whether or not the
     /// user exists. The attempt is counted first, atomically, for the user, the address and both
-    /// together: over a limit it fails with ``AuthError/throttled(retryAfter:)`` before any hashing.
+    /// together: over a limit it fails with ``AuthError/throttled(retryAfter:attempts:)`` before any hashing.
     /// A success gives its attempt back.
     func checkPassword(username: String, password: String, client: ClientInfo, device: String? = nil) async throws
         -> (name: String, stored: StoredPassword)
@@ -211,7 +211,7 @@ public final class AuthService: Sendable {
         return matched
     }
 
-    /// Counts an attempt in flight, or throws ``AuthError/throttled(retryAfter:)`` when a limit is
+    /// Counts an attempt in flight, or throws ``AuthError/throttled(retryAfter:attempts:)`` when a limit is
     /// reached. While the limit is taken only by attempts still running (a burst of logins of one
     /// user from one address, say), it waits for them, up to 2 s, instead of refusing: they may
     /// succeed and leave room.
