@@ -217,6 +217,12 @@ public final class RedisClient: Sendable {
         self.tracking?.cache.statistics
     }
 
+    /// Whether every tracking link made so far may answer from the cache (up, and its lease
+    /// confirmed); nil without a cache.
+    public func trackingServing() -> Bool? {
+        self.tracking.map { $0.allServing }
+    }
+
     /// Whether every tracking link made so far is up; nil without a cache.
     public func trackingUp() -> Bool? {
         self.tracking.map { $0.allUp }

@@ -22,9 +22,12 @@ struct VerifyCacheTests {
     }
 
     /// 30 s: tracking comes up in milliseconds, but its connects share the machine with the suite.
+    /// Until every app's tracking is up and its lease confirmed: before that, the first
+    /// registration's flush may empty what a test just put in the cache (beside a CPU hog, a test
+    /// that counted entries once found one of two gone).
     static func waitForTracking(_ apps: TestApp...) async throws {
-        try await waitUntil(within: .seconds(30), "tracking up") {
-            apps.allSatisfy { $0.application.redis.trackingUp() == true }
+        try await waitUntil(within: .seconds(30), "tracking up and serving") {
+            apps.allSatisfy { $0.application.redis.trackingServing() == true }
         }
     }
 

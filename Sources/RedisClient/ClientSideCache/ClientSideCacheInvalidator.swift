@@ -89,6 +89,13 @@ final class ClientSideCacheInvalidator: Sendable {
         for link in retired { link.shutdown().whenComplete { _ in } }
     }
 
+    /// Whether every link made so far may answer from the cache now: up, and its lease confirmed
+    /// (after the flush a first registration makes).
+    var allServing: Bool {
+        let links = self.links.withLockedValue { Array($0.byNode.values) } + (self.single.map { [$0] } ?? [])
+        return !links.isEmpty && links.allSatisfy(\.mayServe)
+    }
+
     /// Whether every link made so far is up (and at least one exists).
     var allUp: Bool {
         let links = self.links.withLockedValue { Array($0.byNode.values) } + (self.single.map { [$0] } ?? [])
