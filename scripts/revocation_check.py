@@ -12,8 +12,10 @@ threads run at once, each with a user of its own. Every iteration:
 
 Directions alternate (C revokes and D verifies, then the other way). The kinds: /revoke of the
 access token, DELETE /logout, POST /logout with each scope, DELETE /sessions/{id}, a password
-change, reuse of a rotated refresh token, the session cap evicting the oldest session, and the
-operator commands `authd sessions revoke` and `authd revoke`. An operator's `redis-cli DEL` is
+change, reuse of a rotated refresh token, the session cap evicting the oldest session, the
+operator commands `authd sessions revoke` (a session, a user), and `authd roles remove`: a role
+taken away, checked at the gateways' endpoint (GET /forward-auth?allowed_roles=ROLE, where 200 is a
+stale accept and 403 the refusal) while the session lives on. An operator's `redis-cli DEL` is
 checked apart: it has no barrier, so its promise is the lease bound (docs/OPERATIONS.md).
 
 Prints one line per kind, the latency of the revocations' answers (p50/p99), and exits 1 on any
@@ -86,16 +88,16 @@ class Client(threading.Thread):
             self.keep[instance.url] = instance.connection()
         return self.keep[instance.url]
 
-    def verify(self, instance, token, fresh=None):
-        """GET /me; on the keep-alive connection unless a fresh one is given. Reconnects once."""
+    def verify(self, instance, token, fresh=None, path="/me"):
+        """GET `path`; on the keep-alive connection unless a fresh one is given. Reconnects once."""
         connection = fresh or self.keepalive(instance)
         try:
-            return call(connection, "GET", "/me", bearer=token)[0]
+            return call(connection, "GET", path, bearer=token)[0]
         except (http.client.HTTPException, OSError):
             if fresh:
                 raise
             self.keep.pop(instance.url).close()
-            return call(self.keepalive(instance), "GET", "/me", bearer=token)[0]
+            return call(self.keepalive(instance), "GET", path, bearer=token)[0]
 
     def login(self, instance):
         status, body = once(instance, "POST", "/login", body={"username": self.user, "password": self.password})
@@ -117,14 +119,15 @@ class Client(threading.Thread):
         session["access"], session["refresh"] = body["accessToken"], body["refreshToken"]
         return session
 
-    def warm(self, verifier, session):
-        """Two verifies on the verifier's keep-alive connection; notes the session's id."""
+    def warm(self, verifier, session, path="/me"):
+        """Two verifies of `path` on the verifier's keep-alive connection; notes the session's id."""
         connection = self.keepalive(verifier)
         for _ in range(2):
-            status, body = call(connection, "GET", "/me", bearer=session["access"])
+            status, body = call(connection, "GET", path, bearer=session["access"])
             if status != 200:
-                raise Failure(f"verify before revocation on {verifier.url}: {status}")
-            session["id"] = body["sessionId"]
+                raise Failure(f"verify of {path} before revocation on {verifier.url}: {status}")
+            if body:
+                session["id"] = body["sessionId"]
 
     def exists(self, session_id):
         key = f"{self.options.prefix}session:{{{self.user}}}:{session_id}"
@@ -148,7 +151,19 @@ class Client(threading.Thread):
         if status != 201:
             raise Failure(f"sign-up {self.user}: {status} {body}")
 
+    def operate(self, *arguments):
+        done = subprocess.run(
+            [self.options.authd, *arguments, "--env-file", self.options.env_file], capture_output=True, text=True,
+            env=self.options.operator_env, timeout=60)
+        if done.returncode != 0:
+            raise Failure(f"authd {' '.join(arguments)}: {done.returncode} {done.stderr}")
+
     def iteration(self, kind, revoker, verifier):
+        path = "/me"
+        if kind == "cli-role":
+            # Granted, then a token issued with it; the removal must reach every cache at once.
+            self.operate("roles", "add", self.user, "member")
+            path = "/forward-auth?allowed_roles=member"
         session = self.current(revoker)
         # The sessions whose tokens the revocation must end, each warmed in the verifier's cache.
         doomed = [session]
@@ -158,7 +173,7 @@ class Client(threading.Thread):
                 self.login(revoker)
             doomed = self.sessions[:2] if kind == "cap" else self.sessions[:1]
         for target in doomed:
-            self.warm(verifier, target)
+            self.warm(verifier, target, path)
         fresh = verifier.connection()
         started = time.monotonic()
         evicted = self.revoke(kind, revoker)
@@ -169,9 +184,9 @@ class Client(threading.Thread):
         statuses = []
         try:
             for token in doomed:
-                statuses.append(self.verify(verifier, token, fresh=fresh))
-                statuses.append(self.verify(verifier, token))
-                statuses.append(self.verify(revoker, token))
+                statuses.append(self.verify(verifier, token, fresh=fresh, path=path))
+                statuses.append(self.verify(verifier, token, path=path))
+                statuses.append(self.verify(revoker, token, path=path))
         finally:
             fresh.close()
         self.results.record(kind, f"{revoker.port}->{verifier.port}", statuses, latency)
@@ -232,11 +247,11 @@ class Client(threading.Thread):
             else:
                 arguments = ["sessions", "revoke", self.user]
                 self.sessions.clear()
-            done = subprocess.run(
-                [self.options.authd, *arguments, "--env-file", self.options.env_file], capture_output=True, text=True,
-                env=self.options.operator_env, timeout=60)
-            if done.returncode != 0:
-                raise Failure(f"authd {' '.join(arguments)}: {done.returncode} {done.stderr}")
+            self.operate(*arguments)
+            return
+        elif kind == "cli-role":
+            # The session lives on; only the role is gone.
+            self.operate("roles", "remove", self.user, "member")
             return
         else:
             raise Failure(f"unknown kind {kind}")
@@ -258,7 +273,7 @@ class Results:
             bad = sum(1 for status in statuses if status == 200)
             self.by_kind[kind] = (count + 1, stale + (1 if bad else 0))
             self.latencies.setdefault(kind, []).append(latency)
-            if bad or any(status not in (200, 401) for status in statuses):
+            if bad or any(status not in (200, 401, 403) for status in statuses):
                 self.stale.append((kind, direction, statuses))
 
     def error(self, text):
@@ -411,6 +426,7 @@ def main():
         "revoke", "logout-delete", "revoke", "logout-local", "revoke", "logout-global", "revoke", "end-session",
         "revoke", "reuse", "revoke", "cap", "revoke", "logout-others", "revoke", "password",
         "revoke", "logout-delete", "revoke", "end-session", "revoke", "reuse", "revoke", "cap",
+        "revoke", "cli-role",
     ]
     rounds = max(1, options.revocations // options.threads)
     results = Results()

@@ -37,12 +37,14 @@ extension AuthService {
     /// The claims of an access token that is active right now (RFC 7662), or `nil`. Introspection
     /// is for resource servers, which only ever receive access tokens: a refresh token, even a live
     /// one, is inactive here, so that no stock validator that checks `active` (and `scope`) can
-    /// take one for an access token.
+    /// take one for an access token. The claims' roles are the session's as they are now.
     public func introspect(token: String, hint: TokenKind?) async throws -> TokenClaims? {
-        guard let claims = try? self.tokens.verify(token, as: .access, now: self.clock.now()) else { return nil }
+        guard var claims = try? self.tokens.verify(token, as: .access, now: self.clock.now()) else { return nil }
         let state = try await self.store.accessState(
             username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
-        return state == .active ? claims : nil
+        guard case .active(let roles) = state else { return nil }
+        claims.roles = roles
+        return claims
     }
 
     /// Whether a client's credentials (introspection's HTTP Basic) are right, `check` says; counted

@@ -97,7 +97,9 @@ public final class AuthService: Sendable {
             client: client,
             passwordVersion: stored.version
         )
-        guard try await self.store.createSession(session, now: now, maxSessions: self.settings.maxSessionsPerUser)
+        guard
+            let roles = try await self.store.createSession(
+                session, now: now, maxSessions: self.settings.maxSessionsPerUser)
         else {
             // The password checked is no longer the user's: it changed (or the user was removed)
             // between the check and the session. RaceTests count this line to prove the race ran.
@@ -108,7 +110,7 @@ public final class AuthService: Sendable {
         AuthMetrics.issued(.login)
         var pair = try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
-            refreshExpiresAt: session.refreshExpiresAt, now: now
+            refreshExpiresAt: session.refreshExpiresAt, roles: roles, now: now
         )
         pair.deviceToken = self.devices?.issue(username: name, device: device, now: now)
         return pair
@@ -129,17 +131,17 @@ public final class AuthService: Sendable {
             graceSeconds: self.settings.refreshGraceWindow
         )
         switch try await self.store.rotateSession(rotation) {
-        case .rotated(let refreshExpiresAt):
+        case .rotated(let refreshExpiresAt, let roles):
             AuthMetrics.issued(.refresh)
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
-                refreshExpiresAt: refreshExpiresAt, now: now, clientID: claims.clientID
+                refreshExpiresAt: refreshExpiresAt, roles: roles, now: now, clientID: claims.clientID
             )
-        case .duplicate(let current, let refreshExpiresAt):
+        case .duplicate(let current, let refreshExpiresAt, let roles):
             AuthMetrics.issued(.refreshDuplicate)
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
-                refreshExpiresAt: refreshExpiresAt, now: now, clientID: claims.clientID
+                refreshExpiresAt: refreshExpiresAt, roles: roles, now: now, clientID: claims.clientID
             )
         case .unknownSession:
             throw AuthError.invalidGrant("refresh token revoked")
@@ -154,7 +156,8 @@ public final class AuthService: Sendable {
     }
 
     /// Verifies an access token (signature, kind, expiry), that its session is still live and that
-    /// it was not revoked on its own.
+    /// it was not revoked on its own. The principal's roles are the session's as they are now, not
+    /// the token's claim: a role taken away is gone on the next request.
     public func authenticate(accessToken: String) async throws -> Principal {
         let claims: TokenClaims
         do {
@@ -165,9 +168,9 @@ public final class AuthService: Sendable {
         switch try await self.store.accessState(
             username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
         {
-        case .active:
+        case .active(let roles):
             return Principal(
-                username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp)
+                username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp, roles: roles)
         case .sessionEnded:
             throw AuthError.invalidToken("session ended")
         case .tokenRevoked:
@@ -251,6 +254,7 @@ public final class AuthService: Sendable {
         sessionID: String,
         refreshTokenID: String,
         refreshExpiresAt: Int,
+        roles: [String],
         now: Int,
         clientID: String? = nil
     ) throws -> TokenPair {
@@ -258,7 +262,7 @@ public final class AuthService: Sendable {
         let client = clientID ?? self.settings.defaultClientID
         let access = TokenClaims(
             iss: self.settings.issuer, sub: username, aud: self.settings.audience, clientID: client, iat: now,
-            exp: now + accessTTL, jti: RandomID.make(), sid: sessionID, tokenUse: .access
+            exp: now + accessTTL, jti: RandomID.make(), sid: sessionID, tokenUse: .access, roles: roles
         )
         let refresh = TokenClaims(
             iss: self.settings.issuer, sub: username, aud: self.settings.issuer, clientID: client, iat: now,
@@ -280,6 +284,8 @@ public struct Principal: Sendable, Equatable {
     public var tokenID: String
     /// When the access token expires, in seconds since 1970.
     public var expiresAt: Int
+    /// The session's roles, as they are now (``Roles``).
+    public var roles: [String] = []
 }
 
 /// What login and refresh return.

@@ -86,6 +86,28 @@ public struct Operator: Sendable {
         return ended
     }
 
+    // MARK: Roles
+
+    /// Grants `role` to the user (`add`) or takes it away, in every live session too: a role taken
+    /// away is refused on the next request, on every instance. Returns the user's roles and how
+    /// many sessions took the change.
+    public func changeRole(username: String, role rawRole: String, add: Bool) async throws -> (
+        roles: [String], sessions: Int
+    ) {
+        let name = try Self.name(username)
+        let role: String
+        do {
+            role = try Roles.canonical(rawRole)
+        } catch {
+            throw OperatorError("'\(rawRole)': \(Self.words(error))")
+        }
+        switch try await self.withRedis({ try await self.store.changeRole(username: name, role, add: add) }) {
+        case .changed(let roles, let sessions): return (roles, sessions)
+        case .noSuchUser: throw Self.noSuchUser(name)
+        case .tooManyRoles: throw OperatorError("\(name) holds \(Roles.maxPerUser) roles, the most a user may")
+        }
+    }
+
     // MARK: Sessions
 
     /// The user's live sessions, oldest first.

@@ -39,9 +39,12 @@ public enum OperatorOutput {
     public static func usersTable(_ users: [Operator.UserRecord]) -> String {
         guard !users.isEmpty else { return "no users\n" }
         return self.table(
-            ["USER", "CREATED", "STATUS", "SESSIONS"],
+            ["USER", "CREATED", "STATUS", "SESSIONS", "ROLES"],
             users.map {
-                [$0.username, Self.date($0.createdAt), $0.disabled ? "disabled" : "active", String($0.sessions)]
+                [
+                    $0.username, Self.date($0.createdAt), $0.disabled ? "disabled" : "active", String($0.sessions),
+                    $0.roles.isEmpty ? "-" : $0.roles.joined(separator: ","),
+                ]
             }
         )
     }
@@ -54,6 +57,7 @@ public enum OperatorOutput {
                 object.add("createdAt", user.createdAt)
                 object.add("disabled", user.disabled)
                 object.add("sessions", user.sessions)
+                object.add("roles", user.roles)
                 return object.finish()
             })
     }

@@ -35,16 +35,20 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     /// The session the token belongs to.
     public var sid: String
     public var tokenUse: TokenKind
+    /// Access tokens: the user's roles when the token was issued, omitted when there are none. A
+    /// snapshot for resource servers that check tokens offline: authd itself (verify, forward
+    /// auth, introspection) answers with the session's roles as they are now.
+    public var roles: [String]
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, iat, exp, nbf, jti, sid
+        case iss, sub, aud, iat, exp, nbf, jti, sid, roles
         case clientID = "client_id"
         case tokenUse = "token_use"
     }
 
     public init(
         iss: String, sub: String, aud: String, clientID: String, iat: Int, exp: Int, jti: String, sid: String,
-        tokenUse: TokenKind
+        tokenUse: TokenKind, roles: [String] = []
     ) {
         self.iss = iss
         self.sub = sub
@@ -55,10 +59,25 @@ public struct TokenClaims: Codable, Sendable, Equatable {
         self.jti = jti
         self.sid = sid
         self.tokenUse = tokenUse
+        self.roles = roles
     }
 }
 
 extension TokenClaims {
+    /// As ``init(json:)`` reads them: `roles` may be absent (none), `nbf` too.
+    public init(from decoder: any Decoder) throws {
+        let claims = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            iss: try claims.decode(String.self, forKey: .iss), sub: try claims.decode(String.self, forKey: .sub),
+            aud: try claims.decode(String.self, forKey: .aud),
+            clientID: try claims.decode(String.self, forKey: .clientID),
+            iat: try claims.decode(Int.self, forKey: .iat), exp: try claims.decode(Int.self, forKey: .exp),
+            jti: try claims.decode(String.self, forKey: .jti), sid: try claims.decode(String.self, forKey: .sid),
+            tokenUse: try claims.decode(TokenKind.self, forKey: .tokenUse),
+            roles: try claims.decodeIfPresent([String].self, forKey: .roles) ?? [])
+        self.nbf = try claims.decodeIfPresent(Int.self, forKey: .nbf)
+    }
+
     /// The claims as the JSON of a token's payload.
     public var json: [UInt8] {
         var writer = JSONObjectWriter(capacity: 512)
@@ -72,6 +91,7 @@ extension TokenClaims {
         writer.add("jti", self.jti)
         writer.add("sid", self.sid)
         writer.add("token_use", self.tokenUse.rawValue)
+        if !self.roles.isEmpty { writer.add("roles", self.roles) }
         return writer.finish()
     }
 
@@ -89,6 +109,7 @@ extension TokenClaims {
         var iat: Int?
         var exp: Int?
         var nbf: Int?
+        var roles: [String] = []
         for (name, value) in members {
             switch (name, value) {
             case ("iat", .integer(let time)): iat = time
@@ -101,8 +122,9 @@ extension TokenClaims {
             case ("jti", .string(let text)): jti = text
             case ("sid", .string(let text)): sid = text
             case ("token_use", .string(let text)): tokenUse = text
+            case ("roles", .strings(let list)): roles = list
             case ("iat", _), ("exp", _), ("nbf", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
-                ("sid", _), ("token_use", _):
+                ("sid", _), ("token_use", _), ("roles", _):
                 return nil
             default:
                 continue
@@ -113,7 +135,7 @@ extension TokenClaims {
         else { return nil }
         self.init(
             iss: iss, sub: sub, aud: aud, clientID: clientID, iat: iat, exp: exp, jti: jti, sid: sid,
-            tokenUse: tokenUse)
+            tokenUse: tokenUse, roles: roles)
         self.nbf = nbf
     }
 }

@@ -54,7 +54,10 @@ enum LuaScripts {
         -- ARGV[6]  user agent, ARGV[7] client IP (either may be empty),
         -- ARGV[8]  the password version the login checked, ARGV[9] most sessions a user may hold
         -- Times are sent by authd, so TTLs are relative and immune to clock skew between authd and Redis.
-        -- Returns 1 when the session is open; 0 when the user is gone or the password changed meanwhile;
+        -- The session takes the user's roles (field `roles`, comma-separated): verify reads them from it, and
+        -- set_user_roles.lua changes them in every session of the user.
+        -- Returns {1, ROLES} when the session is open, with the roles it took; 0 when the user is gone or the
+        -- password changed meanwhile;
         -- {-2, SID...} when the user is at the cap and KEYS holds too few live sessions to end: nothing is
         -- done, and the caller calls again with those sessions' keys.
         if redis.call('EXISTS', KEYS[3]) == 0 or (redis.call('HGET', KEYS[3], 'pwv') or '0') ~= ARGV[8] then
@@ -93,8 +96,9 @@ enum LuaScripts {
             end
         end
         local ttl = tonumber(ARGV[4]) - now
+        local roles = redis.call('HGET', KEYS[3], 'roles') or ''
         redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'rt_exp', ARGV[4], 'created', ARGV[3], 'last_used', ARGV[3],
-            'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7])
+            'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7], 'roles', roles)
         redis.call('EXPIRE', KEYS[1], ttl)
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
         -- Drop sessions that expired since, so the index cannot grow without bound.
@@ -106,7 +110,7 @@ enum LuaScripts {
         -- The index lives as long as its longest-lived session.
         redis.call('EXPIRE', KEYS[2], ttl, 'NX')
         redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-        return 1
+        return {1, roles}
         """#
     )
 
@@ -336,15 +340,18 @@ enum LuaScripts {
         --          given up and answered 503, so the script does nothing. A rotation that ran after a stall
         --          would otherwise count against the client's retry with the same token (judged reuse).
         -- Returns
-        --   {1, expiry}      rotated: ARGV[3] is now the one valid token; expiry is capped at the session's end;
-        --   {2, id, expiry}  the presented token was rotated away less than the grace window ago (two tabs
-        --                    refreshing at once), or by a rotation answered 503 (mark_unconfirmed.lua) not
-        --                    long ago: nothing changes, and the caller re-issues the current token `id`, so
-        --                    the session never forks into two live chains;
-        --   {0}              no such session (logged out, revoked or expired);
-        --   {-1}             the presented token was rotated away before the grace window: it may have been
-        --                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2);
-        --   {-3}             past the deadline: nothing changed.
+        --   {1, expiry, roles}      rotated: ARGV[3] is now the one valid token; expiry is capped at the
+        --                           session's end; roles are the session's (comma-separated), for the new
+        --                           access token;
+        --   {2, id, expiry, roles}  the presented token was rotated away less than the grace window ago
+        --                           (two tabs refreshing at once), or by a rotation answered 503
+        --                           (mark_unconfirmed.lua) not long ago: nothing changes, and the caller
+        --                           re-issues the current token `id`, so the session never forks into two
+        --                           live chains;
+        --   {0}                     no such session (logged out, revoked or expired);
+        --   {-1}                    the presented token was rotated away before the grace window: it may
+        --                           have been stolen, so the whole session is revoked (RFC 9700 sec. 4.14.2);
+        --   {-3}                    past the deadline: nothing changed.
         local deadline = tonumber(ARGV[7] or '0')
         if deadline > 0 then
             local t = redis.call('TIME')
@@ -353,7 +360,7 @@ enum LuaScripts {
             end
         end
         local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp', 'unconfirmed',
-            'unconfirmed_until')
+            'unconfirmed_until', 'roles')
         local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
         if not current then
             return {0}
@@ -364,7 +371,7 @@ enum LuaScripts {
             -- The rotation that replaced it was answered 503 (mark_unconfirmed.lua): its retry is no reuse.
             local unconfirmed = s[6] == ARGV[2] and now <= tonumber(s[7] or '0')
             if previous == ARGV[2] and ((grace > 0 and now - rotatedAt <= grace) or unconfirmed) then
-                return {2, current, tonumber(s[5])}
+                return {2, current, tonumber(s[5]), s[8] or ''}
             end
             redis.call('DEL', KEYS[1])
             redis.call('ZREM', KEYS[2], ARGV[1])
@@ -384,7 +391,7 @@ enum LuaScripts {
         redis.call('ZADD', KEYS[2], expiry, ARGV[1])
         redis.call('EXPIRE', KEYS[2], ttl, 'NX')
         redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-        return {1, expiry}
+        return {1, expiry, s[8] or ''}
         """#
     )
 
@@ -424,6 +431,65 @@ enum LuaScripts {
         end
         redis.call('DEL', KEYS[2])
         return ended
+        """#
+    )
+
+    /// `redis/lua/set_user_roles.lua`
+    static let setUserRoles = RedisScript(
+        #"""
+        -- Grants a role to a user or removes it (`authd roles add` and `remove`), in the user's hash and in
+        -- every live session of the user, in one step: verify reads a session's roles from the session
+        -- itself, so a role removed here is refused on the next request, on every instance (the caller then
+        -- runs the revocation barrier, for the verify caches).
+        -- KEYS[1]  user hash              authd:user:{NAME}
+        -- KEYS[2]  the user's sessions    authd:sessions:{NAME}
+        -- KEYS[3..] the session keys the caller read from the index
+        -- ARGV[1]  the prefix of the user's session keys, authd:session:{NAME}:
+        -- ARGV[2]  add or remove, ARGV[3] the role (validated by the caller: no commas),
+        -- ARGV[4]  the most roles a user may hold
+        -- Returns {sessions changed, roles (comma-separated, sorted)}; -1 when there is no such user; -2 when
+        -- the index holds a session whose key is not in KEYS (opened meanwhile): read the index and call
+        -- again; -3 when the user holds the most roles already. Nothing is done in those three cases.
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+            return -1
+        end
+        local given = {}
+        for i = 3, #KEYS do
+            given[KEYS[i]] = true
+        end
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+            if not given[ARGV[1] .. id] then
+                return -2
+            end
+        end
+        local roles = {}
+        for role in string.gmatch(redis.call('HGET', KEYS[1], 'roles') or '', '[^,]+') do
+            if role ~= ARGV[3] then
+                roles[#roles + 1] = role
+            end
+        end
+        if ARGV[2] == 'add' then
+            if #roles >= tonumber(ARGV[4]) then
+                return -3
+            end
+            roles[#roles + 1] = ARGV[3]
+        end
+        table.sort(roles)
+        local joined = table.concat(roles, ',')
+        if joined == '' then
+            redis.call('HDEL', KEYS[1], 'roles')
+        else
+            redis.call('HSET', KEYS[1], 'roles', joined)
+        end
+        -- Only sessions that still exist: HSET on an expired one would make a key without a TTL.
+        local changed = 0
+        for i = 3, #KEYS do
+            if redis.call('EXISTS', KEYS[i]) == 1 then
+                redis.call('HSET', KEYS[i], 'roles', joined)
+                changed = changed + 1
+            end
+        end
+        return {changed, joined}
         """#
     )
 
@@ -507,6 +573,6 @@ enum LuaScripts {
 
     static let all = [
         changePassword, createSession, createUser, deleteUser, denyAccessToken, endSession, endSessions, listSessions,
-        markUnconfirmed, rotateSession, setUserDisabled, throttle, upgradePasswordHash,
+        markUnconfirmed, rotateSession, setUserDisabled, setUserRoles, throttle, upgradePasswordHash,
     ]
 }

@@ -93,20 +93,21 @@ public struct RedisAuthStore: AuthStore {
         public var disabled: Bool
         /// Sessions live now.
         public var sessions: Int
+        public var roles: [String] = []
     }
 
     /// The user, or nil when there is none.
     public func user(username: String, now: Int) async throws -> UserRecord? {
         let reply = try await self.guarded {
             try await self.redis.pipeline([
-                RedisCommand("HMGET", [self.keys.user(username), "created", "disabled", "password"]),
+                RedisCommand("HMGET", [self.keys.user(username), "created", "disabled", "password", "roles"]),
                 RedisCommand("ZCOUNT", [self.keys.sessions(username), "(\(now)", "+inf"]),
             ])
         }
-        guard reply.count == 2, let fields = reply[0].array, fields.count == 3, !fields[2].isNull else { return nil }
+        guard reply.count == 2, let fields = reply[0].array, fields.count == 4, !fields[2].isNull else { return nil }
         return UserRecord(
             username: username, createdAt: fields[0].int ?? 0, disabled: !fields[1].isNull,
-            sessions: reply[1].int ?? 0)
+            sessions: reply[1].int ?? 0, roles: Roles.parse(fields[3].string))
     }
 
     /// Every user, by name (a `SCAN` of the user keys; on a cluster, of every primary).
@@ -133,6 +134,35 @@ public struct RedisAuthStore: AuthStore {
     public func setDisabled(username: String, _ disabled: Bool) async throws -> Int? {
         try await self.revokeWithUser(
             username, LuaScripts.setUserDisabled, arguments: [self.keys.sessionPrefix(username), disabled ? "1" : "0"])
+    }
+
+    /// What ``changeRole(username:_:add:)`` did.
+    public enum RoleChange: Sendable, Equatable {
+        /// The user's roles now, and how many live sessions took them.
+        case changed(roles: [String], sessions: Int)
+        case noSuchUser
+        /// The user holds ``Roles/maxPerUser`` roles already.
+        case tooManyRoles
+    }
+
+    /// Grants `role` to the user (`add`) or takes it away, in the user's hash and every live
+    /// session, in one step (`set_user_roles.lua`); acknowledged once no instance's verify cache can
+    /// still answer with the old roles (a removal is a revocation like the others).
+    public func changeRole(username: String, _ role: String, add: Bool) async throws -> RoleChange {
+        let reply = try await self.withSessionKeys(username) { sessionKeys in
+            try await self.runRevocation(
+                LuaScripts.setUserRoles, keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
+                arguments: [self.keys.sessionPrefix(username), add ? "add" : "remove", role, String(Roles.maxPerUser)])
+        }
+        switch reply.int {
+        case -1: return .noSuchUser
+        case -3: return .tooManyRoles
+        default:
+            guard let parts = reply.array, parts.count == 2, let sessions = parts[0].int else {
+                throw StoreUnavailableError(reason: "unexpected reply from set_user_roles.lua")
+            }
+            return .changed(roles: Roles.parse(parts[1].string), sessions: sessions)
+        }
     }
 
     /// Sets a new password hash whatever the old password was (an operator's reset), and ends
@@ -163,7 +193,7 @@ public struct RedisAuthStore: AuthStore {
 
     // MARK: Sessions
 
-    public func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> Bool {
+    public func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> [String]? {
         let keys = [
             self.keys.session(session.username, session.id), self.keys.sessions(session.username),
             self.keys.user(session.username),
@@ -183,7 +213,8 @@ public struct RedisAuthStore: AuthStore {
                 // Sessions the cap may have ended are revoked: acknowledged once no cache can
                 // still accept them.
                 if !evicted.isEmpty { try await self.barrier() }
-                return reply.int == 1
+                guard let opened = reply.array, opened.count == 2, opened[0].int == 1 else { return nil }
+                return Roles.parse(opened[1].string)
             }
             evicted = named.dropFirst().compactMap(\.string).map { self.keys.session(session.username, $0) }
         }
@@ -220,11 +251,14 @@ public struct RedisAuthStore: AuthStore {
         }
         let parts = reply.array ?? []
         switch parts.first?.int {
-        case 1 where parts.count == 2:
-            if let expiry = parts[1].int { return .rotated(refreshExpiresAt: expiry) }
-        case 2 where parts.count == 3:
+        case 1 where parts.count == 3:
+            if let expiry = parts[1].int {
+                return .rotated(refreshExpiresAt: expiry, roles: Roles.parse(parts[2].string))
+            }
+        case 2 where parts.count == 4:
             if let current = parts[1].string, let expiry = parts[2].int {
-                return .duplicate(currentTokenID: current, refreshExpiresAt: expiry)
+                return .duplicate(
+                    currentTokenID: current, refreshExpiresAt: expiry, roles: Roles.parse(parts[3].string))
             }
         case 0: return .unknownSession
         case -3: throw StoreUnavailableError(reason: "the rotation reached Redis after its deadline; nothing changed")
@@ -352,20 +386,22 @@ public struct RedisAuthStore: AuthStore {
         -> AccessState
     {
         // One plain HMGET: the session's current refresh id proves it is live, the deny field
-        // says whether this access token was revoked on its own. It goes through the client-side
+        // says whether this access token was revoked on its own, and `roles` are the session's
+        // (set_user_roles.lua changes them in every session of the user). It goes through the client-side
         // cache when there is one (AUTHD_VERIFY_CACHE), so it is answered as it would be by Redis:
         // a session whose key has expired is ended from its `rt_exp` (the key's expiry), before
         // Redis gets round to deleting it and sending the invalidation.
         let reply = try await self.guarded {
             try await self.redis.cachedSend(
-                RedisCommand("HMGET", [self.keys.session(username, sessionID), "rt", "deny:" + tokenID, "rt_exp"]))
+                RedisCommand(
+                    "HMGET", [self.keys.session(username, sessionID), "rt", "deny:" + tokenID, "rt_exp", "roles"]))
         }
-        guard let fields = reply.array, fields.count == 3 else {
+        guard let fields = reply.array, fields.count == 4 else {
             throw StoreUnavailableError(reason: "unexpected reply to HMGET")
         }
         if fields[0].isNull { return .sessionEnded }
         if let expiry = fields[2].int, expiry <= now { return .sessionEnded }
-        return fields[1].isNull ? .active : .tokenRevoked
+        return fields[1].isNull ? .active(roles: Roles.parse(fields[3].string)) : .tokenRevoked
     }
 
     public func denyAccessToken(

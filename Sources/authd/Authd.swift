@@ -15,7 +15,7 @@ struct Authd: AsyncParsableCommand {
         commandName: "authd",
         abstract: "A token service: login, refresh with rotation, logout; state in Redis.",
         version: authdVersion,
-        subcommands: [Serve.self, GenSecret.self, Users.self, Sessions.self, Keys.self],
+        subcommands: [Serve.self, GenSecret.self, Users.self, RoleCommands.self, Sessions.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -230,6 +230,50 @@ struct Users: AsyncParsableCommand {
             let ended = try await operate(self.envFile) { try await $0.deleteUser(username: self.user) }
             print("deleted \(self.user.lowercased()); ended \(ended) session(s)")
         }
+    }
+}
+
+struct RoleCommands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roles",
+        abstract: "Grant a role to a user or take it away (reads REDIS_URL and AUTHD_KEY_PREFIX).",
+        discussion:
+            "Roles appear in access tokens, in GET /me and introspection, and in the X-Auth-Request-Groups header of /forward-auth, which gateways use to require one. A change reaches every live session of the user at once: a role taken away is refused on the next request, on every instance, without a logout. `authd users list` shows every user's roles.",
+        subcommands: [Add.self, Remove.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant a role to a user.")
+        @Argument(help: "The user name.") var user: String
+        @Argument(help: "The role: a-z, 0-9, '.', '_', '-' and ':', up to 64 characters.") var role: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let (roles, sessions) = try await operate(self.envFile) {
+                try await $0.changeRole(username: self.user, role: self.role, add: true)
+            }
+            print(RoleCommands.summary(self.user, roles, sessions))
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a role away from a user, in every live session at once.")
+        @Argument(help: "The user name.") var user: String
+        @Argument(help: "The role.") var role: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let (roles, sessions) = try await operate(self.envFile) {
+                try await $0.changeRole(username: self.user, role: self.role, add: false)
+            }
+            print(RoleCommands.summary(self.user, roles, sessions))
+        }
+    }
+
+    static func summary(_ user: String, _ roles: [String], _ sessions: Int) -> String {
+        let list = roles.isEmpty ? "no roles" : "roles " + roles.joined(separator: ",")
+        return "\(user.lowercased()) has \(list); \(sessions) live session(s) changed"
     }
 }
 

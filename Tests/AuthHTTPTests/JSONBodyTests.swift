@@ -22,7 +22,9 @@ struct JSONBodyTests {
     @Test(arguments: ["alice", "zoë/\"quoted\"\\back", "日本語 😀", "", "tab\t nl\n nul\u{0} del\u{7f}"])
     func responsesAreValidJSONWithSortedMembers(_ text: String) throws {
         let pair = TokenPair(accessToken: "a.b.c-\(text)", refreshToken: "r/\(text)", expiresIn: 900)
-        let me = try self.object(SessionController.MeBody(username: text, sessionId: "s-\(text)", expiresAt: -1).json)
+        let me = try self.object(
+            SessionController.MeBody(username: text, sessionId: "s-\(text)", expiresAt: -1, roles: [text, "b"]).json)
+        #expect(me.members["roles"] as? [String] == [text, "b"])
         #expect(me.members["username"] as? String == text)
         #expect(me.members["expiresAt"] as? Int == -1)
         #expect(me.order == me.order.sorted())

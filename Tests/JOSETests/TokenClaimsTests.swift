@@ -11,6 +11,12 @@ struct TokenClaimsTests {
         #expect(TokenClaims(json: claims.json) == claims)
         #expect(try JSONDecoder().decode(TokenClaims.self, from: Data(claims.json)) == claims)
         #expect(TokenClaims(json: Array(try JSONEncoder().encode(claims))) == claims)
+        #expect(!String(decoding: claims.json, as: UTF8.self).contains("roles"), "no roles: no claim")
+
+        var withRoles = claims
+        withRoles.roles = ["admin", "ops:read"]
+        #expect(TokenClaims(json: withRoles.json) == withRoles)
+        #expect(try JSONDecoder().decode(TokenClaims.self, from: Data(withRoles.json)) == withRoles)
     }
 
     @Test func claimsOfTheWrongTypeOrMissingAreRefusedAndUnknownOnesIgnored() throws {
@@ -30,5 +36,8 @@ struct TokenClaimsTests {
         #expect(try read(base.merging(["exp": 2.5]) { $1 }) == nil)
         #expect(try read(base.merging(["aud": ["authd"]]) { $1 }) == nil)
         #expect(try read(base.merging(["token_use": "other"]) { $1 }) == nil)
+        #expect(try read(base.merging(["roles": ["a", "b"]]) { $1 })?.roles == ["a", "b"])
+        #expect(try read(base.merging(["roles": "a"]) { $1 }) == nil)
+        #expect(try read(base.merging(["roles": [1]]) { $1 }) == nil)
     }
 }

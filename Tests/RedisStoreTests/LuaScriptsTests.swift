@@ -39,7 +39,7 @@ struct LuaScriptsTests {
                         id, "rt-\(id)", String(now), String(now + 600), String(now + 3600), "", "", "1", String(cap),
                     ])
             }
-            for id in ["s1", "s2", "s3"] { #expect(try await open(id).int == 1) }
+            for id in ["s1", "s2", "s3"] { #expect(try await open(id).array?.first?.int == 1) }
             let known = [keys.session(user, "s1"), keys.session(user, "s2")]  // s3 left out
             let prefix = keys.sessionPrefix(user)
 
@@ -53,6 +53,12 @@ struct LuaScriptsTests {
                 LuaScripts.changePassword, keys: [keys.user(user), keys.sessions(user)] + known,
                 arguments: ["1", "new-hash", prefix])
             #expect(changed.int == -2)
+            let granted = try await redis.evalSHA(
+                LuaScripts.setUserRoles, keys: [keys.user(user), keys.sessions(user)] + known,
+                arguments: [prefix, "add", "admin", "32"])
+            #expect(granted.int == -2)
+            #expect(try await redis.send("HGET", [keys.user(user), "roles"]).isNull)
+            #expect(try await redis.send("HGET", [keys.session(user, "s1"), "roles"]).string == "")
             // At the cap of 3, a fourth session must end s1 (closest to expiry, first in the index):
             // without its key the script names the candidates and opens nothing.
             let refused = try await open("s4", cap: 3)
@@ -66,7 +72,7 @@ struct LuaScriptsTests {
             #expect(try await redis.send("EXISTS", [keys.session(user, "s4")]).int == 0)
             #expect(try await redis.send("HGET", [keys.user(user), "password"]).string == "hash")
             // With the named key, it opens s4 and ends s1; with every key, logout everywhere works.
-            #expect(try await open("s4", cap: 3, extra: [keys.session(user, "s1")]).int == 1)
+            #expect(try await open("s4", cap: 3, extra: [keys.session(user, "s1")]).array?.first?.int == 1)
             #expect(try await redis.send("EXISTS", [keys.session(user, "s1")]).int == 0)
             let all = ["s2", "s3", "s4"].map { keys.session(user, $0) }
             let endedAll = try await redis.evalSHA(

@@ -129,8 +129,10 @@ struct RedisAuthStoreTests {
             // A login that checked the old password opens no session.
             #expect(
                 try await f.store.createSession(f.session("ann", "s3", version: "1"), now: f.now, maxSessions: 10)
-                    == false)
-            #expect(try await f.store.createSession(f.session("ann", "s3", version: "2"), now: f.now, maxSessions: 10))
+                    == nil)
+            #expect(
+                try await f.store.createSession(f.session("ann", "s3", version: "2"), now: f.now, maxSessions: 10) == []
+            )
         }
     }
 
@@ -148,7 +150,7 @@ struct RedisAuthStoreTests {
                 #expect(try await f.exists(key) == false, "\(key)")
             }
             // A login that checked the password before the delete opens no session after it.
-            #expect(try await f.store.createSession(f.session("ann", "s3"), now: f.now, maxSessions: 10) == false)
+            #expect(try await f.store.createSession(f.session("ann", "s3"), now: f.now, maxSessions: 10) == nil)
         }
     }
 
@@ -165,7 +167,7 @@ struct RedisAuthStoreTests {
             #expect(try await f.store.password(username: "ann") == nil)
             #expect(
                 try await f.store.createSession(f.session("ann", "s2", version: "1"), now: f.now, maxSessions: 10)
-                    == false)
+                    == nil)
             #expect(try await f.store.user(username: "ann", now: f.now)?.disabled == true)
             #expect(try await f.store.setDisabled(username: "ann", false) == 0)
             #expect(try await f.hash(f.keys.user("ann"))["disabled"] == nil)
@@ -198,16 +200,18 @@ struct RedisAuthStoreTests {
     @Test func createSessionWritesTheSessionAndItsIndexWithTheRefreshTokensTTL() async throws {
         try await Self.withStore { (f) async throws in
             #expect(
-                try await !f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10), "no such user")
+                try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10) == nil,
+                "no such user")
             #expect(try await f.exists(f.keys.session("ann", "s1")) == false)
             _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
-            #expect(try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10))
+            #expect(try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10) == [])
             let key = f.keys.session("ann", "s1")
             #expect(key.hasSuffix("session:{ann}:s1"))
             #expect(
                 try await f.hash(key) == [
                     "rt": "rt-s1", "rt_exp": String(f.now + 600), "created": String(f.now),
                     "last_used": String(f.now), "expires": String(f.now + 3600), "ua": "curl/8", "ip": "192.0.2.1",
+                    "roles": "",
                 ])
             #expect(f.near(try await f.ttl(key), 600))
             #expect(try await f.members(f.keys.sessions("ann")) == ["s1": f.now + 600])
@@ -223,12 +227,68 @@ struct RedisAuthStoreTests {
     }
 
     /// At the cap, the session closest to expiry ends, key and index entry both.
+    /// Roles live in the user's hash and in every session: a change reaches the sessions live now
+    /// (whose TTLs it leaves alone) and no session that has ended, and a new session takes them.
+    @Test func rolesAreTheUsersAndEverySessionsAtOnce() async throws {
+        try await Self.withStore { (f) async throws in
+            #expect(try await f.store.changeRole(username: "ann", "admin", add: true) == .noSuchUser)
+            _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
+            #expect(
+                try await f.store.changeRole(username: "ann", "ops", add: true) == .changed(roles: ["ops"], sessions: 0)
+            )
+            #expect(try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10) == ["ops"])
+            _ = try await f.store.createSession(f.session("ann", "s2", refresh: 300), now: f.now, maxSessions: 10)
+            _ = try await f.store.createSession(f.session("ann", "gone"), now: f.now, maxSessions: 10)
+            _ = try await f.redis.send("DEL", [f.keys.session("ann", "gone")])  // expired, still indexed
+
+            #expect(
+                try await f.store.changeRole(username: "ann", "admin", add: true)
+                    == .changed(roles: ["admin", "ops"], sessions: 2))
+            #expect(try await f.exists(f.keys.session("ann", "gone")) == false, "an ended session stays ended")
+            #expect(try await f.hash(f.keys.user("ann"))["roles"] == "admin,ops")
+            for (id, ttl) in [("s1", 600), ("s2", 300)] {
+                #expect(try await f.hash(f.keys.session("ann", id))["roles"] == "admin,ops")
+                #expect(f.near(try await f.ttl(f.keys.session("ann", id)), ttl))
+                #expect(
+                    try await f.store.accessState(username: "ann", sessionID: id, tokenID: "a", now: f.now)
+                        == .active(roles: ["admin", "ops"]))
+            }
+            // Granting again changes nothing; removing takes it from every session.
+            #expect(
+                try await f.store.changeRole(username: "ann", "admin", add: true)
+                    == .changed(roles: ["admin", "ops"], sessions: 2))
+            #expect(
+                try await f.store.changeRole(username: "ann", "ops", add: false)
+                    == .changed(roles: ["admin"], sessions: 2))
+            let rotated = try await f.store.rotateSession(
+                f.rotation("ann", "s1", presented: "rt-s1", next: "rt-2", at: f.now))
+            #expect(rotated == .rotated(refreshExpiresAt: f.now + 600, roles: ["admin"]))
+            #expect(
+                try await f.store.rotateSession(f.rotation("ann", "s1", presented: "rt-s1", next: "rt-3", at: f.now))
+                    == .duplicate(currentTokenID: "rt-2", refreshExpiresAt: f.now + 600, roles: ["admin"]))
+            #expect(
+                try await f.store.changeRole(username: "ann", "admin", add: false) == .changed(roles: [], sessions: 2))
+            #expect(try await f.hash(f.keys.user("ann"))["roles"] == nil)
+            #expect(
+                try await f.store.accessState(username: "ann", sessionID: "s2", tokenID: "a", now: f.now)
+                    == .active(roles: []))
+            #expect(try await f.store.user(username: "ann", now: f.now)?.roles == [])
+
+            // At most Roles.maxPerUser.
+            for index in 0..<Roles.maxPerUser {
+                _ = try await f.store.changeRole(username: "ann", "r\(index)", add: true)
+            }
+            #expect(try await f.store.changeRole(username: "ann", "one-more", add: true) == .tooManyRoles)
+            #expect(try await f.store.user(username: "ann", now: f.now)?.roles.count == Roles.maxPerUser)
+        }
+    }
+
     @Test func theCapEndsTheSessionClosestToExpiry() async throws {
         try await Self.withStore { (f) async throws in
             _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
             _ = try await f.store.createSession(f.session("ann", "long", refresh: 900), now: f.now, maxSessions: 2)
             _ = try await f.store.createSession(f.session("ann", "short", refresh: 300), now: f.now, maxSessions: 2)
-            #expect(try await f.store.createSession(f.session("ann", "new"), now: f.now, maxSessions: 2))
+            #expect(try await f.store.createSession(f.session("ann", "new"), now: f.now, maxSessions: 2) == [])
             #expect(try await f.exists(f.keys.session("ann", "short")) == false)
             #expect(try await f.exists(f.keys.session("ann", "long")))
             #expect(Set(try await f.members(f.keys.sessions("ann")).keys) == ["long", "new"])
@@ -326,7 +386,8 @@ struct RedisAuthStoreTests {
             try await f.userWithSession("ann", "s1")
             let key = f.keys.session("ann", "s1")
             #expect(
-                try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a1", now: f.now) == .active)
+                try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a1", now: f.now)
+                    == .active(roles: []))
             try await f.store.denyAccessToken(
                 username: "ann", sessionID: "s1", tokenID: "a1", expiresAt: f.now + 900, now: f.now, maxDenied: 2)
             #expect(try await f.hash(key)["deny:a1"] == String(f.now + 900))
@@ -335,7 +396,8 @@ struct RedisAuthStoreTests {
                 try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a1", now: f.now)
                     == .tokenRevoked)
             #expect(
-                try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a2", now: f.now) == .active)
+                try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a2", now: f.now)
+                    == .active(roles: []))
             // Expired denials are swept; past the cap, the session ends instead.
             try await f.store.denyAccessToken(
                 username: "ann", sessionID: "s1", tokenID: "a2", expiresAt: f.now + 900, now: f.now + 901, maxDenied: 2)
@@ -358,7 +420,7 @@ struct RedisAuthStoreTests {
             _ = try await f.store.createSession(f.session("ann", "s1", refresh: 60), now: f.now, maxSessions: 10)
             #expect(
                 try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a", now: f.now + 59)
-                    == .active)
+                    == .active(roles: []))
             #expect(
                 try await f.store.accessState(username: "ann", sessionID: "s1", tokenID: "a", now: f.now + 60)
                     == .sessionEnded)

@@ -10,7 +10,10 @@
 -- ARGV[6]  user agent, ARGV[7] client IP (either may be empty),
 -- ARGV[8]  the password version the login checked, ARGV[9] most sessions a user may hold
 -- Times are sent by authd, so TTLs are relative and immune to clock skew between authd and Redis.
--- Returns 1 when the session is open; 0 when the user is gone or the password changed meanwhile;
+-- The session takes the user's roles (field `roles`, comma-separated): verify reads them from it, and
+-- set_user_roles.lua changes them in every session of the user.
+-- Returns {1, ROLES} when the session is open, with the roles it took; 0 when the user is gone or the
+-- password changed meanwhile;
 -- {-2, SID...} when the user is at the cap and KEYS holds too few live sessions to end: nothing is
 -- done, and the caller calls again with those sessions' keys.
 if redis.call('EXISTS', KEYS[3]) == 0 or (redis.call('HGET', KEYS[3], 'pwv') or '0') ~= ARGV[8] then
@@ -49,8 +52,9 @@ if excess > 0 then
     end
 end
 local ttl = tonumber(ARGV[4]) - now
+local roles = redis.call('HGET', KEYS[3], 'roles') or ''
 redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'rt_exp', ARGV[4], 'created', ARGV[3], 'last_used', ARGV[3],
-    'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7])
+    'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7], 'roles', roles)
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 -- Drop sessions that expired since, so the index cannot grow without bound.
@@ -62,4 +66,4 @@ end
 -- The index lives as long as its longest-lived session.
 redis.call('EXPIRE', KEYS[2], ttl, 'NX')
 redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-return 1
+return {1, roles}

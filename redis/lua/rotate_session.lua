@@ -8,15 +8,18 @@
 --          given up and answered 503, so the script does nothing. A rotation that ran after a stall
 --          would otherwise count against the client's retry with the same token (judged reuse).
 -- Returns
---   {1, expiry}      rotated: ARGV[3] is now the one valid token; expiry is capped at the session's end;
---   {2, id, expiry}  the presented token was rotated away less than the grace window ago (two tabs
---                    refreshing at once), or by a rotation answered 503 (mark_unconfirmed.lua) not
---                    long ago: nothing changes, and the caller re-issues the current token `id`, so
---                    the session never forks into two live chains;
---   {0}              no such session (logged out, revoked or expired);
---   {-1}             the presented token was rotated away before the grace window: it may have been
---                    stolen, so the whole session is revoked (RFC 9700 section 4.14.2);
---   {-3}             past the deadline: nothing changed.
+--   {1, expiry, roles}      rotated: ARGV[3] is now the one valid token; expiry is capped at the
+--                           session's end; roles are the session's (comma-separated), for the new
+--                           access token;
+--   {2, id, expiry, roles}  the presented token was rotated away less than the grace window ago
+--                           (two tabs refreshing at once), or by a rotation answered 503
+--                           (mark_unconfirmed.lua) not long ago: nothing changes, and the caller
+--                           re-issues the current token `id`, so the session never forks into two
+--                           live chains;
+--   {0}                     no such session (logged out, revoked or expired);
+--   {-1}                    the presented token was rotated away before the grace window: it may
+--                           have been stolen, so the whole session is revoked (RFC 9700 sec. 4.14.2);
+--   {-3}                    past the deadline: nothing changed.
 local deadline = tonumber(ARGV[7] or '0')
 if deadline > 0 then
     local t = redis.call('TIME')
@@ -25,7 +28,7 @@ if deadline > 0 then
     end
 end
 local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp', 'unconfirmed',
-    'unconfirmed_until')
+    'unconfirmed_until', 'roles')
 local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
 if not current then
     return {0}
@@ -36,7 +39,7 @@ if current ~= ARGV[2] then
     -- The rotation that replaced it was answered 503 (mark_unconfirmed.lua): its retry is no reuse.
     local unconfirmed = s[6] == ARGV[2] and now <= tonumber(s[7] or '0')
     if previous == ARGV[2] and ((grace > 0 and now - rotatedAt <= grace) or unconfirmed) then
-        return {2, current, tonumber(s[5])}
+        return {2, current, tonumber(s[5]), s[8] or ''}
     end
     redis.call('DEL', KEYS[1])
     redis.call('ZREM', KEYS[2], ARGV[1])
@@ -56,4 +59,4 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[2], ttl, 'NX')
 redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-return {1, expiry}
+return {1, expiry, s[8] or ''}

@@ -17,10 +17,11 @@ public protocol AuthStore: Sendable {
     /// password changed meanwhile (then nothing changes).
     func changePassword(username: String, expectedVersion: String, newHash: String) async throws -> Int?
 
-    /// Records a new session whose current refresh token is `session.refreshTokenID`, if the user's
-    /// password version is still `session.passwordVersion`; then ends the user's sessions closest
-    /// to expiry beyond `maxSessions`. Returns `false` (and opens nothing) when the password changed.
-    func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> Bool
+    /// Records a new session whose current refresh token is `session.refreshTokenID`, with the
+    /// user's roles, if the user's password version is still `session.passwordVersion`; then ends
+    /// the user's sessions closest to expiry beyond `maxSessions`. Returns the roles the session
+    /// took, or `nil` (and opens nothing) when the password changed.
+    func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> [String]?
     /// Atomically replaces the session's current refresh token id `presented` by `next`.
     func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult
     /// Deletes a session. Returns whether it existed.
@@ -33,8 +34,9 @@ public protocol AuthStore: Sendable {
     /// The user's live sessions, oldest first.
     func listSessions(username: String, now: Int) async throws -> [SessionInfo]
 
-    /// Whether an access token's session is live at `now` and the token not revoked, in one round
-    /// trip (none, when the store keeps a cache that the server invalidates).
+    /// Whether an access token's session is live at `now` and the token not revoked, and the
+    /// session's roles as they are now, in one round trip (none, when the store keeps a cache that
+    /// the server invalidates).
     func accessState(username: String, sessionID: String, tokenID: String, now: Int) async throws -> AccessState
     /// Revokes one access token until `expiresAt`. A session that would carry more than
     /// `maxDenied` live denials is ended instead.

@@ -28,10 +28,11 @@ public struct SessionRotation: Sendable, Equatable {
 public enum RotationResult: Sendable, Equatable {
     /// The presented token was current and has been replaced. The new token expires at
     /// `refreshExpiresAt` (capped at the session's absolute end), and so do the session's keys.
-    case rotated(refreshExpiresAt: Int)
+    /// `roles`: the session's, for the new access token.
+    case rotated(refreshExpiresAt: Int, roles: [String] = [])
     /// The presented token was replaced within the grace window: nothing changed, and the current
     /// token (`currentTokenID`, expiring at `refreshExpiresAt`) is to be issued again.
-    case duplicate(currentTokenID: String, refreshExpiresAt: Int)
+    case duplicate(currentTokenID: String, refreshExpiresAt: Int, roles: [String] = [])
     /// No such session: logged out, revoked or expired.
     case unknownSession
     /// The presented token was already rotated away. The store has revoked the whole session,
@@ -40,7 +41,8 @@ public enum RotationResult: Sendable, Equatable {
 }
 
 public enum AccessState: Sendable, Equatable {
-    case active
+    /// Live, with the session's roles as they are now.
+    case active(roles: [String])
     /// Logged out, revoked or expired.
     case sessionEnded
     /// This access token was revoked on its own (RFC 7009).

@@ -7,6 +7,7 @@ public struct AuthRoutes: Sendable {
     let sessions: SessionController
     let oauth: OAuthController
     let probes: ProbeController
+    let forwardAuth: ForwardAuthController
 
     /// - Parameters:
     ///   - introspectionClients: client id to secret, for resource servers calling `POST /introspect`.
@@ -19,6 +20,7 @@ public struct AuthRoutes: Sendable {
             auth: auth, authenticator: BearerAuthenticator(auth: auth), refreshCookie: refreshCookie)
         self.oauth = OAuthController(auth: auth, introspectionClients: introspectionClients)
         self.probes = ProbeController(auth: auth)
+        self.forwardAuth = ForwardAuthController(authenticator: BearerAuthenticator(auth: auth))
     }
 
     public func register(in router: inout Router) {
@@ -26,5 +28,6 @@ public struct AuthRoutes: Sendable {
         self.sessions.register(in: &router)
         self.oauth.register(in: &router)
         self.probes.register(in: &router)
+        self.forwardAuth.register(in: &router)
     }
 }

@@ -127,6 +127,8 @@ extension OAuthController {
         var tokenType: String?
         /// RFC 9068's `typ` of the JWT, for resource servers that check it.
         var tokenUse: String?
+        /// The session's roles as they are now (RFC 9068 §2.2.3.1's `roles`); left out when none.
+        var roles: [String] = []
 
         /// The members in sorted order; absent ones are left out.
         var json: [UInt8] {
@@ -139,6 +141,7 @@ extension OAuthController {
             if let iss = self.iss { writer.add("iss", iss) }
             if let jti = self.jti { writer.add("jti", jti) }
             if let nbf = self.nbf { writer.add("nbf", nbf) }
+            if !self.roles.isEmpty { writer.add("roles", self.roles) }
             if let sid = self.sid { writer.add("sid", sid) }
             if let sub = self.sub { writer.add("sub", sub) }
             if let tokenType = self.tokenType { writer.add("token_type", tokenType) }
@@ -167,6 +170,7 @@ extension OAuthController {
             self.sid = claims.sid
             self.tokenType = "Bearer"
             self.tokenUse = claims.tokenUse.rawValue
+            self.roles = claims.roles
         }
     }
 

@@ -49,7 +49,10 @@ struct SessionController: Sendable {
     }
 
     func me(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
-        .json(MeBody(username: principal.username, sessionId: principal.sessionID, expiresAt: principal.expiresAt))
+        .json(
+            MeBody(
+                username: principal.username, sessionId: principal.sessionID, expiresAt: principal.expiresAt,
+                roles: principal.roles))
     }
 
     /// The tutorial's example resource: the caller's posts.
@@ -111,10 +114,13 @@ extension SessionController {
         var sessionId: String
         /// Seconds since 1970.
         var expiresAt: Int
+        /// The session's roles as they are now.
+        var roles: [String]
 
         var json: [UInt8] {
             var writer = JSONObjectWriter()
             writer.add("expiresAt", self.expiresAt)
+            writer.add("roles", self.roles)
             writer.add("sessionId", self.sessionId)
             writer.add("username", self.username)
             return writer.finish()

@@ -23,6 +23,9 @@ public struct Router: Sendable {
     private var parameterized: [String: (name: String, handlers: [String: Route])] = [:]
     /// The pattern of each parameterized route, for metric labels.
     private var routeLabels: [String: String] = [:]
+    /// Routes for gateways (``addForEveryMethod(at:_:)``): a path, answered for every method, there
+    /// and below it.
+    private var everyMethod: [(path: String, route: Route)] = []
     /// Cross-origin requests from browsers; `nil`: off, and `OPTIONS` gets 405 like any method
     /// a route lacks.
     public var cors: CORSPolicy?
@@ -39,6 +42,13 @@ public struct Router: Sendable {
         let route = Route(handler: handler, errors: errors)
         self.add(method.rawValue, path, route)
         if method == .GET { self.add("HEAD", path, route) }
+    }
+
+    /// Adds a route for gateways that ask on a client's behalf: it answers every method, at `path`
+    /// and at every path below it (`path/...`, where a gateway such as Envoy appends the original
+    /// path). CORS does not apply: the gateway's caller is the browser, not this route's.
+    public mutating func addForEveryMethod(at path: String, _ handler: @escaping Handler) {
+        self.everyMethod.append((path, Route(handler: handler, errors: .standard)))
     }
 
     private mutating func add(_ method: String, _ path: String, _ route: Route) {
@@ -62,6 +72,8 @@ public struct Router: Sendable {
         for (prefix, route) in self.parameterized {
             list += route.handlers.keys.filter { $0 != "HEAD" }.map { "\($0) \(prefix){\(route.name)}" }
         }
+        // Every method, listed (and documented) as GET, the method gateways send most.
+        for (path, _) in self.everyMethod { list += ["GET \(path)", "GET \(path)/{path}"] }
         return list.sorted()
     }
 
@@ -79,6 +91,10 @@ public struct Router: Sendable {
     }
 
     private func dispatch(_ request: inout HTTPRequest) async -> (route: String, HTTPResponse) {
+        let path = request.path
+        if let (label, route) = self.everyMethod.first(where: { path == $0.path || path.hasPrefix($0.path + "/") }) {
+            return (label, await Self.run(route, request))
+        }
         guard let cors = self.cors else { return await self.route(&request) }
         guard let origin = request.headers.first(name: "origin") else {
             // The answer differs with the origin: a shared cache must not hand this copy, without
@@ -122,10 +138,14 @@ public struct Router: Sendable {
                 ).response
             )
         }
+        return (route, await Self.run(found, request))
+    }
+
+    private static func run(_ route: Route, _ request: HTTPRequest) async -> HTTPResponse {
         do {
-            return (route, try await found.handler(request))
+            return try await route.handler(request)
         } catch {
-            return (route, ErrorResponder.response(for: error, dialect: found.errors, logger: request.logger))
+            return ErrorResponder.response(for: error, dialect: route.errors, logger: request.logger)
         }
     }
 

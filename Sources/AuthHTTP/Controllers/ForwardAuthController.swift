@@ -1,0 +1,133 @@
+import AuthCore
+import NIOHTTP1
+
+/// `/forward-auth`: the question a gateway asks before each request it passes on (nginx
+/// `auth_request`, Caddy `forward_auth`, Traefik `forwardAuth`, Envoy `ext_authz`), answered as
+/// `GET /me` is, through the verify cache when it is on.
+///
+/// - 200 with the identity headers of oauth2-proxy (`X-Auth-Request-User` and the like, always all
+///   of them, empty when there is nothing to say), for the gateway to copy to the app;
+/// - 401 with the RFC 6750 challenge: no token, a bad, expired or revoked one;
+/// - 403 with `insufficient_scope` when the location requires a role (`allowed_roles`, any of
+///   them) the session does not hold now;
+/// - 503 when Redis cannot be asked: closed, never open.
+///
+/// Every method is answered alike, and the body is ignored.
+struct ForwardAuthController: Sendable {
+    static let path = "/forward-auth"
+
+    /// The identity headers, in the order they are written. Gateway configs copy these and strip a
+    /// client's own copies of them (`deploy/gateways/`).
+    enum Identity {
+        static let user = "X-Auth-Request-User"
+        static let preferredUsername = "X-Auth-Request-Preferred-Username"
+        /// The session's roles, comma-separated, as oauth2-proxy's groups.
+        static let groups = "X-Auth-Request-Groups"
+        static let sessionID = "X-Auth-Request-Session-Id"
+        /// When the access token expires, in seconds since 1970.
+        static let expires = "X-Auth-Request-Expires"
+    }
+
+    let authenticator: BearerAuthenticator
+
+    func register(in router: inout Router) {
+        router.addForEveryMethod(at: Self.path) { try await self.check($0) }
+    }
+
+    func check(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let asked = try ForwardedRequest(request, under: Self.path)
+        let principal = try await self.authenticator.principal(of: request)
+        if !asked.allowedRoles.isEmpty, !principal.roles.contains(where: asked.allowedRoles.contains) {
+            request.logger.debug(
+                "forward auth: role missing",
+                metadata: ["method": "\(asked.method)", "path": "\(asked.path)", "user": "\(principal.username)"])
+            let description =
+                asked.allowedRoles.count == 1
+                ? "the role \(asked.allowedRoles[0]) is required"
+                : "one of the roles \(asked.allowedRoles.joined(separator: ", ")) is required"
+            throw HTTPError(
+                .forbidden, code: "insufficient_scope", description: description,
+                headers: [
+                    "www-authenticate":
+                        "Bearer realm=\"authd\", error=\"insufficient_scope\", error_description=\"\(description)\""
+                ])
+        }
+        return HTTPResponse(
+            status: .ok,
+            headers: [
+                Identity.user: principal.username,
+                Identity.preferredUsername: principal.username,
+                Identity.groups: principal.roles.joined(separator: ","),
+                Identity.sessionID: principal.sessionID,
+                Identity.expires: String(principal.expiresAt),
+                // An answer for this request only: no cache may keep it past a revocation.
+                "cache-control": "no-store",
+            ])
+    }
+}
+
+/// What a gateway asks about: the client's original method and URI, and the roles the location
+/// requires.
+///
+/// - nginx (`auth_request`): `X-Original-Method` and `X-Original-URI`, as the shipped config sets
+///   them; Caddy and Traefik: `X-Forwarded-Method` and `X-Forwarded-Uri`. The location's roles are
+///   the auth URL's query, `?allowed_roles=admin,ops`.
+/// - Envoy (`ext_authz`, HTTP service) keeps the method and appends the original path to its
+///   `path_prefix`: `/forward-auth/app/page?x=1`. Its roles are a first segment of the prefix,
+///   `/forward-auth/allowed_roles=admin,ops`, since the query there is the client's.
+///
+/// The method and path go to the debug log only (a query may carry secrets, so it never does).
+struct ForwardedRequest: Equatable {
+    var method: String
+    /// The original URI's path.
+    var path: String
+    /// Any one of these is enough; none: any live session is.
+    var allowedRoles: [String]
+
+    init(_ request: HTTPRequest, under base: String) throws(HTTPError) {
+        var uri: Substring
+        var roles: Substring?
+        if request.path == base {
+            uri = Substring(
+                request.headers.first(name: "x-forwarded-uri") ?? request.headers.first(name: "x-original-uri") ?? "/")
+            roles = try Self.queryValue("allowed_roles", in: request.query)
+        } else {
+            // Envoy: the original path follows the base, and the query is the original one.
+            uri = request.path.dropFirst(base.count)
+            let requirement = "/allowed_roles="
+            if uri.hasPrefix(requirement) {
+                let rest = uri.dropFirst(requirement.count)
+                let end = rest.firstIndex(of: "/") ?? rest.endIndex
+                roles = rest[..<end]
+                uri = rest[end...]
+            }
+            if uri.isEmpty { uri = "/" }
+        }
+        self.path = String(uri.prefix(while: { $0 != "?" }))
+        self.method =
+            request.headers.first(name: "x-forwarded-method") ?? request.headers.first(name: "x-original-method")
+            ?? request.method.rawValue
+        self.allowedRoles = []
+        for role in (roles ?? "").split(separator: ",") {
+            do {
+                self.allowedRoles.append(try Roles.canonical(String(role)))
+            } catch {
+                throw .badRequest("allowed_roles: '\(role.prefix(64))' is no role name")
+            }
+        }
+    }
+
+    /// The first value of `name` in a query string, percent-decoded; `nil` when absent.
+    private static func queryValue(_ name: String, in query: String?) throws(HTTPError) -> Substring? {
+        guard let query else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts[0] == name else { continue }
+            guard let value = FormBody.percentDecode(parts.count == 2 ? String(parts[1]) : "") else {
+                throw .badRequest("\(name) is not validly percent-encoded")
+            }
+            return Substring(value)
+        }
+        return nil
+    }
+}
