@@ -11,10 +11,12 @@ gateway:
   (`authd roles add`), 403 again on the very next request once taken away (`authd roles remove`);
 - ROUNDS logouts on the other instance, each checked through the gateway on the very next
   request (after two requests that warmed the verify cache when it is on): all 401;
-- with --redis-gone (Redis stopped by the caller): 503 at the gateway, never 200.
+- with --down (Redis or authd stopped by the caller): each gateway's --expect status (503 when
+  authd cannot ask Redis; nginx 503 and Caddy 502 when authd is gone), never 200, and the app
+  sees nothing.
 
     python3 scripts/gateways_check.py --gateway nginx=URL --gateway caddy=URL --other URL \
-        --app-log FILE --authd BIN --env-file FILE [--rounds N] [--redis-gone]
+        --app-log FILE --authd BIN --env-file FILE [--rounds N] [--down --expect NAME=STATUS ...]
 """
 
 import argparse
@@ -144,9 +146,9 @@ class Check:
             time.sleep(wait)
         self.refused(gateway, "/hello", expiring["accessToken"], 401, "access token expired")
 
-    def redis_gone(self, gateway, token):
-        self.refused(gateway, "/hello", token, 503)
-        self.refused(gateway, "/admin/panel", token, 503)
+    def down(self, gateway, token, status):
+        self.refused(gateway, "/hello", token, status)
+        self.refused(gateway, "/admin/panel", token, status)
 
 
 def main():
@@ -157,17 +159,20 @@ def main():
     parser.add_argument("--authd", required=True)
     parser.add_argument("--env-file", required=True)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--redis-gone", action="store_true")
-    parser.add_argument("--token-file", help="where a live token is kept for --redis-gone")
+    parser.add_argument("--down", action="store_true")
+    parser.add_argument("--expect", action="append", default=[], help="NAME=STATUS, with --down")
+    parser.add_argument("--token-file", help="where a live token is kept for --down")
     options = parser.parse_args()
     check = Check(options)
     try:
-        if options.redis_gone:
+        if options.down:
             with open(options.token_file) as file:
                 token = file.read().strip()
+            expected = {name: int(status) for name, status in (entry.split("=") for entry in options.expect)}
             for gateway in check.gateways:
-                check.redis_gone(gateway, token)
-            print(f"  ok: Redis gone, every gateway answered 503 and the app saw nothing ({check.count} requests)")
+                check.down(gateway, token, expected[gateway])
+            print(f"  ok: {', '.join(f'{name} {status}' for name, status in expected.items())}; "
+                  f"the app saw none of {check.count} requests")
             return 0
         # The expiry check's token first: its 10 s run out while the rest is checked.
         expiring = {name: check.login(check.user(f"{name}-expiring")) for name in check.gateways}

@@ -16,14 +16,16 @@ public struct RedisKeys: Sendable {
         self.prefix = prefix
     }
 
-    /// Hash `password` (PHC string), `created` (unix seconds). No TTL: accounts do not expire.
+    /// Hash `password` (PHC string), `pwv` (its version), `created` (unix seconds), `disabled`,
+    /// `roles` (comma-separated). No TTL: accounts do not expire.
     public func user(_ username: String) -> String {
         "\(self.prefix)user:{\(username)}"
     }
 
     /// Hash: `rt` (current refresh token id), `rt_exp`, `prev` and `rotated_at` (for the grace
-    /// window), `created`, `last_used`, `expires` (absolute end), `ua`, `ip`, and `deny:JTI` for
-    /// each revoked access token. TTL: until the current refresh token expires.
+    /// window), `created`, `last_used`, `expires` (absolute end), `ua`, `ip`, `roles` (the user's,
+    /// kept in step by `set_user_roles.lua`), and `deny:JTI` for each revoked access token. TTL:
+    /// until the current refresh token expires.
     public func session(_ username: String, _ sessionID: String) -> String {
         self.sessionPrefix(username) + sessionID
     }
