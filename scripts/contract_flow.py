@@ -28,6 +28,8 @@ from authd_client.api.default import (
     change_password,
     create_user,
     end_session,
+    forward_auth,
+    forward_auth_prefixed,
     healthz,
     introspect,
     jwks,
@@ -149,6 +151,16 @@ assert first.token_type == "Bearer" and first.expires_in > 0
 who = expect(me.sync_detailed(client=bearer(first.access_token)), 200, Me)
 assert who.username == user
 assert posts.sync_detailed(client=bearer(first.access_token)).status_code == 200
+
+# Forward auth, as gateways ask it: the identity in headers; a role required and not held is 403.
+allowed = forward_auth.sync_detailed(client=bearer(first.access_token))
+assert allowed.status_code == 200 and allowed.headers["x-auth-request-user"] == user
+refused = forward_auth.sync_detailed(client=bearer(first.access_token), allowed_roles="admin")
+assert expect(refused, 403, Error).error == "insufficient_scope"
+assert expect(forward_auth.sync_detailed(client=public), 401, Error).error == "invalid_request"
+assert expect(forward_auth.sync_detailed(client=public, allowed_roles="no spaces"), 400, Error).error == "invalid_request"
+prefixed = forward_auth_prefixed.sync_detailed("app", client=bearer(first.access_token))
+assert prefixed.status_code == 200 and prefixed.headers["x-auth-request-groups"] == ""
 
 # Refresh (the tutorial's JSON form), then the RFC 6749 password and refresh grants (form-encoded).
 second = expect(token.sync_detailed(client=public, body=RefreshRequest(token=first.refresh_token)), 200, Tokens)

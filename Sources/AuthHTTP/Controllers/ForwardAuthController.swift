@@ -35,16 +35,19 @@ struct ForwardAuthController: Sendable {
     }
 
     func check(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let asked = try ForwardedRequest(request, under: Self.path)
+        let allowedRoles = try ForwardedRequest.allowedRoles(of: request, under: Self.path)
         let principal = try await self.authenticator.principal(of: request)
-        if !asked.allowedRoles.isEmpty, !principal.roles.contains(where: asked.allowedRoles.contains) {
-            request.logger.debug(
-                "forward auth: role missing",
-                metadata: ["method": "\(asked.method)", "path": "\(asked.path)", "user": "\(principal.username)"])
+        if !allowedRoles.isEmpty, !principal.roles.contains(where: allowedRoles.contains) {
+            if request.logger.logLevel <= .debug {
+                let asked = ForwardedRequest.original(of: request, under: Self.path)
+                request.logger.debug(
+                    "forward auth: role missing",
+                    metadata: ["method": "\(asked.method)", "path": "\(asked.path)", "user": "\(principal.username)"])
+            }
             let description =
-                asked.allowedRoles.count == 1
-                ? "the role \(asked.allowedRoles[0]) is required"
-                : "one of the roles \(asked.allowedRoles.joined(separator: ", ")) is required"
+                allowedRoles.count == 1
+                ? "the role \(allowedRoles[0]) is required"
+                : "one of the roles \(allowedRoles.joined(separator: ", ")) is required"
             throw HTTPError(
                 .forbidden, code: "insufficient_scope", description: description,
                 headers: [
@@ -66,8 +69,8 @@ struct ForwardAuthController: Sendable {
     }
 }
 
-/// What a gateway asks about: the client's original method and URI, and the roles the location
-/// requires.
+/// What a gateway asks about: the roles the location requires, and the client's original method
+/// and URI.
 ///
 /// - nginx (`auth_request`): `X-Original-Method` and `X-Original-URI`, as the shipped config sets
 ///   them; Caddy and Traefik: `X-Forwarded-Method` and `X-Forwarded-Uri`. The location's roles are
@@ -76,45 +79,51 @@ struct ForwardAuthController: Sendable {
 ///   `path_prefix`: `/forward-auth/app/page?x=1`. Its roles are a first segment of the prefix,
 ///   `/forward-auth/allowed_roles=admin,ops`, since the query there is the client's.
 ///
-/// The method and path go to the debug log only (a query may carry secrets, so it never does).
-struct ForwardedRequest: Equatable {
-    var method: String
-    /// The original URI's path.
-    var path: String
-    /// Any one of these is enough; none: any live session is.
-    var allowedRoles: [String]
+/// The method and path go to the debug log only (a query may carry secrets, so it never does), and
+/// are read only for it: the allowed check reads nothing it does not need.
+enum ForwardedRequest {
+    private static let requirement = "/allowed_roles="
 
-    init(_ request: HTTPRequest, under base: String) throws(HTTPError) {
-        var uri: Substring
-        var roles: Substring?
+    /// Any one of these is enough; none: any live session is.
+    static func allowedRoles(of request: HTTPRequest, under base: String) throws(HTTPError) -> [String] {
+        let listed: Substring?
         if request.path == base {
-            uri = Substring(
-                request.headers.first(name: "x-forwarded-uri") ?? request.headers.first(name: "x-original-uri") ?? "/")
-            roles = try Self.queryValue("allowed_roles", in: request.query)
+            listed = try Self.queryValue("allowed_roles", in: request.query)
         } else {
-            // Envoy: the original path follows the base, and the query is the original one.
-            uri = request.path.dropFirst(base.count)
-            let requirement = "/allowed_roles="
-            if uri.hasPrefix(requirement) {
-                let rest = uri.dropFirst(requirement.count)
-                let end = rest.firstIndex(of: "/") ?? rest.endIndex
-                roles = rest[..<end]
-                uri = rest[end...]
-            }
-            if uri.isEmpty { uri = "/" }
+            let rest = request.path.dropFirst(base.count)
+            listed =
+                rest.hasPrefix(Self.requirement)
+                ? rest.dropFirst(Self.requirement.count).prefix(while: { $0 != "/" }) : nil
         }
-        self.path = String(uri.prefix(while: { $0 != "?" }))
-        self.method =
-            request.headers.first(name: "x-forwarded-method") ?? request.headers.first(name: "x-original-method")
-            ?? request.method.rawValue
-        self.allowedRoles = []
-        for role in (roles ?? "").split(separator: ",") {
+        guard let listed else { return [] }
+        var roles: [String] = []
+        for role in listed.split(separator: ",") {
             do {
-                self.allowedRoles.append(try Roles.canonical(String(role)))
+                roles.append(try Roles.canonical(String(role)))
             } catch {
                 throw .badRequest("allowed_roles: '\(role.prefix(64))' is no role name")
             }
         }
+        return roles
+    }
+
+    /// The original method and the original URI's path.
+    static func original(of request: HTTPRequest, under base: String) -> (method: String, path: String) {
+        var uri: Substring
+        if request.path == base {
+            uri = Substring(
+                request.headers.first(name: "x-forwarded-uri") ?? request.headers.first(name: "x-original-uri") ?? "/")
+        } else {
+            uri = request.path.dropFirst(base.count)
+            if uri.hasPrefix(Self.requirement) {
+                uri = uri.dropFirst(Self.requirement.count).drop(while: { $0 != "/" })
+            }
+            if uri.isEmpty { uri = "/" }
+        }
+        let method =
+            request.headers.first(name: "x-forwarded-method") ?? request.headers.first(name: "x-original-method")
+            ?? request.method.rawValue
+        return (method, String(uri.prefix(while: { $0 != "?" })))
     }
 
     /// The first value of `name` in a query string, percent-decoded; `nil` when absent.
