@@ -25,7 +25,7 @@ public struct Router: Sendable {
     private var routeLabels: [String: String] = [:]
     /// Routes for gateways (``addForEveryMethod(at:_:)``): a path, answered for every method, there
     /// and below it.
-    private var everyMethod: [(path: String, route: Route)] = []
+    private var everyMethod: [(path: String, below: String, route: Route)] = []
     /// Cross-origin requests from browsers; `nil`: off, and `OPTIONS` gets 405 like any method
     /// a route lacks.
     public var cors: CORSPolicy?
@@ -48,7 +48,7 @@ public struct Router: Sendable {
     /// and at every path below it (`path/...`, where a gateway such as Envoy appends the original
     /// path). CORS does not apply: the gateway's caller is the browser, not this route's.
     public mutating func addForEveryMethod(at path: String, _ handler: @escaping Handler) {
-        self.everyMethod.append((path, Route(handler: handler, errors: .standard)))
+        self.everyMethod.append((path, path + "/", Route(handler: handler, errors: .standard)))
     }
 
     private mutating func add(_ method: String, _ path: String, _ route: Route) {
@@ -73,7 +73,7 @@ public struct Router: Sendable {
             list += route.handlers.keys.filter { $0 != "HEAD" }.map { "\($0) \(prefix){\(route.name)}" }
         }
         // Every method, listed (and documented) as GET, the method gateways send most.
-        for (path, _) in self.everyMethod { list += ["GET \(path)", "GET \(path)/{path}"] }
+        for (path, _, _) in self.everyMethod { list += ["GET \(path)", "GET \(path)/{path}"] }
         return list.sorted()
     }
 
@@ -92,7 +92,7 @@ public struct Router: Sendable {
 
     private func dispatch(_ request: inout HTTPRequest) async -> (route: String, HTTPResponse) {
         let path = request.path
-        if let (label, route) = self.everyMethod.first(where: { path == $0.path || path.hasPrefix($0.path + "/") }) {
+        if let (label, _, route) = self.everyMethod.first(where: { path == $0.path || path.hasPrefix($0.below) }) {
             return (label, await Self.run(route, request))
         }
         guard let cors = self.cors else { return await self.route(&request) }
