@@ -76,12 +76,19 @@ public struct RedisAuthStore: AuthStore {
     /// key the index lists (`change_password.lua`, `delete_user.lua`, `set_user_disabled.lua`), and
     /// returns its count (nil for its -1).
     private func revokeWithUser(_ username: String, _ script: RedisScript, arguments: [String]) async throws -> Int? {
-        Self.count(
-            try await self.withSessionKeys(username) { sessionKeys in
-                try await self.runRevocation(
-                    script, keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
-                    arguments: arguments)
-            })
+        Self.count(try await self.runRevocationWithUser(username, script, arguments: arguments))
+    }
+
+    /// Runs a revocation script given the user's hash, the session index and every session key the
+    /// index lists (again while the index changes under it), and returns its reply.
+    private func runRevocationWithUser(_ username: String, _ script: RedisScript, arguments: [String])
+        async throws -> RedisValue
+    {
+        try await self.withSessionKeys(username) { sessionKeys in
+            try await self.runRevocation(
+                script, keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
+                arguments: arguments)
+        }
     }
 
     // MARK: Users, for operators
@@ -149,11 +156,9 @@ public struct RedisAuthStore: AuthStore {
     /// session, in one step (`set_user_roles.lua`); acknowledged once no instance's verify cache can
     /// still answer with the old roles (a removal is a revocation like the others).
     public func changeRole(username: String, _ role: String, add: Bool) async throws -> RoleChange {
-        let reply = try await self.withSessionKeys(username) { sessionKeys in
-            try await self.runRevocation(
-                LuaScripts.setUserRoles, keys: [self.keys.user(username), self.keys.sessions(username)] + sessionKeys,
-                arguments: [self.keys.sessionPrefix(username), add ? "add" : "remove", role, String(Roles.maxPerUser)])
-        }
+        let reply = try await self.runRevocationWithUser(
+            username, LuaScripts.setUserRoles,
+            arguments: [self.keys.sessionPrefix(username), add ? "add" : "remove", role, String(Roles.maxPerUser)])
         switch reply.int {
         case -1: return .noSuchUser
         case -3: return .tooManyRoles
