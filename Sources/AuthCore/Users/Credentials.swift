@@ -32,11 +32,13 @@ public enum Credentials {
         }
     }
 
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+    /// `a-z` and `0-9`: what names and roles start with.
+    static func isAlphanumeric(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    private static func isNameByte(_ byte: UInt8) -> Bool {
+    /// `a-z`, `0-9`, `.`, `_` and `-`: what names are made of (roles may add `:`).
+    static func isNameByte(_ byte: UInt8) -> Bool {
         self.isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
     }
 }

@@ -12,7 +12,8 @@ public enum Roles {
     public static func canonical(_ raw: String) throws(AuthError) -> String {
         let role = raw.lowercased()
         let bytes = Array(role.utf8)
-        guard Self.nameLength.contains(bytes.count), bytes.allSatisfy(Self.isRoleByte), Self.isAlphanumeric(bytes[0])
+        guard Self.nameLength.contains(bytes.count), bytes.allSatisfy(Self.isRoleByte),
+            Credentials.isAlphanumeric(bytes[0])
         else {
             throw .invalidRequest(
                 "a role is 1 to 64 characters of a-z, 0-9, '.', '_', '-' and ':', starting with a letter or digit")
@@ -26,12 +27,8 @@ public enum Roles {
         return list.split(separator: ",").map(String.init)
     }
 
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-    }
-
+    /// A user name's bytes, and `:`.
     private static func isRoleByte(_ byte: UInt8) -> Bool {
-        Self.isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-            || byte == UInt8(ascii: ":")
+        Credentials.isNameByte(byte) || byte == UInt8(ascii: ":")
     }
 }
