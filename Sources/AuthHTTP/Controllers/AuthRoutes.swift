@@ -15,12 +15,12 @@ public struct AuthRoutes: Sendable {
     public init(
         auth: AuthService, introspectionClients: [String: String] = [:], refreshCookie: RefreshCookie? = nil
     ) {
+        let authenticator = BearerAuthenticator(auth: auth)
         self.tokens = TokenController(auth: auth, refreshCookie: refreshCookie)
-        self.sessions = SessionController(
-            auth: auth, authenticator: BearerAuthenticator(auth: auth), refreshCookie: refreshCookie)
+        self.sessions = SessionController(auth: auth, authenticator: authenticator, refreshCookie: refreshCookie)
         self.oauth = OAuthController(auth: auth, introspectionClients: introspectionClients)
         self.probes = ProbeController(auth: auth)
-        self.forwardAuth = ForwardAuthController(authenticator: BearerAuthenticator(auth: auth))
+        self.forwardAuth = ForwardAuthController(authenticator: authenticator)
     }
 
     public func register(in router: inout Router) {

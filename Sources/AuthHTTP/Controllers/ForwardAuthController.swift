@@ -48,12 +48,7 @@ struct ForwardAuthController: Sendable {
                 allowedRoles.count == 1
                 ? "the role \(allowedRoles[0]) is required"
                 : "one of the roles \(allowedRoles.joined(separator: ", ")) is required"
-            throw HTTPError(
-                .forbidden, code: "insufficient_scope", description: description,
-                headers: [
-                    "www-authenticate":
-                        "Bearer realm=\"authd\", error=\"insufficient_scope\", error_description=\"\(description)\""
-                ])
+            throw HTTPError.insufficientScope(description)
         }
         return HTTPResponse(
             status: .ok,

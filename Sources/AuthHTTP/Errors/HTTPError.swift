@@ -23,12 +23,24 @@ public struct HTTPError: Error, Sendable {
     /// 401 for a bearer-protected route, with the RFC 6750 `WWW-Authenticate` challenge.
     /// With no token at all, the challenge carries no error code (RFC 6750 §3.1).
     public static func unauthorized(_ code: String?, _ description: String) -> HTTPError {
+        HTTPError(
+            .unauthorized, code: code ?? "invalid_request", description: description,
+            headers: ["www-authenticate": Self.bearerChallenge(code, description)]
+        )
+    }
+
+    /// 403 `insufficient_scope` with its RFC 6750 §3.1 challenge: the token is good, but not for this.
+    public static func insufficientScope(_ description: String) -> HTTPError {
+        HTTPError(
+            .forbidden, code: "insufficient_scope", description: description,
+            headers: ["www-authenticate": Self.bearerChallenge("insufficient_scope", description)]
+        )
+    }
+
+    private static func bearerChallenge(_ code: String?, _ description: String) -> String {
         var challenge = "Bearer realm=\"authd\""
         if let code { challenge += ", error=\"\(code)\", error_description=\"\(description)\"" }
-        return HTTPError(
-            .unauthorized, code: code ?? "invalid_request", description: description,
-            headers: ["www-authenticate": challenge]
-        )
+        return challenge
     }
 
     var response: HTTPResponse {
