@@ -61,26 +61,10 @@ done
 # nginx-NAME.conf: the shipped file on PORT, asking authd on AUTHD_PORT; "ungated" drops auth_request.
 nginx_conf() {
     local name=$1 port=$2 authd_port=$3
-    sed -e "s|authd:8080|127.0.0.1:$authd_port|; s|app:3000|127.0.0.1:$app_port|; s|listen 80;|listen 127.0.0.1:$port;|" \
-        -e 's|^    # Any live session.$|    location = /users { proxy_pass http://authd; }\n    location = /login { proxy_pass http://authd; }\n&|' \
-        deploy/gateways/nginx.conf >"$dir/gateway-$name.conf"
+    gateway_nginx "$dir" "$name" "$port" "$authd_port" "$app_port" 1024
+    sed -i 's|^    # Any live session.$|    location = /users { proxy_pass http://authd; }\n    location = /login { proxy_pass http://authd; }\n&|' \
+        "$dir/gateway-$name.conf"
     [ "$name" = ungated ] && sed -i '/^ *auth_request \/_authd/d' "$dir/gateway-$name.conf"
-    cat >"$dir/nginx-$name.conf" <<CONF
-daemon on;
-pid $dir/nginx-$name.pid;
-error_log $dir/nginx-$name-error.log warn;
-worker_processes 1;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    include $dir/gateway-$name.conf;
-}
-CONF
     nginx -c "$dir/nginx-$name.conf" -p "$dir"
 }
 nginx_conf ungated "$base" $((base + 10))
@@ -143,9 +127,9 @@ for label in ["bare", "me-off", "fa-off", "me-on", "fa-on", "ungated", "gated-ba
     print(f"{label:<10} {median(label, lambda r: r['rps']):>8.0f} {median(label, lambda r: r['lat_p99_us']) / 1000:>7.2f} "
           f"{a:>13.1f} {a / floor:>8.2f} {a / check_floor:>14.2f} {n:>13.1f} {ap:>11.1f} {median(label, lambda r: r['redis_cpu_us_per_req']):>13.1f}")
 ungated = median("ungated", lambda r: cpu_us(r, "nginx"))
-for cache in ("bare", "off", "on"):
-    gated = median(f"gated-{cache}", lambda r: cpu_us(r, "nginx"))
-    print(f"nginx's added CPU per gated request ({ {'bare': 'the bare check'}.get(cache, 'authd, cache ' + cache)}): {gated - ungated:.1f} µs "
+for label, checker in (("gated-bare", "the bare check"), ("gated-off", "authd, cache off"), ("gated-on", "authd, cache on")):
+    gated = median(label, lambda r: cpu_us(r, "nginx"))
+    print(f"nginx's added CPU per gated request ({checker}): {gated - ungated:.1f} µs "
           f"({gated:.1f} against {ungated:.1f} ungated)")
 print(f"the check floor (gated-bare: the bare server answering nginx's checks): {check_floor:.1f} µs/req")
 print(f"raw runs: {path}")

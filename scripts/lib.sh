@@ -79,3 +79,29 @@ await_server() {
     tail -20 "$log" >&2
     return 1
 }
+
+# gateway_nginx DIR NAME LISTEN_PORT AUTHD_PORT APP_PORT [WORKER_CONNECTIONS]: deploy/gateways/nginx.conf
+# as shipped, only its addresses replaced (authd and the app on loopback), in DIR/gateway-NAME.conf,
+# and a main file DIR/nginx-NAME.conf that includes it, with its pid (DIR/nginx-NAME.pid), log and
+# temporary files in DIR. Start it with `nginx -c DIR/nginx-NAME.conf -p DIR`.
+gateway_nginx() {
+    local dir=$1 name=$2 listen=$3 authd=$4 app=$5 connections=${6:-256}
+    sed -e "s|authd:8080|127.0.0.1:$authd|; s|app:3000|127.0.0.1:$app|; s|listen 80;|listen 127.0.0.1:$listen;|" \
+        deploy/gateways/nginx.conf >"$dir/gateway-$name.conf"
+    cat >"$dir/nginx-$name.conf" <<CONF
+daemon on;
+pid $dir/nginx-$name.pid;
+error_log $dir/nginx-$name-error.log warn;
+worker_processes 1;
+events { worker_connections $connections; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    include $dir/gateway-$name.conf;
+}
+CONF
+}
