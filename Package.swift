@@ -66,6 +66,7 @@ let package = Package(
             name: "AuthCore",
             dependencies: [
                 "JOSE", "MetricHandles",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]

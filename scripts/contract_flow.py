@@ -5,7 +5,7 @@ for that operation and the body matches the declared schema (JSON Schema 2020-12
 uses). The generated client also parses each body into its generated types, and raises on a
 status the document does not declare (`raise_on_unexpected_status`).
 
-    python scripts/contract_flow.py BASE_URL docs/openapi.yaml CLIENT_ID:CLIENT_SECRET
+    python scripts/contract_flow.py BASE_URL docs/openapi.yaml CLIENT_ID:CLIENT_SECRET MACHINE_ID:MACHINE_SECRET
     (CONTRACT_ACCESS_SECRET: authd's ACCESS_TOKEN_SECRET, to make an expired token)
 """
 
@@ -62,6 +62,8 @@ from authd_client.models import (
 )
 
 base_url, spec_path, introspection_client = sys.argv[1], sys.argv[2], sys.argv[3]
+# A registered client allowed tokens (`authd clients add ID --may token`), as ID:SECRET.
+machine_client = sys.argv[4]
 spec = yaml.safe_load(open(spec_path))
 checked = []
 
@@ -169,6 +171,19 @@ grant = OAuthTokenRequest(grant_type=OAuthTokenRequestGrantType.PASSWORD, userna
 oauth = expect(token.sync_detailed(client=public, body=grant), 200, OAuthTokens)
 refreshed = OAuthTokenRequest(grant_type=OAuthTokenRequestGrantType.REFRESH_TOKEN, refresh_token=oauth.refresh_token)
 oauth = expect(token.sync_detailed(client=public, body=refreshed), 200, OAuthTokens)
+
+# The client-credentials grant: a registered client's own token, with no refresh token; a wrong
+# secret is 401 invalid_client.
+machine_id, machine_secret = machine_client.split(":", 1)
+machine_basic = bearer(base64.b64encode(machine_client.encode()).decode(), prefix="Basic")
+credentials = OAuthTokenRequest(grant_type=OAuthTokenRequestGrantType.CLIENT_CREDENTIALS)
+machine = expect(token.sync_detailed(client=machine_basic, body=credentials), 200, OAuthTokens)
+assert machine.access_token and not machine.refresh_token
+posted = OAuthTokenRequest(
+    grant_type=OAuthTokenRequestGrantType.CLIENT_CREDENTIALS, client_id=machine_id, client_secret="wrong")
+assert expect(token.sync_detailed(client=public, body=posted), 401, Error).error == "invalid_client"
+machine_gate = forward_auth.sync_detailed(client=bearer(machine.access_token))
+assert machine_gate.status_code == 200 and machine_gate.headers["x-auth-request-user"] == machine_id
 
 # Sessions: list them, end the other one.
 listed = list_sessions.sync_detailed(client=bearer(second.access_token))

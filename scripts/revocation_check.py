@@ -15,7 +15,9 @@ access token, DELETE /logout, POST /logout with each scope, DELETE /sessions/{id
 change, reuse of a rotated refresh token, the session cap evicting the oldest session, the
 operator commands `authd sessions revoke` (a session, a user), and `authd roles remove`: a role
 taken away, checked at the gateways' endpoint (GET /forward-auth?allowed_roles=ROLE, where 200 is a
-stale accept and 403 the refusal) while the session lives on. An operator's `redis-cli DEL` is
+stale accept and 403 the refusal) while the session lives on. Registered clients' own tokens
+(grant_type=client_credentials, checked at GET /forward-auth): /revoke of one (`client-revoke`),
+and `authd clients remove-secret` of the secret it was granted with (`cli-client`). An operator's `redis-cli DEL` is
 checked apart: it has no barrier, so its promise is the lease bound (docs/OPERATIONS.md).
 
 Prints one line per kind, the latency of the revocations' answers (p50/p99), and exits 1 on any
@@ -82,6 +84,9 @@ class Client(threading.Thread):
         # Live sessions of the user, oldest first: dicts of access, refresh.
         self.sessions = []
         self.keep = {}
+        # A registered client of this thread's (client ids and user names share one namespace).
+        self.client_id = f"svc-{run}-{index}"
+        self.client_secret = None
 
     def keepalive(self, instance):
         if instance.url not in self.keep:
@@ -150,6 +155,9 @@ class Client(threading.Thread):
         status, body = once(self.instances[0], "POST", "/users", body={"username": self.user, "password": self.password})
         if status != 201:
             raise Failure(f"sign-up {self.user}: {status} {body}")
+        if any(kind.startswith(("client", "cli-client")) for kind in self.kinds):
+            added = json.loads(self.operate("clients", "add", self.client_id, "--may", "token", "--json"))
+            self.client_secret = added["client_secret"]
 
     def operate(self, *arguments):
         done = subprocess.run(
@@ -157,8 +165,44 @@ class Client(threading.Thread):
             env=self.options.operator_env, timeout=60)
         if done.returncode != 0:
             raise Failure(f"authd {' '.join(arguments)}: {done.returncode} {done.stderr}")
+        return done.stdout
+
+    def client_iteration(self, kind, revoker, verifier):
+        """A client's own token: granted on the revoker, warmed on the verifier, then revoked."""
+        secret, secret_id = self.client_secret, None
+        if kind == "cli-client":
+            added = json.loads(self.operate("clients", "add-secret", self.client_id, "--json"))
+            secret, secret_id = added["client_secret"], added["secret_id"]
+        status, body = once(
+            revoker, "POST", "/token",
+            form={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": secret})
+        if status != 200:
+            raise Failure(f"client_credentials {self.client_id}: {status} {body}")
+        token = {"access": body["access_token"]}
+        path = "/forward-auth"
+        self.warm(verifier, token, path)
+        fresh = verifier.connection()
+        started = time.monotonic()
+        if kind == "cli-client":
+            self.operate("clients", "remove-secret", self.client_id, secret_id)
+        else:
+            status, _ = once(revoker, "POST", "/revoke", form={"token": token["access"]})
+            if status != 200:
+                raise Failure(f"/revoke of a client's token on {revoker.url}: {status}")
+        latency = time.monotonic() - started
+        try:
+            statuses = [
+                self.verify(verifier, token["access"], fresh=fresh, path=path),
+                self.verify(verifier, token["access"], path=path),
+                self.verify(revoker, token["access"], path=path),
+            ]
+        finally:
+            fresh.close()
+        self.results.record(kind, f"{revoker.port}->{verifier.port}", statuses, latency)
 
     def iteration(self, kind, revoker, verifier):
+        if kind in ("client-revoke", "cli-client"):
+            return self.client_iteration(kind, revoker, verifier)
         path = "/me"
         if kind == "cli-role":
             # Granted, then a token issued with it; the removal must reach every cache at once.
@@ -426,7 +470,7 @@ def main():
         "revoke", "logout-delete", "revoke", "logout-local", "revoke", "logout-global", "revoke", "end-session",
         "revoke", "reuse", "revoke", "cap", "revoke", "logout-others", "revoke", "password",
         "revoke", "logout-delete", "revoke", "end-session", "revoke", "reuse", "revoke", "cap",
-        "revoke", "cli-role",
+        "revoke", "cli-role", "revoke", "client-revoke", "revoke", "cli-client",
     ]
     rounds = max(1, options.revocations // options.threads)
     results = Results()

@@ -16,6 +16,12 @@ public enum AuthError: Error, Sendable, Equatable {
     /// Too many attempts of a kind (`attempts`: "failed logins", "sign-ups", "wrong client
     /// secrets"); try again after this many seconds.
     case throttled(retryAfter: Int, attempts: String)
+    /// Client authentication failed: unknown client, wrong secret, or none (RFC 6749 §5.2).
+    case invalidClient
+    /// The client authenticated, but may not do this (RFC 6749 §5.2's `unauthorized_client`).
+    case unauthorizedClient(String)
+    /// The audience asked for is not one of the client's (RFC 8707's `invalid_target`).
+    case invalidTarget(String)
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

@@ -9,6 +9,8 @@ enum AuthMetrics {
         case refresh
         /// A duplicate refresh inside the grace window, answered with the current token.
         case refreshDuplicate = "refresh_duplicate"
+        /// A registered client's own token (RFC 6749 §4.4).
+        case clientCredentials = "client_credentials"
     }
 
     enum Revocation: String, Sendable {

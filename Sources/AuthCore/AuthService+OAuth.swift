@@ -11,7 +11,7 @@ extension AuthService {
             // needs no denial, so the codec's own time check (with its leeway) settles it.
             guard
                 let claims = try? self.tokens.verify(
-                    token, as: kind, now: self.clock.now(), checkTimes: kind == .access
+                    token, as: kind, now: self.clock.now(), checkTimes: kind == .access, anyAudience: true
                 )
             else { continue }
             switch kind {
@@ -24,6 +24,14 @@ extension AuthService {
                 // codec grants (the codec bounds `exp`, so the sum cannot overflow; it saturates
                 // all the same).
                 let (until, overflow) = claims.exp.addingReportingOverflow(self.settings.clockLeeway)
+                if claims.grantedToClient {
+                    try await self.store.denyClientToken(
+                        clientID: claims.sub, secretID: claims.sid, tokenID: claims.jti,
+                        expiresAt: overflow ? Int.max : until, now: self.clock.now(),
+                        maxDenied: self.settings.maxDeniedTokensPerClient)
+                    AuthMetrics.accessTokenRevoked()
+                    return
+                }
                 try await self.store.denyAccessToken(
                     username: claims.sub, sessionID: claims.sid, tokenID: claims.jti,
                     expiresAt: overflow ? Int.max : until,
@@ -37,32 +45,19 @@ extension AuthService {
     /// The claims of an access token that is active right now (RFC 7662), or `nil`. Introspection
     /// is for resource servers, which only ever receive access tokens: a refresh token, even a live
     /// one, is inactive here, so that no stock validator that checks `active` (and `scope`) can
-    /// take one for an access token. The claims' roles are the session's as they are now.
+    /// take one for an access token. The claims' roles are the session's (or the client's) as they
+    /// are now. A client's own token may be for any of its audiences: the caller checks `aud`.
     public func introspect(token: String, hint: TokenKind?) async throws -> TokenClaims? {
-        guard var claims = try? self.tokens.verify(token, as: .access, now: self.clock.now()) else { return nil }
-        let state = try await self.store.accessState(
-            username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
+        guard var claims = try? self.tokens.verify(token, as: .access, now: self.clock.now(), anyAudience: true)
+        else { return nil }
+        let state =
+            claims.grantedToClient
+            ? try await self.store.clientAccessState(clientID: claims.sub, secretID: claims.sid, tokenID: claims.jti)
+            : try await self.store.accessState(
+                username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
         guard case .active(let roles) = state else { return nil }
         claims.roles = roles
         return claims
-    }
-
-    /// Whether a client's credentials (introspection's HTTP Basic) are right, `check` says; counted
-    /// per address like password checks, so that guessing is bounded: past
-    /// ``ThrottlePolicy/clientSecretFromAddress`` failures, every attempt from that address gets
-    /// ``AuthError/throttled(retryAfter:attempts:)``, right or wrong. An address whose last check here passed
-    /// less than a second ago skips the count (resource servers introspect on every request);
-    /// a failure is always counted.
-    public func authenticateClient(ip: String, _ check: () -> Bool) async throws -> Bool {
-        let passed = check()
-        guard self.settings.throttle.enabled else { return passed }
-        if passed, self.recentClients.passedRecently(ip) { return true }
-        // Counted before the answer is given: past the limit, even the right secret gets 429.
-        let scope = ThrottleScope.clientSecret(ip: ip)
-        try await self.takeAttempt(scope)
-        try await self.finishAttempt(scope, failed: !passed)
-        if passed { self.recentClients.passed(ip) }
-        return passed
     }
 
     /// The JWS algorithms access tokens are signed with now: the current key's and those of keys

@@ -16,8 +16,11 @@ public final class AuthService: Sendable {
     let logger: Logger
     /// Device tokens for the login throttle (``DeviceTokens``); nil: none are issued or honoured.
     let devices: DeviceTokens?
-    /// Addresses whose client credentials passed in the last second (``authenticateClient(ip:_:)``).
+    /// Addresses whose client credentials passed in the last second (``authenticateClient(id:secret:ip:)``).
     let recentClients = RecentClients()
+    /// Clients from the environment (`AUTHD_INTROSPECTION_CLIENTS`): a bootstrap, allowed to
+    /// introspect only, and changed only by a restart. Registered clients are in the store.
+    let bootstrapClients: [String: RegisteredClient]
 
     public init(
         settings: AuthSettings,
@@ -26,8 +29,11 @@ public final class AuthService: Sendable {
         store: any AuthStore,
         clock: any AuthClock = SystemClock(),
         devices: DeviceTokens? = nil,
+        bootstrapClients: [String: String] = [:],
         logger: Logger
     ) {
+        self.bootstrapClients = Dictionary(
+            uniqueKeysWithValues: bootstrapClients.map { ($0.key, RegisteredClient(id: $0.key, bootstrap: $0.value)) })
         self.devices = devices
         self.settings = settings
         self.tokens = tokens
@@ -165,12 +171,18 @@ public final class AuthService: Sendable {
         } catch {
             throw AuthError.invalidToken(error.kind == .expired ? "access token expired" : "invalid access token")
         }
-        switch try await self.store.accessState(
-            username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
-        {
+        let state =
+            claims.grantedToClient
+            ? try await self.store.clientAccessState(clientID: claims.sub, secretID: claims.sid, tokenID: claims.jti)
+            : try await self.store.accessState(
+                username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now())
+        switch state {
         case .active(let roles):
             return Principal(
-                username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp, roles: roles)
+                username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp, roles: roles,
+                isClient: claims.grantedToClient)
+        case .sessionEnded where claims.grantedToClient:
+            throw AuthError.invalidToken("client or client secret revoked")
         case .sessionEnded:
             throw AuthError.invalidToken("session ended")
         case .tokenRevoked:
@@ -284,8 +296,12 @@ public struct Principal: Sendable, Equatable {
     public var tokenID: String
     /// When the access token expires, in seconds since 1970.
     public var expiresAt: Int
-    /// The session's roles, as they are now (``Roles``).
+    /// The session's roles, as they are now (``Roles``); a client's, for a client's own token.
     public var roles: [String] = []
+    /// A registered client with a token of its own (``RegisteredClient``): `username` is then the
+    /// client's id and `sessionID` the id of the secret the token was granted with. Routes of a
+    /// user's (sessions, password) refuse it.
+    public var isClient = false
 }
 
 /// What login and refresh return.

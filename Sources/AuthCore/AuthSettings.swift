@@ -29,6 +29,9 @@ public struct AuthSettings: Sendable {
     /// Most access tokens of one session revoked on their own (`/revoke`) and not yet expired; one
     /// more ends the session instead, so that its record stays small.
     public var maxDeniedTokensPerSession = 64
+    /// Most tokens of one registered client revoked on their own and not yet expired; one more
+    /// revokes the secret the token was granted with instead.
+    public var maxDeniedTokensPerClient = 256
 
     public init() {}
 }

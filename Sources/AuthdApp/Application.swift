@@ -39,9 +39,7 @@ func buildRouter(
     let refreshCookie =
         configuration.refreshCookie
         ? configuration.cors.map { RefreshCookie(cors: $0, maxAge: configuration.auth.refreshTokenTTL) } : nil
-    AuthRoutes(
-        auth: auth, introspectionClients: configuration.introspectionClients, refreshCookie: refreshCookie
-    ).register(in: &router)
+    AuthRoutes(auth: auth, refreshCookie: refreshCookie).register(in: &router)
     KeysController(tokens: tokens).register(in: &router)
     if let metrics {
         MetricsController(render: { metrics.emitToBuffer() }).register(in: &router)
@@ -100,7 +98,8 @@ public final class Application: Sendable {
         )
         let auth = AuthService(
             settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
-            devices: DeviceTokens(refreshSecret: configuration.refreshTokenSecret), logger: logger
+            devices: DeviceTokens(refreshSecret: configuration.refreshTokenSecret),
+            bootstrapClients: configuration.introspectionClients, logger: logger
         )
         self.auth = auth
         let router = buildRouter(configuration: configuration, auth: auth, tokens: tokens, metrics: metrics)

@@ -26,6 +26,8 @@ public struct Operator: Sendable {
     private let store: RedisAuthStore
     /// Where Redis is, as an error may name it: the address only, never the URL's password.
     private let redisAddress: String
+    /// The ids of `AUTHD_INTROSPECTION_CLIENTS`, which the registry may not take.
+    private let environmentClients: Set<String>
 
     public init(environment: [String: String], logger: Logger) throws {
         let (redis, prefix) = try AppConfiguration.store(environment: environment)
@@ -37,6 +39,10 @@ public struct Operator: Sendable {
         self.redis = RedisClient(
             configuration: redis, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         self.store = RedisAuthStore(redis: self.redis, keyPrefix: prefix)
+        self.environmentClients = Set(
+            (environment["AUTHD_INTROSPECTION_CLIENTS"] ?? "").split(separator: ",").compactMap {
+                $0.split(separator: ":", maxSplits: 1).first.map { String($0).lowercased() }
+            })
     }
 
     // MARK: Users
@@ -49,7 +55,7 @@ public struct Operator: Sendable {
         let created = try await self.withRedis {
             try await self.store.createUser(username: name, passwordHash: hash, now: Int(Date().timeIntervalSince1970))
         }
-        guard created else { throw OperatorError("a user named \(name) exists already") }
+        guard created else { throw OperatorError("the name \(name) is taken, by a user or a client") }
         return name
     }
 
@@ -106,6 +112,131 @@ public struct Operator: Sendable {
         case .noSuchUser: throw Self.noSuchUser(name)
         case .tooManyRoles: throw OperatorError("\(name) holds \(Roles.maxPerUser) roles, the most a user may")
         }
+    }
+
+    // MARK: Clients
+
+    /// A client as an operator asks for it (`authd clients add`).
+    public struct ClientRequest: Sendable {
+        public var id: String
+        public var permissions: [RegisteredClient.Permission]
+        public var audiences: [String] = []
+        public var tokenTTL: Int?
+        public var roles: [String] = []
+
+        public init(
+            id: String, permissions: [RegisteredClient.Permission], audiences: [String] = [], tokenTTL: Int? = nil,
+            roles: [String] = []
+        ) {
+            self.id = id
+            self.permissions = permissions
+            self.audiences = audiences
+            self.tokenTTL = tokenTTL
+            self.roles = roles
+        }
+    }
+
+    /// A secret as it is handed out, once: its id, and the secret itself, which authd keeps only
+    /// as a digest.
+    public struct IssuedSecret: Sendable {
+        public var id: String
+        public var secret: String
+    }
+
+    /// Registers a client with a first secret, which is returned (and never shown again).
+    public func addClient(_ request: ClientRequest) async throws -> (client: RegisteredClient, secret: IssuedSecret) {
+        let id = try Self.clientID(request.id)
+        guard !self.environmentClients.contains(id) else {
+            throw OperatorError("\(id) is a client of AUTHD_INTROSPECTION_CLIENTS; remove it there first")
+        }
+        guard !request.permissions.isEmpty else {
+            throw OperatorError("a client needs a permission: --may introspect, --may token, or both")
+        }
+        guard request.audiences.count <= RegisteredClient.maxAudiences else {
+            throw OperatorError("a client may have at most \(RegisteredClient.maxAudiences) audiences")
+        }
+        var audiences: [String] = []
+        for audience in request.audiences {
+            do {
+                let valid = try ClientRules.audience(audience)
+                if !audiences.contains(valid) { audiences.append(valid) }
+            } catch {
+                throw OperatorError("--audience '\(audience.prefix(64))': \(Self.words(error))")
+            }
+        }
+        if let ttl = request.tokenTTL, !RegisteredClient.tokenTTLRange.contains(ttl) {
+            throw OperatorError(
+                "--token-ttl must be from \(RegisteredClient.tokenTTLRange.lowerBound) to "
+                    + "\(RegisteredClient.tokenTTLRange.upperBound) seconds")
+        }
+        var roles: [String] = []
+        for raw in request.roles {
+            do {
+                let role = try Roles.canonical(raw)
+                if !roles.contains(role) { roles.append(role) }
+            } catch {
+                throw OperatorError("--role '\(raw.prefix(64))': \(Self.words(error))")
+            }
+        }
+        guard roles.count <= Roles.maxPerUser else {
+            throw OperatorError("a client may hold at most \(Roles.maxPerUser) roles")
+        }
+        let now = Int(Date().timeIntervalSince1970)
+        let (secret, stored) = RegisteredClient.makeSecret(now: now)
+        let client = RegisteredClient(
+            id: id, createdAt: now, permissions: Array(Set(request.permissions)).sorted(), audiences: audiences,
+            tokenTTL: request.tokenTTL, roles: roles.sorted(), secrets: [stored])
+        guard try await self.withRedis({ try await self.store.createClient(client) }) else {
+            throw OperatorError("the name \(id) is taken, by a client or a user")
+        }
+        return (client, IssuedSecret(id: stored.id, secret: secret))
+    }
+
+    public func clients() async throws -> [RegisteredClient] {
+        try await self.withRedis { try await self.store.listClients() }
+    }
+
+    /// Removes a client: its secrets stop working, and so do its tokens, on every instance.
+    public func removeClient(id raw: String) async throws {
+        let id = try Self.clientID(raw)
+        guard try await self.withRedis({ try await self.store.deleteClient(id: id) }) else {
+            throw Self.noSuchClient(id)
+        }
+    }
+
+    /// Gives the client one more secret (to replace an old one with an overlap), returned once.
+    public func addClientSecret(id raw: String) async throws -> IssuedSecret {
+        let id = try Self.clientID(raw)
+        let (secret, stored) = RegisteredClient.makeSecret(now: Int(Date().timeIntervalSince1970))
+        switch try await self.withRedis({ try await self.store.addClientSecret(id: id, stored) }) {
+        case .added: return IssuedSecret(id: stored.id, secret: secret)
+        case .noSuchClient: throw Self.noSuchClient(id)
+        case .tooManySecrets:
+            throw OperatorError("\(id) holds \(RegisteredClient.maxSecrets) secrets, the most a client may; remove one")
+        }
+    }
+
+    /// Revokes one secret of the client: it stops working, and so do the tokens granted with it.
+    public func removeClientSecret(id raw: String, secretID: String) async throws {
+        let id = try Self.clientID(raw)
+        guard RandomID.isValid(secretID) else { throw OperatorError("\(secretID) is no secret id") }
+        switch try await self.withRedis({ try await self.store.removeClientSecret(id: id, secretID: secretID) }) {
+        case true?: return
+        case false?: throw OperatorError("\(id) has no secret \(secretID)")
+        case nil: throw Self.noSuchClient(id)
+        }
+    }
+
+    private static func clientID(_ raw: String) throws -> String {
+        do {
+            return try ClientRules.canonicalID(raw)
+        } catch {
+            throw OperatorError("'\(raw)': \(Self.words(error))")
+        }
+    }
+
+    private static func noSuchClient(_ id: String) -> OperatorError {
+        OperatorError("there is no registered client \(id)")
     }
 
     // MARK: Sessions
@@ -191,7 +322,10 @@ public struct Operator: Sendable {
     /// A domain error as a sentence.
     private static func words(_ error: AuthError) -> String {
         switch error {
-        case .invalidRequest(let reason), .invalidGrant(let reason), .invalidToken(let reason): reason
+        case .invalidRequest(let reason), .invalidGrant(let reason), .invalidToken(let reason),
+            .unauthorizedClient(let reason), .invalidTarget(let reason):
+            reason
+        case .invalidClient: "client authentication failed"
         case .usernameTaken: "the name is taken"
         case .signupDisabled: "sign-up is off"
         case .invalidCredentials: "wrong user name or password"

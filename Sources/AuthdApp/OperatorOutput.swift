@@ -62,6 +62,66 @@ public enum OperatorOutput {
             })
     }
 
+    public static func clientsTable(_ clients: [RegisteredClient]) -> String {
+        guard !clients.isEmpty else { return "no registered clients\n" }
+        return self.table(
+            ["CLIENT", "CREATED", "MAY", "AUDIENCES", "TOKEN TTL", "ROLES", "SECRETS"],
+            clients.map { client in
+                [
+                    client.id, Self.date(client.createdAt), client.permissions.map(\.rawValue).joined(separator: ","),
+                    client.audiences.isEmpty ? "-" : client.audiences.joined(separator: ","),
+                    client.tokenTTL.map { "\($0) s" } ?? "default",
+                    client.roles.isEmpty ? "-" : client.roles.joined(separator: ","),
+                    client.secrets.isEmpty ? "none" : client.secrets.map(\.id).joined(separator: ","),
+                ]
+            })
+    }
+
+    /// Ids and dates only: a secret is never shown after it was made, and its digest never.
+    public static func clientsJSON(_ clients: [RegisteredClient]) -> String {
+        self.json(
+            clients.map { client in
+                var object = JSONObjectWriter()
+                object.add("id", client.id)
+                object.add("createdAt", client.createdAt)
+                object.add("may", client.permissions.map(\.rawValue))
+                object.add("audiences", client.audiences)
+                if let ttl = client.tokenTTL { object.add("tokenTTL", ttl) }
+                object.add("roles", client.roles)
+                object.add(
+                    "secrets",
+                    json: JSONArray.of(
+                        client.secrets.map { secret in
+                            var entry = JSONObjectWriter()
+                            entry.add("id", secret.id)
+                            entry.add("createdAt", secret.createdAt)
+                            return entry.finish()
+                        }))
+                return object.finish()
+            })
+    }
+
+    /// A new secret, the one time it is shown.
+    public static func issuedSecret(of client: String, _ secret: Operator.IssuedSecret, created: Bool, json: Bool)
+        -> String
+    {
+        if json {
+            var object = JSONObjectWriter()
+            object.add("client_id", client)
+            object.add("client_secret", secret.secret)
+            object.add("secret_id", secret.id)
+            return String(decoding: object.finish(), as: UTF8.self) + "\n"
+        }
+        return """
+            \(created ? "registered" : "new secret for") \(client)
+            client_id:     \(client)
+            client_secret: \(secret.secret)
+            secret id:     \(secret.id)
+            The secret is shown this once; authd keeps only its SHA-256.
+
+            """
+    }
+
     /// Columns as wide as their widest cell, two spaces apart; the last one is not padded.
     public static func table(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows

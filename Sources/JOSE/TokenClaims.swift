@@ -32,16 +32,26 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     public var nbf: Int?
     /// This token's unique id.
     public var jti: String
-    /// The session the token belongs to.
+    /// The session the token belongs to; for a client's own token (``grantedToClient``), the id of
+    /// the client secret it was granted with.
     public var sid: String
     public var tokenUse: TokenKind
     /// Access tokens: the user's roles when the token was issued, omitted when there are none. A
     /// snapshot for resource servers that check tokens offline: authd itself (verify, forward
     /// auth, introspection) answers with the session's roles as they are now.
     public var roles: [String]
+    /// Whether the token was granted to a client for itself (RFC 6749 §4.4, the client-credentials
+    /// grant): then `sub` is the client's id, there is no user and no session, and the claim `gty`
+    /// is `client_credentials` (absent otherwise). Client ids and user names never overlap.
+    public var grantedToClient = false
+
+    /// The `gty` of a client's own token.
+    public static let clientCredentialsGrant = "client_credentials"
+    /// The longest lifetime a client's own token may be given (a day).
+    public static let maxClientTokenLifetime = 86_400
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, iat, exp, nbf, jti, sid, roles
+        case iss, sub, aud, iat, exp, nbf, jti, sid, roles, gty
         case clientID = "client_id"
         case tokenUse = "token_use"
     }
@@ -76,6 +86,23 @@ extension TokenClaims {
             tokenUse: try claims.decode(TokenKind.self, forKey: .tokenUse),
             roles: try claims.decodeIfPresent([String].self, forKey: .roles) ?? [])
         self.nbf = try claims.decodeIfPresent(Int.self, forKey: .nbf)
+        self.grantedToClient = try claims.decodeIfPresent(String.self, forKey: .gty) == Self.clientCredentialsGrant
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var claims = encoder.container(keyedBy: CodingKeys.self)
+        try claims.encode(self.iss, forKey: .iss)
+        try claims.encode(self.sub, forKey: .sub)
+        try claims.encode(self.aud, forKey: .aud)
+        try claims.encode(self.clientID, forKey: .clientID)
+        try claims.encode(self.iat, forKey: .iat)
+        try claims.encode(self.exp, forKey: .exp)
+        try claims.encodeIfPresent(self.nbf, forKey: .nbf)
+        try claims.encode(self.jti, forKey: .jti)
+        try claims.encode(self.sid, forKey: .sid)
+        try claims.encode(self.tokenUse, forKey: .tokenUse)
+        if !self.roles.isEmpty { try claims.encode(self.roles, forKey: .roles) }
+        if self.grantedToClient { try claims.encode(Self.clientCredentialsGrant, forKey: .gty) }
     }
 
     /// The claims as the JSON of a token's payload.
@@ -92,6 +119,7 @@ extension TokenClaims {
         writer.add("sid", self.sid)
         writer.add("token_use", self.tokenUse.rawValue)
         if !self.roles.isEmpty { writer.add("roles", self.roles) }
+        if self.grantedToClient { writer.add("gty", Self.clientCredentialsGrant) }
         return writer.finish()
     }
 
@@ -110,6 +138,7 @@ extension TokenClaims {
         var exp: Int?
         var nbf: Int?
         var roles: [String] = []
+        var grantedToClient = false
         for (name, value) in members {
             switch (name, value) {
             case ("iat", .integer(let time)): iat = time
@@ -123,8 +152,9 @@ extension TokenClaims {
             case ("sid", .string(let text)): sid = text
             case ("token_use", .string(let text)): tokenUse = text
             case ("roles", .strings(let list)): roles = list
+            case ("gty", .string(let text)) where text == Self.clientCredentialsGrant: grantedToClient = true
             case ("iat", _), ("exp", _), ("nbf", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
-                ("sid", _), ("token_use", _), ("roles", _):
+                ("sid", _), ("token_use", _), ("roles", _), ("gty", _):
                 return nil
             default:
                 continue
@@ -137,5 +167,6 @@ extension TokenClaims {
             iss: iss, sub: sub, aud: aud, clientID: clientID, iat: iat, exp: exp, jti: jti, sid: sid,
             tokenUse: tokenUse, roles: roles)
         self.nbf = nbf
+        self.grantedToClient = grantedToClient
     }
 }

@@ -142,10 +142,13 @@ public final class TokenCodec: Sendable {
     }
 
     /// Verifies a token of the given kind.
-    /// - Parameter checkTimes: `false` accepts expired tokens (to log out of an expired session).
-    public func verify(_ token: String, as kind: TokenKind, now: Int, checkTimes: Bool = true)
-        throws(JOSEError) -> TokenClaims
-    {
+    /// - Parameters:
+    ///   - checkTimes: `false` accepts expired tokens (to log out of an expired session).
+    ///   - anyAudience: accepts an access token for any audience, not only the configured one (for
+    ///     introspection, whose caller checks `aud` itself: a client's own token may be for another).
+    public func verify(
+        _ token: String, as kind: TokenKind, now: Int, checkTimes: Bool = true, anyAudience: Bool = false
+    ) throws(JOSEError) -> TokenClaims {
         let bytes = Array(token.utf8)
         guard bytes.count <= Self.maximumTokenBytes else { throw JOSEError(.malformedToken, "token too long") }
         // Exactly three segments: header, payload, signature.
@@ -181,7 +184,10 @@ public final class TokenCodec: Sendable {
 
         guard claims.tokenUse == kind else { throw JOSEError(.invalidClaims, "wrong token type") }
         guard claims.iss == self.settings.issuer else { throw JOSEError(.invalidClaims, "wrong issuer") }
-        guard claims.aud == (kind == .access ? self.settings.audience : self.settings.issuer) else {
+        guard
+            (anyAudience && kind == .access)
+                || claims.aud == (kind == .access ? self.settings.audience : self.settings.issuer)
+        else {
             throw JOSEError(.invalidClaims, "wrong audience")
         }
         if checkTimes {
@@ -197,7 +203,8 @@ public final class TokenCodec: Sendable {
             // the lifetime and twice the leeway before now.
             if kind == .access {
                 let (lifetime, overflow) = claims.exp.subtractingReportingOverflow(claims.iat)
-                guard !overflow, lifetime >= 0, lifetime <= self.settings.accessTokenTTL + leeway else {
+                let longest = claims.grantedToClient ? TokenClaims.maxClientTokenLifetime : self.settings.accessTokenTTL
+                guard !overflow, lifetime >= 0, lifetime <= longest + leeway else {
                     throw JOSEError(.invalidClaims, "a lifetime authd does not issue")
                 }
             }

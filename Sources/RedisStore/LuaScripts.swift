@@ -3,6 +3,31 @@ import RedisClient
 
 /// The Lua scripts authd runs with EVALSHA, one per file in `redis/lua/`.
 enum LuaScripts {
+    /// `redis/lua/add_client_secret.lua`
+    static let addClientSecret = RedisScript(
+        #"""
+        -- Adds a secret to a client, so that the old one can be retired after the new one is deployed.
+        -- KEYS[1]  client hash   authd:client:{ID}
+        -- ARGV[1]  the secret's id, ARGV[2] its SHA-256 (hex), ARGV[3] now (unix seconds), ARGV[4] the
+        --          most secrets a client may hold
+        -- Returns 1 when added, 0 when the client holds ARGV[4] secrets already, -1 when there is no client.
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+            return -1
+        end
+        local held = 0
+        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+            if string.sub(field, 1, 7) == 'secret:' then
+                held = held + 1
+            end
+        end
+        if held >= tonumber(ARGV[4]) then
+            return 0
+        end
+        redis.call('HSET', KEYS[1], 'secret:' .. ARGV[1], ARGV[2], 'secret_at:' .. ARGV[1], ARGV[3])
+        return 1
+        """#
+    )
+
     /// `redis/lua/change_password.lua`
     static let changePassword = RedisScript(
         #"""
@@ -36,6 +61,30 @@ enum LuaScripts {
         end
         redis.call('DEL', KEYS[2])
         return ended
+        """#
+    )
+
+    /// `redis/lua/create_client.lua`
+    static let createClient = RedisScript(
+        #"""
+        -- Registers a client with its first secret, unless the name is taken by a client or a user.
+        -- KEYS[1]  client hash                  authd:client:{ID}
+        -- KEYS[2]  the user hash of that name   authd:user:{ID}   (the same hash tag: one slot)
+        -- ARGV[1]  now (unix seconds), ARGV[2] permissions, ARGV[3] audiences, ARGV[4] roles (each
+        --          comma-separated, maybe empty), ARGV[5] token lifetime in seconds ('' for the default),
+        --          ARGV[6] the secret's id, ARGV[7] its SHA-256 (hex)
+        -- Client ids and user names share one namespace, so that a token's `sub` names one of them only;
+        -- create_user.lua checks the other way round.
+        -- Returns 1 when registered, 0 when the name is taken.
+        if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+            return 0
+        end
+        redis.call('HSET', KEYS[1], 'created', ARGV[1], 'may', ARGV[2], 'aud', ARGV[3], 'roles', ARGV[4],
+            'secret:' .. ARGV[6], ARGV[7], 'secret_at:' .. ARGV[6], ARGV[1])
+        if ARGV[5] ~= '' then
+            redis.call('HSET', KEYS[1], 'ttl', ARGV[5])
+        end
+        return 1
         """#
     )
 
@@ -117,17 +166,29 @@ enum LuaScripts {
     /// `redis/lua/create_user.lua`
     static let createUser = RedisScript(
         #"""
-        -- Creates a user unless the name is taken.
-        -- KEYS[1]  user hash              authd:user:{NAME}
+        -- Creates a user unless the name is taken, by a user or by a registered client.
+        -- KEYS[1]  user hash                      authd:user:{NAME}
+        -- KEYS[2]  the client hash of that name   authd:client:{NAME}   (the same hash tag: one slot)
         -- ARGV[1]  password hash (PHC string), ARGV[2] now (unix seconds)
         -- The password version `pwv` starts at 1; every password change adds one, and a login opens a
         -- session only if the version it checked is still the current one (create_session.lua).
         -- Returns 1 when created, 0 when the name is taken.
-        if redis.call('EXISTS', KEYS[1]) == 1 then
+        if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
             return 0
         end
         redis.call('HSET', KEYS[1], 'password', ARGV[1], 'created', ARGV[2], 'pwv', 1)
         return 1
+        """#
+    )
+
+    /// `redis/lua/delete_client.lua`
+    static let deleteClient = RedisScript(
+        #"""
+        -- Removes a client: its secrets authenticate no more, and every token granted to it fails its
+        -- next check.
+        -- KEYS[1]  client hash   authd:client:{ID}
+        -- Returns 1 when removed, 0 when there was no client.
+        return redis.call('DEL', KEYS[1])
         """#
     )
 
@@ -193,6 +254,43 @@ enum LuaScripts {
         if live >= tonumber(ARGV[4]) then
             redis.call('DEL', KEYS[1])
             redis.call('ZREM', KEYS[2], ARGV[5])
+            return 2
+        end
+        redis.call('HSET', KEYS[1], 'deny:' .. ARGV[1], ARGV[2])
+        return 1
+        """#
+    )
+
+    /// `redis/lua/deny_client_token.lua`
+    static let denyClientToken = RedisScript(
+        #"""
+        -- Revokes one of a client's own tokens (RFC 7009) until it would have expired anyway.
+        -- KEYS[1]  client hash   authd:client:{ID}
+        -- ARGV[1]  the token's id (jti), ARGV[2] its expiry, ARGV[3] now (unix seconds, authd's clock),
+        --          ARGV[4] most denied tokens a client may carry at once, ARGV[5] the id of the secret the
+        --          token was granted with
+        -- As deny_access_token.lua does for a session: the denial is a field `deny:JTI` (the token's
+        -- expiry) that verify reads in its HMGET, fields of expired tokens are dropped here, and a client
+        -- that would carry more than ARGV[4] live denials loses the token's secret instead (every token
+        -- granted with it fails): the hash stays bounded.
+        -- Returns 1 when the token is denied, 2 when its secret was revoked instead, 0 when the client or
+        -- the secret is gone already.
+        if redis.call('HEXISTS', KEYS[1], 'secret:' .. ARGV[5]) == 0 then
+            return 0
+        end
+        local now = tonumber(ARGV[3])
+        local live = 0
+        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+            if string.sub(field, 1, 5) == 'deny:' then
+                if tonumber(redis.call('HGET', KEYS[1], field)) < now then
+                    redis.call('HDEL', KEYS[1], field)
+                else
+                    live = live + 1
+                end
+            end
+        end
+        if live >= tonumber(ARGV[4]) then
+            redis.call('HDEL', KEYS[1], 'secret:' .. ARGV[5], 'secret_at:' .. ARGV[5])
             return 2
         end
         redis.call('HSET', KEYS[1], 'deny:' .. ARGV[1], ARGV[2])
@@ -324,6 +422,23 @@ enum LuaScripts {
         end
         redis.call('HSET', KEYS[1], 'unconfirmed', ARGV[1], 'unconfirmed_until', ARGV[3])
         return 1
+        """#
+    )
+
+    /// `redis/lua/remove_client_secret.lua`
+    static let removeClientSecret = RedisScript(
+        #"""
+        -- Revokes one secret of a client: it authenticates no more, and every token granted with it fails
+        -- its next check (verify reads `secret:SID`). The client's other secrets keep working.
+        -- KEYS[1]  client hash   authd:client:{ID}
+        -- ARGV[1]  the secret's id
+        -- Returns 1 when removed, 0 when the client has no such secret, -1 when there is no client.
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+            return -1
+        end
+        local removed = redis.call('HDEL', KEYS[1], 'secret:' .. ARGV[1])
+        redis.call('HDEL', KEYS[1], 'secret_at:' .. ARGV[1])
+        return removed
         """#
     )
 
@@ -572,7 +687,8 @@ enum LuaScripts {
     )
 
     static let all = [
-        changePassword, createSession, createUser, deleteUser, denyAccessToken, endSession, endSessions, listSessions,
-        markUnconfirmed, rotateSession, setUserDisabled, setUserRoles, throttle, upgradePasswordHash,
+        addClientSecret, changePassword, createClient, createSession, createUser, deleteClient, deleteUser,
+        denyAccessToken, denyClientToken, endSession, endSessions, listSessions, markUnconfirmed, removeClientSecret,
+        rotateSession, setUserDisabled, setUserRoles, throttle, upgradePasswordHash,
     ]
 }

@@ -22,7 +22,7 @@ public struct RedisAuthStore: AuthStore {
     }
 
     public let keys: RedisKeys
-    private let redis: RedisClient
+    let redis: RedisClient
     private let durability: Durability
     private let serverClock = ServerClock()
 
@@ -36,7 +36,8 @@ public struct RedisAuthStore: AuthStore {
 
     public func createUser(username: String, passwordHash: String, now: Int) async throws -> Bool {
         try await self.run(
-            LuaScripts.createUser, keys: [self.keys.user(username)], arguments: [passwordHash, String(now)]
+            LuaScripts.createUser, keys: [self.keys.user(username), self.keys.client(username)],
+            arguments: [passwordHash, String(now)]
         ).int == 1
     }
 
@@ -187,7 +188,7 @@ public struct RedisAuthStore: AuthStore {
     }
 
     /// `SCAN MATCH` treats `*?[]\` specially; a key prefix is matched as it is.
-    private static func globEscaped(_ text: String) -> String {
+    static func globEscaped(_ text: String) -> String {
         var escaped = ""
         for character in text {
             if "*?[]\\".contains(character) { escaped.append("\\") }
@@ -437,14 +438,14 @@ public struct RedisAuthStore: AuthStore {
 
     // MARK: -
 
-    private func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+    func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
         try await self.guarded { try await self.redis.evalSHA(script, keys: keys, arguments: arguments) }
     }
 
     /// Runs a script that revokes something, then the barrier (``RedisClient/barrier()``): the
     /// revocation is acknowledged only once no instance's verify cache can still accept what it
     /// revoked. Durable as ``runDurably(_:keys:arguments:)``.
-    private func runRevocation(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+    func runRevocation(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
         let reply: RedisValue
         do {
             reply = try await self.runDurably(script, keys: keys, arguments: arguments)
@@ -531,7 +532,7 @@ public struct RedisAuthStore: AuthStore {
     }
 
     /// Turns every Redis failure into ``StoreUnavailableError``, keeping the cause for the log.
-    private func guarded<T>(_ operation: () async throws -> T) async throws -> T {
+    func guarded<T>(_ operation: () async throws -> T) async throws -> T {
         do {
             return try await operation()
         } catch let error as RedisClientError {

@@ -40,6 +40,15 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)sessions:{\(username)}"
     }
 
+    /// A registered client. Hash: `created`, `may` (its permissions), `aud` (its audiences), `roles`
+    /// (each comma-separated), `ttl` (its tokens' lifetime, absent for the default), `secret:SID`
+    /// (a secret's SHA-256, hex) and `secret_at:SID` (when it was made) for each secret, and
+    /// `deny:JTI` for each of its tokens revoked on its own. No TTL. Its hash tag is the id, as the
+    /// user key of the same name's is: one script checks that no user holds the name.
+    public func client(_ id: String) -> String {
+        "\(self.prefix)client:{\(id)}"
+    }
+
     /// The revocation barrier of the deployment: its channels start with `PREFIXcoherence`, and its
     /// registry of caching instances is the sorted set `{PREFIXcoherence}:members` (member
     /// `LEASE_MS|INSTANCE|NODE`, scored by when its lease ends, in ms; TTL: the longest lease).

@@ -15,7 +15,9 @@ struct Authd: AsyncParsableCommand {
         commandName: "authd",
         abstract: "A token service: login, refresh with rotation, logout; state in Redis.",
         version: authdVersion,
-        subcommands: [Serve.self, GenSecret.self, Users.self, RoleCommands.self, Sessions.self, Keys.self],
+        subcommands: [
+            Serve.self, GenSecret.self, Users.self, RoleCommands.self, Sessions.self, ClientCommands.self, Keys.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
@@ -39,7 +41,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(
                 word.hasPrefix("-")
                     ? "unknown option '\(word)'"
-                    : "unknown command '\(word)'; the commands are serve, gen-secret, users, sessions and keys "
+                    : "unknown command '\(word)'; the commands are serve, gen-secret, users, roles, sessions, clients "
+                        + "and keys"
                         + "(authd --help)")
         }
         if let port = self.port, !(0...65535).contains(port) {
@@ -311,6 +314,96 @@ struct Sessions: AsyncParsableCommand {
                 try await $0.revoke(username: self.user, sessionID: self.session)
             }
             print("ended \(ended) session(s) of \(self.user.lowercased())")
+        }
+    }
+}
+
+struct ClientCommands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clients",
+        abstract: "Register, list and remove clients, and rotate their secrets (reads REDIS_URL and AUTHD_KEY_PREFIX).",
+        discussion:
+            "A registered client authenticates with its id and a secret (HTTP Basic or client_secret_post) to introspect tokens (--may introspect) or to obtain tokens for itself with grant_type=client_credentials (--may token). A secret is printed once, when it is made; authd keeps only its SHA-256. Removing a client or one of its secrets takes effect on every instance at once: its tokens fail on their next check. Client ids and user names share one namespace.",
+        subcommands: [Add.self, List.self, Remove.self, AddSecret.self, RemoveSecret.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a client and print its first secret (shown this once).")
+        @Argument(help: "The client id: 3 to 64 characters of a-z, 0-9, '.', '_' and '-'.") var id: String
+        @Option(help: "What it may do: introspect, token (repeat for both).") var may: [String] = []
+        @Option(help: "An audience its tokens may be for (repeat; the first is the default; none: AUTHD_AUDIENCE).")
+        var audience: [String] = []
+        @Option(help: "Its tokens' lifetime in seconds, 60 to 86400 (default: AUTHD_ACCESS_TOKEN_TTL).")
+        var tokenTTL: Int?
+        @Option(help: "A role its tokens carry, for gateways' allowed_roles (repeat).") var role: [String] = []
+        @Flag(help: "Print JSON instead of text.") var json = false
+        @OptionGroup var envFile: EnvFile
+
+        func validate() throws {
+            for word in self.may where RegisteredClient.Permission(rawValue: word) == nil {
+                throw ValidationError("--may takes introspect or token, not '\(word)'")
+            }
+        }
+
+        func run() async throws {
+            let request = Operator.ClientRequest(
+                id: self.id, permissions: self.may.compactMap(RegisteredClient.Permission.init(rawValue:)),
+                audiences: self.audience, tokenTTL: self.tokenTTL, roles: self.role)
+            let (client, secret) = try await operate(self.envFile) { try await $0.addClient(request) }
+            print(OperatorOutput.issuedSecret(of: client.id, secret, created: true, json: self.json), terminator: "")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the registered clients and their secrets' ids.")
+        @Flag(help: "Print JSON instead of a table.") var json = false
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let clients = try await operate(self.envFile) { try await $0.clients() }
+            print(
+                self.json ? OperatorOutput.clientsJSON(clients) : OperatorOutput.clientsTable(clients), terminator: "")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a client: its secrets and tokens stop working on every instance.")
+        @Argument(help: "The client id.") var id: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            try await operate(self.envFile) { try await $0.removeClient(id: self.id) }
+            print("removed \(self.id.lowercased()); its tokens are refused everywhere")
+        }
+    }
+
+    struct AddSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a client one more secret (shown this once), to replace an old one with an overlap.")
+        @Argument(help: "The client id.") var id: String
+        @Flag(help: "Print JSON instead of text.") var json = false
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let secret = try await operate(self.envFile) { try await $0.addClientSecret(id: self.id) }
+            print(
+                OperatorOutput.issuedSecret(of: self.id.lowercased(), secret, created: false, json: self.json),
+                terminator: "")
+        }
+    }
+
+    struct RemoveSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke one secret of a client, and every token granted with it; the others keep working.")
+        @Argument(help: "The client id.") var id: String
+        @Argument(help: "The secret's id (authd clients list).") var secretID: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            try await operate(self.envFile) { try await $0.removeClientSecret(id: self.id, secretID: self.secretID) }
+            print("revoked secret \(self.secretID) of \(self.id.lowercased()); its tokens are refused everywhere")
         }
     }
 }

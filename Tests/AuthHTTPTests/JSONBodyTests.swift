@@ -71,7 +71,8 @@ struct JSONBodyTests {
             accessTokenAlgorithms: ["ES256", "HS256"])
         let read = try self.object(metadata.json)
         #expect(read.order == read.order.sorted())
-        #expect(read.members["grant_types_supported"] as? [String] == ["password", "refresh_token"])
+        #expect(
+            read.members["grant_types_supported"] as? [String] == ["client_credentials", "password", "refresh_token"])
         #expect(read.members["access_token_signing_alg_values_supported"] as? [String] == ["ES256", "HS256"])
     }
 

@@ -50,7 +50,8 @@ struct OAuthTests {
                 app, "/token", ["grant_type": "password", "username": "zack", "password": "nope nope"])
             #expect(badPassword.status == 400)
             #expect(badPassword["error"] == "invalid_grant")
-            let unsupported = try await self.post(app, "/token", ["grant_type": "client_credentials"])
+            let unsupported = try await self.post(
+                app, "/token", ["grant_type": "urn:ietf:params:oauth:grant-type:device_code"])
             #expect(unsupported.status == 400)
             #expect(unsupported["error"] == "unsupported_grant_type")
             let missing = try await self.post(app, "/token", ["refresh_token": refresh])

@@ -30,7 +30,7 @@ struct LuaScriptsTests {
             let user = "partial"
             let now = Int(Date().timeIntervalSince1970)
             _ = try await redis.evalSHA(
-                LuaScripts.createUser, keys: [keys.user(user)], arguments: ["hash", String(now)])
+                LuaScripts.createUser, keys: [keys.user(user), keys.client(user)], arguments: ["hash", String(now)])
             func open(_ id: String, cap: Int = 100, extra: [String] = []) async throws -> RedisValue {
                 try await redis.evalSHA(
                     LuaScripts.createSession,

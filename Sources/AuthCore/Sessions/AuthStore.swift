@@ -44,6 +44,19 @@ public protocol AuthStore: Sendable {
         username: String, sessionID: String, tokenID: String, expiresAt: Int, now: Int, maxDenied: Int
     ) async throws
 
+    /// A registered client (``RegisteredClient``), or nil. Read through the verify cache when
+    /// there is one: a change to the client is a revocation, and reaches every instance at once.
+    func client(id: String) async throws -> RegisteredClient?
+    /// Whether a client's own token is live: the client still registered and allowed tokens, the
+    /// secret the token was granted with still one of its secrets, the token not revoked on its
+    /// own; with the client's roles as they are now. One round trip, like ``accessState(username:sessionID:tokenID:now:)``.
+    func clientAccessState(clientID: String, secretID: String, tokenID: String) async throws -> AccessState
+    /// Revokes one of a client's own tokens until `expiresAt`. A client that would carry more
+    /// than `maxDenied` live denials loses the secret the token was granted with instead.
+    func denyClientToken(
+        clientID: String, secretID: String, tokenID: String, expiresAt: Int, now: Int, maxDenied: Int
+    ) async throws
+
     /// Counts one attempt in flight on every counter of `scope`, atomically, unless one of them is
     /// at its limit. Returns 0 when the attempt was counted; the seconds until one may be when a
     /// counter's failures reach its limit; -1 when failures and attempts in flight together do

@@ -6,7 +6,7 @@ public enum ThrottleScope: Sendable, Equatable {
     case password(username: String, ip: String, device: String? = nil)
     /// A sign-up from `ip`.
     case signUp(ip: String)
-    /// Client credentials (introspection's HTTP Basic) from `ip`.
+    /// Client credentials (introspection, the client-credentials grant) from `ip`.
     case clientSecret(ip: String)
 
     /// What is counted, in the words of the 429 that refuses one too many.

@@ -10,15 +10,14 @@ public struct AuthRoutes: Sendable {
     let forwardAuth: ForwardAuthController
 
     /// - Parameters:
-    ///   - introspectionClients: client id to secret, for resource servers calling `POST /introspect`.
     ///   - refreshCookie: the refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
     public init(
-        auth: AuthService, introspectionClients: [String: String] = [:], refreshCookie: RefreshCookie? = nil
+        auth: AuthService, refreshCookie: RefreshCookie? = nil
     ) {
         let authenticator = BearerAuthenticator(auth: auth)
         self.tokens = TokenController(auth: auth, refreshCookie: refreshCookie)
         self.sessions = SessionController(auth: auth, authenticator: authenticator, refreshCookie: refreshCookie)
-        self.oauth = OAuthController(auth: auth, introspectionClients: introspectionClients)
+        self.oauth = OAuthController(auth: auth)
         self.probes = ProbeController(auth: auth)
         self.forwardAuth = ForwardAuthController(authenticator: authenticator)
     }

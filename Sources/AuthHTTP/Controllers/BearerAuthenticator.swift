@@ -6,7 +6,8 @@ import AuthCore
 struct BearerAuthenticator: Sendable {
     let auth: AuthService
 
-    /// The bearer token's principal, or 401 with a `WWW-Authenticate` challenge.
+    /// The bearer token's principal, a user's or a registered client's own (``Principal/isClient``),
+    /// or 401 with a `WWW-Authenticate` challenge.
     func principal(of request: HTTPRequest) async throws -> Principal {
         guard let token = try request.bearerToken() else {
             throw HTTPError.unauthorized(nil, "an access token is required")
@@ -14,11 +15,21 @@ struct BearerAuthenticator: Sendable {
         return try await self.auth.authenticate(accessToken: token)
     }
 
-    /// A route that runs `handler` with the caller's principal.
+    /// A route of a user's that runs `handler` with the caller's principal. A client's own token
+    /// has no user, no session and no password: 403 with `insufficient_scope`.
     func callAsFunction(
         _ handler: @escaping @Sendable (HTTPRequest, Principal) async throws -> HTTPResponse
     ) -> Router.Handler {
-        { request in try await handler(request, try await self.principal(of: request)) }
+        { request in try await handler(request, try await self.userPrincipal(of: request)) }
+    }
+
+    /// The bearer token's principal when it is a user's; a client's own token gets 403.
+    func userPrincipal(of request: HTTPRequest) async throws -> Principal {
+        let principal = try await self.principal(of: request)
+        guard !principal.isClient else {
+            throw HTTPError.insufficientScope("this route needs a user's token, not a client's own")
+        }
+        return principal
     }
 }
 

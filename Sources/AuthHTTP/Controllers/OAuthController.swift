@@ -1,5 +1,4 @@
 import AuthCore
-import Crypto
 import JOSE
 import NIOHTTP1
 import WireJSON
@@ -7,8 +6,6 @@ import WireJSON
 /// RFC 7009 revocation, RFC 7662 introspection and RFC 8414 metadata.
 struct OAuthController: Sendable {
     let auth: AuthService
-    /// Client id to secret, for resource servers calling `POST /introspect`.
-    let introspectionClients: [String: String]
 
     func register(in router: inout Router) {
         router.add(.POST, "/revoke") { try await self.revoke($0) }
@@ -24,22 +21,18 @@ struct OAuthController: Sendable {
         return HTTPResponse(status: .ok)
     }
 
-    /// `POST /introspect` (RFC 7662), for resource servers with a configured client id and secret
-    /// (HTTP Basic). An active token gives its claims; anything else gives only `active: false`.
+    /// `POST /introspect` (RFC 7662), for clients allowed to introspect: registered ones
+    /// (`authd clients add --may introspect`) and those of `AUTHD_INTROSPECTION_CLIENTS`, with HTTP
+    /// Basic or `client_id` and `client_secret` in the form. An active token gives its claims;
+    /// anything else gives only `active: false`.
     func introspect(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var known = false
-        if let credentials = request.basicCredentials() {
-            known = try await self.auth.authenticateClient(ip: request.clientIP ?? "") {
-                self.isIntrospectionClient(credentials)
-            }
+        let form = request.isForm ? try FormBody.parse(request.body) : nil
+        guard let credentials = try ClientAuthentication.credentials(of: request, form: form) else {
+            throw AuthError.invalidClient
         }
-        guard known else {
-            throw HTTPError(
-                .unauthorized, code: "invalid_client", description: "introspection needs client credentials",
-                headers: ["www-authenticate": "Basic realm=\"authd\""]
-            )
-        }
-        let (token, hint) = try Self.tokenAndHint(request)
+        _ = try await self.auth.authenticateClient(
+            id: credentials.id, secret: credentials.secret, for: .introspect, ip: request.clientIP ?? "")
+        let (token, hint) = try Self.tokenAndHint(request, form: form)
         var response = HTTPResponse.json(
             try await self.auth.introspect(token: token, hint: hint).map(IntrospectionBody.init)
                 ?? IntrospectionBody.inactive)
@@ -67,17 +60,13 @@ struct OAuthController: Sendable {
         return response
     }
 
-    private func isIntrospectionClient(_ credentials: (id: String, secret: String)) -> Bool {
-        guard let expected = self.introspectionClients[credentials.id] else { return false }
-        // Compare digests, so the comparison takes the same time wherever the secrets differ.
-        return SHA256.hash(data: Array(expected.utf8)) == SHA256.hash(data: Array(credentials.secret.utf8))
-    }
-
-    private static func tokenAndHint(_ request: HTTPRequest) throws -> (String, TokenKind?) {
+    private static func tokenAndHint(_ request: HTTPRequest, form: [String: String]? = nil) throws -> (
+        String, TokenKind?
+    ) {
         let token: String
         let hint: String?
         if request.isForm {
-            let form = try FormBody.parse(request.body)
+            let form = try form ?? FormBody.parse(request.body)
             token = try FormBody.required("token", in: form)
             hint = form["token_type_hint"]
         } else {
@@ -159,7 +148,8 @@ extension OAuthController {
         init(_ claims: TokenClaims) {
             self.active = true
             self.sub = claims.sub
-            self.username = claims.sub
+            // A client's own token has no resource owner (RFC 7662 §2.2's `username`).
+            self.username = claims.grantedToClient ? nil : claims.sub
             self.iss = claims.iss
             self.aud = claims.aud
             self.clientID = claims.clientID
@@ -181,14 +171,15 @@ extension OAuthController {
         var jwksURI: String
         var revocationEndpoint: String
         var introspectionEndpoint: String
-        var grantTypesSupported = ["password", "refresh_token"]
+        var grantTypesSupported = ["client_credentials", "password", "refresh_token"]
         /// REQUIRED by RFC 8414, but authd has no authorization endpoint: `none` is the registered
         /// response type that returns nothing.
         var responseTypesSupported = ["none"]
-        /// Public clients: the token and revocation endpoints take no client authentication.
-        var tokenEndpointAuthMethodsSupported = ["none"]
+        /// Public clients use the token endpoint without authentication; registered clients
+        /// authenticate for the client-credentials grant. Revocation takes none.
+        var tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post", "none"]
         var revocationEndpointAuthMethodsSupported = ["none"]
-        var introspectionEndpointAuthMethodsSupported = ["client_secret_basic"]
+        var introspectionEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
         /// Not registered by RFC 8414 (which allows more members): the JWS algorithms of access tokens.
         var accessTokenAlgorithms: [String]
 
@@ -207,5 +198,21 @@ extension OAuthController {
             writer.add("token_endpoint_auth_methods_supported", self.tokenEndpointAuthMethodsSupported)
             return writer.finish()
         }
+    }
+}
+
+/// Client authentication, RFC 6749 §2.3.1: HTTP Basic (`client_secret_basic`) or `client_id`
+/// and `client_secret` in the form (`client_secret_post`), never both.
+enum ClientAuthentication {
+    /// The id and secret the request presents; nil when it presents none.
+    static func credentials(of request: HTTPRequest, form: [String: String]?) throws(HTTPError) -> (
+        id: String, secret: String
+    )? {
+        let basic = request.basicCredentials()
+        let posted = form?["client_secret"].map { (id: form?["client_id"] ?? "", secret: $0) }
+        if basic != nil, posted != nil {
+            throw .badRequest("use one client authentication method: HTTP Basic or client_secret in the body")
+        }
+        return basic ?? posted
     }
 }

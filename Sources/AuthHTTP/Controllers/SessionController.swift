@@ -37,7 +37,7 @@ struct SessionController: Sendable {
         if let token = body.token {
             try await self.auth.logout(refreshToken: token, scope: scope)
         } else if request.headers.first(name: "authorization") != nil {
-            try await self.auth.logout(try await self.authenticator.principal(of: request), scope: scope)
+            try await self.auth.logout(try await self.authenticator.userPrincipal(of: request), scope: scope)
         } else if cookie != nil, let token = try RefreshCookie.token(in: request) {
             try await self.auth.logout(refreshToken: token, scope: scope)
         } else {

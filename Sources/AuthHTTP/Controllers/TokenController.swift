@@ -34,7 +34,8 @@ struct TokenController: Sendable {
     }
 
     /// `POST /token`: JSON `{"token": refreshToken}` as in the tutorial, or RFC 6749 form-encoded
-    /// `grant_type=refresh_token` (§6) and `grant_type=password` (§4.3).
+    /// `grant_type=refresh_token` (§6), `grant_type=password` (§4.3) and, for registered clients,
+    /// `grant_type=client_credentials` (§4.4).
     func token(_ request: HTTPRequest) async throws -> HTTPResponse {
         guard request.isForm else {
             if let cookie = self.refreshCookie, cookie.applies(to: request) {
@@ -60,15 +61,46 @@ struct TokenController: Sendable {
             let password = try FormBody.required("password", in: form)
             // A bad password is RFC 6749 §5.2's invalid_grant with 400: the route's error dialect.
             pair = try await self.auth.login(username: username, password: password, client: .init(request))
+        case "client_credentials":
+            return try await self.clientCredentials(request, form: form)
         case nil:
             throw HTTPError.badRequest("missing parameter 'grant_type'")
         case let other?:
             throw HTTPError(
                 .badRequest, code: "unsupported_grant_type",
-                description: "grant_type '\(other.prefix(32))' is not supported; use refresh_token or password"
+                description:
+                    "grant_type '\(other.prefix(32))' is not supported; use refresh_token, password or client_credentials"
             )
         }
         return self.tokenResponse(pair, style: .oauth, to: request)
+    }
+
+    /// The client-credentials grant: a registered client allowed tokens (`--may token`) authenticates
+    /// and gets an access token for itself, and no refresh token. `resource` (RFC 8707) or
+    /// `audience` names the audience, one of the client's; `scope` is ignored (authd has no scopes).
+    func clientCredentials(_ request: HTTPRequest, form: [String: String]) async throws -> HTTPResponse {
+        guard let credentials = try ClientAuthentication.credentials(of: request, form: form) else {
+            throw AuthError.invalidClient
+        }
+        let (client, secret) = try await self.auth.authenticateClient(
+            id: credentials.id, secret: credentials.secret, for: .token, ip: request.clientIP ?? "")
+        let asked = [form["resource"], form["audience"]].compactMap { $0 }
+        if asked.count == 2, asked[0] != asked[1] {
+            throw AuthError.invalidTarget("give one audience: resource and audience differ")
+        }
+        var audience: String?
+        if let value = asked.first {
+            guard let valid = try? ClientRules.audience(value) else {
+                throw AuthError.invalidTarget("an audience is 1 to 256 printable ASCII characters, no space or comma")
+            }
+            audience = valid
+        }
+        let (token, expiresIn) = try self.auth.grantClientToken(to: client, secret: secret, audience: audience)
+        var writer = JSONObjectWriter(capacity: 96 + token.utf8.count)
+        writer.add("access_token", token)
+        writer.add("expires_in", expiresIn)
+        writer.add("token_type", "Bearer")
+        return .tokens(PrewrittenJSON(json: writer.finish()))
     }
 
     /// The token response: the refresh token in the body, or, for a browser on an allowed origin

@@ -9,7 +9,7 @@ public enum ErrorResponder {
     public enum Dialect: Sendable {
         case standard
         /// RFC 6749 §5.2, for the token endpoint: a wrong resource owner password is
-        /// `invalid_grant` with 400, not 401.
+        /// `invalid_grant` with 400, not 401, and `unauthorized_client` is 400 too (403 elsewhere).
         case oauth
     }
 
@@ -19,6 +19,8 @@ public enum ErrorResponder {
             return error.response
         case AuthError.invalidCredentials where dialect == .oauth:
             return HTTPError(.badRequest, code: "invalid_grant", description: "invalid username or password").response
+        case AuthError.unauthorizedClient(let description) where dialect == .oauth:
+            return HTTPError(.badRequest, code: "unauthorized_client", description: description).response
         case let error as AuthError:
             return self.httpError(for: error).response
         case let refusal as HTTPConnectionStateMachine.Refusal:
@@ -92,6 +94,14 @@ public enum ErrorResponder {
                 description: "too many \(attempts); try again in \(retryAfter) s",
                 headers: ["retry-after": String(retryAfter)]
             )
+        case .invalidClient:
+            HTTPError(
+                .unauthorized, code: "invalid_client", description: "client authentication failed",
+                headers: ["www-authenticate": "Basic realm=\"authd\""])
+        case .unauthorizedClient(let description):
+            HTTPError(.forbidden, code: "unauthorized_client", description: description)
+        case .invalidTarget(let description):
+            HTTPError(.badRequest, code: "invalid_target", description: description)
         }
     }
 }

@@ -1,0 +1,149 @@
+import ASCIIDigits
+import AuthCore
+import RedisClient
+
+/// Registered clients (``RedisKeys/client(_:)``): read by the service, changed by operators. Every
+/// change that takes something away (a secret, the client) is a revocation: acknowledged once no
+/// instance's verify cache can still accept a token it ended.
+extension RedisAuthStore {
+    public func client(id: String) async throws -> RegisteredClient? {
+        let reply = try await self.guarded {
+            try await self.redis.cachedSend(RedisCommand("HGETALL", [self.keys.client(id)]))
+        }
+        return Self.client(id: id, fields: reply.array ?? [])
+    }
+
+    public func clientAccessState(clientID: String, secretID: String, tokenID: String) async throws -> AccessState {
+        // One HMGET, through the verify cache as a session's is: the secret the token was granted
+        // with, the token's own denial, the permissions (a client no longer allowed tokens has
+        // none that work), and the roles.
+        let reply = try await self.guarded {
+            try await self.redis.cachedSend(
+                RedisCommand(
+                    "HMGET", [self.keys.client(clientID), "secret:" + secretID, "deny:" + tokenID, "may", "roles"]))
+        }
+        guard let fields = reply.array, fields.count == 4 else {
+            throw StoreUnavailableError(reason: "unexpected reply to HMGET")
+        }
+        guard !fields[0].isNull,
+            ClientRules.list(fields[2].string).contains(RegisteredClient.Permission.token.rawValue)
+        else { return .sessionEnded }
+        return fields[1].isNull ? .active(roles: ClientRules.list(fields[3].string)) : .tokenRevoked
+    }
+
+    public func denyClientToken(
+        clientID: String, secretID: String, tokenID: String, expiresAt: Int, now: Int, maxDenied: Int
+    ) async throws {
+        _ = try await self.runRevocation(
+            LuaScripts.denyClientToken, keys: [self.keys.client(clientID)],
+            arguments: [tokenID, String(expiresAt), String(now), String(maxDenied), secretID])
+    }
+
+    // MARK: For operators
+
+    /// Registers `client` with its one secret. Returns false when the id is taken, by a client or
+    /// by a user.
+    public func createClient(_ client: RegisteredClient) async throws -> Bool {
+        guard let secret = client.secrets.first, client.secrets.count == 1 else {
+            preconditionFailure("a client is registered with exactly one secret")
+        }
+        return try await self.run(
+            LuaScripts.createClient, keys: [self.keys.client(client.id), self.keys.user(client.id)],
+            arguments: [
+                String(client.createdAt), client.permissions.map(\.rawValue).joined(separator: ","),
+                client.audiences.joined(separator: ","), client.roles.joined(separator: ","),
+                client.tokenTTL.map(String.init) ?? "", secret.id, Hex.encode(secret.digest),
+            ]
+        ).int == 1
+    }
+
+    /// What ``addClientSecret(id:_:)`` did.
+    public enum SecretAddition: Sendable, Equatable {
+        case added
+        case noSuchClient
+        /// The client holds ``RegisteredClient/maxSecrets`` already.
+        case tooManySecrets
+    }
+
+    public func addClientSecret(id: String, _ secret: RegisteredClient.Secret) async throws -> SecretAddition {
+        let reply = try await self.run(
+            LuaScripts.addClientSecret, keys: [self.keys.client(id)],
+            arguments: [
+                secret.id, Hex.encode(secret.digest), String(secret.createdAt), String(RegisteredClient.maxSecrets),
+            ])
+        switch reply.int {
+        case 1: return .added
+        case 0: return .tooManySecrets
+        default: return .noSuchClient
+        }
+    }
+
+    /// Revokes one secret of the client, and every token granted with it. Returns whether it was
+    /// the client's; nil when there is no such client.
+    public func removeClientSecret(id: String, secretID: String) async throws -> Bool? {
+        let removed = try await self.runRevocation(
+            LuaScripts.removeClientSecret, keys: [self.keys.client(id)], arguments: [secretID]
+        ).int
+        return removed == -1 ? nil : removed == 1
+    }
+
+    /// Removes the client, and every token granted to it. Returns whether there was one.
+    public func deleteClient(id: String) async throws -> Bool {
+        try await self.runRevocation(LuaScripts.deleteClient, keys: [self.keys.client(id)], arguments: []).int == 1
+    }
+
+    /// Every registered client, by id (a `SCAN` of the client keys; on a cluster, of every primary).
+    public func listClients() async throws -> [RegisteredClient] {
+        let head = String(self.keys.client("").dropLast())
+        let keys = try await self.guarded { try await self.redis.scanAll(match: Self.globEscaped(head) + "*}") }
+        var clients: [RegisteredClient] = []
+        for key in keys where key.hasPrefix(head) && key.hasSuffix("}") {
+            let id = String(key.dropFirst(head.count).dropLast())
+            let reply = try await self.guarded { try await self.redis.send("HGETALL", [key]) }
+            if let client = Self.client(id: id, fields: reply.array ?? []) { clients.append(client) }
+        }
+        return clients.sorted { $0.id < $1.id }
+    }
+
+    /// A client from its hash's fields (`HGETALL`'s flat list); nil when there are none.
+    static func client(id: String, fields flat: [RedisValue]) -> RegisteredClient? {
+        var fields: [String: String] = [:]
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+            if let name = flat[pair].string, let value = flat[pair + 1].string { fields[name] = value }
+        }
+        guard let created = fields["created"].flatMap({ Int($0) }) else { return nil }
+        var secrets: [RegisteredClient.Secret] = []
+        for (name, value) in fields where name.hasPrefix("secret:") {
+            let secretID = String(name.dropFirst("secret:".count))
+            guard let digest = Self.bytes(hex: value) else { continue }
+            secrets.append(
+                .init(id: secretID, digest: digest, createdAt: Int(fields["secret_at:" + secretID] ?? "") ?? 0))
+        }
+        return RegisteredClient(
+            id: id, createdAt: created,
+            permissions: ClientRules.list(fields["may"]).compactMap(RegisteredClient.Permission.init(rawValue:)),
+            audiences: ClientRules.list(fields["aud"]), tokenTTL: fields["ttl"].flatMap { Int($0) },
+            roles: ClientRules.list(fields["roles"]),
+            secrets: secrets.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
+    }
+
+    /// The bytes of lowercase hex (as ``Hex/encode(_:)`` writes it), or nil.
+    private static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count.isMultiple(of: 2) else { return nil }
+        func value(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+}
