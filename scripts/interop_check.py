@@ -6,6 +6,9 @@ Each instance is found through its RFC 8414 metadata; no endpoint URL is hard-co
 asserts something a user of that library relies on; the run fails if any check fails.
 """
 
+import json
+import os
+import subprocess
 import sys
 import time
 import uuid
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import jwt as pyjwt
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7662 import IntrospectTokenValidator
@@ -23,7 +27,7 @@ from joserfc import jwt as josejwt
 from joserfc.jwk import KeySet, import_key
 from checks import check, finish
 from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnsupportedGrantTypeError
+from oauthlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, UnsupportedGrantTypeError
 from requests_oauthlib import OAuth2Session
 
 # Warnings the libraries' own code raises when used as documented: authlib's RFC 9068 validator
@@ -188,15 +192,18 @@ def _():
         raise AssertionError("a wrong password got a token")
 
 
-@check("oauthlib: an unsupported grant (client_credentials) raises UnsupportedGrantTypeError")
+@check("oauthlib: an unsupported grant raises UnsupportedGrantTypeError")
 def _():
-    session = OAuth2Session(client=BackendApplicationClient(client_id="authd-public"))
+    class DeviceClient(BackendApplicationClient):
+        grant_type = "urn:ietf:params:oauth:grant-type:device_code"
+
+    session = OAuth2Session(client=DeviceClient(client_id="authd-public"))
     try:
         session.fetch_token(token_url=metadata["token_endpoint"], client_id="authd-public", include_client_id=True)
     except UnsupportedGrantTypeError:
         pass
     else:
-        raise AssertionError("client_credentials got a token")
+        raise AssertionError("an unsupported grant got a token")
 
 
 @check("authlib: password and refresh grants; revocation (RFC 7009) ends the access token")
@@ -255,6 +262,105 @@ def _():
         pass
     else:
         raise AssertionError("a refresh token passed introspection as a bearer token")
+
+
+# Registered clients and the client-credentials grant (RFC 6749 §4.4), on the ES256 deployment's
+# two instances: A (the first) grants, B (its twin, verify cache on) checks.
+twin = os.environ["INTEROP_TWIN"]
+a_token_url = metadata["token_endpoint"]
+
+
+def authd(*arguments, as_json=True):
+    """`authd ARGUMENTS` against the ES256 deployment's Redis: its JSON (`--json`), or its text."""
+    done = subprocess.run(
+        [os.environ["INTEROP_AUTHD"], *arguments, *(["--json"] if as_json else []),
+         "--env-file", os.environ["INTEROP_ENV_FILE"]],
+        env={"PATH": os.environ["PATH"], "REDIS_URL": os.environ["INTEROP_REDIS_URL"],
+             "AUTHD_KEY_PREFIX": os.environ["INTEROP_KEY_PREFIX"]},
+        capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout) if as_json else done.stdout
+
+
+def gate(base, token):
+    """The gateways' question to one instance: 200 for a live token."""
+    return requests.get(base + "/forward-auth", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def register(permissions=("token",)):
+    name = "svc-" + uuid.uuid4().hex[:10]
+    arguments = ["clients", "add", name]
+    for permission in permissions:
+        arguments += ["--may", permission]
+    issued = authd(*arguments)
+    return issued["client_id"], issued["client_secret"], issued["secret_id"]
+
+
+@check("metadata advertises client_credentials, client_secret_basic and client_secret_post")
+def _():
+    assert "client_credentials" in metadata["grant_types_supported"]
+    assert {"client_secret_basic", "client_secret_post"} <= set(metadata["token_endpoint_auth_methods_supported"])
+
+
+@check("authlib: client_credentials with client_secret_basic and _post; the token works on the other instance")
+def _():
+    machine, secret, _ = register()
+    for method in ("client_secret_basic", "client_secret_post"):
+        session = AuthlibSession(client_id=machine, client_secret=secret, token_endpoint_auth_method=method)
+        token = session.fetch_token(a_token_url, grant_type="client_credentials")
+        assert token["token_type"] == "Bearer" and "refresh_token" not in token, token
+        claims = pyjwt.decode(token["access_token"], options={"verify_signature": False})
+        assert claims["sub"] == machine and claims["client_id"] == machine, claims
+        assert gate(twin, token["access_token"]) == 200
+        # authlib's own session sends the token, to the other instance.
+        assert session.get(twin + "/forward-auth").headers["X-Auth-Request-User"] == machine
+
+
+@check("requests-oauthlib: BackendApplicationClient gets a machine token; it works on the other instance")
+def _():
+    machine, secret, _ = register()
+    session = OAuth2Session(client=BackendApplicationClient(client_id=machine))
+    token = session.fetch_token(token_url=a_token_url, client_id=machine, client_secret=secret)
+    assert token["token_type"] == "Bearer" and "refresh_token" not in token, token
+    assert session.get(twin + "/forward-auth").status_code == 200
+    assert gate(metadata["issuer"], token["access_token"]) == 200
+
+
+@check("oauthlib: a wrong client secret raises InvalidClientError")
+def _():
+    machine, _, _ = register()
+    session = OAuth2Session(client=BackendApplicationClient(client_id=machine))
+    try:
+        session.fetch_token(token_url=a_token_url, client_id=machine, client_secret="not the secret")
+    except InvalidClientError:
+        pass
+    else:
+        raise AssertionError("a wrong client secret got a token")
+
+
+@check("authd clients remove-secret: its tokens fail at once on both instances; the other secret keeps working")
+def _():
+    machine, first, first_id = register(("token", "introspect"))
+    second = authd("clients", "add-secret", machine)["client_secret"]
+    old = AuthlibSession(client_id=machine, client_secret=first).fetch_token(a_token_url, grant_type="client_credentials")
+    new = AuthlibSession(client_id=machine, client_secret=second).fetch_token(
+        a_token_url, grant_type="client_credentials")
+    for base in (metadata["issuer"], twin):
+        assert gate(base, old["access_token"]) == 200 and gate(base, new["access_token"]) == 200
+    assert "revoked" in authd("clients", "remove-secret", machine, first_id, as_json=False)
+    for base in (metadata["issuer"], twin):
+        assert gate(base, old["access_token"]) == 401, base
+        assert gate(base, new["access_token"]) == 200, base
+    # authlib's introspection, as the client itself (it may introspect): the old token is inactive.
+    introspector = AuthlibSession(client_id=machine, client_secret=second)
+    assert introspector.introspect_token(metadata["introspection_endpoint"], token=old["access_token"]).json() == {
+        "active": False}
+    assert introspector.introspect_token(twin + "/introspect", token=new["access_token"]).json()["active"] is True
+    try:
+        AuthlibSession(client_id=machine, client_secret=first).fetch_token(a_token_url, grant_type="client_credentials")
+    except OAuthError as error:
+        assert error.error == "invalid_client", error.error
+    else:
+        raise AssertionError("a revoked secret got a token")
 
 
 finish(lambda passed, failed: f"interop: {passed} passed, {failed} failed")
