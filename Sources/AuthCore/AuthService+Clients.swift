@@ -17,17 +17,32 @@ extension AuthService {
     public func authenticateClient(
         id rawID: String, secret: String, for permission: RegisteredClient.Permission, ip: String
     ) async throws -> (client: RegisteredClient, secret: RegisteredClient.Secret) {
-        var client = self.bootstrapClients[rawID]
-        if client == nil, let id = try? ClientRules.canonicalID(rawID) { client = try await self.store.client(id: id) }
+        let throttled = self.settings.throttle.enabled
+        let scope = ThrottleScope.clientSecret(ip: ip)
+        // Counted before anything is read, so that an address past the limit costs no lookup; an
+        // address whose check passed in the last second is counted only if this one fails.
+        let counted = throttled && !self.recentClients.passedRecently(ip)
+        if counted { try await self.takeAttempt(scope) }
+        var client: RegisteredClient?
+        do {
+            client = self.bootstrapClients[rawID]
+            if client == nil, let id = try? ClientRules.canonicalID(rawID) {
+                client = try await self.store.client(id: id)
+            }
+        } catch {
+            // Not the client's failure (the store): it does not count.
+            if counted { try await self.finishAttempt(scope, failed: false) }
+            throw error
+        }
         // An unknown client costs the same digest and comparison as a known one.
         let matched = (client ?? RegisteredClient.unknown).secret(matching: secret)
         let passed = client != nil && matched != nil
-        if self.settings.throttle.enabled, !(passed && self.recentClients.passedRecently(ip)) {
-            // Counted before the answer is given: past the limit, even the right secret gets 429.
-            let scope = ThrottleScope.clientSecret(ip: ip)
-            try await self.takeAttempt(scope)
+        if counted {
             try await self.finishAttempt(scope, failed: !passed)
             if passed { self.recentClients.passed(ip) }
+        } else if throttled, !passed {
+            try await self.takeAttempt(scope)
+            try await self.finishAttempt(scope, failed: true)
         }
         guard let client, let matched, passed else { throw AuthError.invalidClient }
         guard client.may(permission) else {

@@ -3,8 +3,9 @@ import AuthCore
 import RedisClient
 
 /// Registered clients (``RedisKeys/client(_:)``): read by the service, changed by operators. Every
-/// change that takes something away (a secret, the client) is a revocation: acknowledged once no
-/// instance's verify cache can still accept a token it ended.
+/// change goes through the revocation barrier: one that takes something away (a secret, the
+/// client) is acknowledged once no instance's verify cache can still accept a token it ended, and
+/// one that adds (a client, a secret) once every instance sees it.
 extension RedisAuthStore {
     public func client(id: String) async throws -> RegisteredClient? {
         let reply = try await self.guarded {
@@ -47,7 +48,9 @@ extension RedisAuthStore {
         guard let secret = client.secrets.first, client.secrets.count == 1 else {
             preconditionFailure("a client is registered with exactly one secret")
         }
-        return try await self.run(
+        // Through the barrier too, like a role granted: an instance whose cache holds the id's
+        // absence (a grant tried before) knows the client on the next request.
+        return try await self.runRevocation(
             LuaScripts.createClient, keys: [self.keys.client(client.id), self.keys.user(client.id)],
             arguments: [
                 String(client.createdAt), client.permissions.map(\.rawValue).joined(separator: ","),
@@ -66,7 +69,7 @@ extension RedisAuthStore {
     }
 
     public func addClientSecret(id: String, _ secret: RegisteredClient.Secret) async throws -> SecretAddition {
-        let reply = try await self.run(
+        let reply = try await self.runRevocation(
             LuaScripts.addClientSecret, keys: [self.keys.client(id)],
             arguments: [
                 secret.id, Hex.encode(secret.digest), String(secret.createdAt), String(RegisteredClient.maxSecrets),
