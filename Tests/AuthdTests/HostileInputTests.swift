@@ -177,6 +177,80 @@ struct HostileInputTests {
         }
     }
 
+    /// Issue 35: a client's own token and a user's differ by `gty` alone, so each is minted into the
+    /// other's shape with the real key; client credentials arrive in every broken form. Each gets
+    /// its 4xx, never a 5xx, and no client key appears.
+    @Test func clientTokensAndCredentialsInHostileShapes() async throws {
+        let f = try await self.fixture()
+        try await withTeardown({ await f.app.stop() }) {
+            let now = f.clock.now()
+            // A user's token claiming to be a client's: read against a client "target", which is none.
+            try await self.expect401(f, try await f.mint { $0.grantedToClient = true }, "a user's token with gty")
+            let secret = try await ClientCredentialsTests.register(f.app.prefix, "svc-hostile", roles: ["svc"])
+            let granted = try await ClientCredentialsTests.grant(f.app.client, basic: ("svc-hostile", secret.secret))
+            let token = try #require(granted["access_token"])
+            let gate = try await f.app.client.get("/forward-auth", bearer: token)
+            #expect(gate.status == 200)
+            // The client's token without its gty: read against a session of a user "svc-hostile".
+            var claims = try JWT.claims(of: token)
+            claims.grantedToClient = false
+            let codec = try TokenCodec(
+                accessSecret: nil, refreshSecret: f.secrets.refresh, signingKeys: try f.keys.load(),
+                settings: f.app.application.configuration.auth.tokenSettings, now: now)
+            #expect(try await f.app.client.get("/forward-auth", bearer: try codec.sign(claims)).status == 401)
+            // A client's token longer-lived than a day, or naming another secret.
+            claims.grantedToClient = true
+            claims.exp = claims.iat + 86_400 + 3_600
+            #expect(try await f.app.client.get("/forward-auth", bearer: try codec.sign(claims)).status == 401)
+            claims = try JWT.claims(of: token)
+            claims.sid = RandomID.make()
+            #expect(try await f.app.client.get("/forward-auth", bearer: try codec.sign(claims)).status == 401)
+
+            let before = try await f.keyspace()
+            let form = [("content-type", "application/x-www-form-urlencoded")]
+            let body = Array("grant_type=client_credentials".utf8)
+            let headers: [(String, [(String, String)], [UInt8])] = [
+                (
+                    "Basic without a colon",
+                    [("authorization", "Basic " + Data("svc-hostile".utf8).base64EncodedString())], body
+                ),
+                ("Basic not base64", [("authorization", "Basic ***")], body),
+                (
+                    "Basic not UTF-8", [("authorization", "Basic " + Data([0xFF, 0x3A, 0xFE]).base64EncodedString())],
+                    body
+                ),
+                ("Basic with braces", [("authorization", "Basic " + Data("{x}:y".utf8).base64EncodedString())], body),
+                (
+                    "Basic with a broken escape",
+                    [("authorization", "Basic " + Data("svc-hostile:%zz".utf8).base64EncodedString())], body
+                ),
+                (
+                    "a huge id", [],
+                    Array(
+                        "grant_type=client_credentials&client_id=\(String(repeating: "a", count: 60_000))&client_secret=x"
+                            .utf8)
+                ),
+                (
+                    "an id with braces", [],
+                    Array("grant_type=client_credentials&client_id=%7Bsvc%7D&client_secret=x".utf8)
+                ),
+                ("a secret without an id", [], Array("grant_type=client_credentials&client_secret=x".utf8)),
+                ("an id without a secret", [], Array("grant_type=client_credentials&client_id=svc-hostile".utf8)),
+                (
+                    "the id twice", [],
+                    Array("grant_type=client_credentials&client_id=a&client_id=b&client_secret=x".utf8)
+                ),
+                ("Bearer instead of Basic", [("authorization", "Bearer \(token)")], body),
+            ]
+            for (name, extra, payload) in headers {
+                let answer = try await f.app.client.request("POST", "/token", headers: form + extra, body: payload)
+                #expect([400, 401, 413, 429].contains(answer.status), "\(name): \(answer.status) \(answer.text)")
+                #expect(answer["error"] != nil, "\(name)")
+            }
+            #expect(try await f.keyspace() == before, "no key made by a hostile client")
+        }
+    }
+
     @Test func nestedDuplicatedAndNonUTF8BodiesAre400() async throws {
         let f = try await self.fixture()
         try await withTeardown({ await f.app.stop() }) {

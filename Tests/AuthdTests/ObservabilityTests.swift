@@ -103,6 +103,19 @@ struct ObservabilityTests {
             )
             _ = try await app.client.json("DELETE", "/logout", ["token": refreshed["refreshToken"]!])
             _ = try await app.logIn("logged-user", password: "wrong \(password)")
+            // A registered client's secret and its token, right and wrong, at the token endpoint,
+            // at introspection and at a gateway's check.
+            let client = try await ClientCredentialsTests.register(
+                app.prefix, "logged-svc", may: [.token, .introspect])
+            let machine = try await ClientCredentialsTests.grant(app.client, basic: ("logged-svc", client.secret))
+            let machineToken = try #require(machine["access_token"])
+            _ = try await ClientCredentialsTests.grant(app.client, basic: ("logged-svc", "wrong \(client.secret)"))
+            _ = try await app.client.get("/forward-auth", bearer: machineToken)
+            _ = try await app.client.request(
+                "POST", "/introspect", headers: [("content-type", "application/x-www-form-urlencoded")],
+                body: ClientCredentialsTests.form([
+                    "token": machineToken, "client_id": "logged-svc", "client_secret": client.secret,
+                ]))
 
             let captured = lines.withLockedValue { $0 }
             #expect(captured.count > 5)
@@ -114,7 +127,7 @@ struct ObservabilityTests {
             let all = captured.joined()
             for secret in [
                 password, access, refresh, refreshed["refreshToken"]!, refreshed["accessToken"]!, secrets.access,
-                secrets.refresh,
+                secrets.refresh, client.secret, machineToken,
             ] {
                 #expect(!all.contains(secret), "a secret reached the log")
             }

@@ -39,5 +39,21 @@ struct TokenClaimsTests {
         #expect(try read(base.merging(["roles": ["a", "b"]]) { $1 })?.roles == ["a", "b"])
         #expect(try read(base.merging(["roles": "a"]) { $1 }) == nil)
         #expect(try read(base.merging(["roles": [1]]) { $1 }) == nil)
+        // `gty`: a client's own token, only with authd's one value; absent, a user's.
+        #expect(try read(base)?.grantedToClient == false)
+        #expect(try read(base.merging(["gty": "client_credentials"]) { $1 })?.grantedToClient == true)
+        #expect(try read(base.merging(["gty": "password"]) { $1 }) == nil)
+        #expect(try read(base.merging(["gty": true]) { $1 }) == nil)
+    }
+
+    @Test func aClientsOwnTokenRoundTripsWithItsGrantType() throws {
+        var claims = TokenClaims(
+            iss: "authd", sub: "svc", aud: "https://api.example/", clientID: "svc", iat: 1_700_000_000,
+            exp: 1_700_000_300, jti: "j", sid: "s", tokenUse: .access, roles: ["svc"])
+        claims.grantedToClient = true
+        #expect(String(decoding: claims.json, as: UTF8.self).contains(#""gty":"client_credentials""#))
+        #expect(TokenClaims(json: claims.json) == claims)
+        #expect(try JSONDecoder().decode(TokenClaims.self, from: Data(claims.json)) == claims)
+        #expect(TokenClaims(json: Array(try JSONEncoder().encode(claims))) == claims)
     }
 }
