@@ -17,7 +17,9 @@ operator commands `authd sessions revoke` (a session, a user), and `authd roles 
 taken away, checked at the gateways' endpoint (GET /forward-auth?allowed_roles=ROLE, where 200 is a
 stale accept and 403 the refusal) while the session lives on. Registered clients' own tokens
 (grant_type=client_credentials, checked at GET /forward-auth): /revoke of one (`client-revoke`),
-and `authd clients remove-secret` of the secret it was granted with (`cli-client`). An operator's `redis-cli DEL` is
+and `authd clients remove-secret` of the secret it was granted with (`cli-client`, whose secret is
+added by `authd clients add-secret` first and used at once on the verifier: an addition is seen at
+once too). An operator's `redis-cli DEL` is
 checked apart: it has no barrier, so its promise is the lease bound (docs/OPERATIONS.md).
 
 Prints one line per kind, the latency of the revocations' answers (p50/p99), and exits 1 on any
@@ -169,12 +171,14 @@ class Client(threading.Thread):
 
     def client_iteration(self, kind, revoker, verifier):
         """A client's own token: granted on the revoker, warmed on the verifier, then revoked."""
-        secret, secret_id = self.client_secret, None
+        secret, secret_id, granter = self.client_secret, None, revoker
         if kind == "cli-client":
+            # A secret added is seen at once too: the grant goes to the verifier, whose cache held
+            # the client's record without it.
             added = json.loads(self.operate("clients", "add-secret", self.client_id, "--json"))
-            secret, secret_id = added["client_secret"], added["secret_id"]
+            secret, secret_id, granter = added["client_secret"], added["secret_id"], verifier
         status, body = once(
-            revoker, "POST", "/token",
+            granter, "POST", "/token",
             form={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": secret})
         if status != 200:
             raise Failure(f"client_credentials {self.client_id}: {status} {body}")
