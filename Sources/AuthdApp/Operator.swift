@@ -21,6 +21,7 @@ public struct OperatorError: Error, CustomStringConvertible, Sendable {
 /// as the service. They need no token secrets.
 public struct Operator: Sendable {
     public typealias UserRecord = RedisAuthStore.UserRecord
+    public typealias ClientChange = RedisAuthStore.ClientChange
 
     private let redis: RedisClient
     private let store: RedisAuthStore
@@ -149,14 +150,54 @@ public struct Operator: Sendable {
         guard !self.environmentClients.contains(id) else {
             throw OperatorError("\(id) is a client of AUTHD_INTROSPECTION_CLIENTS; remove it there first")
         }
-        guard !request.permissions.isEmpty else {
+        let permissions = try Self.permissions(request.permissions)
+        let audiences = try Self.audiences(request.audiences)
+        let roles = try Self.roles(request.roles)
+        try Self.check(ttl: request.tokenTTL)
+        let now = Int(Date().timeIntervalSince1970)
+        let (secret, stored) = RegisteredClient.makeSecret(now: now)
+        let client = RegisteredClient(
+            id: id, createdAt: now, permissions: permissions, audiences: audiences, tokenTTL: request.tokenTTL,
+            roles: roles, secrets: [stored])
+        guard try await self.withRedis({ try await self.store.createClient(client) }) else {
+            throw OperatorError("the name \(id) is taken, by a client or a user")
+        }
+        return (client, IssuedSecret(id: stored.id, secret: secret))
+    }
+
+    /// Changes what a client may do, its audiences, roles or token lifetime (what `change` gives),
+    /// on every instance at once: a permission taken away refuses its live tokens on the next
+    /// request. Returns the client as it is now.
+    public func updateClient(id raw: String, _ change: ClientChange) async throws -> RegisteredClient {
+        let id = try Self.clientID(raw)
+        var valid = change
+        if let permissions = change.permissions { valid.permissions = try Self.permissions(permissions) }
+        if let audiences = change.audiences { valid.audiences = try Self.audiences(audiences) }
+        if let roles = change.roles { valid.roles = try Self.roles(roles) }
+        if let ttl = change.tokenTTL { try Self.check(ttl: ttl) }
+        guard valid != ClientChange() else {
+            throw OperatorError("nothing to change: give --may, --audience, --role, --token-ttl or their --no- forms")
+        }
+        return try await self.withRedis {
+            guard try await self.store.updateClient(id: id, valid), let client = try await self.store.client(id: id)
+            else { throw Self.noSuchClient(id) }
+            return client
+        }
+    }
+
+    private static func permissions(_ given: [RegisteredClient.Permission]) throws -> [RegisteredClient.Permission] {
+        guard !given.isEmpty else {
             throw OperatorError("a client needs a permission: --may introspect, --may token, or both")
         }
-        guard request.audiences.count <= RegisteredClient.maxAudiences else {
+        return Array(Set(given)).sorted()
+    }
+
+    private static func audiences(_ given: [String]) throws -> [String] {
+        guard given.count <= RegisteredClient.maxAudiences else {
             throw OperatorError("a client may have at most \(RegisteredClient.maxAudiences) audiences")
         }
         var audiences: [String] = []
-        for audience in request.audiences {
+        for audience in given {
             do {
                 let valid = try ClientRules.audience(audience)
                 if !audiences.contains(valid) { audiences.append(valid) }
@@ -164,13 +205,12 @@ public struct Operator: Sendable {
                 throw OperatorError("--audience '\(audience.prefix(64))': \(Self.words(error))")
             }
         }
-        if let ttl = request.tokenTTL, !RegisteredClient.tokenTTLRange.contains(ttl) {
-            throw OperatorError(
-                "--token-ttl must be from \(RegisteredClient.tokenTTLRange.lowerBound) to "
-                    + "\(RegisteredClient.tokenTTLRange.upperBound) seconds")
-        }
+        return audiences
+    }
+
+    private static func roles(_ given: [String]) throws -> [String] {
         var roles: [String] = []
-        for raw in request.roles {
+        for raw in given {
             do {
                 let role = try Roles.canonical(raw)
                 if !roles.contains(role) { roles.append(role) }
@@ -181,15 +221,15 @@ public struct Operator: Sendable {
         guard roles.count <= Roles.maxPerUser else {
             throw OperatorError("a client may hold at most \(Roles.maxPerUser) roles")
         }
-        let now = Int(Date().timeIntervalSince1970)
-        let (secret, stored) = RegisteredClient.makeSecret(now: now)
-        let client = RegisteredClient(
-            id: id, createdAt: now, permissions: Array(Set(request.permissions)).sorted(), audiences: audiences,
-            tokenTTL: request.tokenTTL, roles: roles.sorted(), secrets: [stored])
-        guard try await self.withRedis({ try await self.store.createClient(client) }) else {
-            throw OperatorError("the name \(id) is taken, by a client or a user")
+        return roles.sorted()
+    }
+
+    private static func check(ttl: Int?) throws {
+        if let ttl, !RegisteredClient.tokenTTLRange.contains(ttl) {
+            throw OperatorError(
+                "--token-ttl must be from \(RegisteredClient.tokenTTLRange.lowerBound) to "
+                    + "\(RegisteredClient.tokenTTLRange.upperBound) seconds")
         }
-        return (client, IssuedSecret(id: stored.id, secret: secret))
     }
 
     public func clients() async throws -> [RegisteredClient] {

@@ -81,6 +81,41 @@ extension RedisAuthStore {
         }
     }
 
+    /// What ``updateClient(id:_:)`` changes; nil: left as it is.
+    public struct ClientChange: Sendable, Equatable {
+        public var permissions: [RegisteredClient.Permission]?
+        public var audiences: [String]?
+        public var roles: [String]?
+        /// `.some(nil)`: back to the service's default lifetime.
+        public var tokenTTL: Int??
+
+        public init(
+            permissions: [RegisteredClient.Permission]? = nil, audiences: [String]? = nil, roles: [String]? = nil,
+            tokenTTL: Int?? = nil
+        ) {
+            self.permissions = permissions
+            self.audiences = audiences
+            self.roles = roles
+            self.tokenTTL = tokenTTL
+        }
+    }
+
+    /// Changes the client's permissions, audiences, roles or lifetime in one step, acknowledged once
+    /// every instance sees it (a permission taken away refuses the client's tokens at once; a
+    /// lifetime or audience changed applies to tokens granted from then on). Returns whether there
+    /// was such a client.
+    public func updateClient(id: String, _ change: ClientChange) async throws -> Bool {
+        var arguments: [String] = []
+        if let permissions = change.permissions {
+            arguments += ["may", permissions.map(\.rawValue).joined(separator: ",")]
+        }
+        if let audiences = change.audiences { arguments += ["aud", audiences.joined(separator: ",")] }
+        if let roles = change.roles { arguments += ["roles", roles.joined(separator: ",")] }
+        if let ttl = change.tokenTTL { arguments += ["ttl", ttl.map(String.init) ?? ""] }
+        return try await self.runRevocation(LuaScripts.updateClient, keys: [self.keys.client(id)], arguments: arguments)
+            .int == 1
+    }
+
     /// Revokes one secret of the client, and every token granted with it. Returns whether it was
     /// the client's; nil when there is no such client.
     public func removeClientSecret(id: String, secretID: String) async throws -> Bool? {

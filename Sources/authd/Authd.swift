@@ -324,8 +324,51 @@ struct ClientCommands: AsyncParsableCommand {
         abstract: "Register, list and remove clients, and rotate their secrets (reads REDIS_URL and AUTHD_KEY_PREFIX).",
         discussion:
             "A registered client authenticates with its id and a secret (HTTP Basic or client_secret_post) to introspect tokens (--may introspect) or to obtain tokens for itself with grant_type=client_credentials (--may token). A secret is printed once, when it is made; authd keeps only its SHA-256. Removing a client or one of its secrets takes effect on every instance at once: its tokens fail on their next check. Client ids and user names share one namespace.",
-        subcommands: [Add.self, List.self, Remove.self, AddSecret.self, RemoveSecret.self]
+        subcommands: [Add.self, List.self, Update.self, Remove.self, AddSecret.self, RemoveSecret.self]
     )
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change what a client may do, its audiences, roles or token lifetime, on every instance at once.",
+            discussion:
+                "Each option given replaces that part; the others stay. A permission taken away refuses the client's live tokens on their next check; a new lifetime or audience applies to the tokens granted from then on."
+        )
+        @Argument(help: "The client id.") var id: String
+        @Option(help: "What it may do from now: introspect, token (repeat for both).") var may: [String] = []
+        @Option(help: "Its audiences from now (repeat; the first is the default).") var audience: [String] = []
+        @Flag(help: "No audiences of its own: AUTHD_AUDIENCE only.") var noAudience = false
+        @Option(help: "Its roles from now (repeat).") var role: [String] = []
+        @Flag(help: "No roles.") var noRole = false
+        @Option(help: "Its tokens' lifetime in seconds, 60 to 86400.") var tokenTTL: Int?
+        @Flag(help: "Its tokens' lifetime back to AUTHD_ACCESS_TOKEN_TTL.") var defaultTokenTTL = false
+        @OptionGroup var envFile: EnvFile
+
+        func validate() throws {
+            for word in self.may where RegisteredClient.Permission(rawValue: word) == nil {
+                throw ValidationError("--may takes introspect or token, not '\(word)'")
+            }
+            if self.noAudience, !self.audience.isEmpty {
+                throw ValidationError("--audience or --no-audience, not both")
+            }
+            if self.noRole, !self.role.isEmpty { throw ValidationError("--role or --no-role, not both") }
+            if self.defaultTokenTTL, self.tokenTTL != nil {
+                throw ValidationError("--token-ttl or --default-token-ttl, not both")
+            }
+        }
+
+        func run() async throws {
+            var change = Operator.ClientChange()
+            if !self.may.isEmpty {
+                change.permissions = self.may.compactMap(RegisteredClient.Permission.init(rawValue:))
+            }
+            if !self.audience.isEmpty || self.noAudience { change.audiences = self.audience }
+            if !self.role.isEmpty || self.noRole { change.roles = self.role }
+            if let ttl = self.tokenTTL { change.tokenTTL = .some(ttl) }
+            if self.defaultTokenTTL { change.tokenTTL = .some(nil) }
+            let client = try await operate(self.envFile) { try await $0.updateClient(id: self.id, change) }
+            print(OperatorOutput.clientsTable([client]), terminator: "")
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
