@@ -16,7 +16,7 @@ public final class AuthService: Sendable {
     let logger: Logger
     /// Device tokens for the login throttle (``DeviceTokens``); nil: none are issued or honoured.
     let devices: DeviceTokens?
-    /// Addresses whose client credentials passed in the last second (``authenticateClient(id:secret:ip:)``).
+    /// Addresses whose client credentials passed in the last second (``authenticateClient(id:secret:for:ip:)``).
     let recentClients = RecentClients()
     /// Clients from the environment (`AUTHD_INTROSPECTION_CLIENTS`): a bootstrap, allowed to
     /// introspect only, and changed only by a restart. Registered clients are in the store.
