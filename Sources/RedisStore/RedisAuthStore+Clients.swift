@@ -160,7 +160,12 @@ extension RedisAuthStore {
         return RegisteredClient(
             id: id, createdAt: created,
             permissions: ClientRules.list(fields["may"]).compactMap(RegisteredClient.Permission.init(rawValue:)),
-            audiences: ClientRules.list(fields["aud"]), tokenTTL: fields["ttl"].flatMap { Int($0) },
+            // A lifetime out of range (an operator's HSET) is ignored: the default applies, and
+            // no sum of it with the time can overflow.
+            audiences: ClientRules.list(fields["aud"]),
+            tokenTTL: fields["ttl"].flatMap { Int($0) }.flatMap {
+                RegisteredClient.tokenTTLRange.contains($0) ? $0 : nil
+            },
             roles: ClientRules.list(fields["roles"]),
             secrets: secrets.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
     }
