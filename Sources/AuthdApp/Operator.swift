@@ -2,6 +2,7 @@ import AuthCore
 import Foundation
 import JOSE
 import Logging
+import NIOCore
 import NIOPosix
 import Passwords
 import RedisClient
@@ -29,6 +30,8 @@ public struct Operator: Sendable {
     private let redisAddress: String
     /// The ids of `AUTHD_INTROSPECTION_CLIENTS`, which the registry may not take.
     private let environmentClients: Set<String>
+    /// How long to wait for the first connection: the connect timeout (2 s by default).
+    private let connectTimeout: TimeAmount
 
     public init(environment: [String: String], logger: Logger) throws {
         let (redis, prefix) = try AppConfiguration.store(environment: environment)
@@ -37,6 +40,7 @@ public struct Operator: Sendable {
             case .tcp(let host, let port): "\(host.contains(":") ? "[\(host)]" : host):\(port)"
             case .unixSocket(let path): path
             }
+        self.connectTimeout = redis.connectTimeout
         self.redis = RedisClient(
             configuration: redis, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         self.store = RedisAuthStore(redis: self.redis, keyPrefix: prefix)
@@ -331,11 +335,12 @@ public struct Operator: Sendable {
         return logger
     }
 
-    /// Waits for the first connection and for the barrier's acknowledgement channel (a command
-    /// line tool starts cold; without the channel, a revocation would wait out every cache's
-    /// lease), then runs the operation. Redis out of reach is said with its address.
+    /// Waits for the first connection and for the barrier's acknowledgement channel, up to the
+    /// connect timeout (a command line tool starts cold; without the channel, a revocation would
+    /// wait out every cache's lease), then runs the operation. Redis out of reach is said with its address.
     private func withRedis<T>(_ operation: () async throws -> T) async throws -> T {
-        for _ in 0..<100 where self.redis.connectedCount() == 0 || self.redis.barrierReady() == false {
+        let rounds = max(100, Int(self.connectTimeout.nanoseconds / 20_000_000))
+        for _ in 0..<rounds where self.redis.connectedCount() == 0 || self.redis.barrierReady() == false {
             try await Task.sleep(for: .milliseconds(20))
         }
         do {

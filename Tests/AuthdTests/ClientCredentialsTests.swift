@@ -14,7 +14,7 @@ import Testing
 @Suite("Registered clients and the client-credentials grant")
 struct ClientCredentialsTests {
     static func operate<T>(_ prefix: String, _ body: (Operator) async throws -> T) async throws -> T {
-        try await Operator.with(environment: ["REDIS_URL": TestRedis.url, "AUTHD_KEY_PREFIX": prefix], body)
+        try await Operator.with(environment: TestRedis.operatorEnvironment(prefix: prefix), body)
     }
 
     /// Registers a client and returns its secret.

@@ -12,7 +12,7 @@ import Testing
 @Suite("Forward auth for gateways, with roles")
 struct ForwardAuthTests {
     static func operate<T>(_ prefix: String, _ body: (Operator) async throws -> T) async throws -> T {
-        try await Operator.with(environment: ["REDIS_URL": TestRedis.url, "AUTHD_KEY_PREFIX": prefix], body)
+        try await Operator.with(environment: TestRedis.operatorEnvironment(prefix: prefix), body)
     }
 
     @Test func everyMethodAndEveryGatewaysShapeGetsTheIdentityHeaders() async throws {

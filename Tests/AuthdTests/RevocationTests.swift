@@ -68,7 +68,7 @@ struct RevocationTests {
             let (a, b) = (pair.a, pair.b)
             let first = try await a.signUpAndLogIn("yuri")
             let second = try await b.logIn("yuri")
-            try await Operator.with(environment: ["REDIS_URL": TestRedis.url, "AUTHD_KEY_PREFIX": pair.prefix]) {
+            try await Operator.with(environment: TestRedis.operatorEnvironment(prefix: pair.prefix)) {
                 tool in
                 let listing = OperatorOutput.sessionsTable(of: "yuri", try await tool.sessions(username: "yuri"))
                 let firstID = try #require(try await a.client.get("/me", bearer: first["accessToken"])["sessionId"])

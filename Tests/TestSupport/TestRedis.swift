@@ -20,6 +20,16 @@ public enum TestRedis {
         return configuration
     }
 
+    /// The environment of an operator command (`Operator.with(environment:)`) against the shared
+    /// Redis under `prefix`, with the suite's generous timeouts: at the suite's start, beside a CPU
+    /// hog, the default 2 s command timeout was once exceeded.
+    public static func operatorEnvironment(prefix: String) -> [String: String] {
+        [
+            "REDIS_URL": Self.url, "AUTHD_KEY_PREFIX": prefix, "AUTHD_REDIS_COMMAND_TIMEOUT_MS": "10000",
+            "AUTHD_REDIS_CONNECT_TIMEOUT_MS": "5000",
+        ]
+    }
+
     /// A key prefix no other test uses, so tests can run in parallel against one Redis
     /// without flushing it.
     public static func uniquePrefix(_ name: String = "t") -> String {
