@@ -50,6 +50,11 @@ enum AuthMetrics {
         Counter(label: "authd_logins_throttled_total").increment()
     }
 
+    /// An unknown client or a wrong client secret.
+    static func clientAuthenticationFailed() {
+        Counter(label: "authd_client_auth_failures_total").increment()
+    }
+
     static func loginFailed() {
         Counter(label: "authd_login_failures_total").increment()
     }

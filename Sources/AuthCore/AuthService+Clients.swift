@@ -44,7 +44,10 @@ extension AuthService {
             try await self.takeAttempt(scope)
             try await self.finishAttempt(scope, failed: true)
         }
-        guard let client, let matched, passed else { throw AuthError.invalidClient }
+        guard let client, let matched, passed else {
+            AuthMetrics.clientAuthenticationFailed()
+            throw AuthError.invalidClient
+        }
         guard client.may(permission) else {
             throw AuthError.unauthorizedClient("this client may not \(permission.words)")
         }

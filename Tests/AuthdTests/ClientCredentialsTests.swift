@@ -56,6 +56,14 @@ struct ClientCredentialsTests {
             body: Self.form(fields.merging(["grant_type": "client_credentials"]) { a, _ in a }))
     }
 
+    /// A counter's value in `/metrics` (0 when it is not there yet).
+    static func counter(_ app: TestApp, _ line: String) async throws -> Double {
+        let text = try await app.client.get("/metrics").text
+        return text.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap {
+            Double($0.split(separator: " ").last ?? "")
+        } ?? 0
+    }
+
     static func claims(_ token: String) throws -> [String: Any] {
         let payload = try #require(token.split(separator: ".").dropFirst().first)
         let bytes = try #require(Base64URL.decode(Array(payload.utf8)))
@@ -78,6 +86,7 @@ struct ClientCredentialsTests {
             #expect(posted.status == 200, "\(posted.text)")
 
             let token = try #require(basic["access_token"])
+            #expect(try await Self.counter(app, #"authd_tokens_issued_total{grant="client_credentials"}"#) >= 2)
             let claims = try Self.claims(token)
             #expect(claims["sub"] as? String == "billing")
             #expect(claims["client_id"] as? String == "billing")
@@ -139,6 +148,7 @@ struct ClientCredentialsTests {
         try await withTeardown({ await app.stop() }) {
             let secret = try await Self.register(app.prefix, "payments", audiences: ["https://pay.example/", "ledger"])
             let inspector = try await Self.register(app.prefix, "auditor", may: [.introspect])
+            let failuresBefore = try await Self.counter(app, "authd_client_auth_failures_total")
             let cases: [(String, (String, String)?, [String: String], Int, String)] = [
                 ("no credentials", nil, [:], 401, "invalid_client"),
                 ("wrong secret", ("payments", "wrong"), [:], 401, "invalid_client"),
@@ -171,6 +181,9 @@ struct ClientCredentialsTests {
                 #expect(answer["error"] == error, "\(name): \(answer.text)")
                 if status == 401 { #expect(answer.headers["www-authenticate"] == #"Basic realm="authd""#, "\(name)") }
             }
+            // Four failed authentications (no credentials at all is none); the suite shares the
+            // process's counters, so at least these.
+            #expect(try await Self.counter(app, "authd_client_auth_failures_total") >= failuresBefore + 4)
             // Its audiences: the first by default, another when asked for, by either name.
             let first = try await Self.grant(app.client, basic: ("payments", secret.secret))
             #expect(try Self.claims(try #require(first["access_token"]))["aud"] as? String == "https://pay.example/")
@@ -253,6 +266,61 @@ struct ClientCredentialsTests {
             await #expect(throws: OperatorError.self) {
                 _ = try await Self.operate(app.prefix) { try await $0.updateClient(id: "reporter", .init()) }
             }
+        }
+    }
+
+    /// Redis away: a grant, introspection and a client's token get 503 (with the verify cache on,
+    /// nothing is answered from memory either), never a token or a 200; the service comes back by
+    /// itself, and a client removed before the outage stays removed.
+    @Test(arguments: [false, true])
+    func whileRedisIsAwayEveryClientRequestIs503(cache: Bool) async throws {
+        let server = try RedisServerProcess()
+        try await server.start()
+        let app = try await TestApp.start(redisURL: server.url) {
+            $0.redis.maxReconnectDelay = .milliseconds(200)
+            $0.redis.commandTimeout = .seconds(1)
+            if cache { VerifyCacheTests.cacheOn(&$0) }
+        }
+        try await withTeardown({ await app.stop() }) {
+            try await app.waitUntilReady()
+            if cache { try await VerifyCacheTests.waitForTracking(app) }
+            var environment = TestRedis.operatorEnvironment(prefix: app.prefix)
+            environment["REDIS_URL"] = server.url
+            let (live, gone) = try await Operator.with(environment: environment) { tool in
+                (
+                    try await tool.addClient(.init(id: "outlasting", permissions: [.token, .introspect])).secret,
+                    try await tool.addClient(.init(id: "removed", permissions: [.token])).secret
+                )
+            }
+            let token = try #require(
+                try await Self.grant(app.client, basic: ("outlasting", live.secret))["access_token"])
+            let removedToken = try #require(
+                try await Self.grant(app.client, basic: ("removed", gone.secret))["access_token"])
+            for _ in 0..<2 { #expect(try await app.client.get("/forward-auth", bearer: removedToken).status == 200) }
+            try await Operator.with(environment: environment) { try await $0.removeClient(id: "removed") }
+
+            server.kill()
+            let checks = [
+                try await Self.grant(app.client, basic: ("outlasting", live.secret)),
+                try await app.client.get("/forward-auth", bearer: token),
+                try await app.client.get("/forward-auth", bearer: removedToken),
+                try await app.client.request(
+                    "POST", "/introspect",
+                    headers: [
+                        ("content-type", "application/x-www-form-urlencoded"), Self.basic("outlasting", live.secret),
+                    ], body: Self.form(["token": token])),
+            ]
+            for response in checks {
+                #expect(response.status == 503, "\(response.status) \(response.text)")
+                #expect(response["error"] == "temporarily_unavailable")
+            }
+            try await server.start()
+            try await waitUntil(within: .seconds(10), "not ready 10 s after Redis came back") {
+                try await app.client.get("/readyz").status == 200
+            }
+            // This Redis keeps no data across the restart: nothing is left to accept either token.
+            #expect(try await app.client.get("/forward-auth", bearer: removedToken).status == 401)
+            #expect(try await Self.grant(app.client, basic: ("removed", gone.secret)).status == 401)
         }
     }
 
