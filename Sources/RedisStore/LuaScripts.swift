@@ -227,17 +227,25 @@ enum LuaScripts {
     /// `redis/lua/deny_access_token.lua`
     static let denyAccessToken = RedisScript(
         #"""
-        -- Revokes one access token (RFC 7009) until it would have expired anyway.
-        -- KEYS[1]  session hash           authd:session:{NAME}:SID
-        -- KEYS[2]  the user's sessions    authd:sessions:{NAME}
+        -- Revokes one access token (RFC 7009) until it would have expired anyway: a user's, in its
+        -- session's hash, or a registered client's own, in the client's hash (the hash verify reads).
+        -- KEYS[1]  session hash           authd:session:{NAME}:SID, or the client hash authd:client:{ID}
+        -- KEYS[2]  a session's: the user's sessions   authd:sessions:{NAME}   (a client's: none)
         -- ARGV[1]  the access token's id (jti), ARGV[2] its expiry, ARGV[3] now (unix seconds, authd's
-        --          clock), ARGV[4] most denied tokens a session may carry at once, ARGV[5] the session id
-        -- The denial is a field `deny:JTI` of the session whose value is the token's expiry, so the access
-        -- check reads it in the same HMGET. Fields of tokens that have expired are dropped here, and a
-        -- session that would carry more than ARGV[4] live denials is ended instead: the hash stays bounded
-        -- however often a client refreshes and revokes.
-        -- Returns 1 when the token is denied, 2 when its session was ended instead, 0 when there is none.
-        if redis.call('EXISTS', KEYS[1]) == 0 then
+        --          clock), ARGV[4] most denied tokens the hash may carry at once, ARGV[5] the session id,
+        --          or the id of the secret a client's token was granted with, ARGV[6] 'session' or 'client'
+        -- The denial is a field `deny:JTI` of the hash whose value is the token's expiry, so the access
+        -- check reads it in the same HMGET. Fields of tokens that have expired are dropped here, and past
+        -- ARGV[4] live denials a session is ended instead, and a client loses the token's secret instead
+        -- (every token granted with it fails): the hash stays bounded however often a client revokes.
+        -- Returns 1 when the token is denied, 2 when its session (or secret) was ended instead, 0 when it
+        -- is gone already.
+        local client = ARGV[6] == 'client'
+        if client then
+            if redis.call('HEXISTS', KEYS[1], 'secret:' .. ARGV[5]) == 0 then
+                return 0
+            end
+        elseif redis.call('EXISTS', KEYS[1]) == 0 then
             return 0
         end
         local now = tonumber(ARGV[3])
@@ -252,45 +260,12 @@ enum LuaScripts {
             end
         end
         if live >= tonumber(ARGV[4]) then
-            redis.call('DEL', KEYS[1])
-            redis.call('ZREM', KEYS[2], ARGV[5])
-            return 2
-        end
-        redis.call('HSET', KEYS[1], 'deny:' .. ARGV[1], ARGV[2])
-        return 1
-        """#
-    )
-
-    /// `redis/lua/deny_client_token.lua`
-    static let denyClientToken = RedisScript(
-        #"""
-        -- Revokes one of a client's own tokens (RFC 7009) until it would have expired anyway.
-        -- KEYS[1]  client hash   authd:client:{ID}
-        -- ARGV[1]  the token's id (jti), ARGV[2] its expiry, ARGV[3] now (unix seconds, authd's clock),
-        --          ARGV[4] most denied tokens a client may carry at once, ARGV[5] the id of the secret the
-        --          token was granted with
-        -- As deny_access_token.lua does for a session: the denial is a field `deny:JTI` (the token's
-        -- expiry) that verify reads in its HMGET, fields of expired tokens are dropped here, and a client
-        -- that would carry more than ARGV[4] live denials loses the token's secret instead (every token
-        -- granted with it fails): the hash stays bounded.
-        -- Returns 1 when the token is denied, 2 when its secret was revoked instead, 0 when the client or
-        -- the secret is gone already.
-        if redis.call('HEXISTS', KEYS[1], 'secret:' .. ARGV[5]) == 0 then
-            return 0
-        end
-        local now = tonumber(ARGV[3])
-        local live = 0
-        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-            if string.sub(field, 1, 5) == 'deny:' then
-                if tonumber(redis.call('HGET', KEYS[1], field)) < now then
-                    redis.call('HDEL', KEYS[1], field)
-                else
-                    live = live + 1
-                end
+            if client then
+                redis.call('HDEL', KEYS[1], 'secret:' .. ARGV[5], 'secret_at:' .. ARGV[5])
+            else
+                redis.call('DEL', KEYS[1])
+                redis.call('ZREM', KEYS[2], ARGV[5])
             end
-        end
-        if live >= tonumber(ARGV[4]) then
-            redis.call('HDEL', KEYS[1], 'secret:' .. ARGV[5], 'secret_at:' .. ARGV[5])
             return 2
         end
         redis.call('HSET', KEYS[1], 'deny:' .. ARGV[1], ARGV[2])
@@ -715,7 +690,7 @@ enum LuaScripts {
 
     static let all = [
         addClientSecret, changePassword, createClient, createSession, createUser, deleteClient, deleteUser,
-        denyAccessToken, denyClientToken, endSession, endSessions, listSessions, markUnconfirmed, removeClientSecret,
-        rotateSession, setUserDisabled, setUserRoles, throttle, updateClient, upgradePasswordHash,
+        denyAccessToken, endSession, endSessions, listSessions, markUnconfirmed, removeClientSecret, rotateSession,
+        setUserDisabled, setUserRoles, throttle, updateClient, upgradePasswordHash,
     ]
 }

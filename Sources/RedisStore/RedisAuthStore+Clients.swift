@@ -36,8 +36,8 @@ extension RedisAuthStore {
         clientID: String, secretID: String, tokenID: String, expiresAt: Int, now: Int, maxDenied: Int
     ) async throws {
         _ = try await self.runRevocation(
-            LuaScripts.denyClientToken, keys: [self.keys.client(clientID)],
-            arguments: [tokenID, String(expiresAt), String(now), String(maxDenied), secretID])
+            LuaScripts.denyAccessToken, keys: [self.keys.client(clientID)],
+            arguments: [tokenID, String(expiresAt), String(now), String(maxDenied), secretID, "client"])
     }
 
     // MARK: For operators

@@ -416,7 +416,7 @@ public struct RedisAuthStore: AuthStore {
         _ = try await self.runRevocation(
             LuaScripts.denyAccessToken,
             keys: [self.keys.session(username, sessionID), self.keys.sessions(username)],
-            arguments: [tokenID, String(expiresAt), String(now), String(maxDenied), sessionID]
+            arguments: [tokenID, String(expiresAt), String(now), String(maxDenied), sessionID, "session"]
         )
     }
 

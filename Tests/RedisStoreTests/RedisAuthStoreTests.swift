@@ -413,6 +413,43 @@ struct RedisAuthStoreTests {
         }
     }
 
+    /// A client's own token denied on its own is a field of the client's hash until it expires;
+    /// past the cap, the secret the token was granted with is revoked instead, and the client's
+    /// other secret and its tokens live on.
+    @Test func aClientPastItsDenialCapLosesTheSecretInstead() async throws {
+        try await Self.withStore { (f) async throws in
+            let (_, first) = RegisteredClient.makeSecret(now: f.now)
+            let (_, second) = RegisteredClient.makeSecret(now: f.now)
+            #expect(
+                try await f.store.createClient(
+                    RegisteredClient(id: "svc", createdAt: f.now, permissions: [.token], secrets: [first])))
+            #expect(try await f.store.addClientSecret(id: "svc", second) == .added)
+            let key = f.keys.client("svc")
+            func state(_ secret: RegisteredClient.Secret, _ token: String) async throws -> AccessState {
+                try await f.store.clientAccessState(clientID: "svc", secretID: secret.id, tokenID: token)
+            }
+            #expect(try await state(first, "t1") == .active(roles: []))
+            func deny(_ token: String, now: Int) async throws {
+                try await f.store.denyClientToken(
+                    clientID: "svc", secretID: first.id, tokenID: token, expiresAt: f.now + 300, now: now, maxDenied: 2)
+            }
+            try await deny("t1", now: f.now)
+            #expect(try await f.hash(key)["deny:t1"] == String(f.now + 300))
+            #expect(try await state(first, "t1") == .tokenRevoked)
+            #expect(try await state(first, "t2") == .active(roles: []))
+            // Expired denials are swept; past the cap, the first secret goes, not the client.
+            try await deny("t2", now: f.now + 301)
+            #expect(try await f.hash(key)["deny:t1"] == nil)
+            try await deny("t3", now: f.now)
+            try await deny("t4", now: f.now)
+            let fields = try await f.hash(key)
+            #expect(fields["secret:" + first.id] == nil && fields["secret:" + second.id] != nil)
+            #expect(try await state(first, "t5") == .sessionEnded)
+            #expect(try await state(second, "t6") == .active(roles: []))
+            #expect(try await f.exists(key), "the client lives on")
+        }
+    }
+
     /// A session whose refresh token has expired is ended at once, before Redis deletes its key.
     @Test func aSessionPastItsRefreshExpiryIsEnded() async throws {
         try await Self.withStore { (f) async throws in
