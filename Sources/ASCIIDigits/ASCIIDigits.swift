@@ -25,7 +25,7 @@ public enum ASCIIDecimal {
     }
 }
 
-/// The one hex encoder: lower-case digits, two per byte.
+/// The one hex encoder (lower-case digits, two per byte) and decoder (either case).
 public enum Hex {
     /// The lower-case hex digit of the low four bits of `nibble`.
     @inline(__always)
@@ -43,5 +43,29 @@ public enum Hex {
             digits.append(Self.digit(byte))
         }
         return String(decoding: digits, as: UTF8.self)
+    }
+
+    /// The value of one hex digit, `0-9`, `a-f` or `A-F`; nil for any other byte.
+    @inline(__always)
+    public static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// The bytes `text` spells, two digits a byte; nil for an odd length or a byte that is no digit.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count.isMultiple(of: 2) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = Self.value(digits[index]), let low = Self.value(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
     }
 }

@@ -145,15 +145,12 @@ extension RedisAuthStore {
 
     /// A client from its hash's fields (`HGETALL`'s flat list); nil when there are none.
     static func client(id: String, fields flat: [RedisValue]) -> RegisteredClient? {
-        var fields: [String: String] = [:]
-        for pair in stride(from: 0, to: flat.count - 1, by: 2) {
-            if let name = flat[pair].string, let value = flat[pair + 1].string { fields[name] = value }
-        }
+        let fields = Self.fields(flat)
         guard let created = fields["created"].flatMap({ Int($0) }) else { return nil }
         var secrets: [RegisteredClient.Secret] = []
         for (name, value) in fields where name.hasPrefix("secret:") {
             let secretID = String(name.dropFirst("secret:".count))
-            guard let digest = Self.bytes(hex: value) else { continue }
+            guard let digest = Hex.decode(value) else { continue }
             secrets.append(
                 .init(id: secretID, digest: digest, createdAt: Int(fields["secret_at:" + secretID] ?? "") ?? 0))
         }
@@ -168,25 +165,5 @@ extension RedisAuthStore {
             },
             roles: ClientRules.list(fields["roles"]),
             secrets: secrets.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
-    }
-
-    /// The bytes of lowercase hex (as ``Hex/encode(_:)`` writes it), or nil.
-    private static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count.isMultiple(of: 2) else { return nil }
-        func value(_ digit: UInt8) -> UInt8? {
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-            default: nil
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
     }
 }

@@ -316,10 +316,7 @@ public struct RedisAuthStore: AuthStore {
         let items = reply.array ?? []
         return stride(from: 0, to: items.count - 1, by: 2).compactMap { index in
             guard let id = items[index].string, let flat = items[index + 1].array else { return nil }
-            var fields: [String: String] = [:]
-            for pair in stride(from: 0, to: flat.count - 1, by: 2) {
-                if let name = flat[pair].string, let value = flat[pair + 1].string { fields[name] = value }
-            }
+            let fields = Self.fields(flat)
             return SessionInfo(
                 id: id,
                 createdAt: Int(fields["created"] ?? "") ?? 0,
@@ -522,6 +519,15 @@ public struct RedisAuthStore: AuthStore {
     struct NotReplicated: Error {
         let reply: RedisValue
         let reason: String
+    }
+
+    /// A hash's fields from the flat list `HGETALL` (or a script) returns: name, value, name, value.
+    static func fields(_ flat: [RedisValue]) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+            if let name = flat[pair].string, let value = flat[pair + 1].string { fields[name] = value }
+        }
+        return fields
     }
 
     /// The count a script returns, or `nil` for its -1: a check inside the script refused (a

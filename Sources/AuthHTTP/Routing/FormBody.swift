@@ -1,3 +1,4 @@
+import ASCIIDigits
 import NIOCore
 
 /// `application/x-www-form-urlencoded` bodies, as the OAuth endpoints take them (RFC 6749 App. B).
@@ -35,8 +36,8 @@ public enum FormBody {
             case UInt8(ascii: "+"):
                 bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(Self.hexValue),
-                    let low = iterator.next().flatMap(Self.hexValue)
+                guard let high = iterator.next().flatMap(Hex.value),
+                    let low = iterator.next().flatMap(Hex.value)
                 else { return nil }
                 bytes.append(high << 4 | low)
             default:
@@ -44,15 +45,6 @@ public enum FormBody {
             }
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// A field that must be there and not empty.
