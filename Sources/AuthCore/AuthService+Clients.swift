@@ -44,7 +44,7 @@ extension AuthService {
             try await self.takeAttempt(scope)
             try await self.finishAttempt(scope, failed: true)
         }
-        guard let client, let matched, passed else {
+        guard let client, let matched else {
             AuthMetrics.clientAuthenticationFailed()
             throw AuthError.invalidClient
         }
