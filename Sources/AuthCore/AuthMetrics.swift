@@ -55,6 +55,13 @@ enum AuthMetrics {
         Counter(label: "authd_client_auth_failures_total").increment()
     }
 
+    /// An event the log could not take (``EventLog``): a revocation's fails its request with 503,
+    /// any other is dropped.
+    static func eventLost(revocation: Bool) {
+        Counter(label: "authd_events_lost_total", dimensions: [("revocation", revocation ? "true" : "false")])
+            .increment()
+    }
+
     static func loginFailed() {
         Counter(label: "authd_login_failures_total").increment()
     }

@@ -46,6 +46,9 @@ extension AuthService {
         }
         guard let client, let matched else {
             AuthMetrics.clientAuthenticationFailed()
+            // The id only when it could be a client's: nothing of the caller's own choosing.
+            try await self.record(
+                SecurityEvent(.clientAuthFailed, subject: client?.id ?? ((try? ClientRules.canonicalID(rawID)) ?? "")))
             throw AuthError.invalidClient
         }
         guard client.may(permission) else {
@@ -59,7 +62,7 @@ extension AuthService {
     /// `resource`) must be one of the client's; none: its first, or the service's own.
     public func grantClientToken(
         to client: RegisteredClient, secret: RegisteredClient.Secret, audience: String?
-    ) throws -> (accessToken: String, expiresIn: Int) {
+    ) async throws -> (accessToken: String, expiresIn: Int) {
         let allowed = client.audiences.isEmpty ? [self.settings.audience] : client.audiences
         let aud = audience ?? allowed[0]
         guard allowed.contains(aud) else {
@@ -73,6 +76,9 @@ extension AuthService {
         claims.grantedToClient = true
         let token = try self.tokens.sign(claims)
         AuthMetrics.issued(.clientCredentials)
+        try await self.record(
+            SecurityEvent(
+                .clientToken, subject: client.id, sessionID: secret.id, details: [("aud", aud), ("jti", claims.jti)]))
         return (token, ttl)
     }
 }

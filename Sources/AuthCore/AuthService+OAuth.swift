@@ -19,6 +19,7 @@ extension AuthService {
                 if try await self.store.endSession(username: claims.sub, sessionID: claims.sid) {
                     AuthMetrics.revoked(.revoke)
                 }
+                try await self.record(.sessionsEnded(.revoke, subject: claims.sub, sessionID: claims.sid))
             case .access:
                 // The denial lives as long as the token verifies: to its expiry plus the leeway the
                 // codec grants (the codec bounds `exp`, so the sum cannot overflow; it saturates
@@ -30,6 +31,10 @@ extension AuthService {
                         expiresAt: overflow ? Int.max : until, now: self.clock.now(),
                         maxDenied: self.settings.maxDeniedTokensPerClient)
                     AuthMetrics.accessTokenRevoked()
+                    try await self.record(
+                        SecurityEvent(
+                            .tokenRevoked, subject: claims.sub, details: [("jti", claims.jti), ("client", "1")],
+                            isRevocation: true))
                     return
                 }
                 try await self.store.denyAccessToken(
@@ -37,6 +42,10 @@ extension AuthService {
                     expiresAt: overflow ? Int.max : until,
                     now: self.clock.now(), maxDenied: self.settings.maxDeniedTokensPerSession)
                 AuthMetrics.accessTokenRevoked()
+                try await self.record(
+                    SecurityEvent(
+                        .tokenRevoked, subject: claims.sub, sessionID: claims.sid, details: [("jti", claims.jti)],
+                        isRevocation: true))
             }
             return
         }

@@ -46,6 +46,18 @@ extension AuthService {
             ended = count
         }
         AuthMetrics.revoked(.logout, count: ended)
+        // Recorded whatever was ended: a retry of a logout whose first answer was lost (or whose
+        // event was) records the session's end again, so that an acknowledged logout is never
+        // missing from the log, and the feed.
+        let logout = SecurityEvent(
+            .logout, subject: username, sessionID: sessionID, details: [("scope", scope.rawValue)], isRevocation: true)
+        let sessions: SecurityEvent =
+            switch scope {
+            case .local: .sessionsEnded(.logout, subject: username, sessionID: sessionID)
+            case .others: .sessionsEnded(.logout, subject: username, count: ended, details: [("keeping", sessionID)])
+            case .global: .sessionsEnded(.logout, subject: username, count: ended)
+            }
+        try await self.record(logout, sessions)
         return ended
     }
 
@@ -62,6 +74,7 @@ extension AuthService {
             throw AuthError.sessionNotFound
         }
         AuthMetrics.revoked(.session)
+        try await self.record(.sessionsEnded(.user, subject: principal.username, sessionID: sessionID))
     }
 
     /// Changes the caller's password after checking the current one (throttled like a login),
@@ -85,6 +98,10 @@ extension AuthService {
             throw AuthError.invalidRequest("the password was changed meanwhile; log in again")
         }
         AuthMetrics.revoked(.password, count: ended)
+        try await self.record(
+            SecurityEvent(
+                .passwordChanged, subject: principal.username, sessionID: principal.sessionID, isRevocation: true),
+            .sessionsEnded(.password, subject: principal.username, count: ended))
         self.logger.info(
             "password changed; sessions ended", metadata: ["user": "\(principal.username)", "sessions": "\(ended)"])
     }

@@ -21,6 +21,8 @@ public final class AuthService: Sendable {
     /// Clients from the environment (`AUTHD_INTROSPECTION_CLIENTS`): a bootstrap, allowed to
     /// introspect only, and changed only by a restart. Registered clients are in the store.
     let bootstrapClients: [String: RegisteredClient]
+    /// Where security events go (``SecurityEvent``); nil: none are recorded.
+    let events: (any EventLog)?
 
     public init(
         settings: AuthSettings,
@@ -30,8 +32,10 @@ public final class AuthService: Sendable {
         clock: any AuthClock = SystemClock(),
         devices: DeviceTokens? = nil,
         bootstrapClients: [String: String] = [:],
+        events: (any EventLog)? = nil,
         logger: Logger
     ) {
+        self.events = events
         self.bootstrapClients = Dictionary(
             uniqueKeysWithValues: bootstrapClients.map { ($0.key, RegisteredClient(id: $0.key, bootstrap: $0.value)) })
         self.devices = devices
@@ -68,6 +72,7 @@ public final class AuthService: Sendable {
         try await self.finishAttempt(scope, failed: true)
         guard created else { throw AuthError.usernameTaken }
         self.logger.info("user registered", metadata: ["user": "\(name)"])
+        try await self.record(SecurityEvent(.signUp, subject: name))
         return name
     }
 
@@ -84,8 +89,14 @@ public final class AuthService: Sendable {
         let device = deviceToken.flatMap { token in
             canonical.flatMap { self.devices?.device(of: token, username: $0, now: self.clock.now()) }
         }
-        let (name, stored) = try await self.checkPassword(
-            username: username, password: password, client: client, device: device)
+        let (name, stored): (String, StoredPassword)
+        do {
+            (name, stored) = try await self.checkPassword(
+                username: username, password: password, client: client, device: device)
+        } catch let error as AuthError {
+            try await self.recordLoginFailure(error, username: canonical ?? "")
+            throw error
+        }
         if self.passwords.needsRehash(stored.hash) {
             // Only over the hash that was verified: never over a password changed meanwhile.
             let upgraded = try await self.passwords.hash(password)
@@ -104,19 +115,22 @@ public final class AuthService: Sendable {
             passwordVersion: stored.version
         )
         guard
-            let roles = try await self.store.createSession(
+            let opened = try await self.store.createSession(
                 session, now: now, maxSessions: self.settings.maxSessionsPerUser)
         else {
             // The password checked is no longer the user's: it changed (or the user was removed)
             // between the check and the session. RaceTests count this line to prove the race ran.
             self.logger.info("login refused: the password changed after it was checked", metadata: ["user": "\(name)"])
             AuthMetrics.loginFailed()
+            try await self.recordLoginFailure(.invalidCredentials, username: name)
             throw AuthError.invalidCredentials
         }
         AuthMetrics.issued(.login)
+        let evicted = opened.evicted.map { SecurityEvent.sessionsEnded(.cap, subject: name, sessionID: $0) }
+        try await self.record(evicted + [SecurityEvent(.login, subject: name, sessionID: session.id)])
         var pair = try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
-            refreshExpiresAt: session.refreshExpiresAt, roles: roles, now: now
+            refreshExpiresAt: session.refreshExpiresAt, roles: opened.roles, now: now
         )
         pair.deviceToken = self.devices?.issue(username: name, device: device, now: now)
         return pair
@@ -139,12 +153,15 @@ public final class AuthService: Sendable {
         switch try await self.store.rotateSession(rotation) {
         case .rotated(let refreshExpiresAt, let roles):
             AuthMetrics.issued(.refresh)
+            try await self.record(SecurityEvent(.refresh, subject: claims.sub, sessionID: claims.sid))
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
                 refreshExpiresAt: refreshExpiresAt, roles: roles, now: now, clientID: claims.clientID
             )
         case .duplicate(let current, let refreshExpiresAt, let roles):
             AuthMetrics.issued(.refreshDuplicate)
+            try await self.record(
+                SecurityEvent(.refresh, subject: claims.sub, sessionID: claims.sid, details: [("duplicate", "1")]))
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
                 refreshExpiresAt: refreshExpiresAt, roles: roles, now: now, clientID: claims.clientID
@@ -157,6 +174,9 @@ public final class AuthService: Sendable {
                 "refresh token reuse detected; session revoked",
                 metadata: ["user": "\(claims.sub)", "session": "\(claims.sid)"]
             )
+            try await self.record(
+                SecurityEvent(.refreshReuse, subject: claims.sub, sessionID: claims.sid, isRevocation: true),
+                .sessionsEnded(.reuse, subject: claims.sub, sessionID: claims.sid))
             throw AuthError.invalidGrant("refresh token already used")
         }
     }
@@ -187,6 +207,27 @@ public final class AuthService: Sendable {
             throw AuthError.invalidToken("session ended")
         case .tokenRevoked:
             throw AuthError.invalidToken("access token revoked")
+        }
+    }
+
+    /// Records a security event. One that reports a revocation must be stored before the
+    /// revocation is acknowledged: when the log cannot take it, the request fails (503), and the
+    /// client's retry, idempotent, records it again. Any other is dropped, and counted.
+    public func record(_ batch: SecurityEvent...) async throws {
+        try await self.record(batch)
+    }
+
+    /// Records the events in one round trip, as ``record(_:)-(SecurityEvent...)`` does one.
+    public func record(_ batch: [SecurityEvent]) async throws {
+        guard let events = self.events, !batch.isEmpty else { return }
+        do {
+            try await events.record(batch)
+        } catch {
+            for event in batch { AuthMetrics.eventLost(revocation: event.isRevocation) }
+            self.logger.warning(
+                "security event not recorded",
+                metadata: ["type": "\(batch.map(\.kind.rawValue).joined(separator: ","))", "error": "\(error)"])
+            if batch.contains(where: \.isRevocation) { throw error }
         }
     }
 
@@ -224,6 +265,19 @@ public final class AuthService: Sendable {
             throw AuthError.invalidCredentials
         }
         return matched
+    }
+
+    /// `login_failed` for a wrong password or an unknown user, `login_throttled` for a login
+    /// refused before any check; nothing for a failure of authd's (the store).
+    private func recordLoginFailure(_ error: AuthError, username: String) async throws {
+        switch error {
+        case .invalidCredentials:
+            try await self.record(SecurityEvent(.loginFailed, subject: username))
+        case .throttled(let retryAfter, _):
+            try await self.record(
+                SecurityEvent(.loginThrottled, subject: username, details: [("retry_after", String(retryAfter))]))
+        default: break
+        }
     }
 
     /// Counts an attempt in flight, or throws ``AuthError/throttled(retryAfter:attempts:)`` when a limit is

@@ -1,5 +1,6 @@
 import AuthCore
 import AuthHTTP
+import Foundation
 import JOSE
 import Logging
 import NIOConcurrencyHelpers
@@ -92,14 +93,22 @@ public final class Application: Sendable {
         redis.coherence =
             redis.coherence
             ?? RedisKeys(prefix: configuration.keyPrefix).coherence(lease: configuration.verifyCacheLease)
-        self.redis = RedisClient(configuration: redis, eventLoopGroup: group, logger: logger)
+        let client = RedisClient(configuration: redis, eventLoopGroup: group, logger: logger)
+        self.redis = client
         let store = RedisAuthStore(
             redis: self.redis, keyPrefix: configuration.keyPrefix, durability: configuration.durability
         )
+        let events = configuration.events.map { settings in
+            var settings = settings
+            if settings.instance.isEmpty {
+                settings.instance = "\(ProcessInfo.processInfo.hostName):\(configuration.http.port)"
+            }
+            return RedisEventLog(redis: client, keyPrefix: configuration.keyPrefix, settings: settings)
+        }
         let auth = AuthService(
             settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
             devices: DeviceTokens(refreshSecret: configuration.refreshTokenSecret),
-            bootstrapClients: configuration.introspectionClients, logger: logger
+            bootstrapClients: configuration.introspectionClients, events: events, logger: logger
         )
         self.auth = auth
         let router = buildRouter(configuration: configuration, auth: auth, tokens: tokens, metrics: metrics)
@@ -187,6 +196,8 @@ public final class Application: Sendable {
                 "idle_timeout": "\(c.http.idleTimeout.nanoseconds / 1_000_000_000)",
                 "introspection_clients": "\(c.introspectionClients.keys.sorted().joined(separator: ","))",
                 "keys_dir": "\(c.keysDirectory ?? "none")",
+                "events":
+                    "\(c.events.map { "shards=\($0.shards),max_length=\($0.maxLength),max_age=\($0.maxAge)" } ?? "off")",
                 "throttle_user_address": "\(Self.limit(c.auth.throttle.userFromAddress))",
                 "throttle_user": "\(Self.limit(c.auth.throttle.user))",
                 "throttle_address": "\(Self.limit(c.auth.throttle.address))",

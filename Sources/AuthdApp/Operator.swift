@@ -23,6 +23,7 @@ public struct OperatorError: Error, CustomStringConvertible, Sendable {
 public struct Operator: Sendable {
     public typealias UserRecord = RedisAuthStore.UserRecord
     public typealias ClientChange = RedisAuthStore.ClientChange
+    public typealias EventEntry = RedisEventLog.Entry
 
     private let redis: RedisClient
     private let store: RedisAuthStore
@@ -32,18 +33,23 @@ public struct Operator: Sendable {
     private let environmentClients: Set<String>
     /// How long to wait for the first connection: the connect timeout (2 s by default).
     private let connectTimeout: TimeAmount
+    /// Where operators' commands are recorded, as the service's decisions are; nil when
+    /// `AUTHD_EVENTS` is off.
+    public let events: RedisEventLog?
 
     public init(environment: [String: String], logger: Logger) throws {
-        let (redis, prefix) = try AppConfiguration.store(environment: environment)
+        let (redis, prefix, events) = try AppConfiguration.store(environment: environment)
         self.redisAddress =
             switch redis.endpoint {
             case .tcp(let host, let port): "\(host.contains(":") ? "[\(host)]" : host):\(port)"
             case .unixSocket(let path): path
             }
         self.connectTimeout = redis.connectTimeout
-        self.redis = RedisClient(
+        let client = RedisClient(
             configuration: redis, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        self.store = RedisAuthStore(redis: self.redis, keyPrefix: prefix)
+        self.redis = client
+        self.store = RedisAuthStore(redis: client, keyPrefix: prefix)
+        self.events = events.map { RedisEventLog(redis: client, keyPrefix: prefix, settings: $0) }
         self.environmentClients = Set(
             (environment["AUTHD_INTROSPECTION_CLIENTS"] ?? "").split(separator: ",").compactMap {
                 $0.split(separator: ":", maxSplits: 1).first.map { String($0).lowercased() }
@@ -61,6 +67,7 @@ public struct Operator: Sendable {
             try await self.store.createUser(username: name, passwordHash: hash, now: Int(Date().timeIntervalSince1970))
         }
         guard created else { throw OperatorError("the name \(name) is taken, by a user or a client") }
+        try await self.record(SecurityEvent(.userCreated, subject: name))
         return name
     }
 
@@ -76,6 +83,8 @@ public struct Operator: Sendable {
         guard
             let ended = try await self.withRedis({ try await self.store.resetPassword(username: name, newHash: hash) })
         else { throw Self.noSuchUser(name) }
+        try await self.record(SecurityEvent(.passwordChanged, subject: name, isRevocation: true))
+        try await self.record(.sessionsEnded(.password, subject: name, count: ended))
         return ended
     }
 
@@ -85,6 +94,8 @@ public struct Operator: Sendable {
         let name = try Self.name(username)
         guard let ended = try await self.withRedis({ try await self.store.setDisabled(username: name, disabled) })
         else { throw Self.noSuchUser(name) }
+        try await self.record(SecurityEvent(disabled ? .userDisabled : .userEnabled, subject: name))
+        if disabled { try await self.record(.sessionsEnded(.account, subject: name, count: ended)) }
         return ended
     }
 
@@ -94,6 +105,8 @@ public struct Operator: Sendable {
         guard let ended = try await self.withRedis({ try await self.store.deleteUser(username: name) }) else {
             throw Self.noSuchUser(name)
         }
+        try await self.record(SecurityEvent(.userDeleted, subject: name))
+        try await self.record(.sessionsEnded(.account, subject: name, count: ended))
         return ended
     }
 
@@ -113,7 +126,13 @@ public struct Operator: Sendable {
             throw OperatorError("'\(rawRole)': \(Self.words(error))")
         }
         switch try await self.withRedis({ try await self.store.changeRole(username: name, role, add: add) }) {
-        case .changed(let roles, let sessions): return (roles, sessions)
+        case .changed(let roles, let sessions):
+            try await self.record(
+                SecurityEvent(
+                    .roleChanged, subject: name,
+                    details: [(add ? "added" : "removed", role), ("roles", roles.joined(separator: ","))],
+                    isRevocation: !add))
+            return (roles, sessions)
         case .noSuchUser: throw Self.noSuchUser(name)
         case .tooManyRoles: throw OperatorError("\(name) holds \(Roles.maxPerUser) roles, the most a user may")
         }
@@ -166,6 +185,7 @@ public struct Operator: Sendable {
         guard try await self.withRedis({ try await self.store.createClient(client) }) else {
             throw OperatorError("the name \(id) is taken, by a client or a user")
         }
+        try await self.record(SecurityEvent(.clientCreated, subject: id, details: Self.details(client)))
         return (client, IssuedSecret(id: stored.id, secret: secret))
     }
 
@@ -182,11 +202,22 @@ public struct Operator: Sendable {
         guard valid != ClientChange() else {
             throw OperatorError("nothing to change: give --may, --audience, --role, --token-ttl or their --no- forms")
         }
-        return try await self.withRedis {
+        let client = try await self.withRedis {
             guard try await self.store.updateClient(id: id, valid), let client = try await self.store.client(id: id)
             else { throw Self.noSuchClient(id) }
             return client
         }
+        try await self.record(
+            SecurityEvent(.clientUpdated, subject: id, details: Self.details(client), isRevocation: true))
+        return client
+    }
+
+    /// What a client's events say of it: never a secret or its digest, only the secrets' ids.
+    private static func details(_ client: RegisteredClient) -> [(String, String)] {
+        [
+            ("may", client.permissions.map(\.rawValue).joined(separator: ",")),
+            ("aud", client.audiences.joined(separator: ",")), ("roles", client.roles.joined(separator: ",")),
+        ]
     }
 
     private static func permissions(_ given: [RegisteredClient.Permission]) throws -> [RegisteredClient.Permission] {
@@ -246,6 +277,7 @@ public struct Operator: Sendable {
         guard try await self.withRedis({ try await self.store.deleteClient(id: id) }) else {
             throw Self.noSuchClient(id)
         }
+        try await self.record(SecurityEvent(.clientRemoved, subject: id, isRevocation: true))
     }
 
     /// Gives the client one more secret (to replace an old one with an overlap), returned once.
@@ -253,7 +285,9 @@ public struct Operator: Sendable {
         let id = try Self.clientID(raw)
         let (secret, stored) = RegisteredClient.makeSecret(now: Int(Date().timeIntervalSince1970))
         switch try await self.withRedis({ try await self.store.addClientSecret(id: id, stored) }) {
-        case .added: return IssuedSecret(id: stored.id, secret: secret)
+        case .added:
+            try await self.record(SecurityEvent(.clientSecretAdded, subject: id, sessionID: stored.id))
+            return IssuedSecret(id: stored.id, secret: secret)
         case .noSuchClient: throw Self.noSuchClient(id)
         case .tooManySecrets:
             throw OperatorError("\(id) holds \(RegisteredClient.maxSecrets) secrets, the most a client may; remove one")
@@ -265,7 +299,9 @@ public struct Operator: Sendable {
         let id = try Self.clientID(raw)
         guard RandomID.isValid(secretID) else { throw OperatorError("\(secretID) is no secret id") }
         switch try await self.withRedis({ try await self.store.removeClientSecret(id: id, secretID: secretID) }) {
-        case true?: return
+        case true?:
+            try await self.record(
+                SecurityEvent(.clientSecretRemoved, subject: id, sessionID: secretID, isRevocation: true))
         case false?: throw OperatorError("\(id) has no secret \(secretID)")
         case nil: throw Self.noSuchClient(id)
         }
@@ -298,13 +334,52 @@ public struct Operator: Sendable {
     /// Ends one session of the user, or all of them. Returns how many were ended.
     public func revoke(username: String, sessionID: String?) async throws -> Int {
         let name = try Self.name(username)
-        return try await self.withRedis {
+        let ended = try await self.withRedis {
             guard try await self.store.userExists(username: name) else { throw Self.noSuchUser(name) }
             if let sessionID {
                 guard RandomID.isValid(sessionID) else { throw OperatorError("\(sessionID) is no session id") }
                 return try await self.store.endSession(username: name, sessionID: sessionID) ? 1 : 0
             }
             return try await self.store.endSessions(username: name, keeping: nil, proof: nil) ?? 0
+        }
+        try await self.record(
+            .sessionsEnded(.operator, subject: name, sessionID: sessionID, count: sessionID == nil ? ended : nil))
+        return ended
+    }
+
+    // MARK: Events
+
+    /// A cursor at `milliseconds` since 1970, for ``events(after:user:)``.
+    public func eventCursor(since milliseconds: Int64) throws -> RedisEventLog.Cursor {
+        try self.eventLog().cursor(since: milliseconds)
+    }
+
+    /// The events after the cursor (only `user`'s when given), in time order, and the cursor
+    /// after them: a batch of at most 1,000 a shard.
+    public func events(after cursor: RedisEventLog.Cursor, user: String?) async throws -> (
+        entries: [RedisEventLog.Entry], cursor: RedisEventLog.Cursor
+    ) {
+        let log = try self.eventLog()
+        return try await self.withRedis { try await log.read(after: cursor, user: user) }
+    }
+
+    private func eventLog() throws -> RedisEventLog {
+        guard let events = self.events else { throw OperatorError("AUTHD_EVENTS is off: no events are recorded") }
+        return events
+    }
+
+    /// Records an operator's command, as the service records its decisions (`actor: operator`).
+    /// The change is made already: an event that cannot be stored is said, and the command fails.
+    public func record(_ event: SecurityEvent) async throws {
+        guard let events = self.events else { return }
+        do {
+            try await self.withRedis {
+                try await EventOrigin.$current.withValue(EventOrigin(actor: "operator")) {
+                    try await events.record(event)
+                }
+            }
+        } catch let error as OperatorError {
+            throw OperatorError("done, but its security event (\(event.kind.rawValue)) was not recorded: \(error)")
         }
     }
 

@@ -1,5 +1,6 @@
 import AuthCore
 import Foundation
+import RedisStore
 import WireJSON
 
 /// What the operator commands print: a table for people, or JSON (`--json`) for scripts. Times in
@@ -120,6 +121,39 @@ public enum OperatorOutput {
             The secret is shown this once; authd keeps only its SHA-256.
 
             """
+    }
+
+    /// One event on one line: its time (UTC, ms), type and user, then its other fields as
+    /// `name=value`, a value quoted (as JSON quotes it) when it holds a space, a quote or a
+    /// control character, so that no field can forge a line or a terminal escape.
+    public static func eventLine(_ entry: RedisEventLog.Entry) -> String {
+        var line = [Self.time(entry.milliseconds), entry.type, entry.user.isEmpty ? "-" : entry.user]
+        for name in entry.order where name != "type" && name != "user" {
+            let value = entry.fields[name] ?? ""
+            let plain =
+                !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 32 && $0.value != 34 && $0.value != 127 }
+            line.append("\(name)=\(plain ? value : JSONString.quoted(value))")
+        }
+        return line.joined(separator: "  ")
+    }
+
+    /// One event as a JSON object on one line (JSON Lines): `id`, `time` (ISO 8601) and `ms`, then
+    /// every field of the entry.
+    public static func eventJSON(_ entry: RedisEventLog.Entry) -> String {
+        var members = [
+            "\"id\":\(JSONString.quoted(entry.id))", "\"time\":\(JSONString.quoted(Self.time(entry.milliseconds)))",
+            "\"ms\":\(entry.milliseconds)",
+        ]
+        for name in entry.order {
+            members.append("\(JSONString.quoted(name)):\(JSONString.quoted(entry.fields[name] ?? ""))")
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    private static func time(_ milliseconds: Int64) -> String {
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return format.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000))
     }
 
     /// Columns as wide as their widest cell, two spaces apart; the last one is not padded.

@@ -199,7 +199,7 @@ public struct RedisAuthStore: AuthStore {
 
     // MARK: Sessions
 
-    public func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> [String]? {
+    public func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> OpenedSession? {
         let keys = [
             self.keys.session(session.username, session.id), self.keys.sessions(session.username),
             self.keys.user(session.username),
@@ -219,8 +219,9 @@ public struct RedisAuthStore: AuthStore {
                 // Sessions the cap may have ended are revoked: acknowledged once no cache can
                 // still accept them.
                 if !evicted.isEmpty { try await self.barrier() }
-                guard let opened = reply.array, opened.count == 2, opened[0].int == 1 else { return nil }
-                return Roles.parse(opened[1].string)
+                guard let opened = reply.array, opened.count >= 2, opened[0].int == 1 else { return nil }
+                return OpenedSession(
+                    roles: Roles.parse(opened[1].string), evicted: opened.dropFirst(2).compactMap(\.string))
             }
             evicted = named.dropFirst().compactMap(\.string).map { self.keys.session(session.username, $0) }
         }

@@ -49,6 +49,15 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)client:{\(id)}"
     }
 
+    /// One shard of the security events (docs/EVENTS.md): a stream whose entries have the fields
+    /// `type`, `user`, `sid`, `ip`, `ua`, `instance`, `request`, `actor` and the event's own (each
+    /// only when it has one). Trimmed by length on each write and by age once a second; no TTL.
+    /// A user's events are all in one shard; the shard is the hash tag, so that on a cluster the
+    /// shards spread over the primaries.
+    public func events(shard: Int) -> String {
+        "\(self.prefix)events:{\(shard)}"
+    }
+
     /// The revocation barrier of the deployment: its channels start with `PREFIXcoherence`, and its
     /// registry of caching instances is the sorted set `{PREFIXcoherence}:members` (member
     /// `LEASE_MS|INSTANCE|NODE`, scored by when its lease ends, in ms; TTL: the longest lease).

@@ -17,6 +17,7 @@ struct Authd: AsyncParsableCommand {
         version: authdVersion,
         subcommands: [
             Serve.self, GenSecret.self, Users.self, RoleCommands.self, Sessions.self, ClientCommands.self, Keys.self,
+            Events.self,
         ],
         defaultSubcommand: Serve.self
     )
@@ -451,7 +452,7 @@ struct ClientCommands: AsyncParsableCommand {
     }
 }
 
-struct Keys: ParsableCommand {
+struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage the keys that sign access tokens (AUTHD_KEYS_DIR): ES256, RS256 or EdDSA.",
         discussion:
@@ -473,34 +474,38 @@ struct Keys: ParsableCommand {
         }
     }
 
-    struct Generate: ParsableCommand {
+    struct Generate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a key (current if there is none, else next).")
         @OptionGroup var options: Options
         @Option(help: "ES256 (P-256, the default), RS256 (RSA 2048) or EdDSA (Ed25519).")
         var alg: String = KeyDirectory.defaultAlgorithm.rawValue
 
-        func run() throws {
+        func run() async throws {
             guard
                 let algorithm = SigningAlgorithm.allCases.first(where: {
                     $0.rawValue.lowercased() == self.alg.lowercased()
                 })
             else { throw ValidationError("--alg must be ES256, RS256 or EdDSA") }
             let key = try self.options.directory().generate(algorithm)
-            print("generated \(key.kid) \(key.algorithm.rawValue) (\(key.status == .current ? "current" : "next"))")
+            let status = key.status == .current ? "current" : "next"
+            print("generated \(key.kid) \(key.algorithm.rawValue) (\(status))")
+            await recordKeyEvent(self.options.envFile, kid: key.kid, algorithm: key.algorithm.rawValue, status: status)
         }
     }
 
-    struct Rotate: ParsableCommand {
+    struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make the oldest next key current (once published 5 minutes); retire the current one.")
         @OptionGroup var options: Options
         @Flag(help: "Rotate now, even to a key resource servers may not have fetched yet (or to a new one).")
         var force = false
 
-        func run() throws {
+        func run() async throws {
             do {
                 let key = try self.options.directory().rotate(now: Int(Date().timeIntervalSince1970), force: self.force)
                 print("\(key.kid) now signs")
+                await recordKeyEvent(
+                    self.options.envFile, kid: key.kid, algorithm: key.algorithm.rawValue, status: "current")
             } catch let error as KeyDirectoryError {
                 EnvFile.fail(error.description)
             }
@@ -524,6 +529,99 @@ struct Keys: ParsableCommand {
                 return [entry.key.kid, entry.key.algorithm.rawValue, date(entry.createdAt), status]
             }
             print(OperatorOutput.table(["KEY", "ALG", "CREATED", "STATUS"], rows), terminator: "")
+        }
+    }
+}
+
+/// A key added or made current, as a security event (`key_rotated`) in the deployment's Redis. The
+/// key directory has changed already: a Redis out of reach is a warning, not a failure.
+func recordKeyEvent(_ envFile: EnvFile, kid: String, algorithm: String, status: String) async {
+    let event = SecurityEvent(
+        .keyRotated, subject: "", details: [("kid", kid), ("alg", algorithm), ("status", status)])
+    do {
+        try await Operator.with(environment: try envFile.environment()) { try await $0.record(event) }
+    } catch {
+        FileHandle.standardError.write(Data("authd: warning: \(error)\n".utf8))
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the security events (reads REDIS_URL, AUTHD_KEY_PREFIX and AUTHD_EVENTS_SHARDS).",
+        discussion:
+            "Each line: the time (UTC), the type, the user (or client), then the event's fields: sid, ip, ua, instance, request and the type's own. No event holds a token, password, secret or hash. The events are Redis streams, PREFIXevents:{N}, readable with redis-cli XRANGE too (docs/EVENTS.md)."
+    )
+    @Flag(help: "Keep printing events as they are recorded (Ctrl-C to stop).") var follow = false
+    @Option(help: "Only the events of this user (or client).") var user: String?
+    @Option(help: "Only events of this type; repeat it for several (login, login_failed, session_ended...).")
+    var type: [String] = []
+    @Option(help: "From this long ago (30s, 15m, 2h, 7d) or from this time (ISO 8601, or seconds since 1970).")
+    var since = "1h"
+    @Option(help: "At most this many events, the newest (without --follow).") var limit: Int?
+    @Flag(help: "Print one JSON object a line (JSON Lines) instead of text.") var json = false
+    @OptionGroup var envFile: EnvFile
+
+    func validate() throws {
+        let known = Set(SecurityEvent.Kind.allCases.map(\.rawValue))
+        for type in self.type where !known.contains(type) {
+            throw ValidationError("--type \(type) is no event type; they are \(known.sorted().joined(separator: ", "))")
+        }
+        if let limit = self.limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        guard Self.milliseconds(since: self.since, now: Date()) != nil else {
+            throw ValidationError("--since must be a duration (30s, 15m, 2h, 7d) or a time (ISO 8601, or unix seconds)")
+        }
+    }
+
+    /// `--since` as ms since 1970: a duration back from `now`, an ISO 8601 time, or unix seconds.
+    static func milliseconds(since text: String, now: Date) -> Int64? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        if let unit = text.last.flatMap({ units[$0] }), let count = Double(text.dropLast()), count >= 0, count < 1e7 {
+            return Int64((now.timeIntervalSince1970 - count * unit) * 1000)
+        }
+        if let seconds = Int64(text), seconds >= 0, seconds < 1 << 40 { return seconds * 1000 }
+        let format = ISO8601DateFormatter()
+        for options: ISO8601DateFormatter.Options in [
+            [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate],
+        ] {
+            format.formatOptions = options
+            if let date = format.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
+        }
+        return nil
+    }
+
+    func run() async throws {
+        let since = Self.milliseconds(since: self.since, now: Date()) ?? 0
+        let user = self.user?.lowercased()
+        let types = Set(self.type)
+        let keep = { (entry: Operator.EventEntry) in
+            (user == nil || entry.user == user) && (types.isEmpty || types.contains(entry.type))
+        }
+        let show = { (entry: Operator.EventEntry) in
+            let line = self.json ? OperatorOutput.eventJSON(entry) : OperatorOutput.eventLine(entry)
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+        try await operate(self.envFile) { tool in
+            var cursor = try tool.eventCursor(since: since)
+            var shown: [Operator.EventEntry] = []
+            while true {
+                let batch = try await tool.events(after: cursor, user: user)
+                cursor = batch.cursor
+                if batch.entries.isEmpty { break }
+                shown += batch.entries.filter(keep)
+                if !self.follow, let limit = self.limit, shown.count > limit { shown.removeFirst(shown.count - limit) }
+                if self.follow {
+                    shown.forEach(show)
+                    shown = []
+                }
+            }
+            shown.forEach(show)
+            // Following: a read every 250 ms of what is new (a shard's XRANGE each).
+            while self.follow {
+                try await Task.sleep(for: .milliseconds(250))
+                let batch = try await tool.events(after: cursor, user: user)
+                cursor = batch.cursor
+                batch.entries.filter(keep).forEach(show)
+            }
         }
     }
 }

@@ -72,7 +72,7 @@ struct ConfigurationTests {
     /// The operator commands revoke through the same barrier as the service, bounded by the same
     /// lease (they ignored AUTHD_VERIFY_CACHE_LEASE_MS before).
     @Test func theOperatorCommandsShareTheServicesBarrierAndLease() throws {
-        let (redis, prefix) = try AppConfiguration.store(environment: [
+        let (redis, prefix, _) = try AppConfiguration.store(environment: [
             "AUTHD_KEY_PREFIX": "ops:", "AUTHD_VERIFY_CACHE_LEASE_MS": "3000",
         ])
         #expect(prefix == "ops:")

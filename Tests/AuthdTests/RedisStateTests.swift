@@ -19,9 +19,11 @@ struct RedisStateTests {
             // The sign-up counted against the address, for an hour.
             let signUps = keys.throttleSignUp("127.0.0.1")
             #expect((1...3600).contains(state[signUps] ?? -1))
+            // The security events: a stream, trimmed by length and age rather than expired.
+            let events = keys.events(shard: 0)
             #expect(
                 Set(state.keys)
-                    == [keys.user("gina"), keys.session("gina", sessionID), keys.sessions("gina"), signUps])
+                    == [keys.user("gina"), keys.session("gina", sessionID), keys.sessions("gina"), signUps, events])
             #expect(state[keys.user("gina")] == -1, "accounts do not expire")
             for key in [keys.session("gina", sessionID), keys.sessions("gina")] {
                 let ttl = try #require(state[key])
@@ -30,8 +32,8 @@ struct RedisStateTests {
                 // (15 minutes) and the absolute one (30 days).
                 #expect(ttl > refreshTTL - 60 && ttl <= refreshTTL, "\(key) has TTL \(ttl)")
             }
-            // No key but the account is without a TTL.
-            #expect(state.filter { $0.value < 0 }.keys.sorted() == [keys.user("gina")])
+            // No key but the account and the event stream is without a TTL.
+            #expect(state.filter { $0.value < 0 }.keys.sorted() == [events, keys.user("gina")].sorted())
 
             // The session records its refresh token id, never the token itself.
             let session = try await redis.hgetall(keys.session("gina", sessionID))
@@ -48,7 +50,7 @@ struct RedisStateTests {
 
             // Logout deletes both of the session's keys.
             #expect(try await app.client.json("DELETE", "/logout", ["token": login["refreshToken"]!]).status == 204)
-            #expect(Set(try await app.keysWithTTL(redis).keys) == [keys.user("gina"), signUps])
+            #expect(Set(try await app.keysWithTTL(redis).keys) == [keys.user("gina"), signUps, events])
         }
     }
 

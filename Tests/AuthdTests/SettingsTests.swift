@@ -327,6 +327,39 @@ struct SettingsTests {
             // setting took effect, with room for a machine that stalls.
             #expect(await connection.closes(within: .seconds(45)))
         },
+        Case(variable: "AUTHD_EVENTS", settings: ["AUTHD_EVENTS": "off"]) { app, base in
+            _ = try await Self.signUpAndLogIn(app)
+            try await Self.logLine(app, "events", "off")
+            let redis = try TestRedis.makeClient()
+            #expect(try await redis.scanAll(match: base.prefix + "events:*") == [])
+            await redis.shutdown()
+        },
+        Case(variable: "AUTHD_EVENTS_SHARDS", settings: ["AUTHD_EVENTS_SHARDS": "4"]) { app, base in
+            for name in ["ada", "bob", "cy", "dee", "eve", "fay"] {
+                _ = try await app.client.json("POST", "/users", ["username": name, "password": Self.password])
+            }
+            let redis = try TestRedis.makeClient()
+            let shards = Set(try await redis.scanAll(match: base.prefix + "events:*"))
+            #expect(
+                shards.count > 1
+                    && shards.isSubset(of: (0..<4).map { RedisKeys(prefix: base.prefix).events(shard: $0) }))
+            await redis.shutdown()
+        },
+        Case(variable: "AUTHD_EVENTS_MAX_LENGTH", settings: ["AUTHD_EVENTS_MAX_LENGTH": "5000"]) { app, _ in
+            try await Self.logLine(app, "events", "shards=1,max_length=5000,max_age=604800")
+        },
+        Case(variable: "AUTHD_EVENTS_MAX_AGE", settings: ["AUTHD_EVENTS_MAX_AGE": "3600"]) { app, _ in
+            try await Self.logLine(app, "events", "shards=1,max_length=100000,max_age=3600")
+        },
+        Case(variable: "AUTHD_INSTANCE", settings: ["AUTHD_INSTANCE": "blue-1"]) { app, base in
+            _ = try await Self.signUpAndLogIn(app)
+            let redis = try TestRedis.makeClient()
+            let entries = try await redis.send("XRANGE", [RedisKeys(prefix: base.prefix).events(shard: 0), "-", "+"])
+            let fields = entries.array?.first?.array?.last?.array?.compactMap(\.string)
+            let first = try #require(fields)
+            #expect(first.contains("blue-1"))
+            await redis.shutdown()
+        },
         Case(variable: "AUTHD_HASH_CONCURRENCY", settings: ["AUTHD_HASH_CONCURRENCY": "3"]) { app, _ in
             try await Self.logLine(app, "hash_concurrency", "3")
         },

@@ -131,7 +131,8 @@ struct RedisAuthStoreTests {
                 try await f.store.createSession(f.session("ann", "s3", version: "1"), now: f.now, maxSessions: 10)
                     == nil)
             #expect(
-                try await f.store.createSession(f.session("ann", "s3", version: "2"), now: f.now, maxSessions: 10) == []
+                try await f.store.createSession(f.session("ann", "s3", version: "2"), now: f.now, maxSessions: 10)
+                    == OpenedSession(roles: [])
             )
         }
     }
@@ -204,7 +205,9 @@ struct RedisAuthStoreTests {
                 "no such user")
             #expect(try await f.exists(f.keys.session("ann", "s1")) == false)
             _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
-            #expect(try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10) == [])
+            #expect(
+                try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10)
+                    == OpenedSession(roles: []))
             let key = f.keys.session("ann", "s1")
             #expect(key.hasSuffix("session:{ann}:s1"))
             #expect(
@@ -236,7 +239,9 @@ struct RedisAuthStoreTests {
             #expect(
                 try await f.store.changeRole(username: "ann", "ops", add: true) == .changed(roles: ["ops"], sessions: 0)
             )
-            #expect(try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10) == ["ops"])
+            #expect(
+                try await f.store.createSession(f.session("ann", "s1"), now: f.now, maxSessions: 10)
+                    == OpenedSession(roles: ["ops"]))
             _ = try await f.store.createSession(f.session("ann", "s2", refresh: 300), now: f.now, maxSessions: 10)
             _ = try await f.store.createSession(f.session("ann", "gone"), now: f.now, maxSessions: 10)
             _ = try await f.redis.send("DEL", [f.keys.session("ann", "gone")])  // expired, still indexed
@@ -288,7 +293,9 @@ struct RedisAuthStoreTests {
             _ = try await f.store.createUser(username: "ann", passwordHash: "h", now: f.now)
             _ = try await f.store.createSession(f.session("ann", "long", refresh: 900), now: f.now, maxSessions: 2)
             _ = try await f.store.createSession(f.session("ann", "short", refresh: 300), now: f.now, maxSessions: 2)
-            #expect(try await f.store.createSession(f.session("ann", "new"), now: f.now, maxSessions: 2) == [])
+            #expect(
+                try await f.store.createSession(f.session("ann", "new"), now: f.now, maxSessions: 2)
+                    == OpenedSession(roles: [], evicted: ["short"]))
             #expect(try await f.exists(f.keys.session("ann", "short")) == false)
             #expect(try await f.exists(f.keys.session("ann", "long")))
             #expect(Set(try await f.members(f.keys.sessions("ann")).keys) == ["long", "new"])

@@ -12,7 +12,8 @@
 -- Times are sent by authd, so TTLs are relative and immune to clock skew between authd and Redis.
 -- The session takes the user's roles (field `roles`, comma-separated): verify reads them from it, and
 -- set_user_roles.lua changes them in every session of the user.
--- Returns {1, ROLES} when the session is open, with the roles it took; 0 when the user is gone or the
+-- Returns {1, ROLES, SID...} when the session is open, with the roles it took and the sessions the cap
+-- ended; 0 when the user is gone or the
 -- password changed meanwhile;
 -- {-2, SID...} when the user is at the cap and KEYS holds too few live sessions to end: nothing is
 -- done, and the caller calls again with those sessions' keys.
@@ -66,4 +67,8 @@ end
 -- The index lives as long as its longest-lived session.
 redis.call('EXPIRE', KEYS[2], ttl, 'NX')
 redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-return {1, roles}
+local opened = {1, roles}
+for _, id in ipairs(evicted) do
+    opened[#opened + 1] = id
+end
+return opened

@@ -20,8 +20,8 @@ public protocol AuthStore: Sendable {
     /// Records a new session whose current refresh token is `session.refreshTokenID`, with the
     /// user's roles, if the user's password version is still `session.passwordVersion`; then ends
     /// the user's sessions closest to expiry beyond `maxSessions`. Returns the roles the session
-    /// took, or `nil` (and opens nothing) when the password changed.
-    func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> [String]?
+    /// took and the sessions the cap ended, or `nil` (and opens nothing) when the password changed.
+    func createSession(_ session: SessionRecord, now: Int, maxSessions: Int) async throws -> OpenedSession?
     /// Atomically replaces the session's current refresh token id `presented` by `next`.
     func rotateSession(_ rotation: SessionRotation) async throws -> RotationResult
     /// Deletes a session. Returns whether it existed.

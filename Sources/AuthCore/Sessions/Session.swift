@@ -26,6 +26,19 @@ public struct SessionRecord: Sendable, Equatable {
     }
 }
 
+/// What opening a session did.
+public struct OpenedSession: Sendable, Equatable {
+    /// The user's roles, which the session took.
+    public var roles: [String]
+    /// The sessions the user's cap ended to make room.
+    public var evicted: [String]
+
+    public init(roles: [String], evicted: [String] = []) {
+        self.roles = roles
+        self.evicted = evicted
+    }
+}
+
 /// What the service knows of the client that opened a session, for the user's session list.
 public struct ClientInfo: Sendable, Equatable {
     public static let maxUserAgentBytes = 256

@@ -95,7 +95,7 @@ struct TokenController: Sendable {
             }
             audience = valid
         }
-        let (token, expiresIn) = try self.auth.grantClientToken(to: client, secret: secret, audience: audience)
+        let (token, expiresIn) = try await self.auth.grantClientToken(to: client, secret: secret, audience: audience)
         var writer = JSONObjectWriter(capacity: 96 + token.utf8.count)
         writer.add("access_token", token)
         writer.add("expires_in", expiresIn)

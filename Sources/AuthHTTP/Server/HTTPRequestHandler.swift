@@ -1,3 +1,4 @@
+import AuthCore
 import EventLoopSupport
 import Logging
 import NIOCore
@@ -125,7 +126,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             // A refusal carries a request id too, a fresh one (the request's own may never have
             // been read), so that the answer and its log line can be matched.
             let requestID = RequestID.next()
-            let response = RequestContext.$requestID.withValue(requestID) {
+            let response = EventOrigin.$current.withValue(EventOrigin(requestID: requestID)) {
                 ErrorResponder.response(for: refusal, logger: self.logger)
             }
             self.write(response, keepAlive: false, requestID: requestID, context: context)
@@ -192,7 +193,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         // Redis command) instead of waiting for the loop's next turn.
         let task = Task.immediate(executorPreference: self.executor) {
             defer { tracker.end() }
-            let response = await RequestContext.$requestID.withValue(requestID) {
+            // The request's id, for its log lines; its address and user agent, for its events.
+            let origin = EventOrigin(
+                requestID: requestID, ip: request.clientIP, userAgent: head.headers.first(name: "user-agent"))
+            let response = await EventOrigin.$current.withValue(origin) {
                 let response = await router.respond(to: request)
                 let elapsed = (NIODeadline.now() - started).nanoseconds / 1000
                 logger.debug(

@@ -1,10 +1,11 @@
+import AuthCore
 import Logging
 
 /// What is known of the request the current task is handling.
 public enum RequestContext {
-    /// Set while a request is handled, so that every log line written on its behalf, in any
-    /// module, carries it.
-    @TaskLocal public static var requestID: String?
+    /// Set while a request is handled (as part of ``EventOrigin/current``, which the domain's
+    /// events read too), so that every log line written on its behalf, in any module, carries it.
+    public static var requestID: String? { EventOrigin.current?.requestID }
 }
 
 extension Logger.MetadataProvider {

@@ -40,6 +40,9 @@ public struct AppConfiguration: Sendable {
     public var refreshCookie = false
     /// Resource servers allowed to call `POST /introspect`: client id to secret.
     public var introspectionClients: [String: String] = [:]
+    /// The security events (`AUTHD_EVENTS*`, docs/EVENTS.md); nil: none are recorded. An empty
+    /// instance name is this host's and port.
+    public var events: RedisEventLog.Settings? = RedisEventLog.Settings()
 
     /// Whether the issuer is the local base URL (`AUTHD_ISSUER` unset), which follows the host and
     /// port the server listens on.
@@ -83,9 +86,14 @@ public struct AppConfiguration: Sendable {
         "AUTHD_AUDIENCE",
         "AUTHD_CLOCK_LEEWAY",
         "AUTHD_CORS_ORIGINS",
+        "AUTHD_EVENTS",
+        "AUTHD_EVENTS_MAX_AGE",
+        "AUTHD_EVENTS_MAX_LENGTH",
+        "AUTHD_EVENTS_SHARDS",
         "AUTHD_HASH_CONCURRENCY",
         "AUTHD_HOST",
         "AUTHD_IDLE_TIMEOUT",
+        "AUTHD_INSTANCE",
         "AUTHD_INTROSPECTION_CLIENTS",
         "AUTHD_ISSUER",
         "AUTHD_KEYS_DIR",
@@ -156,14 +164,18 @@ public struct AppConfiguration: Sendable {
     /// Only what the operator commands need: where Redis is and the key prefix, with the
     /// deployment's revocation barrier (their revocations wait for the service's caches like the
     /// service's own, bounded by the same `AUTHD_VERIFY_CACHE_LEASE_MS`). No secrets.
-    public static func store(environment env: [String: String]) throws -> (redis: RedisConfiguration, keyPrefix: String)
-    {
+    public static func store(environment env: [String: String]) throws -> (
+        redis: RedisConfiguration, keyPrefix: String, events: RedisEventLog.Settings?
+    ) {
         let reader = EnvironmentReader(env)
         var redis = try reader.redis()
         let prefix = env["AUTHD_KEY_PREFIX"] ?? "authd:"
         redis.coherence = RedisKeys(prefix: prefix).coherence(
             lease: try reader.verifyCacheLease() ?? CoherenceConfiguration.defaultLease)
-        return (redis, prefix)
+        var events = try reader.events(cluster: redis.cluster != nil, port: 0)
+        // Operators' events name the host they ran on.
+        events?.instance = "cli@" + ProcessInfo.processInfo.hostName
+        return (redis, prefix, events)
     }
 
     /// Reads the configuration from environment variables, each component's settings by its own
@@ -197,6 +209,7 @@ public struct AppConfiguration: Sendable {
             self.useLocalIssuer()
         }
         self.introspectionClients = try reader.clients("AUTHD_INTROSPECTION_CLIENTS")
+        self.events = try reader.events(cluster: self.redis.cluster != nil, port: self.http.port)
         (self.cors, self.refreshCookie) = try reader.browsers()
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
         self.logFormat = try reader.logFormat() ?? self.logFormat

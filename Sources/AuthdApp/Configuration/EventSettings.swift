@@ -1,0 +1,27 @@
+import Foundation
+import RedisStore
+
+extension EnvironmentReader {
+    /// The security events' settings (`AUTHD_EVENTS*`, `AUTHD_INSTANCE`), or nil when
+    /// `AUTHD_EVENTS` is off. On a cluster the events are spread over 16 shards by default.
+    func events(cluster: Bool, port: Int) throws -> RedisEventLog.Settings? {
+        guard try self.bool("AUTHD_EVENTS") ?? true else { return nil }
+        var settings = RedisEventLog.Settings(shards: cluster ? 16 : 1)
+        settings.shards = try self.int("AUTHD_EVENTS_SHARDS", in: 1...256) ?? settings.shards
+        settings.maxLength = try self.int("AUTHD_EVENTS_MAX_LENGTH", in: 1000...100_000_000) ?? settings.maxLength
+        settings.maxAge = try self.int("AUTHD_EVENTS_MAX_AGE", in: 60...(400 * 86_400)) ?? settings.maxAge
+        settings.instance = try self.instance(port: port)
+        return settings
+    }
+
+    /// `AUTHD_INSTANCE`, or this host's name and the port: names the instance in its events.
+    func instance(port: Int) throws -> String {
+        guard let name = self.nonEmpty("AUTHD_INSTANCE") else {
+            return "\(ProcessInfo.processInfo.hostName):\(port)"
+        }
+        guard name.utf8.count <= 128, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw ConfigurationError("AUTHD_INSTANCE must be at most 128 printable characters, without spaces")
+        }
+        return name
+    }
+}

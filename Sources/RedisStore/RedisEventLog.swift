@@ -1,0 +1,170 @@
+import AuthCore
+import RedisClient
+import Synchronization
+
+/// Security events in Redis Streams (``RedisKeys/events(shard:)``), written by `XADD`: an entry's
+/// id is its time (Redis's clock, in ms), and `redis-cli XRANGE` reads them as they are.
+public final class RedisEventLog: EventLog {
+    public struct Settings: Sendable, Equatable {
+        /// Streams the events are spread over, by user: 1 on one Redis; more on a cluster, so
+        /// that the logins of a deployment do not all land on one primary.
+        public var shards = 1
+        /// Most entries a shard keeps (trimmed approximately, `MAXLEN ~`).
+        public var maxLength = 100_000
+        /// Oldest entries a shard keeps, in seconds (trimmed approximately, `MINID ~`).
+        public var maxAge = 7 * 86_400
+        /// Names the instance in every event it writes.
+        public var instance = ""
+
+        public init(shards: Int = 1, maxLength: Int = 100_000, maxAge: Int = 7 * 86_400, instance: String = "") {
+            self.shards = shards
+            self.maxLength = maxLength
+            self.maxAge = maxAge
+            self.instance = instance
+        }
+    }
+
+    /// Longest user agent and address an event keeps, in bytes.
+    static let maxUserAgentBytes = 256
+    static let maxAddressBytes = 64
+
+    public let keys: RedisKeys
+    public let settings: Settings
+    let redis: RedisClient
+    /// When each shard was last trimmed by age.
+    private let trimmed: Mutex<[ContinuousClock.Instant?]>
+
+    public init(redis: RedisClient, keyPrefix: String, settings: Settings) {
+        self.redis = redis
+        self.keys = RedisKeys(prefix: keyPrefix)
+        var settings = settings
+        settings.shards = max(1, settings.shards)
+        self.settings = settings
+        self.trimmed = Mutex([ContinuousClock.Instant?](repeating: nil, count: settings.shards))
+    }
+
+    public func record(_ events: [SecurityEvent]) async throws {
+        var commands: [RedisCommand] = []
+        var trims: [RedisCommand] = []
+        let origin = EventOrigin.current
+        for event in events {
+            let shard = self.shard(of: event.subject)
+            let key = self.keys.events(shard: shard)
+            var add = [key, "MAXLEN", "~", String(self.settings.maxLength), "*", "type", event.kind.rawValue]
+            func field(_ name: String, _ value: String?, limit: Int = 256) {
+                guard let value, !value.isEmpty else { return }
+                add += [name, String(decoding: value.utf8.prefix(limit), as: UTF8.self)]
+            }
+            field("user", event.subject)
+            field("sid", event.sessionID)
+            field("ip", origin?.ip, limit: Self.maxAddressBytes)
+            field("ua", origin?.userAgent, limit: Self.maxUserAgentBytes)
+            field("instance", self.settings.instance)
+            field("request", origin?.requestID)
+            field("actor", origin?.actor)
+            for (name, value) in event.details { field(name, value) }
+            commands.append(RedisCommand("XADD", add))
+            if let minimum = self.ageTrim(shard) {
+                trims.append(RedisCommand("XTRIM", [key, "MINID", String(minimum)]))
+            }
+        }
+        guard !commands.isEmpty else { return }
+        let replies = try await self.guarded { try await self.redis.pipeline(commands + trims) }
+        for reply in replies.prefix(commands.count) {
+            if case .error(let error) = reply { throw StoreUnavailableError(reason: error.description) }
+        }
+    }
+
+    /// An event as it is stored: its stream entry.
+    public struct Entry: Sendable, Equatable {
+        /// The entry's id, `MS-SEQ`: MS is when Redis stored it, in ms since 1970.
+        public var id: String
+        public var fields: [String: String]
+        /// The fields' names in the order they were written (`type` first).
+        public var order: [String]
+
+        public var milliseconds: Int64 { Int64(self.id.split(separator: "-").first ?? "") ?? 0 }
+        public var type: String { self.fields["type"] ?? "" }
+        public var user: String { self.fields["user"] ?? "" }
+    }
+
+    /// Where each shard has been read up to: an entry id, or a time to start from.
+    public struct Cursor: Sendable, Equatable {
+        var positions: [String]
+        var exclusive: [Bool]
+    }
+
+    /// A cursor at `milliseconds` since 1970 on every shard (or only `user`'s).
+    public func cursor(since milliseconds: Int64) -> Cursor {
+        Cursor(
+            positions: Array(repeating: String(max(0, milliseconds)), count: self.settings.shards),
+            exclusive: Array(repeating: false, count: self.settings.shards))
+    }
+
+    /// Up to `count` entries of each shard (only `user`'s shard when given) after the cursor,
+    /// merged in time order, and the cursor after them.
+    public func read(after cursor: Cursor, user: String? = nil, count: Int = 1000) async throws -> (
+        entries: [Entry], cursor: Cursor
+    ) {
+        var cursor = cursor
+        var entries: [Entry] = []
+        let shards = user.map { [self.shard(of: $0)] } ?? Array(0..<self.settings.shards)
+        for shard in shards {
+            let start = (cursor.exclusive[shard] ? "(" : "") + cursor.positions[shard]
+            let reply = try await self.guarded {
+                try await self.redis.send(
+                    "XRANGE", [self.keys.events(shard: shard), start, "+", "COUNT", String(count)])
+            }
+            for item in reply.array ?? [] {
+                guard let parts = item.array, parts.count == 2, let id = parts[0].string else { continue }
+                let flat = parts[1].array ?? []
+                let names = stride(from: 0, to: flat.count - 1, by: 2).compactMap { flat[$0].string }
+                entries.append(Entry(id: id, fields: RedisAuthStore.fields(flat), order: names))
+                cursor.positions[shard] = id
+                cursor.exclusive[shard] = true
+            }
+        }
+        entries.sort { Self.precedes($0.id, $1.id) }
+        return (entries, cursor)
+    }
+
+    /// Stream ids in order: by time, then sequence.
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        func parts(_ id: String) -> (Int64, Int64) {
+            let halves = id.split(separator: "-")
+            return (Int64(halves.first ?? "") ?? 0, Int64(halves.dropFirst().first ?? "") ?? 0)
+        }
+        return parts(a) < parts(b)
+    }
+
+    /// The shard of a user's events: FNV-1a of the name, so that every instance picks the same.
+    func shard(of subject: String) -> Int {
+        guard self.settings.shards > 1 else { return 0 }
+        var hash: UInt32 = 2_166_136_261
+        for byte in subject.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int(hash % UInt32(self.settings.shards))
+    }
+
+    /// The oldest id to keep when the shard is due for its trim by age (once a second, per
+    /// instance), else nil.
+    private func ageTrim(_ shard: Int) -> Int64? {
+        let now = ContinuousClock.now
+        let due = self.trimmed.withLock { trimmed in
+            if let last = trimmed[shard], now - last < .seconds(1) { return false }
+            trimmed[shard] = now
+            return true
+        }
+        guard due else { return nil }
+        return max(0, (Int64(SystemClock().now()) - Int64(self.settings.maxAge)) * 1000)
+    }
+
+    private func guarded<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch let error as RedisClientError {
+            throw StoreUnavailableError(reason: error.description)
+        } catch let error as RedisServerError {
+            throw StoreUnavailableError(reason: error.description)
+        }
+    }
+}
