@@ -22,6 +22,8 @@ public enum AuthError: Error, Sendable, Equatable {
     case unauthorizedClient(String)
     /// The audience asked for is not one of the client's (RFC 8707's `invalid_target`).
     case invalidTarget(String)
+    /// A feature this deployment does not offer as configured (404).
+    case featureOff(String)
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

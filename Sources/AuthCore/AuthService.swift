@@ -23,6 +23,8 @@ public final class AuthService: Sendable {
     let bootstrapClients: [String: RegisteredClient]
     /// Where security events go (``SecurityEvent``); nil: none are recorded.
     let events: (any EventLog)?
+    /// The revocation feed the events feed (``RevocationFeed``); nil: there is none.
+    let feed: (any RevocationFeed)?
 
     public init(
         settings: AuthSettings,
@@ -33,9 +35,11 @@ public final class AuthService: Sendable {
         devices: DeviceTokens? = nil,
         bootstrapClients: [String: String] = [:],
         events: (any EventLog)? = nil,
+        feed: (any RevocationFeed)? = nil,
         logger: Logger
     ) {
         self.events = events
+        self.feed = feed
         self.bootstrapClients = Dictionary(
             uniqueKeysWithValues: bootstrapClients.map { ($0.key, RegisteredClient(id: $0.key, bootstrap: $0.value)) })
         self.devices = devices

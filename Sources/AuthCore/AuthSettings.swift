@@ -32,6 +32,9 @@ public struct AuthSettings: Sendable {
     /// Most tokens of one registered client revoked on their own and not yet expired; one more
     /// revokes the secret the token was granted with instead.
     public var maxDeniedTokensPerClient = 256
+    /// Longest a poll of the revocation feed waits for something to return (RFC 8936's long
+    /// poll), in seconds.
+    public var feedWait = 5
 
     public init() {}
 }

@@ -108,7 +108,7 @@ public final class Application: Sendable {
         let auth = AuthService(
             settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
             devices: DeviceTokens(refreshSecret: configuration.refreshTokenSecret),
-            bootstrapClients: configuration.introspectionClients, events: events, logger: logger
+            bootstrapClients: configuration.introspectionClients, events: events, feed: events, logger: logger
         )
         self.auth = auth
         let router = buildRouter(configuration: configuration, auth: auth, tokens: tokens, metrics: metrics)

@@ -278,6 +278,8 @@ public struct Operator: Sendable {
             throw Self.noSuchClient(id)
         }
         try await self.record(SecurityEvent(.clientRemoved, subject: id, isRevocation: true))
+        // Its place in the revocation feed goes too: a client made again under the id starts afresh.
+        if let events = self.events { try? await self.withRedis { try await events.forget(receiver: id) } }
     }
 
     /// Gives the client one more secret (to replace an old one with an overlap), returned once.
@@ -443,7 +445,7 @@ public struct Operator: Sendable {
     private static func words(_ error: AuthError) -> String {
         switch error {
         case .invalidRequest(let reason), .invalidGrant(let reason), .invalidToken(let reason),
-            .unauthorizedClient(let reason), .invalidTarget(let reason):
+            .unauthorizedClient(let reason), .invalidTarget(let reason), .featureOff(let reason):
             reason
         case .invalidClient: "client authentication failed"
         case .usernameTaken: "the name is taken"

@@ -141,6 +141,45 @@ public final class TokenCodec: Sendable {
         }
     }
 
+    /// A Security Event Token (RFC 8417): `payload` signed with the current signing key, `typ`
+    /// `secevent+jwt` (RFC 8417 §2.3), so that it can never pass for an access token. Only with
+    /// signing keys: with HS256 a resource server could not verify it.
+    public func signSecurityEvent(_ payload: [UInt8]) throws -> String {
+        guard let signer = self.accessKeys.withLockedValue({ $0.signer }) else {
+            throw JOSEError(.invalidKey, "security event tokens need signing keys (AUTHD_KEYS_DIR)")
+        }
+        let header = Self.encodedHeader(alg: signer.key.algorithm.rawValue, typ: "secevent+jwt", kid: signer.key.kid)
+        let input = header + "." + Base64URL.encode(payload)
+        return input + "." + Base64URL.encode(try signer.key.signature(for: Array(input.utf8)))
+    }
+
+    /// Whether security event tokens can be signed: there are signing keys.
+    public var signsSecurityEvents: Bool {
+        self.accessKeys.withLockedValue { $0.signer != nil }
+    }
+
+    /// A tag that binds `text` to this deployment (an HMAC with the refresh secret, apart from any
+    /// token's by its `tag:` prefix): 16 bytes, base64url.
+    public func tag(_ text: String) -> String {
+        Self.tag(text, with: self.refreshKeys.current.mac)
+    }
+
+    /// Whether `tag` is ``tag(_:)`` of `text`, with the current refresh secret or the previous one.
+    public func tagMatches(_ text: String, _ tag: String) -> Bool {
+        self.refreshKeys.candidates(kid: nil).contains { key in
+            let expected = Array(Self.tag(text, with: key.mac).utf8)
+            let given = Array(tag.utf8)
+            guard expected.count == given.count else { return false }
+            return zip(expected, given).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        }
+    }
+
+    private static func tag(_ text: String, with prepared: HMACSHA256) -> String {
+        let input = Array(("tag:" + text).utf8)
+        let mac = input.withUnsafeBytes { prepared.authenticationCode(for: $0) }
+        return mac.withUnsafeBytes { Base64URL.encode(Array($0.prefix(16))) }
+    }
+
     /// Verifies a token of the given kind.
     /// - Parameters:
     ///   - checkTimes: `false` accepts expired tokens (to log out of an expired session).

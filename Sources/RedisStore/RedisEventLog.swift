@@ -4,7 +4,7 @@ import Synchronization
 
 /// Security events in Redis Streams (``RedisKeys/events(shard:)``), written by `XADD`: an entry's
 /// id is its time (Redis's clock, in ms), and `redis-cli XRANGE` reads them as they are.
-public final class RedisEventLog: EventLog {
+public final class RedisEventLog: EventLog, RevocationFeed {
     public struct Settings: Sendable, Equatable {
         /// Streams the events are spread over, by user: 1 on one Redis; more on a cluster, so
         /// that the logins of a deployment do not all land on one primary.
@@ -40,7 +40,8 @@ public final class RedisEventLog: EventLog {
         var settings = settings
         settings.shards = max(1, settings.shards)
         self.settings = settings
-        self.trimmed = Mutex([ContinuousClock.Instant?](repeating: nil, count: settings.shards))
+        // One more, for the feed.
+        self.trimmed = Mutex([ContinuousClock.Instant?](repeating: nil, count: settings.shards + 1))
     }
 
     public func record(_ events: [SecurityEvent]) async throws {
@@ -67,11 +68,60 @@ public final class RedisEventLog: EventLog {
             if let minimum = self.ageTrim(shard) {
                 trims.append(RedisCommand("XTRIM", [key, "MINID", String(minimum)]))
             }
+            if let notice = event.notice(byOperator: origin?.actor == "operator") {
+                commands.append(self.feedEntry(notice))
+                if let minimum = self.ageTrim(self.settings.shards) {
+                    trims.append(RedisCommand("XTRIM", [self.keys.feed, "MINID", String(minimum)]))
+                }
+            }
         }
         guard !commands.isEmpty else { return }
         let replies = try await self.guarded { try await self.redis.pipeline(commands + trims) }
         for reply in replies.prefix(commands.count) {
             if case .error(let error) = reply { throw StoreUnavailableError(reason: error.description) }
+        }
+    }
+
+    /// The feed's entry for a notice: written with its event, in the same round trip, so that a
+    /// revocation acknowledged is on the feed too.
+    private func feedEntry(_ notice: RevocationNotice) -> RedisCommand {
+        var add = [
+            self.keys.feed, "MAXLEN", "~", String(self.settings.maxLength), "*", "kind", notice.kind.rawValue, "user",
+            notice.subject,
+        ]
+        if let sid = notice.sessionID { add += ["sid", sid] }
+        if let kept = notice.keptSession { add += ["keep", kept] }
+        add += ["reason", notice.reason, "by", notice.initiator]
+        return RedisCommand("XADD", add)
+    }
+
+    public func poll(receiver: String, acknowledging acknowledged: [String], limit: Int) async throws -> (
+        items: [FeedItem], more: Bool
+    ) {
+        let reply = try await self.guarded {
+            try await self.redis.evalSHA(
+                LuaScripts.pollFeed, keys: [self.keys.feed], arguments: [receiver, String(limit)] + acknowledged)
+        }
+        let parts = reply.array ?? []
+        var items: [FeedItem] = []
+        for index in stride(from: 1, to: parts.count - 1, by: 2) {
+            guard let id = parts[index].string, let flat = parts[index + 1].array else { continue }
+            let fields = RedisAuthStore.fields(flat)
+            guard let kind = fields["kind"].flatMap(RevocationNotice.Kind.init(rawValue:)), let user = fields["user"]
+            else { continue }
+            let notice = RevocationNotice(
+                kind, subject: user, sessionID: fields["sid"], keptSession: fields["keep"],
+                reason: fields["reason"] ?? "", initiator: fields["by"] ?? "system")
+            items.append(
+                FeedItem(id: id, milliseconds: Entry(id: id, fields: [:], order: []).milliseconds, notice: notice))
+        }
+        return (items, parts.first?.int == 1)
+    }
+
+    /// Forgets a receiver's place in the feed (its consumer group): for a client removed.
+    public func forget(receiver: String) async throws {
+        _ = try await self.guarded {
+            try await self.redis.pipeline([RedisCommand("XGROUP", ["DESTROY", self.keys.feed, receiver])])
         }
     }
 

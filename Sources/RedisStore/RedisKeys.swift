@@ -58,6 +58,14 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)events:{\(shard)}"
     }
 
+    /// The revocation feed (docs/EVENTS.md): a stream of the notices offline verifiers need
+    /// (sessions ended, passwords changed), fields `kind` (`session-revoked`, `credential-change`),
+    /// `user`, `sid`, `keep`, `reason`, `by`; one consumer group per receiver (a client id), which
+    /// holds what it has not acknowledged. Trimmed as the events are; no TTL.
+    public var feed: String {
+        "\(self.prefix)feed"
+    }
+
     /// The revocation barrier of the deployment: its channels start with `PREFIXcoherence`, and its
     /// registry of caching instances is the sorted set `{PREFIXcoherence}:members` (member
     /// `LEASE_MS|INSTANCE|NODE`, scored by when its lease ends, in ms; TTL: the longest lease).

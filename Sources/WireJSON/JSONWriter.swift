@@ -38,6 +38,22 @@ public struct JSONObjectWriter {
         self.bytes.append(contentsOf: value)
     }
 
+    /// A member whose name is not known in advance (a map's key), escaped as any string is.
+    public mutating func add(member name: String, _ value: String) {
+        if self.bytes.count > 1 { self.bytes.append(UInt8(ascii: ",")) }
+        JSONString.append(name, to: &self.bytes)
+        self.bytes.append(UInt8(ascii: ":"))
+        JSONString.append(value, to: &self.bytes)
+    }
+
+    /// A member whose name is not known in advance, and whose value is JSON already written.
+    public mutating func add(member name: String, json value: [UInt8]) {
+        if self.bytes.count > 1 { self.bytes.append(UInt8(ascii: ",")) }
+        JSONString.append(name, to: &self.bytes)
+        self.bytes.append(UInt8(ascii: ":"))
+        self.bytes.append(contentsOf: value)
+    }
+
     /// The finished object.
     public mutating func finish() -> [UInt8] {
         self.bytes.append(UInt8(ascii: "}"))

@@ -8,6 +8,7 @@ public struct AuthRoutes: Sendable {
     let oauth: OAuthController
     let probes: ProbeController
     let forwardAuth: ForwardAuthController
+    let feed: FeedController
 
     /// - Parameters:
     ///   - refreshCookie: the refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
@@ -20,6 +21,7 @@ public struct AuthRoutes: Sendable {
         self.oauth = OAuthController(auth: auth)
         self.probes = ProbeController(auth: auth)
         self.forwardAuth = ForwardAuthController(authenticator: authenticator)
+        self.feed = FeedController(auth: auth)
     }
 
     public func register(in router: inout Router) {
@@ -28,5 +30,6 @@ public struct AuthRoutes: Sendable {
         self.oauth.register(in: &router)
         self.probes.register(in: &router)
         self.forwardAuth.register(in: &router)
+        self.feed.register(in: &router)
     }
 }

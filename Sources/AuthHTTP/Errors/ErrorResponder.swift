@@ -102,6 +102,8 @@ public enum ErrorResponder {
             HTTPError(.forbidden, code: "unauthorized_client", description: description)
         case .invalidTarget(let description):
             HTTPError(.badRequest, code: "invalid_target", description: description)
+        case .featureOff(let description):
+            HTTPError(.notFound, code: "not_found", description: description)
         }
     }
 }

@@ -25,6 +25,38 @@ struct JSONFields {
         }
     }
 
+    /// The whole number `name`, or `nil` when it is absent or `null`.
+    func int(_ name: String) throws(HTTPError) -> Int? {
+        switch self.value(name) {
+        case nil, .null: return nil
+        case .integer(let value): return value
+        case .string, .bool, .strings, .other: throw .badRequest("field '\(name)' must be a whole number")
+        }
+    }
+
+    /// The boolean `name`, or `nil` when it is absent or `null`.
+    func bool(_ name: String) throws(HTTPError) -> Bool? {
+        switch self.value(name) {
+        case nil, .null: return nil
+        case .bool(let value): return value
+        case .string, .integer, .strings, .other: throw .badRequest("field '\(name)' must be true or false")
+        }
+    }
+
+    /// The array of strings `name`, or `nil` when it is absent or `null`.
+    func strings(_ name: String) throws(HTTPError) -> [String]? {
+        switch self.value(name) {
+        case nil, .null: return nil
+        case .strings(let value): return value
+        case .string, .integer, .bool, .other: throw .badRequest("field '\(name)' must be an array of strings")
+        }
+    }
+
+    /// Whether the body has a member `name`, of any type.
+    func has(_ name: String) -> Bool {
+        self.value(name) != nil
+    }
+
     /// The string `name`, which must be there.
     func requiredString(_ name: String) throws(HTTPError) -> String {
         switch self.value(name) {
