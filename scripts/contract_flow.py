@@ -40,6 +40,7 @@ from authd_client.api.default import (
     me,
     metadata,
     metrics,
+    poll_security_events,
     posts,
     readyz,
     revoke,
@@ -56,6 +57,7 @@ from authd_client.models import (
     OAuthTokenRequest,
     OAuthTokenRequestGrantType,
     OAuthTokens,
+    PollSecurityEventsBody,
     RefreshRequest,
     TokenForm,
     Tokens,
@@ -209,6 +211,12 @@ inactive = expect(introspect.sync_detailed(client=basic, body=TokenForm(token=se
 assert inactive.active is False
 nobody = expect(introspect.sync_detailed(client=bearer("x"), body=TokenForm(token="x")), 401, Error)
 assert nobody.error == "invalid_client"
+
+# The revocation feed: client authentication first; this deployment signs with HS256, so there is
+# no feed to poll (scripts/feed polls one, with signing keys).
+poll = PollSecurityEventsBody(return_immediately=True)
+assert expect(poll_security_events.sync_detailed(client=bearer("x"), body=poll), 401, Error).error == "invalid_client"
+assert expect(poll_security_events.sync_detailed(client=basic, body=poll), 404, Error).error == "not_found"
 
 # The error bodies of a wrong password and an expired token, parsed into the generated types.
 wrong = expect(login.sync_detailed(client=public, body=Credentials(username=user, password="not it at all")), 401, Error)
