@@ -17,7 +17,11 @@ public final class AuthService: Sendable {
     /// Device tokens for the login throttle (``DeviceTokens``); nil: none are issued or honoured.
     let devices: DeviceTokens?
     /// Addresses whose client credentials passed in the last second (``authenticateClient(id:secret:for:ip:)``).
-    let recentClients = RecentClients()
+    let recentClients = RecentAddresses(window: .seconds(1))
+    /// Addresses whose throttled logins were recorded in the last 10 s: a refused login costs the
+    /// attacker nothing, so its events are sampled, or a flood of them would trim the audit trail
+    /// away.
+    let recentlyThrottled = RecentAddresses(window: .seconds(10))
     /// Clients from the environment (`AUTHD_INTROSPECTION_CLIENTS`): a bootstrap, allowed to
     /// introspect only, and changed only by a restart. Registered clients are in the store.
     let bootstrapClients: [String: RegisteredClient]
@@ -278,6 +282,8 @@ public final class AuthService: Sendable {
         case .invalidCredentials:
             try await self.record(SecurityEvent(.loginFailed, subject: username))
         case .throttled(let retryAfter, _):
+            // One an address every 10 s on each instance: see ``recentlyThrottled``.
+            guard self.recentlyThrottled.firstInWindow(EventOrigin.current?.ip ?? "") else { return }
             try await self.record(
                 SecurityEvent(.loginThrottled, subject: username, details: [("retry_after", String(retryAfter))]))
         default: break
@@ -372,21 +378,38 @@ public struct TokenPair: Sendable, Equatable {
     public var deviceToken: String?
 }
 
-/// Addresses whose client credentials passed here in the last second: their next check skips the
-/// throttle's round trip. At most 4,096 are remembered (then all are forgotten).
-final class RecentClients: Sendable {
-    private let passes = Mutex<[String: ContinuousClock.Instant]>([:])
+/// Addresses seen here within a window: those whose client credentials passed in the last second
+/// (their next check skips the throttle's round trip), those whose throttled logins were recorded
+/// lately. At most 4,096 are remembered (then all are forgotten).
+final class RecentAddresses: Sendable {
+    private let window: Duration
+    private let seen = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    init(window: Duration) {
+        self.window = window
+    }
 
     func passedRecently(_ ip: String) -> Bool {
         let now = ContinuousClock.now
-        return self.passes.withLock { passes in passes[ip].map { now - $0 < .seconds(1) } ?? false }
+        return self.seen.withLock { seen in seen[ip].map { now - $0 < self.window } ?? false }
     }
 
     func passed(_ ip: String) {
         let now = ContinuousClock.now
-        self.passes.withLock { passes in
-            if passes.count >= 4096 { passes = [:] }
-            passes[ip] = now
+        self.seen.withLock { seen in
+            if seen.count >= 4096 { seen = [:] }
+            seen[ip] = now
+        }
+    }
+
+    /// Whether `ip` was not seen within the window; it is seen now, either way.
+    func firstInWindow(_ ip: String) -> Bool {
+        let now = ContinuousClock.now
+        return self.seen.withLock { seen in
+            if let last = seen[ip], now - last < self.window { return false }
+            if seen.count >= 4096 { seen = [:] }
+            seen[ip] = now
+            return true
         }
     }
 }

@@ -99,7 +99,7 @@ public final class Application: Sendable {
             redis: self.redis, keyPrefix: configuration.keyPrefix, durability: configuration.durability
         )
         let events = configuration.events.map { settings in
-            var settings = settings
+            var settings = settings.resolved(cluster: redis.cluster != nil)
             if settings.instance.isEmpty {
                 settings.instance = "\(ProcessInfo.processInfo.hostName):\(configuration.http.port)"
             }

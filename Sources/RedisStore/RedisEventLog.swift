@@ -7,8 +7,9 @@ import Synchronization
 public final class RedisEventLog: EventLog, RevocationFeed {
     public struct Settings: Sendable, Equatable {
         /// Streams the events are spread over, by user: 1 on one Redis; more on a cluster, so
-        /// that the logins of a deployment do not all land on one primary.
-        public var shards = 1
+        /// that the logins of a deployment do not all land on one primary. 0: 1, or 16 on a
+        /// cluster (``resolved(cluster:)``).
+        public var shards = 0
         /// Most entries a shard keeps (trimmed approximately, `MAXLEN ~`).
         public var maxLength = 100_000
         /// Oldest entries a shard keeps, in seconds (trimmed approximately, `MINID ~`).
@@ -16,7 +17,14 @@ public final class RedisEventLog: EventLog, RevocationFeed {
         /// Names the instance in every event it writes.
         public var instance = ""
 
-        public init(shards: Int = 1, maxLength: Int = 100_000, maxAge: Int = 7 * 86_400, instance: String = "") {
+        /// The shards' number made definite: 16 on a cluster, 1 otherwise, when it is 0.
+        public func resolved(cluster: Bool) -> Settings {
+            var settings = self
+            if settings.shards == 0 { settings.shards = cluster ? 16 : 1 }
+            return settings
+        }
+
+        public init(shards: Int = 0, maxLength: Int = 100_000, maxAge: Int = 7 * 86_400, instance: String = "") {
             self.shards = shards
             self.maxLength = maxLength
             self.maxAge = maxAge

@@ -138,6 +138,12 @@ struct EventTests {
                     try await client.json("POST", "/login", ["username": "cap", "password": "wrong!"]).status == 401)
             }
             #expect(try await client.json("POST", "/login", ["username": "cap", "password": "wrong!"]).status == 429)
+            // A refused login costs nothing, so its events are sampled (one an address every
+            // 10 s), or a flood of them would trim the trail away.
+            for _ in 0..<20 {
+                #expect(
+                    try await client.json("POST", "/login", ["username": "cap", "password": "wrong!"]).status == 429)
+            }
 
             // A registered client: a token of its own, and a wrong secret.
             let issued = try await Self.operate(app.prefix) {
@@ -196,6 +202,7 @@ struct EventTests {
             #expect(scopes == ["local", "others", "global"])
             #expect(events.filter { $0["actor"] == "operator" }.count >= 12)
             #expect(events.first { $0["type"] == "login_failed" }?["user"] == "cap")
+            #expect(events.filter { $0["type"] == "login_throttled" }.count == 1)
             #expect(events.first { $0["type"] == "client_auth_failed" }?["user"] == "billing")
 
             // No secret of the flow, in whole or as a token's signature, and no stored hash.

@@ -133,6 +133,27 @@ struct RedisClusterServiceTests {
                 #expect(try await primary.cli(["exists", keys.sessions(user)]).contains("0"))
                 #expect(try await a.logIn(user, password: "another horse battery").status == 200)
             }
+            // The events are spread over 16 shards by user (docs/EVENTS.md): the shards used are
+            // on more than one primary, and each user's events are all in one of them; the
+            // revocation feed is one key.
+            let client = a.application.redis
+            let streams = try await client.scanAll(match: pair.prefix + "events:*")
+            #expect(streams.count > 1 && streams.allSatisfy { (0..<16).map(keys.events(shard:)).contains($0) })
+            var owners: Set<Int> = []
+            for stream in streams { owners.insert(try await cluster.primary(for: stream).port) }
+            #expect(owners.count > 1, "the events of \(users.count) users on \(owners.count) primary")
+            for user in users {
+                var holding = 0
+                for stream in streams {
+                    let entries = try await client.send("XRANGE", [stream, "-", "+"]).array ?? []
+                    let named = entries.contains { entry in
+                        entry.array?.last?.array?.compactMap(\.string).contains(user) == true
+                    }
+                    if named { holding += 1 }
+                }
+                #expect(holding == 1, "\(user)'s events are in \(holding) shards")
+            }
+            #expect(try await client.send("XLEN", [keys.feed]).int ?? 0 >= users.count * 2)
         }
     }
 

@@ -6,7 +6,7 @@ extension EnvironmentReader {
     /// `AUTHD_EVENTS` is off. On a cluster the events are spread over 16 shards by default.
     func events(cluster: Bool, port: Int) throws -> RedisEventLog.Settings? {
         guard try self.bool("AUTHD_EVENTS") ?? true else { return nil }
-        var settings = RedisEventLog.Settings(shards: cluster ? 16 : 1)
+        var settings = RedisEventLog.Settings().resolved(cluster: cluster)
         settings.shards = try self.int("AUTHD_EVENTS_SHARDS", in: 1...256) ?? settings.shards
         settings.maxLength = try self.int("AUTHD_EVENTS_MAX_LENGTH", in: 1000...100_000_000) ?? settings.maxLength
         settings.maxAge = try self.int("AUTHD_EVENTS_MAX_AGE", in: 60...(400 * 86_400)) ?? settings.maxAge
