@@ -77,6 +77,14 @@ struct EventTests {
             let firstRefresh = try Self.refreshToken(first)
             handled += [firstRefresh, try Self.accessToken(first), first.json["deviceToken"] as? String ?? ""]
 
+            // Verify decides nothing new: it records nothing (and stays the hot path it is).
+            let before = try await Self.events(redis, app.prefix).count
+            for _ in 0..<10 {
+                #expect(try await client.get("/me", bearer: try Self.accessToken(first)).status == 200)
+                #expect(try await client.get("/forward-auth", bearer: try Self.accessToken(first)).status == 200)
+            }
+            #expect(try await Self.events(redis, app.prefix).count == before)
+
             let refreshed = try await client.json("POST", "/token", ["token": firstRefresh])
             #expect(refreshed.status == 200)
             handled += [try Self.refreshToken(refreshed), try Self.accessToken(refreshed)]
