@@ -225,17 +225,23 @@ public final class AuthService: Sendable {
         try await self.record(batch)
     }
 
-    /// Records the events in one round trip, as ``record(_:)-(SecurityEvent...)`` does one.
+    /// Records the events, in order, as ``record(_:)-(SecurityEvent...)`` does one.
     public func record(_ batch: [SecurityEvent]) async throws {
         guard let events = self.events, !batch.isEmpty else { return }
-        do {
-            try await events.record(batch)
-        } catch {
+        let durable = batch.contains(where: \.isRevocation)
+        let logger = self.logger
+        let lost: @Sendable (any Error) -> Void = { error in
             for event in batch { AuthMetrics.eventLost(revocation: event.isRevocation) }
-            self.logger.warning(
+            logger.warning(
                 "security event not recorded",
                 metadata: ["type": "\(batch.map(\.kind.rawValue).joined(separator: ","))", "error": "\(error)"])
-            if batch.contains(where: \.isRevocation) { throw error }
+        }
+        do {
+            // Only a revocation's events are waited for; any other's go with the next batch.
+            try await events.record(batch, durable: durable, lost: lost)
+        } catch {
+            lost(error)
+            throw error
         }
     }
 

@@ -538,14 +538,19 @@ public struct RedisAuthStore: AuthStore {
         return count < 0 ? nil : count
     }
 
-    /// Turns every Redis failure into ``StoreUnavailableError``, keeping the cause for the log.
     func guarded<T>(_ operation: () async throws -> T) async throws -> T {
-        do {
-            return try await operation()
-        } catch let error as RedisClientError {
-            throw StoreUnavailableError(reason: error.description)
-        } catch let error as RedisServerError {
-            throw StoreUnavailableError(reason: error.description)
-        }
+        try await storeGuarded(operation)
+    }
+}
+
+/// Turns every Redis failure into ``StoreUnavailableError``, keeping the cause for the log: what
+/// the store's callers see of Redis, whichever part of the store (sessions, events) failed.
+func storeGuarded<T>(_ operation: () async throws -> T) async throws -> T {
+    do {
+        return try await operation()
+    } catch let error as RedisClientError {
+        throw StoreUnavailableError(reason: error.description)
+    } catch let error as RedisServerError {
+        throw StoreUnavailableError(reason: error.description)
     }
 }

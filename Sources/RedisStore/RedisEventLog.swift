@@ -39,6 +39,8 @@ public final class RedisEventLog: EventLog, RevocationFeed {
     public let keys: RedisKeys
     public let settings: Settings
     let redis: RedisClient
+    /// Writes the events of many requests in one pipeline.
+    private let batcher: EventBatcher
     /// When each shard was last trimmed by age.
     private let trimmed: Mutex<[ContinuousClock.Instant?]>
 
@@ -48,11 +50,14 @@ public final class RedisEventLog: EventLog, RevocationFeed {
         var settings = settings
         settings.shards = max(1, settings.shards)
         self.settings = settings
+        self.batcher = EventBatcher(redis: redis)
         // One more, for the feed.
         self.trimmed = Mutex([ContinuousClock.Instant?](repeating: nil, count: settings.shards + 1))
     }
 
-    public func record(_ events: [SecurityEvent]) async throws {
+    public func record(
+        _ events: [SecurityEvent], durable: Bool, lost: @escaping @Sendable (any Error) -> Void
+    ) async throws {
         var commands: [RedisCommand] = []
         var trims: [RedisCommand] = []
         let origin = EventOrigin.current
@@ -84,9 +89,12 @@ public final class RedisEventLog: EventLog, RevocationFeed {
             }
         }
         guard !commands.isEmpty else { return }
-        let replies = try await self.guarded { try await self.redis.pipeline(commands + trims) }
-        for reply in replies.prefix(commands.count) {
-            if case .error(let error) = reply { throw StoreUnavailableError(reason: error.description) }
+        if durable {
+            try await self.batcher.store(commands + trims)
+        } else {
+            self.batcher.submit(commands + trims, waited: false) { result in
+                if case .failure(let error) = result { lost(error) }
+            }
         }
     }
 
@@ -217,12 +225,6 @@ public final class RedisEventLog: EventLog, RevocationFeed {
     }
 
     private func guarded<T>(_ operation: () async throws -> T) async throws -> T {
-        do {
-            return try await operation()
-        } catch let error as RedisClientError {
-            throw StoreUnavailableError(reason: error.description)
-        } catch let error as RedisServerError {
-            throw StoreUnavailableError(reason: error.description)
-        }
+        try await storeGuarded(operation)
     }
 }

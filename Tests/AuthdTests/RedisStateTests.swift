@@ -15,6 +15,10 @@ struct RedisStateTests {
             let sessionID = try #require(try await app.client.get("/me", bearer: login["accessToken"])["sessionId"])
             let refreshTTL = app.application.configuration.auth.refreshTokenTTL
 
+            // The sign-up's and login's events are written after the answers: wait for them.
+            try await waitUntil(within: .seconds(30), "the login's event") {
+                try await redis.send("XLEN", [keys.events(shard: 0)]).int == 2
+            }
             let state = try await app.keysWithTTL(redis)
             // The sign-up counted against the address, for an hour.
             let signUps = keys.throttleSignUp("127.0.0.1")

@@ -328,7 +328,9 @@ struct SettingsTests {
             #expect(await connection.closes(within: .seconds(45)))
         },
         Case(variable: "AUTHD_EVENTS", settings: ["AUTHD_EVENTS": "off"]) { app, base in
-            _ = try await Self.signUpAndLogIn(app)
+            let login = try await Self.signUpAndLogIn(app)
+            // A logout's events are written before its answer, when there are events.
+            #expect(try await app.client.json("DELETE", "/logout", ["token": login["refreshToken"]!]).status == 204)
             try await Self.logLine(app, "events", "off")
             let redis = try TestRedis.makeClient()
             #expect(try await redis.scanAll(match: base.prefix + "events:*") == [])
@@ -339,10 +341,13 @@ struct SettingsTests {
                 _ = try await app.client.json("POST", "/users", ["username": name, "password": Self.password])
             }
             let redis = try TestRedis.makeClient()
-            let shards = Set(try await redis.scanAll(match: base.prefix + "events:*"))
-            #expect(
-                shards.count > 1
-                    && shards.isSubset(of: (0..<4).map { RedisKeys(prefix: base.prefix).events(shard: $0) }))
+            var shards: Set<String> = []
+            // The sign-ups' events are written after the answers.
+            try await waitUntil(within: .seconds(30), "the sign-ups' events in more than one shard") {
+                shards = Set(try await redis.scanAll(match: base.prefix + "events:*"))
+                return shards.count > 1
+            }
+            #expect(shards.isSubset(of: (0..<4).map { RedisKeys(prefix: base.prefix).events(shard: $0) }))
             await redis.shutdown()
         },
         Case(variable: "AUTHD_EVENTS_MAX_LENGTH", settings: ["AUTHD_EVENTS_MAX_LENGTH": "5000"]) { app, _ in
@@ -354,7 +359,11 @@ struct SettingsTests {
         Case(variable: "AUTHD_INSTANCE", settings: ["AUTHD_INSTANCE": "blue-1"]) { app, base in
             _ = try await Self.signUpAndLogIn(app)
             let redis = try TestRedis.makeClient()
-            let entries = try await redis.send("XRANGE", [RedisKeys(prefix: base.prefix).events(shard: 0), "-", "+"])
+            let stream = RedisKeys(prefix: base.prefix).events(shard: 0)
+            try await waitUntil(within: .seconds(30), "the sign-up's event") {
+                try await redis.send("XLEN", [stream]).int ?? 0 > 0
+            }
+            let entries = try await redis.send("XRANGE", [stream, "-", "+"])
             let fields = entries.array?.first?.array?.last?.array?.compactMap(\.string)
             let first = try #require(fields)
             #expect(first.contains("blue-1"))

@@ -55,6 +55,20 @@ CREDENTIAL_CHANGE = "https://schemas.openid.net/secevent/caep/event-type/credent
 keys = jwt.PyJWKClient(AUTHD + "/.well-known/jwks.json", cache_keys=True, lifespan=300)
 
 
+def verified(token, types, audience, required):
+    """The claims of a JWT signed by a key of authd's JWKS, of one of these `typ`s, for `audience`."""
+    if jwt.get_unverified_header(token).get("typ", "").lower() not in types:
+        raise ValueError(f"not a {' or '.join(types)}")
+    return jwt.decode(
+        token,
+        keys.get_signing_key_from_jwt(token).key,
+        algorithms=ALGORITHMS,
+        audience=audience,
+        issuer=ISSUER,
+        options={"require": required},
+    )
+
+
 class Denylist:
     """Ended sessions, and users all of whose tokens up to a time are revoked, each kept until no
     token it covers can still be valid."""
@@ -130,21 +144,13 @@ def poll_forever():
             )
             with urllib.request.urlopen(request, timeout=30) as response:
                 answer = json.load(response)
-            acks = []
+            applied = []
             for jti, token in answer["sets"].items():
-                if jwt.get_unverified_header(token).get("typ") != "secevent+jwt":
-                    raise ValueError("a SET without typ secevent+jwt")
-                claims = jwt.decode(
-                    token,
-                    keys.get_signing_key_from_jwt(token).key,
-                    algorithms=ALGORITHMS,
-                    audience=CLIENT_ID,
-                    issuer=ISSUER,
-                    options={"require": ["iat", "jti", "events", "sub_id"]},
-                )
-                denylist.apply(claims)
-                acks.append(jti)
+                denylist.apply(verified(token, ("secevent+jwt",), CLIENT_ID, ["iat", "jti", "events", "sub_id"]))
+                applied.append(jti)
             denylist.save()
+            # Acknowledged in the next poll, once saved: a crash before that gets them again.
+            acks = applied
             last_poll = time.time()
         except Exception as error:  # authd down, a bad answer: keep trying; the staleness check guards
             print(f"feed: {error}", flush=True)
@@ -161,16 +167,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         token = self.headers.get("authorization", "").removeprefix("Bearer ").strip()
         try:
-            if jwt.get_unverified_header(token).get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
-                raise ValueError("not an access token (RFC 9068)")
-            claims = jwt.decode(
-                token,
-                keys.get_signing_key_from_jwt(token).key,
-                algorithms=ALGORITHMS,
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "sid"]},
-            )
+            # An access token (RFC 9068): a SET, which has no `exp`, never passes for one.
+            claims = verified(token, ("at+jwt", "application/at+jwt"), AUDIENCE, ["exp", "iat", "sub", "sid"])
         except Exception:
             return self.answer(401, {"error": "invalid_token"})
         if denylist.refuses(claims):

@@ -116,13 +116,15 @@ public struct EventOrigin: Sendable, Equatable {
 
 /// Where events are kept: in Redis, a stream (module RedisStore).
 public protocol EventLog: Sendable {
-    /// Stores the events, in order and in one round trip, with ``EventOrigin/current`` and the
-    /// time. Throws ``StoreUnavailableError`` when it cannot.
-    func record(_ events: [SecurityEvent]) async throws
+    /// Stores the events, in order, with ``EventOrigin/current`` and the time. `durable`: returns
+    /// once they are stored, or throws ``StoreUnavailableError``; otherwise returns at once, and
+    /// calls `lost` if they cannot be stored.
+    func record(_ events: [SecurityEvent], durable: Bool, lost: @escaping @Sendable (any Error) -> Void) async throws
 }
 
 extension EventLog {
+    /// Stores the event, and returns once it is stored.
     public func record(_ event: SecurityEvent) async throws {
-        try await self.record([event])
+        try await self.record([event], durable: true, lost: { _ in })
     }
 }
