@@ -1,6 +1,5 @@
 import AuthCore
 import AuthHTTP
-import Foundation
 import JOSE
 import Logging
 import NIOConcurrencyHelpers
@@ -101,7 +100,7 @@ public final class Application: Sendable {
         let events = configuration.events.map { settings in
             var settings = settings.resolved(cluster: redis.cluster != nil)
             if settings.instance.isEmpty {
-                settings.instance = "\(ProcessInfo.processInfo.hostName):\(configuration.http.port)"
+                settings.instance = EnvironmentReader.defaultInstance(port: configuration.http.port)
             }
             return RedisEventLog(redis: client, keyPrefix: configuration.keyPrefix, settings: settings)
         }

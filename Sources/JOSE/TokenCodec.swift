@@ -132,12 +132,10 @@ public final class TokenCodec: Sendable {
             if let keys = self.hmacAccessKeys {
                 return Self.signHS256(header: keys.current.header, claims: claims, with: keys.current.mac)
             }
-            let payload = Base64URL.encode(claims.json)
             guard let signer = self.accessKeys.withLockedValue({ $0.signer }) else {
                 throw JOSEError(.invalidKey, "no signing key")
             }
-            let input = signer.header + "." + payload
-            return input + "." + Base64URL.encode(try signer.key.signature(for: Array(input.utf8)))
+            return try Self.signJWS(header: signer.header, payload: claims.json, with: signer.key)
         }
     }
 
@@ -149,8 +147,13 @@ public final class TokenCodec: Sendable {
             throw JOSEError(.invalidKey, "security event tokens need signing keys (AUTHD_KEYS_DIR)")
         }
         let header = Self.encodedHeader(alg: signer.key.algorithm.rawValue, typ: "secevent+jwt", kid: signer.key.kid)
+        return try Self.signJWS(header: header, payload: payload, with: signer.key)
+    }
+
+    /// A compact JWS: the encoded header, the payload encoded, and the key's signature of the two.
+    private static func signJWS(header: String, payload: [UInt8], with key: SigningKey) throws -> String {
         let input = header + "." + Base64URL.encode(payload)
-        return input + "." + Base64URL.encode(try signer.key.signature(for: Array(input.utf8)))
+        return input + "." + Base64URL.encode(try key.signature(for: Array(input.utf8)))
     }
 
     /// Whether security event tokens can be signed: there are signing keys.
@@ -167,10 +170,7 @@ public final class TokenCodec: Sendable {
     /// Whether `tag` is ``tag(_:)`` of `text`, with the current refresh secret or the previous one.
     public func tagMatches(_ text: String, _ tag: String) -> Bool {
         self.refreshKeys.candidates(kid: nil).contains { key in
-            let expected = Array(Self.tag(text, with: key.mac).utf8)
-            let given = Array(tag.utf8)
-            guard expected.count == given.count else { return false }
-            return zip(expected, given).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+            ConstantTime.equal(Array(Self.tag(text, with: key.mac).utf8), Array(tag.utf8))
         }
     }
 

@@ -12,7 +12,7 @@ public final class RedisEventLog: EventLog, RevocationFeed {
         public var shards = 0
         /// Most entries a shard keeps (trimmed approximately, `MAXLEN ~`).
         public var maxLength = 100_000
-        /// Oldest entries a shard keeps, in seconds (trimmed approximately, `MINID ~`).
+        /// Oldest entries a shard keeps, in seconds (trimmed once a second, exactly: `MINID`).
         public var maxAge = 7 * 86_400
         /// Names the instance in every event it writes.
         public var instance = ""
@@ -64,10 +64,10 @@ public final class RedisEventLog: EventLog, RevocationFeed {
         for event in events {
             let shard = self.shard(of: event.subject)
             let key = self.keys.events(shard: shard)
-            var add = [key, "MAXLEN", "~", String(self.settings.maxLength), "*", "type", event.kind.rawValue]
+            var fields = ["type", event.kind.rawValue]
             func field(_ name: String, _ value: String?, limit: Int = 256) {
                 guard let value, !value.isEmpty else { return }
-                add += [name, String(decoding: value.utf8.prefix(limit), as: UTF8.self)]
+                fields += [name, String(decoding: value.utf8.prefix(limit), as: UTF8.self)]
             }
             field("user", event.subject)
             field("sid", event.sessionID)
@@ -77,7 +77,7 @@ public final class RedisEventLog: EventLog, RevocationFeed {
             field("request", origin?.requestID)
             field("actor", origin?.actor)
             for (name, value) in event.details { field(name, value) }
-            commands.append(RedisCommand("XADD", add))
+            commands.append(self.append(to: key, fields))
             if let minimum = self.ageTrim(shard) {
                 trims.append(RedisCommand("XTRIM", [key, "MINID", String(minimum)]))
             }
@@ -101,14 +101,16 @@ public final class RedisEventLog: EventLog, RevocationFeed {
     /// The feed's entry for a notice: written with its event, in the same round trip, so that a
     /// revocation acknowledged is on the feed too.
     private func feedEntry(_ notice: RevocationNotice) -> RedisCommand {
-        var add = [
-            self.keys.feed, "MAXLEN", "~", String(self.settings.maxLength), "*", "kind", notice.kind.rawValue, "user",
-            notice.subject,
-        ]
-        if let sid = notice.sessionID { add += ["sid", sid] }
-        if let kept = notice.keptSession { add += ["keep", kept] }
-        add += ["reason", notice.reason, "by", notice.initiator]
-        return RedisCommand("XADD", add)
+        var fields = ["kind", notice.kind.rawValue, "user", notice.subject]
+        if let sid = notice.sessionID { fields += ["sid", sid] }
+        if let kept = notice.keptSession { fields += ["keep", kept] }
+        fields += ["reason", notice.reason, "by", notice.initiator]
+        return self.append(to: self.keys.feed, fields)
+    }
+
+    /// `XADD` of an entry (field, value, ...) to a stream, trimmed to about `maxLength` entries.
+    private func append(to key: String, _ fields: [String]) -> RedisCommand {
+        RedisCommand("XADD", [key, "MAXLEN", "~", String(self.settings.maxLength), "*"] + fields)
     }
 
     public func poll(receiver: String, acknowledging acknowledged: [String], limit: Int) async throws -> (
@@ -128,8 +130,7 @@ public final class RedisEventLog: EventLog, RevocationFeed {
             let notice = RevocationNotice(
                 kind, subject: user, sessionID: fields["sid"], keptSession: fields["keep"],
                 reason: fields["reason"] ?? "", initiator: fields["by"] ?? "system")
-            items.append(
-                FeedItem(id: id, milliseconds: Entry(id: id, fields: [:], order: []).milliseconds, notice: notice))
+            items.append(FeedItem(id: id, milliseconds: Self.parts(of: id).milliseconds, notice: notice))
         }
         return (items, parts.first?.int == 1)
     }
@@ -149,22 +150,20 @@ public final class RedisEventLog: EventLog, RevocationFeed {
         /// The fields' names in the order they were written (`type` first).
         public var order: [String]
 
-        public var milliseconds: Int64 { Int64(self.id.split(separator: "-").first ?? "") ?? 0 }
+        public var milliseconds: Int64 { RedisEventLog.parts(of: self.id).milliseconds }
         public var type: String { self.fields["type"] ?? "" }
         public var user: String { self.fields["user"] ?? "" }
     }
 
-    /// Where each shard has been read up to: an entry id, or a time to start from.
+    /// Where each shard has been read up to: the last entry id read (`MS-SEQ`, read on after it),
+    /// or a time to start from (`MS`, read from it).
     public struct Cursor: Sendable, Equatable {
         var positions: [String]
-        var exclusive: [Bool]
     }
 
-    /// A cursor at `milliseconds` since 1970 on every shard (or only `user`'s).
+    /// A cursor at `milliseconds` since 1970 on every shard.
     public func cursor(since milliseconds: Int64) -> Cursor {
-        Cursor(
-            positions: Array(repeating: String(max(0, milliseconds)), count: self.settings.shards),
-            exclusive: Array(repeating: false, count: self.settings.shards))
+        Cursor(positions: Array(repeating: String(max(0, milliseconds)), count: self.settings.shards))
     }
 
     /// Up to `count` entries of each shard (only `user`'s shard when given) after the cursor,
@@ -176,7 +175,8 @@ public final class RedisEventLog: EventLog, RevocationFeed {
         var entries: [Entry] = []
         let shards = user.map { [self.shard(of: $0)] } ?? Array(0..<self.settings.shards)
         for shard in shards {
-            let start = (cursor.exclusive[shard] ? "(" : "") + cursor.positions[shard]
+            let position = cursor.positions[shard]
+            let start = (position.contains("-") ? "(" : "") + position
             let reply = try await self.guarded {
                 try await self.redis.send(
                     "XRANGE", [self.keys.events(shard: shard), start, "+", "COUNT", String(count)])
@@ -187,20 +187,17 @@ public final class RedisEventLog: EventLog, RevocationFeed {
                 let names = stride(from: 0, to: flat.count - 1, by: 2).compactMap { flat[$0].string }
                 entries.append(Entry(id: id, fields: RedisAuthStore.fields(flat), order: names))
                 cursor.positions[shard] = id
-                cursor.exclusive[shard] = true
             }
         }
-        entries.sort { Self.precedes($0.id, $1.id) }
+        entries.sort { Self.parts(of: $0.id) < Self.parts(of: $1.id) }
         return (entries, cursor)
     }
 
-    /// Stream ids in order: by time, then sequence.
-    static func precedes(_ a: String, _ b: String) -> Bool {
-        func parts(_ id: String) -> (Int64, Int64) {
-            let halves = id.split(separator: "-")
-            return (Int64(halves.first ?? "") ?? 0, Int64(halves.dropFirst().first ?? "") ?? 0)
-        }
-        return parts(a) < parts(b)
+    /// A stream entry id's two numbers, `MS-SEQ`: when Redis stored it (ms since 1970), and its
+    /// sequence within that ms. Ids order by them.
+    static func parts(of id: String) -> (milliseconds: Int64, sequence: Int64) {
+        let halves = id.split(separator: "-")
+        return (Int64(halves.first ?? "") ?? 0, Int64(halves.dropFirst().first ?? "") ?? 0)
     }
 
     /// The shard of a user's events: FNV-1a of the name, so that every instance picks the same.

@@ -70,7 +70,7 @@ public struct RegisteredClient: Sendable, Equatable {
     public func secret(matching presented: String) -> Secret? {
         let digest = Self.digest(presented)
         var found: Secret?
-        for secret in self.secrets where Self.equal(secret.digest, digest) { found = secret }
+        for secret in self.secrets where ConstantTime.equal(secret.digest, digest) { found = secret }
         return found
     }
 
@@ -85,14 +85,6 @@ public struct RegisteredClient: Sendable, Equatable {
     /// SHA-256 of a secret, as stored.
     public static func digest(_ secret: String) -> [UInt8] {
         Array(SHA256.hash(data: Array(secret.utf8)))
-    }
-
-    /// Constant time over equal lengths (digests always are).
-    private static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 }
 

@@ -3,7 +3,7 @@
 /// It names who and what, never a credential: no token, password, secret or hash is ever a field.
 /// Where the request came from is taken from ``EventOrigin/current``, set by whoever handles the
 /// request (the HTTP server, or the CLI for operators' commands).
-public struct SecurityEvent: Sendable, Equatable {
+public struct SecurityEvent: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case signUp = "signup"
         case login
@@ -86,12 +86,6 @@ public struct SecurityEvent: Sendable, Equatable {
         if let count { details.append(("sessions", String(count))) }
         return SecurityEvent(
             .sessionEnded, subject: subject, sessionID: sessionID, details: details, isRevocation: true)
-    }
-
-    public static func == (lhs: SecurityEvent, rhs: SecurityEvent) -> Bool {
-        lhs.kind == rhs.kind && lhs.subject == rhs.subject && lhs.sessionID == rhs.sessionID
-            && lhs.isRevocation == rhs.isRevocation && lhs.details.map(\.0) == rhs.details.map(\.0)
-            && lhs.details.map(\.1) == rhs.details.map(\.1)
     }
 }
 

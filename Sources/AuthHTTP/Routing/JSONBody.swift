@@ -52,11 +52,6 @@ struct JSONFields {
         }
     }
 
-    /// Whether the body has a member `name`, of any type.
-    func has(_ name: String) -> Bool {
-        self.value(name) != nil
-    }
-
     /// The string `name`, which must be there.
     func requiredString(_ name: String) throws(HTTPError) -> String {
         switch self.value(name) {

@@ -14,14 +14,17 @@ extension EnvironmentReader {
         return settings
     }
 
-    /// `AUTHD_INSTANCE`, or this host's name and the port: names the instance in its events.
+    /// `AUTHD_INSTANCE`, or ``defaultInstance(port:)``: names the instance in its events.
     func instance(port: Int) throws -> String {
-        guard let name = self.nonEmpty("AUTHD_INSTANCE") else {
-            return "\(ProcessInfo.processInfo.hostName):\(port)"
-        }
+        guard let name = self.nonEmpty("AUTHD_INSTANCE") else { return Self.defaultInstance(port: port) }
         guard name.utf8.count <= 128, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
             throw ConfigurationError("AUTHD_INSTANCE must be at most 128 printable characters, without spaces")
         }
         return name
+    }
+
+    /// An instance's name when `AUTHD_INSTANCE` gives none: this host's name and the port.
+    static func defaultInstance(port: Int) -> String {
+        "\(ProcessInfo.processInfo.hostName):\(port)"
     }
 }
