@@ -24,6 +24,14 @@ public enum AuthError: Error, Sendable, Equatable {
     case invalidTarget(String)
     /// A feature this deployment does not offer as configured (404).
     case featureOff(String)
+    /// The password was right, and the user has a second factor: no tokens yet, but a challenge
+    /// (``FactorChallenge/token``), completed with a code within `expiresIn` seconds.
+    case secondFactorRequired(challenge: String, expiresIn: Int)
+    /// A second-factor code that is wrong, outside the accepted steps, or already used; or a
+    /// recovery code that is unknown or spent.
+    case invalidCode
+    /// A second factor is active already (enrolment), or none is (step-up, removal).
+    case factorState(String)
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

@@ -29,6 +29,9 @@ public final class AuthService: Sendable {
     let events: (any EventLog)?
     /// The revocation feed the events feed (``RevocationFeed``); nil: there is none.
     let feed: (any RevocationFeed)?
+    /// The key of second factors' secrets and recovery codes; nil: enrolment is off (a user who has
+    /// a factor still cannot log in without it).
+    let factors: FactorVault?
 
     public init(
         settings: AuthSettings,
@@ -40,8 +43,10 @@ public final class AuthService: Sendable {
         bootstrapClients: [String: String] = [:],
         events: (any EventLog)? = nil,
         feed: (any RevocationFeed)? = nil,
+        factors: FactorVault? = nil,
         logger: Logger
     ) {
+        self.factors = factors
         self.events = events
         self.feed = feed
         self.bootstrapClients = Dictionary(
@@ -112,6 +117,25 @@ public final class AuthService: Sendable {
                 self.logger.info("password hash upgraded", metadata: ["user": "\(name)"])
             }
         }
+        if stored.hasSecondFactor {
+            // No tokens yet: a challenge, completed by a code (``completeLogin(challenge:with:)``).
+            throw try await self.challenge(
+                FactorChallenge(
+                    id: RandomID.make(), username: name, passwordVersion: stored.version, client: client,
+                    device: device))
+        }
+        return try await self.openSession(
+            username: name, passwordVersion: stored.version, client: client, device: device,
+            assurance: .passwordOnly(at: self.clock.now()))
+    }
+
+    /// Opens a session for a user who authenticated (`assurance`), and issues its pair. The
+    /// session opens only if the password checked (`passwordVersion`) is still the user's, and, for
+    /// a password alone, if the user has no second factor now.
+    func openSession(
+        username name: String, passwordVersion: String, client: ClientInfo, device: String?, assurance: Assurance,
+        details: [(String, String)] = []
+    ) async throws -> TokenPair {
         let now = self.clock.now()
         let session = SessionRecord(
             username: name,
@@ -120,14 +144,16 @@ public final class AuthService: Sendable {
             refreshExpiresAt: now + min(self.settings.refreshTokenTTL, self.settings.sessionMaxLifetime),
             absoluteExpiresAt: now + self.settings.sessionMaxLifetime,
             client: client,
-            passwordVersion: stored.version
+            passwordVersion: passwordVersion,
+            assurance: assurance
         )
         guard
             let opened = try await self.store.createSession(
                 session, now: now, maxSessions: self.settings.maxSessionsPerUser)
         else {
             // The password checked is no longer the user's: it changed (or the user was removed)
-            // between the check and the session. RaceTests count this line to prove the race ran.
+            // between the check and the session; or a second factor was confirmed meanwhile.
+            // RaceTests count this line to prove the race ran.
             self.logger.info("login refused: the password changed after it was checked", metadata: ["user": "\(name)"])
             AuthMetrics.loginFailed()
             try await self.recordLoginFailure(.invalidCredentials, username: name)
@@ -135,10 +161,15 @@ public final class AuthService: Sendable {
         }
         AuthMetrics.issued(.login)
         let evicted = opened.evicted.map { SecurityEvent.sessionsEnded(.cap, subject: name, sessionID: $0) }
-        try await self.record(evicted + [SecurityEvent(.login, subject: name, sessionID: session.id)])
+        try await self.record(
+            evicted + [
+                SecurityEvent(
+                    .login, subject: name, sessionID: session.id,
+                    details: [("amr", assurance.storedMethods)] + details)
+            ])
         var pair = try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
-            refreshExpiresAt: session.refreshExpiresAt, roles: opened.roles, now: now
+            refreshExpiresAt: session.refreshExpiresAt, roles: opened.roles, assurance: assurance, now: now
         )
         pair.deviceToken = self.devices?.issue(username: name, device: device, now: now)
         return pair
@@ -159,20 +190,22 @@ public final class AuthService: Sendable {
             graceSeconds: self.settings.refreshGraceWindow
         )
         switch try await self.store.rotateSession(rotation) {
-        case .rotated(let refreshExpiresAt, let roles):
+        case .rotated(let refreshExpiresAt, let roles, let assurance):
             AuthMetrics.issued(.refresh)
             try await self.record(SecurityEvent(.refresh, subject: claims.sub, sessionID: claims.sid))
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
-                refreshExpiresAt: refreshExpiresAt, roles: roles, now: now, clientID: claims.clientID
+                refreshExpiresAt: refreshExpiresAt, roles: roles, assurance: assurance, now: now,
+                clientID: claims.clientID
             )
-        case .duplicate(let current, let refreshExpiresAt, let roles):
+        case .duplicate(let current, let refreshExpiresAt, let roles, let assurance):
             AuthMetrics.issued(.refreshDuplicate)
             try await self.record(
                 SecurityEvent(.refresh, subject: claims.sub, sessionID: claims.sid, details: [("duplicate", "1")]))
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
-                refreshExpiresAt: refreshExpiresAt, roles: roles, now: now, clientID: claims.clientID
+                refreshExpiresAt: refreshExpiresAt, roles: roles, assurance: assurance, now: now,
+                clientID: claims.clientID
             )
         case .unknownSession:
             throw AuthError.invalidGrant("refresh token revoked")
@@ -208,7 +241,8 @@ public final class AuthService: Sendable {
         case .active(let roles):
             return Principal(
                 username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp, roles: roles,
-                isClient: claims.grantedToClient)
+                isClient: claims.grantedToClient, clientID: claims.clientID,
+                assurance: Assurance(methods: claims.amr, authTime: claims.authTime ?? 0))
         case .sessionEnded where claims.grantedToClient:
             throw AuthError.invalidToken("client or client secret revoked")
         case .sessionEnded:
@@ -244,6 +278,9 @@ public final class AuthService: Sendable {
             throw error
         }
     }
+
+    /// The service's time, in seconds since 1970.
+    public var now: Int { self.clock.now() }
 
     public func checkReadiness() async throws {
         try await self.store.checkReadiness()
@@ -331,30 +368,42 @@ public final class AuthService: Sendable {
         }
     }
 
-    private func issue(
+    func issue(
         username: String,
         sessionID: String,
         refreshTokenID: String,
         refreshExpiresAt: Int,
         roles: [String],
+        assurance: Assurance,
         now: Int,
         clientID: String? = nil
     ) throws -> TokenPair {
-        let accessTTL = self.settings.accessTokenTTL
         let client = clientID ?? self.settings.defaultClientID
-        let access = TokenClaims(
-            iss: self.settings.issuer, sub: username, aud: self.settings.audience, clientID: client, iat: now,
-            exp: now + accessTTL, jti: RandomID.make(), sid: sessionID, tokenUse: .access, roles: roles
-        )
         let refresh = TokenClaims(
             iss: self.settings.issuer, sub: username, aud: self.settings.issuer, clientID: client, iat: now,
             exp: refreshExpiresAt, jti: refreshTokenID, sid: sessionID, tokenUse: .refresh
         )
         return TokenPair(
-            accessToken: try self.tokens.sign(access),
+            accessToken: try self.issueAccessToken(
+                username: username, sessionID: sessionID, roles: roles, assurance: assurance, now: now,
+                clientID: client),
             refreshToken: try self.tokens.sign(refresh),
-            expiresIn: accessTTL
+            expiresIn: self.settings.accessTokenTTL
         )
+    }
+
+    /// An access token of the session's, with its roles and its user's assurance (`amr`, `auth_time`).
+    func issueAccessToken(
+        username: String, sessionID: String, roles: [String], assurance: Assurance, now: Int, clientID: String
+    ) throws -> String {
+        var access = TokenClaims(
+            iss: self.settings.issuer, sub: username, aud: self.settings.audience, clientID: clientID, iat: now,
+            exp: now + self.settings.accessTokenTTL, jti: RandomID.make(), sid: sessionID, tokenUse: .access,
+            roles: roles
+        )
+        access.amr = assurance.methods
+        access.authTime = assurance.authTime == 0 ? nil : assurance.authTime
+        return try self.tokens.sign(access)
     }
 }
 
@@ -372,6 +421,10 @@ public struct Principal: Sendable, Equatable {
     /// client's id and `sessionID` the id of the secret the token was granted with. Routes of a
     /// user's (sessions, password) refuse it.
     public var isClient = false
+    /// The OAuth client the token was issued to.
+    public var clientID = ""
+    /// How the user authenticated, as the token says (nothing for a client's own token).
+    public var assurance = Assurance(methods: [], authTime: 0)
 }
 
 /// What login and refresh return.

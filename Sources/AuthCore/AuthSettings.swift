@@ -35,6 +35,8 @@ public struct AuthSettings: Sendable {
     /// Longest a poll of the revocation feed waits for something to return (RFC 8936's long
     /// poll), in seconds.
     public var feedWait = 5
+    /// Second factors (TOTP).
+    public var secondFactor = SecondFactorSettings()
 
     public init() {}
 }

@@ -107,7 +107,9 @@ public final class Application: Sendable {
         let auth = AuthService(
             settings: configuration.auth, tokens: tokens, passwords: self.passwords, store: store, clock: clock,
             devices: DeviceTokens(refreshSecret: configuration.refreshTokenSecret),
-            bootstrapClients: configuration.introspectionClients, events: events, feed: events, logger: logger
+            bootstrapClients: configuration.introspectionClients, events: events, feed: events,
+            factors: FactorVault(key: configuration.factorKey ?? "factor:" + configuration.refreshTokenSecret),
+            logger: logger
         )
         self.auth = auth
         let router = buildRouter(configuration: configuration, auth: auth, tokens: tokens, metrics: metrics)

@@ -110,6 +110,19 @@ public struct Operator: Sendable {
         return ended
     }
 
+    /// Removes the user's second factor (a lost authenticator, with no recovery code left): the
+    /// next login asks for the password only. Sessions stay. Returns whether there was one.
+    public func resetFactor(username: String) async throws -> Bool {
+        let name = try Self.name(username)
+        let exists = try await self.withRedis { try await self.store.userExists(username: name) }
+        guard exists else { throw Self.noSuchUser(name) }
+        let removed = try await self.withRedis { try await self.store.removeFactor(username: name) }
+        if removed {
+            try await self.record(SecurityEvent(.factorRemoved, subject: name, details: [("method", "reset")]))
+        }
+        return removed
+    }
+
     // MARK: Roles
 
     /// Grants `role` to the user (`add`) or takes it away, in every live session too: a role taken
@@ -445,8 +458,11 @@ public struct Operator: Sendable {
     private static func words(_ error: AuthError) -> String {
         switch error {
         case .invalidRequest(let reason), .invalidGrant(let reason), .invalidToken(let reason),
-            .unauthorizedClient(let reason), .invalidTarget(let reason), .featureOff(let reason):
+            .unauthorizedClient(let reason), .invalidTarget(let reason), .featureOff(let reason),
+            .factorState(let reason):
             reason
+        case .secondFactorRequired: "a second factor is required"
+        case .invalidCode: "wrong code"
         case .invalidClient: "client authentication failed"
         case .usernameTaken: "the name is taken"
         case .signupDisabled: "sign-up is off"

@@ -44,6 +44,11 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     /// grant): then `sub` is the client's id, there is no user and no session, and the claim `gty`
     /// is `client_credentials` (absent otherwise). Client ids and user names never overlap.
     public var grantedToClient = false
+    /// Access tokens of a user's: how the user authenticated (RFC 8176, `pwd`, `otp`), omitted when
+    /// not known.
+    public var amr: [String] = []
+    /// Access tokens of a user's: when the user last authenticated (OpenID Connect's `auth_time`).
+    public var authTime: Int?
 
     /// The `gty` of a client's own token.
     public static let clientCredentialsGrant = "client_credentials"
@@ -51,7 +56,8 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     public static let maxClientTokenLifetime = 86_400
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, iat, exp, nbf, jti, sid, roles, gty
+        case iss, sub, aud, iat, exp, nbf, jti, sid, roles, gty, amr
+        case authTime = "auth_time"
         case clientID = "client_id"
         case tokenUse = "token_use"
     }
@@ -87,6 +93,8 @@ extension TokenClaims {
             roles: try claims.decodeIfPresent([String].self, forKey: .roles) ?? [])
         self.nbf = try claims.decodeIfPresent(Int.self, forKey: .nbf)
         self.grantedToClient = try claims.decodeIfPresent(String.self, forKey: .gty) == Self.clientCredentialsGrant
+        self.amr = try claims.decodeIfPresent([String].self, forKey: .amr) ?? []
+        self.authTime = try claims.decodeIfPresent(Int.self, forKey: .authTime)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -103,6 +111,8 @@ extension TokenClaims {
         try claims.encode(self.tokenUse, forKey: .tokenUse)
         if !self.roles.isEmpty { try claims.encode(self.roles, forKey: .roles) }
         if self.grantedToClient { try claims.encode(Self.clientCredentialsGrant, forKey: .gty) }
+        if !self.amr.isEmpty { try claims.encode(self.amr, forKey: .amr) }
+        try claims.encodeIfPresent(self.authTime, forKey: .authTime)
     }
 
     /// The claims as the JSON of a token's payload.
@@ -120,6 +130,8 @@ extension TokenClaims {
         writer.add("token_use", self.tokenUse.rawValue)
         if !self.roles.isEmpty { writer.add("roles", self.roles) }
         if self.grantedToClient { writer.add("gty", Self.clientCredentialsGrant) }
+        if !self.amr.isEmpty { writer.add("amr", self.amr) }
+        if let authTime = self.authTime { writer.add("auth_time", authTime) }
         return writer.finish()
     }
 
@@ -139,6 +151,8 @@ extension TokenClaims {
         var nbf: Int?
         var roles: [String] = []
         var grantedToClient = false
+        var amr: [String] = []
+        var authTime: Int?
         for (name, value) in members {
             switch (name, value) {
             case ("iat", .integer(let time)): iat = time
@@ -153,8 +167,10 @@ extension TokenClaims {
             case ("token_use", .string(let text)): tokenUse = text
             case ("roles", .strings(let list)): roles = list
             case ("gty", .string(let text)) where text == Self.clientCredentialsGrant: grantedToClient = true
+            case ("amr", .strings(let list)): amr = list
+            case ("auth_time", .integer(let time)): authTime = time
             case ("iat", _), ("exp", _), ("nbf", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
-                ("sid", _), ("token_use", _), ("roles", _), ("gty", _):
+                ("sid", _), ("token_use", _), ("roles", _), ("gty", _), ("amr", _), ("auth_time", _):
                 return nil
             default:
                 continue
@@ -168,5 +184,7 @@ extension TokenClaims {
             tokenUse: tokenUse, roles: roles)
         self.nbf = nbf
         self.grantedToClient = grantedToClient
+        self.amr = amr
+        self.authTime = authTime
     }
 }

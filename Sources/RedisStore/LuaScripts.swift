@@ -28,6 +28,30 @@ enum LuaScripts {
         """#
     )
 
+    /// `redis/lua/begin_factor.lua`
+    static let beginFactor = RedisScript(
+        #"""
+        -- Starts a TOTP enrolment: keeps the new secret, sealed, until the first valid code confirms it.
+        -- KEYS[1]  the user's factor      authd:factor:{NAME}
+        -- KEYS[2]  user hash              authd:user:{NAME}
+        -- ARGV[1]  the sealed secret, ARGV[2] when the enrolment lapses (unix seconds, authd's clock),
+        -- ARGV[3]  now
+        -- The user hash's field `factor` (`totp`) says whether a factor is active: the factor key alone
+        -- never makes one (a key left behind by a deleted user of the same name is overwritten here).
+        -- Returns 1 when started; -1 when a factor is active already; -2 when there is no such user.
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+            return -2
+        end
+        if redis.call('HGET', KEYS[2], 'factor') then
+            return -1
+        end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], 'pending', ARGV[1], 'pending_exp', ARGV[2])
+        redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]) - tonumber(ARGV[3]))
+        return 1
+        """#
+    )
+
     /// `redis/lua/change_password.lua`
     static let changePassword = RedisScript(
         #"""
@@ -61,6 +85,40 @@ enum LuaScripts {
         end
         redis.call('DEL', KEYS[2])
         return ended
+        """#
+    )
+
+    /// `redis/lua/confirm_factor.lua`
+    static let confirmFactor = RedisScript(
+        #"""
+        -- Confirms a TOTP enrolment with its first valid code: the pending secret becomes the user's
+        -- factor, with its recovery codes, in one step.
+        -- KEYS[1]  the user's factor      authd:factor:{NAME}
+        -- KEYS[2]  user hash              authd:user:{NAME}
+        -- ARGV[1]  the sealed pending secret the caller checked the code against, ARGV[2] the step of that
+        --          code (no code of it or before it is accepted again), ARGV[3] now (unix seconds),
+        -- ARGV[4..] the recovery codes' digests
+        -- The factor: hash `secret` (sealed), `step` (the last step accepted), `confirmed` (unix seconds),
+        -- and `rc:DIGEST` for each recovery code not yet used. No TTL.
+        -- Returns 1 when confirmed; 0 when the enrolment is not the one checked (lapsed, or another began);
+        -- -1 when a factor is active already; -2 when there is no such user.
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+            return -2
+        end
+        if redis.call('HGET', KEYS[2], 'factor') then
+            return -1
+        end
+        local pending = redis.call('HMGET', KEYS[1], 'pending', 'pending_exp')
+        if pending[1] ~= ARGV[1] or tonumber(pending[2] or '0') < tonumber(ARGV[3]) then
+            return 0
+        end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'step', ARGV[2], 'confirmed', ARGV[3])
+        for i = 4, #ARGV do
+            redis.call('HSET', KEYS[1], 'rc:' .. ARGV[i], '1')
+        end
+        redis.call('HSET', KEYS[2], 'factor', 'totp')
+        return 1
         """#
     )
 
@@ -101,16 +159,22 @@ enum LuaScripts {
         -- ARGV[1]  session id, ARGV[2] refresh token id, ARGV[3] now,
         -- ARGV[4]  refresh token expiry, ARGV[5] absolute session expiry (unix seconds, authd's clock),
         -- ARGV[6]  user agent, ARGV[7] client IP (either may be empty),
-        -- ARGV[8]  the password version the login checked, ARGV[9] most sessions a user may hold
+        -- ARGV[8]  the password version the login checked, ARGV[9] most sessions a user may hold,
+        -- ARGV[10] how the user authenticated (`amr`: `pwd`, or `pwd,otp`), ARGV[11] when (auth_time)
         -- Times are sent by authd, so TTLs are relative and immune to clock skew between authd and Redis.
         -- The session takes the user's roles (field `roles`, comma-separated): verify reads them from it, and
         -- set_user_roles.lua changes them in every session of the user.
+        -- A user with a second factor (the user hash's `factor`) gets no session from a password alone: an
+        -- enrolment confirmed between the password check and this script wins too.
         -- Returns {1, ROLES, SID...} when the session is open, with the roles it took and the sessions the cap
-        -- ended; 0 when the user is gone or the
-        -- password changed meanwhile;
+        -- ended; 0 when the user is gone, the password changed meanwhile, or a second factor is now needed;
         -- {-2, SID...} when the user is at the cap and KEYS holds too few live sessions to end: nothing is
         -- done, and the caller calls again with those sessions' keys.
         if redis.call('EXISTS', KEYS[3]) == 0 or (redis.call('HGET', KEYS[3], 'pwv') or '0') ~= ARGV[8] then
+            return 0
+        end
+        local amr, authTime = ARGV[10] or 'pwd', ARGV[11] or ARGV[3]
+        if redis.call('HGET', KEYS[3], 'factor') and not string.find(amr, 'otp', 1, true) then
             return 0
         end
         local now = tonumber(ARGV[3])
@@ -148,7 +212,7 @@ enum LuaScripts {
         local ttl = tonumber(ARGV[4]) - now
         local roles = redis.call('HGET', KEYS[3], 'roles') or ''
         redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'rt_exp', ARGV[4], 'created', ARGV[3], 'last_used', ARGV[3],
-            'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7], 'roles', roles)
+            'expires', ARGV[5], 'ua', ARGV[6], 'ip', ARGV[7], 'roles', roles, 'amr', amr, 'auth_time', authTime)
         redis.call('EXPIRE', KEYS[1], ttl)
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
         -- Drop sessions that expired since, so the index cannot grow without bound.
@@ -476,6 +540,18 @@ enum LuaScripts {
         """#
     )
 
+    /// `redis/lua/remove_factor.lua`
+    static let removeFactor = RedisScript(
+        #"""
+        -- Removes a user's second factor (the user's, with a valid code; or an operator's reset).
+        -- KEYS[1]  the user's factor      authd:factor:{NAME}
+        -- KEYS[2]  user hash              authd:user:{NAME}
+        -- Returns 1 when a factor (active or waiting for its first code) was removed, 0 when there was none.
+        local active = redis.call('HDEL', KEYS[2], 'factor')
+        return math.max(active, redis.call('DEL', KEYS[1]))
+        """#
+    )
+
     /// `redis/lua/rotate_session.lua`
     static let rotateSession = RedisScript(
         #"""
@@ -489,10 +565,12 @@ enum LuaScripts {
         --          given up and answered 503, so the script does nothing. A rotation that ran after a stall
         --          would otherwise count against the client's retry with the same token (judged reuse).
         -- Returns
-        --   {1, expiry, roles}      rotated: ARGV[3] is now the one valid token; expiry is capped at the
-        --                           session's end; roles are the session's (comma-separated), for the new
-        --                           access token;
-        --   {2, id, expiry, roles}  the presented token was rotated away less than the grace window ago
+        --   {1, expiry, roles, amr, auth_time}
+        --                           rotated: ARGV[3] is now the one valid token; expiry is capped at the
+        --                           session's end; roles are the session's (comma-separated), and how and
+        --                           when its user authenticated, for the new access token;
+        --   {2, id, expiry, roles, amr, auth_time}
+        --                           the presented token was rotated away less than the grace window ago
         --                           (two tabs refreshing at once), or by a rotation answered 503
         --                           (mark_unconfirmed.lua) not long ago: nothing changes, and the caller
         --                           re-issues the current token `id`, so the session never forks into two
@@ -509,7 +587,7 @@ enum LuaScripts {
             end
         end
         local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp', 'unconfirmed',
-            'unconfirmed_until', 'roles')
+            'unconfirmed_until', 'roles', 'amr', 'auth_time')
         local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
         if not current then
             return {0}
@@ -520,7 +598,7 @@ enum LuaScripts {
             -- The rotation that replaced it was answered 503 (mark_unconfirmed.lua): its retry is no reuse.
             local unconfirmed = s[6] == ARGV[2] and now <= tonumber(s[7] or '0')
             if previous == ARGV[2] and ((grace > 0 and now - rotatedAt <= grace) or unconfirmed) then
-                return {2, current, tonumber(s[5]), s[8] or ''}
+                return {2, current, tonumber(s[5]), s[8] or '', s[9] or '', s[10] or ''}
             end
             redis.call('DEL', KEYS[1])
             redis.call('ZREM', KEYS[2], ARGV[1])
@@ -540,7 +618,7 @@ enum LuaScripts {
         redis.call('ZADD', KEYS[2], expiry, ARGV[1])
         redis.call('EXPIRE', KEYS[2], ttl, 'NX')
         redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-        return {1, expiry, s[8] or ''}
+        return {1, expiry, s[8] or '', s[9] or '', s[10] or ''}
         """#
     )
 
@@ -639,6 +717,57 @@ enum LuaScripts {
             end
         end
         return {changed, joined}
+        """#
+    )
+
+    /// `redis/lua/spend_factor.lua`
+    static let spendFactor = RedisScript(
+        #"""
+        -- Spends a second factor's proof, once on every instance: a TOTP code's step, or a recovery code,
+        -- with what it is spent for, in one step.
+        -- KEYS[1]  the user's factor      authd:factor:{NAME}
+        -- KEYS[2]  user hash              authd:user:{NAME}
+        -- KEYS[3]  for a login, its challenge (authd:challenge:{NAME}:ID), consumed; for a step-up, the
+        --          session (authd:session:{NAME}:SID), whose assurance changes; absent otherwise
+        -- ARGV[1]  'code' or 'recovery'; ARGV[2] the code's step, or the recovery code's digest;
+        -- ARGV[3]  'challenge', 'session' or 'check' (what KEYS[3] is); ARGV[4] now (unix seconds);
+        -- ARGV[5]  for a step-up, the session's new methods (`amr`)
+        -- A code is accepted only for a step after the last one accepted (RFC 6238 sec. 5.2): the same code
+        -- twice, or an older one, is refused, however many instances it is sent to at once.
+        -- Returns {1, LEFT, PWV, UA, IP, DEVICE}: spent, LEFT recovery codes remain, and a challenge's
+        -- fields (empty for the others); {0}: the step was spent already, or no such recovery code;
+        -- {-1}: no active factor; {-2}: the challenge or the session is gone. Nothing changes but on {1}.
+        if redis.call('HGET', KEYS[2], 'factor') ~= 'totp' or redis.call('EXISTS', KEYS[1]) == 0 then
+            return {-1}
+        end
+        local use = ARGV[3]
+        if use ~= 'check' and redis.call('EXISTS', KEYS[3]) == 0 then
+            return {-2}
+        end
+        if ARGV[1] == 'code' then
+            local last = tonumber(redis.call('HGET', KEYS[1], 'step') or '-1')
+            if tonumber(ARGV[2]) <= last then
+                return {0}
+            end
+            redis.call('HSET', KEYS[1], 'step', ARGV[2])
+        elseif redis.call('HDEL', KEYS[1], 'rc:' .. ARGV[2]) == 0 then
+            return {0}
+        end
+        local left = 0
+        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+            if string.sub(field, 1, 3) == 'rc:' then
+                left = left + 1
+            end
+        end
+        local fields = {'', '', '', ''}
+        if use == 'challenge' then
+            local c = redis.call('HMGET', KEYS[3], 'pwv', 'ua', 'ip', 'device')
+            fields = {c[1] or '', c[2] or '', c[3] or '', c[4] or ''}
+            redis.call('DEL', KEYS[3])
+        elseif use == 'session' then
+            redis.call('HSET', KEYS[3], 'amr', ARGV[5], 'auth_time', ARGV[4])
+        end
+        return {1, left, fields[1], fields[2], fields[3], fields[4]}
         """#
     )
 
@@ -748,8 +877,9 @@ enum LuaScripts {
     )
 
     static let all = [
-        addClientSecret, changePassword, createClient, createSession, createUser, deleteClient, deleteUser,
-        denyAccessToken, endSession, endSessions, listSessions, markUnconfirmed, pollFeed, removeClientSecret,
-        rotateSession, setUserDisabled, setUserRoles, throttle, updateClient, upgradePasswordHash,
+        addClientSecret, beginFactor, changePassword, confirmFactor, createClient, createSession, createUser,
+        deleteClient, deleteUser, denyAccessToken, endSession, endSessions, listSessions, markUnconfirmed, pollFeed,
+        removeClientSecret, removeFactor, rotateSession, setUserDisabled, setUserRoles, spendFactor, throttle,
+        updateClient, upgradePasswordHash,
     ]
 }

@@ -54,11 +54,14 @@ public struct RedisAuthStore: AuthStore {
     /// The user's password and whether the user is disabled; nil when there is no such user.
     private func storedPassword(username: String) async throws -> (password: StoredPassword, disabled: Bool)? {
         let reply = try await self.guarded {
-            try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv", "disabled"])
+            try await self.redis.send("HMGET", [self.keys.user(username), "password", "pwv", "disabled", "factor"])
         }
-        guard let fields = reply.array, fields.count == 3, let hash = fields[0].string else { return nil }
+        guard let fields = reply.array, fields.count == 4, let hash = fields[0].string else { return nil }
         // A user created before password versions existed is at version 0.
-        return (StoredPassword(hash: hash, version: fields[1].string ?? "0"), !fields[2].isNull)
+        return (
+            StoredPassword(hash: hash, version: fields[1].string ?? "0", hasSecondFactor: !fields[3].isNull),
+            !fields[2].isNull
+        )
     }
 
     public func upgradePasswordHash(username: String, verified: String, upgraded: String) async throws -> Bool {
@@ -134,7 +137,11 @@ public struct RedisAuthStore: AuthStore {
     /// Deletes the user and every session of the user. Returns how many sessions ended; nil when
     /// there is no such user.
     public func deleteUser(username: String) async throws -> Int? {
-        try await self.revokeWithUser(username, LuaScripts.deleteUser, arguments: [self.keys.sessionPrefix(username)])
+        let ended = try await self.revokeWithUser(
+            username, LuaScripts.deleteUser, arguments: [self.keys.sessionPrefix(username)])
+        // The factor is active only while the user hash says so: gone with it, whatever this does.
+        if ended != nil { _ = try await self.removeFactor(username: username) }
+        return ended
     }
 
     /// Disables the user (ending every session) or enables the user again. Returns how many
@@ -207,7 +214,8 @@ public struct RedisAuthStore: AuthStore {
         let arguments = [
             session.id, session.refreshTokenID, String(now), String(session.refreshExpiresAt),
             String(session.absoluteExpiresAt), session.client.userAgent, session.client.ip,
-            session.passwordVersion, String(maxSessions),
+            session.passwordVersion, String(maxSessions), session.assurance.storedMethods,
+            String(session.assurance.authTime == 0 ? now : session.assurance.authTime),
         ]
         // At the cap, the script names the sessions it may evict, and is called again with their
         // keys: only a user at the cap pays for a second call (a third when many logins of the
@@ -258,14 +266,17 @@ public struct RedisAuthStore: AuthStore {
         }
         let parts = reply.array ?? []
         switch parts.first?.int {
-        case 1 where parts.count == 3:
+        case 1 where parts.count == 5:
             if let expiry = parts[1].int {
-                return .rotated(refreshExpiresAt: expiry, roles: Roles.parse(parts[2].string))
+                return .rotated(
+                    refreshExpiresAt: expiry, roles: Roles.parse(parts[2].string),
+                    assurance: Self.assurance(parts[3], parts[4]))
             }
-        case 2 where parts.count == 4:
+        case 2 where parts.count == 6:
             if let current = parts[1].string, let expiry = parts[2].int {
                 return .duplicate(
-                    currentTokenID: current, refreshExpiresAt: expiry, roles: Roles.parse(parts[3].string))
+                    currentTokenID: current, refreshExpiresAt: expiry, roles: Roles.parse(parts[3].string),
+                    assurance: Self.assurance(parts[4], parts[5]))
             }
         case 0: return .unknownSession
         case -3: throw StoreUnavailableError(reason: "the rotation reached Redis after its deadline; nothing changed")
@@ -381,6 +392,12 @@ public struct RedisAuthStore: AuthStore {
             return [group((self.keys.throttleSignUp(ip), policy.signUpFromAddress))]
         case .clientSecret(let ip):
             return [group((self.keys.throttleClientSecret(ip), policy.clientSecretFromAddress))]
+        case .secondFactor(let username, let attempt):
+            return [
+                group(
+                    (self.keys.throttleCodes(username, attempt: attempt), policy.codesPerAttempt),
+                    (self.keys.throttleCodes(username), policy.codesPerUser))
+            ]
         }
     }
 
@@ -462,7 +479,7 @@ public struct RedisAuthStore: AuthStore {
     /// Runs a script. With ``Durability/replicas`` set, the script and a `WAIT` go out together on
     /// one connection, and the change is acknowledged only once that many replicas have it: an
     /// acknowledged logout then survives a failover.
-    private func runDurably(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+    func runDurably(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
         guard self.durability.replicas > 0 else { return try await self.run(script, keys: keys, arguments: arguments) }
         let wait = RedisCommand(
             "WAIT", [String(self.durability.replicas), String(self.durability.timeoutMilliseconds)]

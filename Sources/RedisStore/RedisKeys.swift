@@ -30,6 +30,22 @@ public struct RedisKeys: Sendable {
         self.sessionPrefix(username) + sessionID
     }
 
+    /// The user's second factor (TOTP). While an enrolment waits for its first code, hash
+    /// `pending` (the secret, sealed: docs/SECOND-FACTOR.md) and `pending_exp`, with a TTL until
+    /// then; once confirmed, `secret` (sealed), `step` (the last step whose code was accepted),
+    /// `confirmed` (unix seconds) and `rc:DIGEST` for each recovery code not yet used (an HMAC, never
+    /// the code), no TTL. Active only while the user hash's field `factor` says `totp`.
+    public func factor(_ username: String) -> String {
+        "\(self.prefix)factor:{\(username)}"
+    }
+
+    /// A login whose password was right, waiting for its second factor. Hash `pwv` (the password
+    /// version checked), `ua`, `ip`, `device` (a device token's id, or empty). TTL: the challenge's
+    /// lifetime (5 minutes); deleted by the code that completes it.
+    public func challenge(_ username: String, _ id: String) -> String {
+        "\(self.prefix)challenge:{\(username)}:\(id)"
+    }
+
     /// What every session key of the user starts with.
     public func sessionPrefix(_ username: String) -> String {
         "\(self.prefix)session:{\(username)}:"
@@ -91,6 +107,17 @@ public struct RedisKeys: Sendable {
     /// Password attempts for the user from anywhere; TTL: the throttle window.
     public func throttleUser(_ username: String) -> String {
         "\(self.prefix)throttle:{\(Self.keySafeName(username))}"
+    }
+
+    /// Wrong second-factor codes for the user, from anywhere; TTL: the throttle window.
+    public func throttleCodes(_ username: String) -> String {
+        "\(self.prefix)throttle:{\(username)}:codes"
+    }
+
+    /// Wrong second-factor codes for one login challenge, or one session's step-up; TTL: the
+    /// throttle window.
+    public func throttleCodes(_ username: String, attempt: String) -> String {
+        "\(self.prefix)throttle:{\(username)}:codes:\(Self.keySafe(attempt))"
     }
 
     /// Password attempts from one address, any user; TTL: the throttle window. The address is the

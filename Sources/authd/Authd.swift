@@ -161,7 +161,7 @@ struct Users: AsyncParsableCommand {
         abstract: "Create, list, reset, disable and delete users (reads REDIS_URL and AUTHD_KEY_PREFIX).",
         discussion:
             "Passwords are read from standard input (the first line), or typed at a terminal, never from the command line. Disabling, deleting and resetting a password end every session of the user on every instance.",
-        subcommands: [Add.self, List.self, Passwd.self, Disable.self, Enable.self, Delete.self]
+        subcommands: [Add.self, List.self, Passwd.self, ResetMFA.self, Disable.self, Enable.self, Delete.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -199,6 +199,24 @@ struct Users: AsyncParsableCommand {
                 try await $0.resetPassword(username: self.user, password: password)
             }
             print("password of \(self.user.lowercased()) set; ended \(ended) session(s)")
+        }
+    }
+
+    struct ResetMFA: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-mfa",
+            abstract:
+                "Remove a user's second factor (a lost authenticator): the next login asks for the password only.",
+            discussion: "The user's sessions stay; end them with 'authd sessions revoke' if the account may be taken.")
+        @Argument(help: "The user name.") var user: String
+        @OptionGroup var envFile: EnvFile
+
+        func run() async throws {
+            let removed = try await operate(self.envFile) { try await $0.resetFactor(username: self.user) }
+            print(
+                removed
+                    ? "removed the second factor of \(self.user.lowercased())"
+                    : "\(self.user.lowercased()) has no second factor")
         }
     }
 

@@ -5,13 +5,22 @@ import NIOConcurrencyHelpers
 /// happened (a race that ran, a reconnect), rather than on timing.
 public final class LogCapture: Sendable {
     private let messages = NIOLockedValueBox<[String]>([])
+    private let lines = NIOLockedValueBox<[String]>([])
 
-    public init() {}
+    /// Every message so far with its metadata, as one text: for checks that something never appears.
+    public var text: String { self.lines.withLockedValue { $0.joined(separator: "\n") } }
+
+    private let level: Logger.Level
+
+    /// - Parameter level: the least level captured (`info` unless given).
+    public init(level: Logger.Level = .info) {
+        self.level = level
+    }
 
     /// Every message at `info` and above goes to this capture.
     public var logger: Logger {
-        var logger = Logger(label: "authd") { _ in Handler(capture: self) }
-        logger.logLevel = .info
+        var logger = Logger(label: "authd") { _ in Handler(capture: self, logLevel: self.level) }
+        logger.logLevel = self.level
         return logger
     }
 
@@ -23,7 +32,7 @@ public final class LogCapture: Sendable {
     struct Handler: LogHandler {
         let capture: LogCapture
         var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
+        var logLevel: Logger.Level
 
         subscript(metadataKey key: String) -> Logger.Metadata.Value? {
             get { self.metadata[key] }
@@ -32,6 +41,8 @@ public final class LogCapture: Sendable {
 
         func log(event: LogEvent) {
             self.capture.messages.withLockedValue { $0.append(event.message.description) }
+            let metadata = self.metadata.merging(event.metadata ?? [:]) { $1 }
+            self.capture.lines.withLockedValue { $0.append("\(event.message) \(metadata)") }
         }
     }
 }

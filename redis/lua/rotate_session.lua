@@ -8,10 +8,12 @@
 --          given up and answered 503, so the script does nothing. A rotation that ran after a stall
 --          would otherwise count against the client's retry with the same token (judged reuse).
 -- Returns
---   {1, expiry, roles}      rotated: ARGV[3] is now the one valid token; expiry is capped at the
---                           session's end; roles are the session's (comma-separated), for the new
---                           access token;
---   {2, id, expiry, roles}  the presented token was rotated away less than the grace window ago
+--   {1, expiry, roles, amr, auth_time}
+--                           rotated: ARGV[3] is now the one valid token; expiry is capped at the
+--                           session's end; roles are the session's (comma-separated), and how and
+--                           when its user authenticated, for the new access token;
+--   {2, id, expiry, roles, amr, auth_time}
+--                           the presented token was rotated away less than the grace window ago
 --                           (two tabs refreshing at once), or by a rotation answered 503
 --                           (mark_unconfirmed.lua) not long ago: nothing changes, and the caller
 --                           re-issues the current token `id`, so the session never forks into two
@@ -28,7 +30,7 @@ if deadline > 0 then
     end
 end
 local s = redis.call('HMGET', KEYS[1], 'rt', 'expires', 'prev', 'rotated_at', 'rt_exp', 'unconfirmed',
-    'unconfirmed_until', 'roles')
+    'unconfirmed_until', 'roles', 'amr', 'auth_time')
 local current, absolute, previous, rotatedAt = s[1], tonumber(s[2]), s[3], tonumber(s[4] or '0')
 if not current then
     return {0}
@@ -39,7 +41,7 @@ if current ~= ARGV[2] then
     -- The rotation that replaced it was answered 503 (mark_unconfirmed.lua): its retry is no reuse.
     local unconfirmed = s[6] == ARGV[2] and now <= tonumber(s[7] or '0')
     if previous == ARGV[2] and ((grace > 0 and now - rotatedAt <= grace) or unconfirmed) then
-        return {2, current, tonumber(s[5]), s[8] or ''}
+        return {2, current, tonumber(s[5]), s[8] or '', s[9] or '', s[10] or ''}
     end
     redis.call('DEL', KEYS[1])
     redis.call('ZREM', KEYS[2], ARGV[1])
@@ -59,4 +61,4 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[2], ttl, 'NX')
 redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-return {1, expiry, s[8] or ''}
+return {1, expiry, s[8] or '', s[9] or '', s[10] or ''}

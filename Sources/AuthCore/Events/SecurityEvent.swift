@@ -34,6 +34,14 @@ public struct SecurityEvent: Sendable {
         case clientToken = "client_token"
         /// A signing key added, or made current (`authd keys`).
         case keyRotated = "key_rotated"
+        /// A TOTP factor confirmed by its first code.
+        case factorEnrolled = "factor_enrolled"
+        /// The user's factor removed: by the user with a code, or reset by an operator.
+        case factorRemoved = "factor_removed"
+        /// A wrong, stale or replayed second-factor code, or an unknown recovery code.
+        case factorFailed = "factor_failed"
+        /// A session proved a second factor (step-up), or a login did (`login` with `amr` says so).
+        case stepUp = "step_up"
     }
 
     /// Why sessions ended.
@@ -52,6 +60,8 @@ public struct SecurityEvent: Sendable {
         case `operator`
         /// The user was disabled or deleted.
         case account
+        /// The user removed their second factor: their other sessions end.
+        case factor
     }
 
     public var kind: Kind

@@ -2,7 +2,7 @@
 ///
 /// The domain states what it needs; the Redis store (module RedisStore) says how. Every method
 /// throws ``StoreUnavailableError`` when the store cannot answer, never a guess.
-public protocol AuthStore: Sendable {
+public protocol AuthStore: FactorStore {
     /// Creates a user. Returns `false` when the name is taken.
     func createUser(username: String, passwordHash: String, now: Int) async throws -> Bool
     /// Whether a user of that (canonical) name exists.
@@ -67,4 +67,36 @@ public protocol AuthStore: Sendable {
 
     /// Throws unless the store answers and is ready to serve (in Redis: its scripts are loaded).
     func checkReadiness() async throws
+}
+
+/// What changing a user's second factor did.
+public enum FactorChange: Sendable, Equatable {
+    case done
+    /// The enrolment confirmed is not the one checked: it lapsed, or another began.
+    case stale
+    /// A factor is active already.
+    case active
+    case noUser
+}
+
+/// Second factors (docs/SECOND-FACTOR.md), beside the rest of the store: a user's factor, a
+/// login's challenge and the spent codes are all under the user's hash tag, so that one script
+/// checks and spends them together.
+public protocol FactorStore: Sendable {
+    /// Keeps a new TOTP secret (sealed) for the user until `expiresAt`, unless a factor is active.
+    func beginFactor(username: String, sealedSecret: String, expiresAt: Int, now: Int) async throws -> FactorChange
+    /// The user's factor, active or pending; nil when there is none.
+    func factor(username: String) async throws -> StoredFactor?
+    /// Makes the pending secret `sealedSecret` the user's factor, if it is still the pending one,
+    /// with the step of its first code spent and the recovery codes' digests.
+    func confirmFactor(username: String, sealedSecret: String, step: Int, recoveryDigests: [String], now: Int)
+        async throws -> FactorChange
+    /// Removes the user's factor, active or pending. Returns whether there was one.
+    func removeFactor(username: String) async throws -> Bool
+    /// Keeps a login's challenge until `expiresAt`.
+    func createChallenge(_ challenge: FactorChallenge, expiresAt: Int, now: Int) async throws
+    /// Whether the challenge is still waiting.
+    func challengeExists(username: String, id: String) async throws -> Bool
+    /// Spends `proof` for `use`, once over every instance (``FactorSpend``).
+    func spendFactor(username: String, proof: FactorProof, for use: FactorUse, now: Int) async throws -> FactorSpend
 }

@@ -28,11 +28,13 @@ public struct SessionRotation: Sendable, Equatable {
 public enum RotationResult: Sendable, Equatable {
     /// The presented token was current and has been replaced. The new token expires at
     /// `refreshExpiresAt` (capped at the session's absolute end), and so do the session's keys.
-    /// `roles`: the session's, for the new access token.
-    case rotated(refreshExpiresAt: Int, roles: [String] = [])
+    /// `roles` and `assurance`: the session's, for the new access token.
+    case rotated(refreshExpiresAt: Int, roles: [String] = [], assurance: Assurance = .passwordOnly(at: 0))
     /// The presented token was replaced within the grace window: nothing changed, and the current
     /// token (`currentTokenID`, expiring at `refreshExpiresAt`) is to be issued again.
-    case duplicate(currentTokenID: String, refreshExpiresAt: Int, roles: [String] = [])
+    case duplicate(
+        currentTokenID: String, refreshExpiresAt: Int, roles: [String] = [], assurance: Assurance = .passwordOnly(at: 0)
+    )
     /// No such session: logged out, revoked or expired.
     case unknownSession
     /// The presented token was already rotated away. The store has revoked the whole session,

@@ -11,11 +11,14 @@ public struct SessionRecord: Sendable, Equatable {
     public var client: ClientInfo
     /// The version of the password the login checked.
     public var passwordVersion: String
+    /// How the user authenticated, and when (a password alone, at the session's creation, unless given).
+    public var assurance: Assurance
 
     public init(
         username: String, id: String, refreshTokenID: String, refreshExpiresAt: Int, absoluteExpiresAt: Int,
-        client: ClientInfo, passwordVersion: String
+        client: ClientInfo, passwordVersion: String, assurance: Assurance? = nil
     ) {
+        self.assurance = assurance ?? .passwordOnly(at: 0)
         self.passwordVersion = passwordVersion
         self.username = username
         self.id = id

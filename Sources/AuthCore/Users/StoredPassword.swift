@@ -2,9 +2,12 @@
 public struct StoredPassword: Sendable, Equatable {
     public var hash: String
     public var version: String
+    /// Whether the user has an active second factor: then a password alone opens no session.
+    public var hasSecondFactor: Bool
 
-    public init(hash: String, version: String) {
+    public init(hash: String, version: String, hasSecondFactor: Bool = false) {
         self.hash = hash
         self.version = version
+        self.hasSecondFactor = hasSecondFactor
     }
 }

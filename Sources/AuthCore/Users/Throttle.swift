@@ -8,6 +8,9 @@ public enum ThrottleScope: Sendable, Equatable {
     case signUp(ip: String)
     /// Client credentials (introspection, the client-credentials grant) from `ip`.
     case clientSecret(ip: String)
+    /// A second-factor code for `username` (canonical: only a login whose password was right, or a
+    /// live session, gets this far), in the login challenge or the session `attempt`.
+    case secondFactor(username: String, attempt: String)
 
     /// What is counted, in the words of the 429 that refuses one too many.
     var attempts: String {
@@ -15,6 +18,7 @@ public enum ThrottleScope: Sendable, Equatable {
         case .password: "failed logins"
         case .signUp: "sign-ups"
         case .clientSecret: "wrong client secrets"
+        case .secondFactor: "wrong codes"
         }
     }
 }
@@ -47,6 +51,12 @@ public struct ThrottlePolicy: Sendable, Equatable {
     /// Wrong client secrets from one address: 20 in 15 minutes. Per address only, so that guesses
     /// cannot lock the resource server itself out.
     public var clientSecretFromAddress = Limit(failures: 20, windowSeconds: 900)
+    /// Wrong second-factor codes in one login challenge or one session: 5 in 5 minutes.
+    public var codesPerAttempt = Limit(failures: 5, windowSeconds: 300)
+    /// Wrong second-factor codes for one user, all challenges and sessions: 10 in 15 minutes. Only
+    /// someone who knows the password can spend these (a challenge needs it), and each guess has a
+    /// chance of 3 in 10^6 (three steps are accepted): at most about 1 in 350 a day.
+    public var codesPerUser = Limit(failures: 10, windowSeconds: 900)
     public var enabled = true
 
     public init() {}

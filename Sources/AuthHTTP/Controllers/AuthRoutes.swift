@@ -9,6 +9,7 @@ public struct AuthRoutes: Sendable {
     let probes: ProbeController
     let forwardAuth: ForwardAuthController
     let feed: FeedController
+    let secondFactor: SecondFactorController
 
     /// - Parameters:
     ///   - refreshCookie: the refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
@@ -22,6 +23,7 @@ public struct AuthRoutes: Sendable {
         self.probes = ProbeController(auth: auth)
         self.forwardAuth = ForwardAuthController(authenticator: authenticator)
         self.feed = FeedController(auth: auth)
+        self.secondFactor = SecondFactorController(auth: auth, authenticator: authenticator, tokens: self.tokens)
     }
 
     public func register(in router: inout Router) {
@@ -31,5 +33,6 @@ public struct AuthRoutes: Sendable {
         self.probes.register(in: &router)
         self.forwardAuth.register(in: &router)
         self.feed.register(in: &router)
+        self.secondFactor.register(in: &router)
     }
 }

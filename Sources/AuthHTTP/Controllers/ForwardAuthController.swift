@@ -10,6 +10,9 @@ import NIOHTTP1
 /// - 401 with the RFC 6750 challenge: no token, a bad, expired or revoked one;
 /// - 403 with `insufficient_scope` when the location requires a role (`allowed_roles`, any of
 ///   them) the session does not hold now;
+/// - 401 with RFC 9470's `insufficient_user_authentication` when the location requires a second
+///   factor (`mfa=1`) or an authentication within so many seconds (`max_age=300`) and the token
+///   shows neither: the app sends the user to step up (`POST /mfa/step-up`);
 /// - 503 when Redis cannot be asked: closed, never open.
 ///
 /// Every method is answered alike, and the body is ignored.
@@ -36,7 +39,9 @@ struct ForwardAuthController: Sendable {
 
     func check(_ request: HTTPRequest) async throws -> HTTPResponse {
         let allowedRoles = try ForwardedRequest.allowedRoles(of: request, under: Self.path)
+        let assurance = try ForwardedRequest.requiredAssurance(of: request, under: Self.path)
         let principal = try await self.authenticator.principal(of: request)
+        try assurance.check(principal.assurance, now: self.authenticator.auth.now)
         if !allowedRoles.isEmpty, !principal.roles.contains(where: allowedRoles.contains) {
             if request.logger.logLevel <= .debug {
                 let asked = ForwardedRequest.original(of: request, under: Self.path)
@@ -102,6 +107,27 @@ enum ForwardedRequest {
         return roles
     }
 
+    /// What the location asks of the user's authentication: `mfa=1`, `max_age=SECONDS`, in the
+    /// auth URL's query.
+    static func requiredAssurance(of request: HTTPRequest, under base: String) throws(HTTPError)
+        -> AssuranceRequirement
+    {
+        guard request.path == base else { return AssuranceRequirement() }
+        var requirement = AssuranceRequirement()
+        switch try Self.queryValue("mfa", in: request.query) {
+        case nil, "0", "false": break
+        case "1", "true": requirement.secondFactor = true
+        case let other?: throw .badRequest("mfa: '\(other.prefix(16))' is neither 1 nor 0")
+        }
+        if let raw = try Self.queryValue("max_age", in: request.query) {
+            guard raw.utf8.count <= 9, let seconds = Int(raw), seconds >= 0 else {
+                throw .badRequest("max_age: seconds, 0 to 999999999")
+            }
+            requirement.maxAge = seconds
+        }
+        return requirement
+    }
+
     /// The original method and the original URI's path.
     static func original(of request: HTTPRequest, under base: String) -> (method: String, path: String) {
         var uri: Substring
@@ -133,5 +159,29 @@ enum ForwardedRequest {
             return Substring(value)
         }
         return nil
+    }
+}
+
+/// What a gateway location asks of how the user authenticated.
+struct AssuranceRequirement: Sendable {
+    var secondFactor = false
+    var maxAge: Int?
+
+    /// Throws RFC 9470's challenge (401 `insufficient_user_authentication`, with `max_age` when one
+    /// was asked) unless `assurance` meets this.
+    func check(_ assurance: Assurance, now: Int) throws(HTTPError) {
+        var missing: String?
+        if self.secondFactor, !assurance.hasSecondFactor {
+            missing = "a second factor is required"
+        } else if let maxAge = self.maxAge, assurance.authTime == 0 || now - assurance.authTime > maxAge {
+            missing = "an authentication within \(maxAge) s is required"
+        }
+        guard let missing else { return }
+        var challenge =
+            "Bearer realm=\"authd\", error=\"insufficient_user_authentication\", error_description=\"\(missing)\""
+        if let maxAge = self.maxAge { challenge += ", max_age=\(maxAge)" }
+        throw HTTPError(
+            .unauthorized, code: "insufficient_user_authentication", description: missing,
+            headers: ["www-authenticate": challenge])
     }
 }

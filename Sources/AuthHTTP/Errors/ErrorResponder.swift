@@ -1,6 +1,7 @@
 import AuthCore
 import Logging
 import NIOHTTP1
+import WireJSON
 
 /// The one place where errors become responses. Anything unknown is a 500 whose body says nothing
 /// of the cause; the cause goes to the log.
@@ -104,6 +105,22 @@ public enum ErrorResponder {
             HTTPError(.badRequest, code: "invalid_target", description: description)
         case .featureOff(let description):
             HTTPError(.notFound, code: "not_found", description: description)
+        case .secondFactorRequired(let challenge, let expiresIn):
+            // Auth0's answer to a password grant of a user with a factor: 403 `mfa_required` and a
+            // token to complete it with (at `POST /login/mfa`). Never cached: it is half a login.
+            HTTPError(
+                .forbidden, code: "mfa_required",
+                description: "a second factor is required: send mfa_token with a code to POST /login/mfa",
+                headers: ["cache-control": "no-store"],
+                members: [
+                    ("expires_in", Array(String(expiresIn).utf8)),
+                    ("mfa_token", Array(JSONString.quoted(challenge).utf8)),
+                ])
+        case .invalidCode:
+            HTTPError(
+                .badRequest, code: "invalid_grant", description: "the code is wrong, out of date or already used")
+        case .factorState(let description):
+            HTTPError(.conflict, code: "factor_state", description: description)
         }
     }
 }

@@ -8,12 +8,19 @@ public struct HTTPError: Error, Sendable {
     public var code: String
     public var description: String
     public var headers: HTTPHeaders
+    /// Members of the body after `error` and `error_description`, by name, as JSON values, in the
+    /// order written (the names' sorted order).
+    public var members: [(name: String, json: [UInt8])]
 
-    public init(_ status: HTTPResponseStatus, code: String, description: String, headers: HTTPHeaders = [:]) {
+    public init(
+        _ status: HTTPResponseStatus, code: String, description: String, headers: HTTPHeaders = [:],
+        members: [(name: String, json: [UInt8])] = []
+    ) {
         self.status = status
         self.code = code
         self.description = description
         self.headers = headers
+        self.members = members
     }
 
     public static func badRequest(_ description: String) -> HTTPError {
@@ -45,7 +52,7 @@ public struct HTTPError: Error, Sendable {
 
     var response: HTTPResponse {
         var response = HTTPResponse.json(
-            ErrorBody(error: self.code, errorDescription: self.description), status: self.status)
+            ErrorBody(error: self.code, errorDescription: self.description, members: self.members), status: self.status)
         response.headers.add(contentsOf: self.headers)
         return response
     }
@@ -54,11 +61,13 @@ public struct HTTPError: Error, Sendable {
 struct ErrorBody: JSONResponseBody {
     var error: String
     var errorDescription: String
+    var members: [(name: String, json: [UInt8])] = []
 
     var json: [UInt8] {
         var writer = JSONObjectWriter(capacity: 48 + self.error.utf8.count + self.errorDescription.utf8.count)
         writer.add("error", self.error)
         writer.add("error_description", self.errorDescription)
+        for member in self.members { writer.add(member: member.name, json: member.json) }
         return writer.finish()
     }
 }

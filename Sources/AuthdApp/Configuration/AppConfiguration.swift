@@ -19,6 +19,9 @@ public struct AppConfiguration: Sendable {
     /// Keys that sign access tokens (ES256, RS256 or EdDSA; see ``KeyDirectory``); when set, their
     /// public keys are served at `/.well-known/jwks.json`.
     public var keysDirectory: String?
+    /// The key of second factors' secrets at rest and of recovery codes' digests
+    /// (`AUTHD_FACTOR_KEY`); nil: one derived from the refresh token secret.
+    public var factorKey: String?
     public var redis: RedisConfiguration
     public var keyPrefix = "authd:"
     /// Replicas that must have a revocation before it is acknowledged (`WAIT`); 0 is off.
@@ -90,6 +93,7 @@ public struct AppConfiguration: Sendable {
         "AUTHD_EVENTS_MAX_AGE",
         "AUTHD_EVENTS_MAX_LENGTH",
         "AUTHD_EVENTS_SHARDS",
+        "AUTHD_FACTOR_KEY",
         "AUTHD_HASH_CONCURRENCY",
         "AUTHD_HOST",
         "AUTHD_IDLE_TIMEOUT",
@@ -102,6 +106,7 @@ public struct AppConfiguration: Sendable {
         "AUTHD_MAX_BODY_BYTES",
         "AUTHD_MAX_CONNECTIONS",
         "AUTHD_MAX_SESSIONS_PER_USER",
+        "AUTHD_MFA_ISSUER",
         "AUTHD_PORT",
         "AUTHD_REDIS_COMMAND_TIMEOUT_MS",
         "AUTHD_REDIS_CONNECT_TIMEOUT_MS",
@@ -193,6 +198,7 @@ public struct AppConfiguration: Sendable {
         self.keysDirectory = keysDirectory
         self.previousAccessTokenSecret = try reader.optionalSecret("ACCESS_TOKEN_SECRET_PREVIOUS")
         self.previousRefreshTokenSecret = try reader.optionalSecret("REFRESH_TOKEN_SECRET_PREVIOUS")
+        self.factorKey = try reader.optionalSecret("AUTHD_FACTOR_KEY")
         if let prefix = env["AUTHD_KEY_PREFIX"] { self.keyPrefix = prefix }
         self.redis.clientSideCache = try reader.verifyCache(sessionKeyPrefix: self.keyPrefix + "session:")
         self.verifyCacheLease = try reader.verifyCacheLease() ?? self.verifyCacheLease

@@ -20,6 +20,13 @@ extension EnvironmentReader {
         auth.throttle.clientSecretFromAddress =
             try self.limit("AUTHD_THROTTLE_CLIENT_SECRET") ?? auth.throttle.clientSecretFromAddress
         auth.maxSessionsPerUser = try self.int("AUTHD_MAX_SESSIONS_PER_USER", in: 1...10_000) ?? auth.maxSessionsPerUser
+        if let issuer = self.nonEmpty("AUTHD_MFA_ISSUER") {
+            guard issuer.utf8.count <= 64, !issuer.contains(":") else {
+                throw ConfigurationError(
+                    "AUTHD_MFA_ISSUER must be at most 64 bytes, without ':' (for example Example Inc)")
+            }
+            auth.secondFactor.issuer = issuer
+        }
     }
 
     /// A throttle limit, `FAILURES/SECONDS`: so many in a window of so many seconds.
