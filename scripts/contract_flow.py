@@ -21,13 +21,18 @@ import uuid
 
 import httpx
 import jsonschema
+import pyotp
 import yaml
 
 from authd_client import AuthenticatedClient, Client
 from authd_client.api.default import (
+    begin_enrolment,
     change_password,
+    complete_login,
+    confirm_enrolment,
     create_user,
     end_session,
+    factor_status,
     forward_auth,
     forward_auth_prefixed,
     healthz,
@@ -43,11 +48,19 @@ from authd_client.api.default import (
     poll_security_events,
     posts,
     readyz,
+    remove_factor,
     revoke,
+    step_up,
     token,
 )
 from authd_client.models import (
+    BeginEnrolmentBody,
     ChangePasswordBody,
+    CompleteLoginBody,
+    ConfirmEnrolmentBody,
+    FactorAnswer,
+    ForwardAuthMfa,
+    MfaRequired,
     Credentials,
     Error,
     Introspection,
@@ -245,6 +258,46 @@ assert expect(me.sync_detailed(client=bearer(fifth.access_token)), 401, Error).e
 assert logout.sync_detailed(client=public, body=RefreshRequest(token=fifth.refresh_token)).status_code == 204
 again = logout_with_scope.sync_detailed(client=bearer(fourth.access_token), body=everywhere)
 assert expect(again, 400, Error).error == "invalid_grant"
+
+# A second factor: enrolment asks for the password again; pyotp (an authenticator nobody here
+# wrote) makes the code that confirms it. Each step's code is accepted once: the later proofs are
+# recovery codes, so that the flow need not wait for the next step.
+mfa_user = "contract-mfa-" + uuid.uuid4().hex[:6]
+assert create_user.sync_detailed(client=public, body=Credentials(username=mfa_user, password=password)).status_code == 201
+plain = expect(login.sync_detailed(client=public, body=Credentials(username=mfa_user, password=password)), 200, Tokens)
+as_user = bearer(plain.access_token)
+assert factor_status.sync_detailed(client=as_user).parsed.totp == "none"
+wrong_password = begin_enrolment.sync_detailed(client=as_user, body=BeginEnrolmentBody(password="not it at all"))
+assert expect(wrong_password, 401, Error).error == "invalid_grant"
+begun = begin_enrolment.sync_detailed(client=as_user, body=BeginEnrolmentBody(password=password))
+assert begun.status_code == 200 and begun.parsed.otpauth_uri.startswith("otpauth://totp/")
+authenticator = pyotp.TOTP(begun.parsed.secret)
+assert expect(step_up.sync_detailed(client=as_user, body=FactorAnswer(code="123456")), 409, Error).error == "factor_state"
+bad_code = confirm_enrolment.sync_detailed(client=as_user, body=ConfirmEnrolmentBody(code="12345"))
+assert expect(bad_code, 400, Error).error == "invalid_grant"
+confirmed = confirm_enrolment.sync_detailed(client=as_user, body=ConfirmEnrolmentBody(code=authenticator.now()))
+assert confirmed.status_code == 200 and len(confirmed.parsed.recovery_codes) == 10
+recovery_codes = confirmed.parsed.recovery_codes
+again_enrol = begin_enrolment.sync_detailed(client=as_user, body=BeginEnrolmentBody(password=password))
+assert expect(again_enrol, 409, Error).error == "factor_state"
+challenged = login.sync_detailed(client=public, body=Credentials(username=mfa_user, password=password))
+assert expect(challenged, 403, MfaRequired).error == "mfa_required" and challenged.parsed.mfa_token
+bogus = complete_login.sync_detailed(client=public, body=CompleteLoginBody(mfa_token="nope", code="123456"))
+assert expect(bogus, 400, Error).error == "invalid_grant"
+second_step = CompleteLoginBody(mfa_token=challenged.parsed.mfa_token, recovery_code=recovery_codes[0])
+with_recovery = expect(complete_login.sync_detailed(client=public, body=second_step), 200, Tokens)
+gate = forward_auth.sync_detailed(client=as_user, mfa=ForwardAuthMfa.VALUE_1)
+assert expect(gate, 401, Error).error == "insufficient_user_authentication"
+assert forward_auth.sync_detailed(client=bearer(with_recovery.access_token), mfa=ForwardAuthMfa.VALUE_1).status_code == 200
+stepped = step_up.sync_detailed(client=as_user, body=FactorAnswer(recovery_code=recovery_codes[1]))
+assert stepped.status_code == 200 and stepped.parsed.token_type == "Bearer"
+assert forward_auth.sync_detailed(client=bearer(stepped.parsed.access_token), mfa=ForwardAuthMfa.VALUE_1, max_age=60).status_code == 200
+assert factor_status.sync_detailed(client=as_user).parsed.recovery_codes_left == 8
+removed = remove_factor.sync_detailed(client=as_user, body=FactorAnswer(recovery_code=recovery_codes[2]))
+assert removed.status_code == 204
+assert expect(me.sync_detailed(client=bearer(with_recovery.access_token)), 401, Error).error == "invalid_token"
+gone_factor = remove_factor.sync_detailed(client=as_user, body=FactorAnswer(code="123456"))
+assert expect(gone_factor, 409, Error).error == "factor_state"
 
 # The keys and metrics.
 keys = jwks.sync_detailed(client=public)

@@ -184,6 +184,35 @@ struct EventTests {
                 body: Array("grant_type=client_credentials".utf8))
             #expect(wrong.status == 401)
 
+            // A second factor: enrolled, a wrong code, a step-up and a removal with recovery codes
+            // (the enrolment's code spent the current step), and a login with one.
+            let factorLogin = try await app.signUpAndLogIn("fay", password: password)
+            let factorToken = try Self.accessToken(factorLogin)
+            let factorBearer = [("authorization", "Bearer \(factorToken)")]
+            let begun = try await client.json("POST", "/mfa/totp", ["password": password], headers: factorBearer)
+            let totpSecret = try #require(begun["secret"])
+            let confirmed = try await client.json(
+                "POST", "/mfa/totp/confirm",
+                ["code": try await Authenticator(secret: totpSecret).code(at: Int(Date().timeIntervalSince1970))],
+                headers: factorBearer)
+            let recovery = try #require(confirmed.json["recovery_codes"] as? [String])
+            handled += [totpSecret, factorToken, try Self.refreshToken(factorLogin)] + recovery
+            #expect(
+                try await client.json("POST", "/mfa/step-up", ["code": "000000"], headers: factorBearer).status == 400)
+            let stepped = try await client.json(
+                "POST", "/mfa/step-up", ["recovery_code": recovery[0]], headers: factorBearer)
+            #expect(stepped.status == 200)
+            handled.append(try Self.accessToken(stepped))
+            let challenged = try await client.json("POST", "/login", ["username": "fay", "password": password])
+            let mfaToken = try #require(challenged["mfa_token"])
+            let completed = try await client.json(
+                "POST", "/login/mfa", ["mfa_token": mfaToken, "recovery_code": recovery[1]])
+            #expect(completed.status == 200)
+            handled += [mfaToken, try Self.accessToken(completed), try Self.refreshToken(completed)]
+            #expect(
+                try await client.json("DELETE", "/mfa", ["recovery_code": recovery[2]], headers: factorBearer).status
+                    == 204)
+
             // Operators' commands.
             let added = try await Self.operate(app.prefix) { tool in
                 _ = try await tool.addUser(username: "olga", password: password)
@@ -191,6 +220,7 @@ struct EventTests {
                 _ = try await tool.changeRole(username: "olga", role: "admin", add: false)
                 _ = try await tool.resetPassword(username: "olga", password: newPassword)
                 _ = try await tool.revoke(username: "olga", sessionID: nil)
+                #expect(try await tool.resetFactor(username: "olga") == false)
                 _ = try await tool.setDisabled(username: "olga", true)
                 _ = try await tool.setDisabled(username: "olga", false)
                 _ = try await tool.deleteUser(username: "olga")
@@ -220,7 +250,8 @@ struct EventTests {
             #expect(login["request"]?.isEmpty == false)
             // Why each session ended.
             let reasons = Set(events.filter { $0["type"] == "session_ended" }.compactMap { $0["reason"] })
-            #expect(reasons == ["cap", "reuse", "user", "revoke", "logout", "password", "operator", "account"])
+            #expect(
+                reasons == ["cap", "reuse", "user", "revoke", "logout", "password", "operator", "account", "factor"])
             let scopes = Set(events.filter { $0["type"] == "logout" }.compactMap { $0["scope"] })
             #expect(scopes == ["local", "others", "global"])
             #expect(events.filter { $0["actor"] == "operator" }.count >= 12)

@@ -41,7 +41,10 @@ struct RedisStateTests {
 
             // The session records its refresh token id, never the token itself.
             let session = try await redis.hgetall(keys.session("gina", sessionID))
-            #expect(Set(session.keys) == ["rt", "rt_exp", "created", "last_used", "expires", "ua", "ip", "roles"])
+            #expect(
+                Set(session.keys) == [
+                    "rt", "rt_exp", "created", "last_used", "expires", "ua", "ip", "roles", "amr", "auth_time",
+                ])
             #expect(session["rt"]?.count == 32)
             #expect(!session.values.contains(login["refreshToken"]!))
             let account = try await redis.hgetall(keys.user("gina"))

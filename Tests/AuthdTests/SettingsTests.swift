@@ -94,6 +94,9 @@ struct SettingsTests {
         try await app.waitForLog("\(field)=\(value)")
     }
 
+    /// A key of second factors of the test's own.
+    static let factorKey = RandomID.hexBytes(32)
+
     static let cases: [Case] = [
         Case(variable: "ACCESS_TOKEN_SECRET", settings: ["ACCESS_TOKEN_SECRET": ""], refusal: "ACCESS_TOKEN_SECRET"),
         Case(
@@ -355,6 +358,28 @@ struct SettingsTests {
         },
         Case(variable: "AUTHD_EVENTS_MAX_AGE", settings: ["AUTHD_EVENTS_MAX_AGE": "3600"]) { app, _ in
             try await Self.logLine(app, "events", "shards=1,max_length=100000,max_age=3600")
+        },
+        Case(variable: "AUTHD_MFA_ISSUER", settings: ["AUTHD_MFA_ISSUER": "Example Inc"]) { app, _ in
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            let begun = try await app.client.json(
+                "POST", "/mfa/totp", ["password": Self.password], headers: [("authorization", "Bearer \(token)")])
+            let uri = try #require(begun["otpauth_uri"])
+            #expect(uri.hasPrefix("otpauth://totp/Example%20Inc:setting?") && uri.contains("&issuer=Example%20Inc&"))
+        },
+        Case(variable: "AUTHD_FACTOR_KEY", settings: ["AUTHD_FACTOR_KEY": Self.factorKey]) { app, base in
+            let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
+            let begun = try await app.client.json(
+                "POST", "/mfa/totp", ["password": Self.password], headers: [("authorization", "Bearer \(token)")])
+            let secret = try #require(begun["secret"])
+            // The pending secret is sealed under that key, and opens with it alone.
+            let redis = try TestRedis.makeClient()
+            let sealed = try await redis.send("HGET", [RedisKeys(prefix: base.prefix).factor("setting"), "pending"])
+            await redis.shutdown()
+            let opened = FactorVault(key: Self.factorKey).open(try #require(sealed.string), for: "setting")
+            #expect(opened.map(Base32.encode) == secret)
+            #expect(
+                FactorVault(key: "factor:" + base.secrets.refresh).open(try #require(sealed.string), for: "setting")
+                    == nil)
         },
         Case(variable: "AUTHD_INSTANCE", settings: ["AUTHD_INSTANCE": "blue-1"]) { app, base in
             _ = try await Self.signUpAndLogIn(app)

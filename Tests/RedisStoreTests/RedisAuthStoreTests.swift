@@ -214,7 +214,7 @@ struct RedisAuthStoreTests {
                 try await f.hash(key) == [
                     "rt": "rt-s1", "rt_exp": String(f.now + 600), "created": String(f.now),
                     "last_used": String(f.now), "expires": String(f.now + 3600), "ua": "curl/8", "ip": "192.0.2.1",
-                    "roles": "",
+                    "roles": "", "amr": "pwd", "auth_time": String(f.now),
                 ])
             #expect(f.near(try await f.ttl(key), 600))
             #expect(try await f.members(f.keys.sessions("ann")) == ["s1": f.now + 600])
@@ -267,10 +267,14 @@ struct RedisAuthStoreTests {
                     == .changed(roles: ["admin"], sessions: 2))
             let rotated = try await f.store.rotateSession(
                 f.rotation("ann", "s1", presented: "rt-s1", next: "rt-2", at: f.now))
-            #expect(rotated == .rotated(refreshExpiresAt: f.now + 600, roles: ["admin"]))
+            #expect(
+                rotated
+                    == .rotated(refreshExpiresAt: f.now + 600, roles: ["admin"], assurance: .passwordOnly(at: f.now)))
             #expect(
                 try await f.store.rotateSession(f.rotation("ann", "s1", presented: "rt-s1", next: "rt-3", at: f.now))
-                    == .duplicate(currentTokenID: "rt-2", refreshExpiresAt: f.now + 600, roles: ["admin"]))
+                    == .duplicate(
+                        currentTokenID: "rt-2", refreshExpiresAt: f.now + 600, roles: ["admin"],
+                        assurance: .passwordOnly(at: f.now)))
             #expect(
                 try await f.store.changeRole(username: "ann", "admin", add: false) == .changed(roles: [], sessions: 2))
             #expect(try await f.hash(f.keys.user("ann"))["roles"] == nil)
@@ -309,7 +313,7 @@ struct RedisAuthStoreTests {
             let key = f.keys.session("ann", "s1")
             let result = try await f.store.rotateSession(
                 f.rotation("ann", "s1", presented: "rt-s1", next: "rt-2", at: f.now))
-            #expect(result == .rotated(refreshExpiresAt: f.now + 600))
+            #expect(result == .rotated(refreshExpiresAt: f.now + 600, assurance: .passwordOnly(at: f.now)))
             let fields = try await f.hash(key)
             #expect(fields["rt"] == "rt-2")
             #expect(fields["prev"] == "rt-s1")
@@ -328,7 +332,7 @@ struct RedisAuthStoreTests {
                 f.session("ann", "s1", refresh: 60, absolute: 120), now: f.now, maxSessions: 10)
             let result = try await f.store.rotateSession(
                 f.rotation("ann", "s1", presented: "rt-s1", next: "rt-2", at: f.now))
-            #expect(result == .rotated(refreshExpiresAt: f.now + 120))
+            #expect(result == .rotated(refreshExpiresAt: f.now + 120, assurance: .passwordOnly(at: f.now)))
             #expect(f.near(try await f.ttl(f.keys.session("ann", "s1")), 120))
             // Past the absolute end, the session is gone.
             let late = try await f.store.rotateSession(
@@ -348,7 +352,10 @@ struct RedisAuthStoreTests {
             let before = try await f.hash(key)
             let again = try await f.store.rotateSession(
                 f.rotation("ann", "s1", presented: "rt-s1", next: "rt-x", at: f.now + 10))
-            #expect(again == .duplicate(currentTokenID: "rt-2", refreshExpiresAt: f.now + 600))
+            #expect(
+                again
+                    == .duplicate(
+                        currentTokenID: "rt-2", refreshExpiresAt: f.now + 600, assurance: .passwordOnly(at: f.now)))
             #expect(try await f.hash(key) == before)
             let reuse = try await f.store.rotateSession(
                 f.rotation("ann", "s1", presented: "rt-s1", next: "rt-y", at: f.now + 11))
