@@ -14,11 +14,13 @@ import http.client
 import json
 import re
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import authd_http
+import pyotp
 from checks import check, finish
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -131,6 +133,37 @@ def fill_sign_in(username, password):
 
 def session_rows():
     return browser.find_elements(By.CSS_SELECTOR, "#sessions tr")
+
+
+def redis_cli(*command):
+    return subprocess.run(
+        ["redis-cli", "-p", str(args.redis_port), *command], check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+def next_code():
+    """The authenticator's code (pyotp) of the first step after the last one used: authd accepts
+    each step's code once. Waits for the clock's next step when it must, at most 30 s."""
+    step = int(time.time()) // 30
+    while step <= state.get("step", -1):
+        time.sleep(0.2)
+        step = int(time.time()) // 30
+    state["step"] = step
+    return pyotp.TOTP(state["secret"]).at(step * 30)
+
+
+def sign_in_to_second_step(password):
+    fill_sign_in(user, password)
+    element("#sign-in").click()
+    visible("#second-step-form")
+    assert not element("#sign-in-form").is_displayed()
+
+
+def enter_code(code):
+    field = element("#second-step-form [name=code]")
+    field.clear()
+    field.send_keys(code)
+    element("#verify-code").click()
 
 
 def open_page(url):
@@ -325,6 +358,91 @@ try:
         fill_sign_in(user, NEW_PASSWORD)
         element("#sign-in").click()
         wait_for(lambda: element("#signed-in").is_displayed(), "signing in with the new password")
+
+    @check("two-step sign-in is set up from the page: a QR code of the key, then recovery codes shown once")
+    def _():
+        visible("#enrol-form")
+        assert "Off" in element("#factor-status").text
+        element("#enrol-form [name=password]").send_keys(NEW_PASSWORD)
+        element("#enrol").click()
+        visible("#enrolment")
+        state["secret"] = element("#factor-secret").text.replace(" ", "")
+        assert re.fullmatch(r"[A-Z2-7]{32}", state["secret"]), "a base32 key of 160 bits"
+        qr = element("#factor-qr")
+        assert qr.get_attribute("src").startswith("data:image/gif;base64,")
+        assert browser.execute_script("return arguments[0].naturalWidth", qr) > 100, "a QR code drawn"
+        # Read back as a phone's camera would (zbarimg, Debian's zbar-tools): the otpauth:// URI of
+        # this key, with the issuer and the account an authenticator app shows.
+        picture = Path(args.artifacts) / "qr.png"
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", qr)
+        qr.screenshot(str(picture))
+        decoded = subprocess.run(
+            ["zbarimg", "--quiet", "--raw", str(picture)], check=True, capture_output=True, text=True).stdout.strip()
+        picture.unlink()
+        assert decoded.startswith(f"otpauth://totp/authd:{user}?secret={state['secret']}&issuer=authd&"), "the URI"
+        screenshot = Path(args.artifacts) / "enrolment.png"
+        browser.save_screenshot(str(screenshot))
+        print(f"        screenshot: {screenshot}")
+        element("#confirm-form [name=code]").send_keys(next_code())
+        element("#confirm-factor").click()
+        visible("#recovery")
+        state["recovery"] = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#recovery-codes li")]
+        assert len(state["recovery"]) == 10 and len(set(state["recovery"])) == 10, state["recovery"]
+        wait_for(lambda: "On" in element("#factor-status").text, "the factor shown as on")
+        assert element("#factor-secret").text == "", "the key is gone from the page"
+        assert redis_cli("HGET", f"authd:user:{{{user}}}", "factor") == "totp"
+
+    @check("with the factor, the password alone signs nobody in: a code from the authenticator does")
+    def _():
+        element("#log-out").click()
+        wait_for(lambda: element("#signed-out").is_displayed(), "signed out")
+        assert not element("#recovery").is_displayed(), "the recovery codes are gone from the page"
+        sessions = redis_keys(f"authd:session:{{{user}}}:*")
+        sign_in_to_second_step(NEW_PASSWORD)
+        assert redis_keys(f"authd:session:{{{user}}}:*") == sessions, "no session from the password alone"
+        assert not refresh_cookies(), "no cookie from the password alone"
+        enter_code(next_code())
+        wait_for(lambda: element("#username").text == user, "signed in with the code")
+        opened = [key for key in redis_keys(f"authd:session:{{{user}}}:*") if key not in sessions]
+        assert len(opened) == 1 and redis_cli("HGET", opened[0], "amr") == "pwd,otp", opened
+        open_page(args.page)
+        assert element("#signed-in").is_displayed(), "a reload keeps the session"
+
+    @check("a recovery code signs in once; the second time it is refused")
+    def _():
+        element("#log-out").click()
+        sign_in_to_second_step(NEW_PASSWORD)
+        enter_code(state["recovery"][0])
+        wait_for(lambda: element("#username").text == user, "signed in with a recovery code")
+        element("#log-out").click()
+        sign_in_to_second_step(NEW_PASSWORD)
+        enter_code(state["recovery"][0])
+        wait_for(lambda: element("#message").get_attribute("class") == "error", "the refusal")
+        assert "already used" in page_message(), page_message()
+        assert element("#second-step-form").is_displayed()
+        enter_code(state["recovery"][1])
+        wait_for(lambda: element("#username").text == user, "signed in with another recovery code")
+        wait_for(lambda: "8 recovery codes left" in element("#factor-status").text, "the codes counted")
+
+    @check("turning the factor off takes a code, ends the other sessions, and the password alone works again")
+    def _():
+        other = Device("127.0.0.7", LAPTOP_UA)
+        status, body = other.request("POST", "/login", {"username": user, "password": NEW_PASSWORD})
+        assert status == 403 and body["error"] == "mfa_required", (status, body)
+        status, body = other.request("POST", "/login/mfa", {"mfa_token": body["mfa_token"], "recovery_code": state["recovery"][2]})
+        assert status == 200, (status, body)
+        other.access = body["accessToken"]
+        visible("#remove-factor-form")
+        element("#remove-factor-form [name=code]").send_keys(next_code())
+        element("#remove-factor").click()
+        wait_for(lambda: "Off" in element("#factor-status").text, "the factor shown as off")
+        assert "other sessions have ended" in page_message()
+        assert other.access_status() == 401, "the other session ended"
+        assert redis_keys(f"authd:factor:{{{user}}}") == []
+        element("#log-out").click()
+        fill_sign_in(user, NEW_PASSWORD)
+        element("#sign-in").click()
+        wait_for(lambda: element("#username").text == user, "signed in with the password alone")
 
 finally:
     browser.quit()

@@ -10,12 +10,16 @@ let refreshTimer = null;
 let refreshes = 0;
 
 class APIError extends Error {
-  constructor(status, code, description) {
+  constructor(status, code, description, data = {}) {
     super(description || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    this.data = data;
   }
 }
+
+// A login waiting for its second factor: the challenge authd answered the password with.
+let challenge = null;
 
 // One call to authd. `cookie` sends and accepts the refresh cookie (only /login, /token and
 // /logout need it); `bearer` sends the access token.
@@ -37,7 +41,7 @@ async function call(path, { method = "GET", body, bearer = false, cookie = false
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new APIError(response.status, data.error, data.error_description);
+  if (!response.ok) throw new APIError(response.status, data.error, data.error_description, data);
   return data;
 }
 
@@ -98,10 +102,35 @@ async function signedIn() {
   document.querySelector("#signed-out").hidden = true;
   document.querySelector("#signed-in").hidden = false;
   await loadSessions();
+  await loadFactor();
+}
+
+// The second factor's card: set it up, or turn it off.
+async function loadFactor() {
+  const status = await authorized("/mfa");
+  const active = status.totp === "active";
+  show("#factor-status", active
+    ? `On: signing in asks for a code from your authenticator app. ${status.recovery_codes_left} recovery codes left.`
+    : "Off: signing in asks for your password only.");
+  document.querySelector("#factor").dataset.state = status.totp;
+  document.querySelector("#enrol-form").hidden = active;
+  document.querySelector("#remove-factor-form").hidden = !active;
+  if (active) document.querySelector("#enrolment").hidden = true;
+}
+
+// A 6-digit code is the app's; anything else is a recovery code.
+function factorAnswer(text) {
+  const value = text.trim();
+  return /^[0-9]{6}$/.test(value) ? { code: value } : { recovery_code: value };
 }
 
 function signedOut(text, isError = true) {
   accessToken = null;
+  challenge = null;
+  document.querySelector("#second-step-form").hidden = true;
+  document.querySelector("#sign-in-form").hidden = false;
+  document.querySelector("#recovery").hidden = true;
+  document.querySelector("#recovery-codes").replaceChildren();
   clearTimeout(refreshTimer);
   document.querySelector("#signed-in").hidden = true;
   document.querySelector("#signed-out").hidden = false;
@@ -196,11 +225,95 @@ function credentials(form) {
 }
 
 async function logIn(form) {
-  useTokens(await call("/login", { method: "POST", body: credentials(form), cookie: true }));
+  let body;
+  try {
+    body = await call("/login", { method: "POST", body: credentials(form), cookie: true });
+  } catch (error) {
+    if (error.code !== "mfa_required") throw error;
+    // The password was right: now the second factor, within the challenge's lifetime.
+    challenge = error.data.mfa_token;
+    form.reset();
+    form.hidden = true;
+    document.querySelector("#message").hidden = true;
+    document.querySelector("#second-step-form").hidden = false;
+    document.querySelector("#second-step-form").code.focus();
+    return;
+  }
   form.reset();
+  await enter(body);
+}
+
+async function enter(tokens) {
+  useTokens(tokens);
   document.querySelector("#message").hidden = true;
   await signedIn();
 }
+
+document.querySelector("#second-step-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  act(async () => {
+    const body = { mfa_token: challenge, ...factorAnswer(form.code.value) };
+    const tokens = await call("/login/mfa", { method: "POST", body, cookie: true });
+    form.reset();
+    challenge = null;
+    form.hidden = true;
+    document.querySelector("#sign-in-form").hidden = false;
+    await enter(tokens);
+  });
+});
+
+document.querySelector("#cancel-code").addEventListener("click", () => signedOut(null));
+
+document.querySelector("#enrol-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  act(async () => {
+    const enrolment = await authorized("/mfa/totp", { method: "POST", body: { password: form.password.value } });
+    form.reset();
+    // The QR code is drawn here, from the otpauth:// URI: the key never leaves the page.
+    const qr = qrcode(0, "M");
+    qr.addData(enrolment.otpauth_uri);
+    qr.make();
+    document.querySelector("#factor-qr").src = qr.createDataURL(4, 4);
+    show("#factor-secret", enrolment.secret.replace(/(.{4})/g, "$1 ").trim());
+    document.querySelector("#enrolment").hidden = false;
+    document.querySelector("#enrol-form").hidden = true;
+  });
+});
+
+document.querySelector("#confirm-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  act(async () => {
+    const { recovery_codes } = await authorized("/mfa/totp/confirm", { method: "POST", body: { code: form.code.value.trim() } });
+    form.reset();
+    document.querySelector("#factor-secret").textContent = "";
+    document.querySelector("#factor-qr").removeAttribute("src");
+    const items = recovery_codes.map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    });
+    document.querySelector("#recovery-codes").replaceChildren(...items);
+    document.querySelector("#recovery").hidden = false;
+    message("Two-step sign-in is on.", false);
+    await loadFactor();
+  });
+});
+
+document.querySelector("#remove-factor-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  act(async () => {
+    await authorized("/mfa", { method: "DELETE", body: factorAnswer(form.code.value) });
+    form.reset();
+    document.querySelector("#recovery").hidden = true;
+    message("Two-step sign-in is off. Your other sessions have ended.", false);
+    await loadSessions();
+    await loadFactor();
+  });
+});
 
 document.querySelector("#sign-in-form").addEventListener("submit", (event) => {
   event.preventDefault();
