@@ -9,6 +9,8 @@ gateway:
   6750 challenge, and never reach the app;
 - /admin/ requires the role admin: 403 without it (never reaching the app), 200 once granted
   (`authd roles add`), 403 again on the very next request once taken away (`authd roles remove`);
+- /account/ requires a second factor: 401 insufficient_user_authentication (RFC 9470) for a
+  password-only session, 200 once it steps up (codes from oathtool);
 - ROUNDS logouts on the other instance, each checked through the gateway on the very next
   request (after two requests that warmed the verify cache when it is on): all 401;
 - with --down (Redis or authd stopped by the caller): each gateway's --expect status (503 when
@@ -93,6 +95,21 @@ class Check:
         self.expect(reply.status == 200, f"login {user}: {reply.status} {reply.raw!r}")
         return reply.json
 
+    def step_up(self, access):
+        """Enrols a TOTP factor for the session's user, and returns a step-up's access token."""
+        call = lambda method, path, body: authd_http.call(self.options.other, method, path, body, bearer=access)
+        begun = call("POST", "/mfa/totp", {"password": PASSWORD})
+        self.expect(begun.status == 200, f"enrolment: {begun.status} {begun.raw!r}")
+        code = subprocess.run(
+            ["oathtool", "--totp", "--base32", begun.json["secret"]], capture_output=True, text=True, check=True,
+            timeout=30).stdout.strip()
+        confirmed = call("POST", "/mfa/totp/confirm", {"code": code})
+        self.expect(confirmed.status == 200, f"confirmation: {confirmed.status} {confirmed.raw!r}")
+        # The confirmation spent this step's code: a recovery code steps up at once.
+        stepped = call("POST", "/mfa/step-up", {"recovery_code": confirmed.json["recovery_codes"][0]})
+        self.expect(stepped.status == 200, f"step-up: {stepped.status} {stepped.raw!r}")
+        return stepped.json["accessToken"]
+
     def user(self, name):
         user = f"gw-{name}-{self.run}"
         reply = authd_http.call(self.options.other, "POST", "/users", {"username": user, "password": PASSWORD})
@@ -139,6 +156,12 @@ class Check:
             reply = authd_http.call(self.options.other, "DELETE", "/logout", {"token": pair["refreshToken"]})
             self.expect(reply.status == 204, f"logout: {reply.status}")
             self.refused(gateway, f"/after-logout/{round}", pair["accessToken"], 401, 'error="invalid_token"')
+
+        # A second factor (last: a login then needs a code): /account/ asks for one; the session enrols (oathtool's code) and steps up.
+        self.refused(gateway, "/account/keys", access, 401, 'error="insufficient_user_authentication"')
+        stepped = self.step_up(access)
+        self.allowed(gateway, "/account/keys", stepped, user)
+        self.refused(gateway, "/account/keys", access, 401, 'error="insufficient_user_authentication"')
 
         # Expired: a token from the start of the run, once its expiry has passed.
         wait = expiring["expiresAt"] + 1 - time.time()
