@@ -63,7 +63,10 @@ struct RedisAuthTests {
         #expect(info.contains("name=authd-auth-test"))
         await redis.shutdown()
 
-        let noPassword = try TestRedis.makeClient(RedisConfiguration(url: server.url))
+        // Generous, for a loaded machine: a connect that times out would hide the refusal under test.
+        var unauthenticated = try RedisConfiguration(url: server.url)
+        unauthenticated.connectTimeout = .seconds(10)
+        let noPassword = try TestRedis.makeClient(unauthenticated)
         await #expect {
             try await noPassword.ping()
         } throws: { error in
