@@ -79,7 +79,7 @@ extension AuthService {
     public func confirmEnrolment(of principal: Principal, code: String) async throws -> [String] {
         let vault = try self.factorVault()
         let name = principal.username
-        return try await self.counted(.secondFactor(username: name, attempt: principal.sessionID), principal) {
+        return try await self.counted(name, attempt: principal.sessionID, session: principal.sessionID) {
             let now = self.clock.now()
             guard let factor = try await self.store.factor(username: name), factor.sealedSecret == nil,
                 let pending = factor.pendingSecret, factor.pendingExpiresAt >= now,
@@ -118,8 +118,7 @@ extension AuthService {
         guard try await self.store.challengeExists(username: name, id: id) else {
             throw AuthError.invalidGrant("the mfa_token expired or was used: log in again")
         }
-        let principal = Principal(username: name, sessionID: "", tokenID: "", expiresAt: 0)
-        let (challenge, left) = try await self.counted(.secondFactor(username: name, attempt: id), principal) {
+        let (challenge, left) = try await self.counted(name, attempt: id, session: nil) {
             try await self.spend(answer, of: name, for: .challenge(id: id))
         }
         guard let challenge else { throw AuthError.invalidGrant("the mfa_token expired or was used: log in again") }
@@ -137,7 +136,7 @@ extension AuthService {
         let now = self.clock.now()
         let assurance = Assurance.secondFactor(at: now)
         let name = principal.username
-        let (_, left) = try await self.counted(.secondFactor(username: name, attempt: principal.sessionID), principal) {
+        let (_, left) = try await self.counted(name, attempt: principal.sessionID, session: principal.sessionID) {
             try await self.spend(answer, of: name, for: .stepUp(sessionID: principal.sessionID, assurance))
         }
         try await self.record(
@@ -155,7 +154,7 @@ extension AuthService {
     @discardableResult
     public func removeFactor(of principal: Principal, with answer: FactorAnswer) async throws -> Int {
         let name = principal.username
-        _ = try await self.counted(.secondFactor(username: name, attempt: principal.sessionID), principal) {
+        _ = try await self.counted(name, attempt: principal.sessionID, session: principal.sessionID) {
             try await self.spend(answer, of: name, for: .check)
         }
         _ = try await self.store.removeFactor(username: name)
@@ -210,11 +209,13 @@ extension AuthService {
         }
     }
 
-    /// Runs `body` as one counted attempt of `scope`: refused over the limits before anything is
-    /// checked; a wrong code (``AuthError/invalidCode``) counts as a failure, and is recorded.
+    /// Runs `body` as one counted attempt at `username`'s second factor, in the login challenge or
+    /// the session `attempt`: refused over the limits before anything is checked; a wrong code
+    /// (``AuthError/invalidCode``) counts as a failure, and is recorded (with `session`, if any).
     private func counted<T: Sendable>(
-        _ scope: ThrottleScope, _ principal: Principal, _ body: () async throws -> T
+        _ username: String, attempt: String, session sessionID: String?, _ body: () async throws -> T
     ) async throws -> T {
+        let scope = ThrottleScope.secondFactor(username: username, attempt: attempt)
         try await self.takeAttempt(scope)
         let result: T
         do {
@@ -222,10 +223,7 @@ extension AuthService {
         } catch AuthError.invalidCode {
             try await self.finishAttempt(scope, failed: true)
             AuthMetrics.loginFailed()
-            try await self.record(
-                SecurityEvent(
-                    .factorFailed, subject: principal.username,
-                    sessionID: principal.sessionID.isEmpty ? nil : principal.sessionID))
+            try await self.record(SecurityEvent(.factorFailed, subject: username, sessionID: sessionID))
             throw AuthError.invalidCode
         } catch {
             try? await self.finishAttempt(scope, failed: false)

@@ -368,7 +368,7 @@ public final class AuthService: Sendable {
         }
     }
 
-    func issue(
+    private func issue(
         username: String,
         sessionID: String,
         refreshTokenID: String,

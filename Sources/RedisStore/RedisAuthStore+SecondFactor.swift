@@ -31,14 +31,14 @@ extension RedisAuthStore {
     public func confirmFactor(
         username: String, sealedSecret: String, step: Int, recoveryDigests: [String], now: Int
     ) async throws -> FactorChange {
-        let reply = try await self.spendDurably(
+        let reply = try await self.runDurablyOrUnavailable(
             LuaScripts.confirmFactor, keys: [self.keys.factor(username), self.keys.user(username)],
             arguments: [sealedSecret, String(step), String(now)] + recoveryDigests)
         return Self.factorChange(reply)
     }
 
     public func removeFactor(username: String) async throws -> Bool {
-        try await self.spendDurably(
+        try await self.runDurablyOrUnavailable(
             LuaScripts.removeFactor, keys: [self.keys.factor(username), self.keys.user(username)], arguments: []
         ).int == 1
     }
@@ -84,7 +84,8 @@ extension RedisAuthStore {
             arguments += ["check", String(now)]
         }
         // A spent step must survive a failover, or the code could be spent again on the new primary.
-        let parts = try await self.spendDurably(LuaScripts.spendFactor, keys: keys, arguments: arguments).array ?? []
+        let parts =
+            try await self.runDurablyOrUnavailable(LuaScripts.spendFactor, keys: keys, arguments: arguments).array ?? []
         switch parts.first?.int {
         case 1 where parts.count == 6:
             let left = parts[1].int ?? 0
@@ -100,16 +101,6 @@ extension RedisAuthStore {
         case -1: return .noFactor
         case -2: return .gone
         default: throw StoreUnavailableError(reason: "unexpected reply from spend_factor.lua")
-        }
-    }
-
-    /// Runs a script durably (``runDurably(_:keys:arguments:)``); one that reached too few replicas
-    /// answers 503, and its retry finds the change made or not.
-    private func spendDurably(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
-        do {
-            return try await self.runDurably(script, keys: keys, arguments: arguments)
-        } catch let failure as NotReplicated {
-            throw StoreUnavailableError(reason: failure.reason)
         }
     }
 

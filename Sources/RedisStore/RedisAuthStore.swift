@@ -461,15 +461,22 @@ public struct RedisAuthStore: AuthStore {
     /// revocation is acknowledged only once no instance's verify cache can still accept what it
     /// revoked. Durable as ``runDurably(_:keys:arguments:)``.
     func runRevocation(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
-        let reply: RedisValue
-        do {
-            reply = try await self.runDurably(script, keys: keys, arguments: arguments)
-        } catch let failure as NotReplicated {
-            // A revocation applied on the primary only: 503, and the client's retry is idempotent.
-            throw StoreUnavailableError(reason: failure.reason)
-        }
+        let reply = try await self.runDurablyOrUnavailable(script, keys: keys, arguments: arguments)
         try await self.barrier()
         return reply
+    }
+
+    /// Runs a script durably (``runDurably(_:keys:arguments:)``); a change that reached too few
+    /// replicas answers 503 (``StoreUnavailableError``), and the client's retry finds it made or not.
+    func runDurablyOrUnavailable(_ script: RedisScript, keys: [String], arguments: [String]) async throws
+        -> RedisValue
+    {
+        do {
+            return try await self.runDurably(script, keys: keys, arguments: arguments)
+        } catch let failure as NotReplicated {
+            // Applied on the primary only: 503, and the client's retry is idempotent.
+            throw StoreUnavailableError(reason: failure.reason)
+        }
     }
 
     private func barrier() async throws {
@@ -479,7 +486,7 @@ public struct RedisAuthStore: AuthStore {
     /// Runs a script. With ``Durability/replicas`` set, the script and a `WAIT` go out together on
     /// one connection, and the change is acknowledged only once that many replicas have it: an
     /// acknowledged logout then survives a failover.
-    func runDurably(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+    private func runDurably(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
         guard self.durability.replicas > 0 else { return try await self.run(script, keys: keys, arguments: arguments) }
         let wait = RedisCommand(
             "WAIT", [String(self.durability.replicas), String(self.durability.timeoutMilliseconds)]

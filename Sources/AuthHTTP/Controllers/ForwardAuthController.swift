@@ -177,11 +177,6 @@ struct AssuranceRequirement: Sendable {
             missing = "an authentication within \(maxAge) s is required"
         }
         guard let missing else { return }
-        var challenge =
-            "Bearer realm=\"authd\", error=\"insufficient_user_authentication\", error_description=\"\(missing)\""
-        if let maxAge = self.maxAge { challenge += ", max_age=\(maxAge)" }
-        throw HTTPError(
-            .unauthorized, code: "insufficient_user_authentication", description: missing,
-            headers: ["www-authenticate": challenge])
+        throw HTTPError.insufficientUserAuthentication(missing, maxAge: self.maxAge)
     }
 }

@@ -44,6 +44,16 @@ public struct HTTPError: Error, Sendable {
         )
     }
 
+    /// 401 `insufficient_user_authentication` with its RFC 9470 §3 challenge: the token is good,
+    /// but its user authenticated too weakly, or too long ago (`maxAge`, when one was asked).
+    public static func insufficientUserAuthentication(_ description: String, maxAge: Int?) -> HTTPError {
+        var challenge = Self.bearerChallenge("insufficient_user_authentication", description)
+        if let maxAge { challenge += ", max_age=\(maxAge)" }
+        return HTTPError(
+            .unauthorized, code: "insufficient_user_authentication", description: description,
+            headers: ["www-authenticate": challenge])
+    }
+
     private static func bearerChallenge(_ code: String?, _ description: String) -> String {
         var challenge = "Bearer realm=\"authd\""
         if let code { challenge += ", error=\"\(code)\", error_description=\"\(description)\"" }
