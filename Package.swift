@@ -151,6 +151,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "AuthdApp", "JOSE", "RedisClient",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

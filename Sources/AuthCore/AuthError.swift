@@ -32,6 +32,9 @@ public enum AuthError: Error, Sendable, Equatable {
     case invalidCode
     /// A second factor is active already (enrolment), or none is (step-up, removal).
     case factorState(String)
+    /// A DPoP proof (RFC 9449) that is missing where a bound token needs one, malformed, replayed,
+    /// or made with another key than the token's.
+    case invalidDPoPProof(String)
 }
 
 /// The store (Redis) could not be reached or refused the operation. The service fails closed:

@@ -46,6 +46,11 @@ enum AuthMetrics {
         Counter(label: "authd_refresh_reuse_detected_total").increment()
     }
 
+    /// A DPoP proof presented a second time (RFC 9449 §11.1), on this instance or another.
+    static func proofReplayed() {
+        Counter(label: "authd_dpop_replays_total").increment()
+    }
+
     static func throttled() {
         Counter(label: "authd_logins_throttled_total").increment()
     }

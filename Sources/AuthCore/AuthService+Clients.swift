@@ -61,7 +61,7 @@ extension AuthService {
     /// client's id, `sid` the secret's id, and there is no refresh token. `audience` (RFC 8707's
     /// `resource`) must be one of the client's; none: its first, or the service's own.
     public func grantClientToken(
-        to client: RegisteredClient, secret: RegisteredClient.Secret, audience: String?
+        to client: RegisteredClient, secret: RegisteredClient.Secret, audience: String?, boundKey: String? = nil
     ) async throws -> (accessToken: String, expiresIn: Int) {
         let allowed = client.audiences.isEmpty ? [self.settings.audience] : client.audiences
         let aud = audience ?? allowed[0]
@@ -74,6 +74,7 @@ extension AuthService {
             iss: self.settings.issuer, sub: client.id, aud: aud, clientID: client.id, iat: now, exp: now + ttl,
             jti: RandomID.make(), sid: secret.id, tokenUse: .access, roles: client.roles)
         claims.grantedToClient = true
+        claims.boundKey = boundKey
         let token = try self.tokens.sign(claims)
         AuthMetrics.issued(.clientCredentials)
         try await self.record(

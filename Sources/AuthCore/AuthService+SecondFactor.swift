@@ -110,7 +110,10 @@ extension AuthService {
     }
 
     /// Completes a login that answered with a challenge: a code or a recovery code gives the pair.
-    public func completeLogin(challenge token: String, with answer: FactorAnswer) async throws -> TokenPair {
+    /// `boundKey`: the DPoP key the request proved, as for ``login(username:password:client:deviceToken:boundKey:)``.
+    public func completeLogin(challenge token: String, with answer: FactorAnswer, boundKey: String? = nil)
+        async throws -> TokenPair
+    {
         guard let (id, name) = FactorChallenge.parse(token) else {
             throw AuthError.invalidGrant("invalid mfa_token")
         }
@@ -124,7 +127,7 @@ extension AuthService {
         guard let challenge else { throw AuthError.invalidGrant("the mfa_token expired or was used: log in again") }
         return try await self.openSession(
             username: name, passwordVersion: challenge.passwordVersion, client: challenge.client,
-            device: challenge.device, assurance: .secondFactor(at: self.clock.now()),
+            device: challenge.device, assurance: .secondFactor(at: self.clock.now()), boundKey: boundKey,
             details: Self.factorDetails(answer, left: left))
     }
 
@@ -145,7 +148,8 @@ extension AuthService {
         )
         let token = try self.issueAccessToken(
             username: name, sessionID: principal.sessionID, roles: principal.roles, assurance: assurance, now: now,
-            clientID: principal.clientID.isEmpty ? self.settings.defaultClientID : principal.clientID)
+            clientID: principal.clientID.isEmpty ? self.settings.defaultClientID : principal.clientID,
+            boundKey: principal.boundKey)
         return (token, self.settings.accessTokenTTL)
     }
 

@@ -16,8 +16,9 @@ extension AuthService {
     /// so they need a live session whose current refresh token this is (or its predecessor within
     /// the grace window); a stale token ends nothing and fails with `invalid_grant`.
     @discardableResult
-    public func logout(refreshToken: String, scope: LogoutScope) async throws -> Int {
+    public func logout(refreshToken: String, scope: LogoutScope, proofKey: String? = nil) async throws -> Int {
         let claims = try self.verifyRefreshToken(refreshToken)
+        try Self.checkBinding(of: claims, proofKey: proofKey, token: "refresh token")
         let proof = SessionProof.refreshToken(
             sessionID: claims.sid, tokenID: claims.jti, now: self.clock.now(),
             graceSeconds: self.settings.refreshGraceWindow)

@@ -94,9 +94,11 @@ public final class AuthService: Sendable {
     /// checked: a login racing a password change fails rather than outlive it.
     /// Logs in and opens a session. `deviceToken`, from an earlier successful login of this user on
     /// this client, moves the attempt from the user's limit over all addresses to the device's own
-    /// (``DeviceTokens``); the pair returned carries a renewed one.
+    /// (``DeviceTokens``); the pair returned carries a renewed one. `boundKey`: the thumbprint of
+    /// the DPoP key the request proved (RFC 9449), which both tokens are bound to.
     public func login(
-        username: String, password: String, client: ClientInfo = ClientInfo(), deviceToken: String? = nil
+        username: String, password: String, client: ClientInfo = ClientInfo(), deviceToken: String? = nil,
+        boundKey: String? = nil
     ) async throws -> TokenPair {
         let canonical = try? Credentials.canonicalUsername(username)
         let device = deviceToken.flatMap { token in
@@ -126,7 +128,7 @@ public final class AuthService: Sendable {
         }
         return try await self.openSession(
             username: name, passwordVersion: stored.version, client: client, device: device,
-            assurance: .passwordOnly(at: self.clock.now()))
+            assurance: .passwordOnly(at: self.clock.now()), boundKey: boundKey)
     }
 
     /// Opens a session for a user who authenticated (`assurance`), and issues its pair. The
@@ -134,7 +136,7 @@ public final class AuthService: Sendable {
     /// a password alone, if the user has no second factor now.
     func openSession(
         username name: String, passwordVersion: String, client: ClientInfo, device: String?, assurance: Assurance,
-        details: [(String, String)] = []
+        boundKey: String?, details: [(String, String)] = []
     ) async throws -> TokenPair {
         let now = self.clock.now()
         let session = SessionRecord(
@@ -169,7 +171,8 @@ public final class AuthService: Sendable {
             ])
         var pair = try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
-            refreshExpiresAt: session.refreshExpiresAt, roles: opened.roles, assurance: assurance, now: now
+            refreshExpiresAt: session.refreshExpiresAt, roles: opened.roles, assurance: assurance, now: now,
+            boundKey: boundKey
         )
         pair.deviceToken = self.devices?.issue(username: name, device: device, now: now)
         return pair
@@ -177,9 +180,15 @@ public final class AuthService: Sendable {
 
     /// Trades a refresh token for a new access token and a new refresh token. The presented token
     /// is spent: presenting it again after the grace window revokes the session.
-    public func refresh(refreshToken: String) async throws -> TokenPair {
+    ///
+    /// `proofKey`: the thumbprint of the DPoP key the request proved. A token bound to a key is
+    /// traded only with a proof of that key, checked before anything is spent (a thief's attempt
+    /// rotates nothing); an unbound one traded with a proof gives a pair bound to its key.
+    public func refresh(refreshToken: String, proofKey: String? = nil) async throws -> TokenPair {
         let now = self.clock.now()
         let claims = try self.verifyRefreshToken(refreshToken, checkTimes: true)
+        try Self.checkBinding(of: claims, proofKey: proofKey, token: "refresh token")
+        let boundKey = claims.boundKey ?? proofKey
         let rotation = SessionRotation(
             username: claims.sub,
             sessionID: claims.sid,
@@ -196,7 +205,7 @@ public final class AuthService: Sendable {
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
                 refreshExpiresAt: refreshExpiresAt, roles: roles, assurance: assurance, now: now,
-                clientID: claims.clientID
+                clientID: claims.clientID, boundKey: boundKey
             )
         case .duplicate(let current, let refreshExpiresAt, let roles, let assurance):
             AuthMetrics.issued(.refreshDuplicate)
@@ -205,7 +214,7 @@ public final class AuthService: Sendable {
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
                 refreshExpiresAt: refreshExpiresAt, roles: roles, assurance: assurance, now: now,
-                clientID: claims.clientID
+                clientID: claims.clientID, boundKey: boundKey
             )
         case .unknownSession:
             throw AuthError.invalidGrant("refresh token revoked")
@@ -219,6 +228,17 @@ public final class AuthService: Sendable {
                 SecurityEvent(.refreshReuse, subject: claims.sub, sessionID: claims.sid, isRevocation: true),
                 .sessionsEnded(.reuse, subject: claims.sub, sessionID: claims.sid))
             throw AuthError.invalidGrant("refresh token already used")
+        }
+    }
+
+    /// A token bound to a key (`cnf.jkt`) is good only with a proof of that key.
+    static func checkBinding(of claims: TokenClaims, proofKey: String?, token: String) throws(AuthError) {
+        guard let bound = claims.boundKey else { return }
+        guard let proofKey else {
+            throw AuthError.invalidDPoPProof("this \(token) is bound to a key (DPoP): send a proof made with it")
+        }
+        guard ConstantTime.equal(Array(proofKey.utf8), Array(bound.utf8)) else {
+            throw AuthError.invalidDPoPProof("the DPoP proof's key is not the one this \(token) is bound to")
         }
     }
 
@@ -242,7 +262,7 @@ public final class AuthService: Sendable {
             return Principal(
                 username: claims.sub, sessionID: claims.sid, tokenID: claims.jti, expiresAt: claims.exp, roles: roles,
                 isClient: claims.grantedToClient, clientID: claims.clientID,
-                assurance: Assurance(methods: claims.amr, authTime: claims.authTime ?? 0))
+                assurance: Assurance(methods: claims.amr, authTime: claims.authTime ?? 0), boundKey: claims.boundKey)
         case .sessionEnded where claims.grantedToClient:
             throw AuthError.invalidToken("client or client secret revoked")
         case .sessionEnded:
@@ -376,25 +396,29 @@ public final class AuthService: Sendable {
         roles: [String],
         assurance: Assurance,
         now: Int,
-        clientID: String? = nil
+        clientID: String? = nil,
+        boundKey: String?
     ) throws -> TokenPair {
         let client = clientID ?? self.settings.defaultClientID
-        let refresh = TokenClaims(
+        var refresh = TokenClaims(
             iss: self.settings.issuer, sub: username, aud: self.settings.issuer, clientID: client, iat: now,
             exp: refreshExpiresAt, jti: refreshTokenID, sid: sessionID, tokenUse: .refresh
         )
+        refresh.boundKey = boundKey
         return TokenPair(
             accessToken: try self.issueAccessToken(
                 username: username, sessionID: sessionID, roles: roles, assurance: assurance, now: now,
-                clientID: client),
+                clientID: client, boundKey: boundKey),
             refreshToken: try self.tokens.sign(refresh),
-            expiresIn: self.settings.accessTokenTTL
+            expiresIn: self.settings.accessTokenTTL,
+            boundKey: boundKey
         )
     }
 
     /// An access token of the session's, with its roles and its user's assurance (`amr`, `auth_time`).
     func issueAccessToken(
-        username: String, sessionID: String, roles: [String], assurance: Assurance, now: Int, clientID: String
+        username: String, sessionID: String, roles: [String], assurance: Assurance, now: Int, clientID: String,
+        boundKey: String?
     ) throws -> String {
         var access = TokenClaims(
             iss: self.settings.issuer, sub: username, aud: self.settings.audience, clientID: clientID, iat: now,
@@ -403,6 +427,7 @@ public final class AuthService: Sendable {
         )
         access.amr = assurance.methods
         access.authTime = assurance.authTime == 0 ? nil : assurance.authTime
+        access.boundKey = boundKey
         return try self.tokens.sign(access)
     }
 }
@@ -425,6 +450,8 @@ public struct Principal: Sendable, Equatable {
     public var clientID = ""
     /// How the user authenticated, as the token says (nothing for a client's own token).
     public var assurance = Assurance(methods: [], authTime: 0)
+    /// The thumbprint of the DPoP key the access token is bound to (`cnf.jkt`); `nil`: a bearer token.
+    public var boundKey: String?
 }
 
 /// What login and refresh return.
@@ -435,6 +462,11 @@ public struct TokenPair: Sendable, Equatable {
     public var expiresIn: Int
     /// After a login: this client's device token (``DeviceTokens``), to present at its next login.
     public var deviceToken: String?
+    /// The thumbprint of the DPoP key both tokens are bound to; `nil`: bearer tokens.
+    public var boundKey: String?
+
+    /// RFC 9449 §5's `token_type`: `DPoP` for bound tokens, `Bearer` otherwise.
+    public var tokenType: String { self.boundKey == nil ? "Bearer" : "DPoP" }
 }
 
 /// Addresses seen here within a window: those whose client credentials passed in the last second

@@ -39,7 +39,13 @@ func buildRouter(
     let refreshCookie =
         configuration.refreshCookie
         ? configuration.cors.map { RefreshCookie(cors: $0, maxAge: configuration.auth.refreshTokenTTL) } : nil
-    AuthRoutes(auth: auth, refreshCookie: refreshCookie).register(in: &router)
+    var proofs = DPoPVerifier.Settings()
+    proofs.leeway = configuration.auth.clockLeeway
+    let dpop = DPoPPolicy(
+        mode: configuration.dpopMode,
+        nonces: configuration.dpopNonces ? DPoPNonces(secret: configuration.refreshTokenSecret) : nil,
+        verifier: DPoPVerifier(settings: proofs))
+    AuthRoutes(auth: auth, refreshCookie: refreshCookie, dpop: dpop).register(in: &router)
     KeysController(tokens: tokens).register(in: &router)
     if let metrics {
         MetricsController(render: { metrics.emitToBuffer() }).register(in: &router)
@@ -194,6 +200,7 @@ public final class Application: Sendable {
                 "refresh_grace_window": "\(c.auth.refreshGraceWindow)", "clock_leeway": "\(c.auth.clockLeeway)",
                 "cors_origins": "\(c.cors.map { $0.origins.sorted().joined(separator: ",") } ?? "off")",
                 "refresh_cookie": "\(c.refreshCookie)", "max_body_bytes": "\(c.http.maxBodyBytes)",
+                "dpop": "\(c.dpopMode.rawValue)", "dpop_nonce": "\(c.dpopNonces)",
                 "idle_timeout": "\(c.http.idleTimeout.nanoseconds / 1_000_000_000)",
                 "introspection_clients": "\(c.introspectionClients.keys.sorted().joined(separator: ","))",
                 "keys_dir": "\(c.keysDirectory ?? "none")",

@@ -459,7 +459,7 @@ public struct Operator: Sendable {
         switch error {
         case .invalidRequest(let reason), .invalidGrant(let reason), .invalidToken(let reason),
             .unauthorizedClient(let reason), .invalidTarget(let reason), .featureOff(let reason),
-            .factorState(let reason):
+            .factorState(let reason), .invalidDPoPProof(let reason):
             reason
         case .secondFactorRequired: "a second factor is required"
         case .invalidCode: "wrong code"

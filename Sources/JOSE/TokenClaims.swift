@@ -49,6 +49,9 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     public var amr: [String] = []
     /// Access tokens of a user's: when the user last authenticated (OpenID Connect's `auth_time`).
     public var authTime: Int?
+    /// The thumbprint of the key the token is bound to (RFC 9449 §6.1, `cnf.jkt`): an access token
+    /// or a refresh token that works only with a DPoP proof signed by that key.
+    public var boundKey: String?
 
     /// The `gty` of a client's own token.
     public static let clientCredentialsGrant = "client_credentials"
@@ -56,7 +59,7 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     public static let maxClientTokenLifetime = 86_400
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, iat, exp, nbf, jti, sid, roles, gty, amr
+        case iss, sub, aud, iat, exp, nbf, jti, sid, roles, gty, amr, cnf
         case authTime = "auth_time"
         case clientID = "client_id"
         case tokenUse = "token_use"
@@ -95,6 +98,12 @@ extension TokenClaims {
         self.grantedToClient = try claims.decodeIfPresent(String.self, forKey: .gty) == Self.clientCredentialsGrant
         self.amr = try claims.decodeIfPresent([String].self, forKey: .amr) ?? []
         self.authTime = try claims.decodeIfPresent(Int.self, forKey: .authTime)
+        self.boundKey = try claims.decodeIfPresent(Confirmation.self, forKey: .cnf)?.jkt
+    }
+
+    /// The `cnf` claim (RFC 7800) with its RFC 9449 member.
+    struct Confirmation: Codable {
+        var jkt: String
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -113,6 +122,7 @@ extension TokenClaims {
         if self.grantedToClient { try claims.encode(Self.clientCredentialsGrant, forKey: .gty) }
         if !self.amr.isEmpty { try claims.encode(self.amr, forKey: .amr) }
         try claims.encodeIfPresent(self.authTime, forKey: .authTime)
+        try claims.encodeIfPresent(self.boundKey.map(Confirmation.init(jkt:)), forKey: .cnf)
     }
 
     /// The claims as the JSON of a token's payload.
@@ -132,6 +142,11 @@ extension TokenClaims {
         if self.grantedToClient { writer.add("gty", Self.clientCredentialsGrant) }
         if !self.amr.isEmpty { writer.add("amr", self.amr) }
         if let authTime = self.authTime { writer.add("auth_time", authTime) }
+        if let key = self.boundKey {
+            var cnf = JSONObjectWriter(capacity: 64)
+            cnf.add("jkt", key)
+            writer.add("cnf", json: cnf.finish())
+        }
         return writer.finish()
     }
 
@@ -153,6 +168,7 @@ extension TokenClaims {
         var grantedToClient = false
         var amr: [String] = []
         var authTime: Int?
+        var boundKey: String?
         for (name, value) in members {
             switch (name, value) {
             case ("iat", .integer(let time)): iat = time
@@ -169,8 +185,12 @@ extension TokenClaims {
             case ("gty", .string(let text)) where text == Self.clientCredentialsGrant: grantedToClient = true
             case ("amr", .strings(let list)): amr = list
             case ("auth_time", .integer(let time)): authTime = time
+            case ("cnf", .object(let confirmation)):
+                // Only the thumbprint is known; a `cnf` of any other kind binds to nothing authd checks.
+                guard case .string(let thumbprint)? = confirmation["jkt"] else { return nil }
+                boundKey = thumbprint
             case ("iat", _), ("exp", _), ("nbf", _), ("iss", _), ("sub", _), ("aud", _), ("client_id", _), ("jti", _),
-                ("sid", _), ("token_use", _), ("roles", _), ("gty", _), ("amr", _), ("auth_time", _):
+                ("sid", _), ("token_use", _), ("roles", _), ("gty", _), ("amr", _), ("auth_time", _), ("cnf", _):
                 return nil
             default:
                 continue
@@ -186,5 +206,6 @@ extension TokenClaims {
         self.grantedToClient = grantedToClient
         self.amr = amr
         self.authTime = authTime
+        self.boundKey = boundKey
     }
 }

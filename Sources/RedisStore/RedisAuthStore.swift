@@ -562,6 +562,13 @@ public struct RedisAuthStore: AuthStore {
         return count < 0 ? nil : count
     }
 
+    public func spendProof(id: String, ttl: Int) async throws -> Bool {
+        // SET NX: the first use writes the key, any later one (here or elsewhere) finds it.
+        try await self.guarded {
+            try await self.redis.send("SET", [self.keys.proof(id), "1", "NX", "EX", String(ttl)])
+        }.isNull == false
+    }
+
     func guarded<T>(_ operation: () async throws -> T) async throws -> T {
         try await storeGuarded(operation)
     }

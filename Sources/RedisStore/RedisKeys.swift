@@ -65,6 +65,13 @@ public struct RedisKeys: Sendable {
         "\(self.prefix)client:{\(id)}"
     }
 
+    /// A DPoP proof seen (RFC 9449 §11.1): `id` is a digest of the proof's key thumbprint and its
+    /// `jti`. String `1`, TTL: as long as a proof of that `iat` is accepted (91 s by default). No
+    /// hash tag: the keys spread over a cluster's slots.
+    public func proof(_ id: String) -> String {
+        "\(self.prefix)dpop:\(id)"
+    }
+
     /// One shard of the security events (docs/EVENTS.md): a stream whose entries have the fields
     /// `type`, `user`, `sid`, `ip`, `ua`, `instance`, `request`, `actor` and the event's own (each
     /// only when it has one). Trimmed by length on each write and by age once a second; no TTL.

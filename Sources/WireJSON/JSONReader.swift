@@ -8,7 +8,7 @@
 ///
 /// Tokens are read on every authenticated request, and `JSONDecoder` was the largest single cost
 /// of that path (about 7 µs of 56). The reader keeps what its callers need: strings, integers,
-/// booleans, `null` and arrays of strings; any other valid value is kept as ``Value/other``.
+/// booleans, `null`, arrays of strings and objects; any other valid value is kept as ``Value/other``.
 public enum JSONReader {
     public enum Value: Equatable, Sendable {
         case string(String)
@@ -17,8 +17,29 @@ public enum JSONReader {
         case strings([String])
         case bool(Bool)
         case null
-        /// Any other value: another number, an object, or an array of anything but strings.
+        /// An object, with its members in order (a DPoP proof's `jwk`, a token's `cnf`).
+        case object(Members)
+        /// Any other value: another number, or an array of anything but strings.
         case other
+    }
+
+    /// The members of a nested object, in order, with unique names.
+    public struct Members: Equatable, Sendable {
+        public var list: [(name: String, value: Value)]
+
+        public init(_ list: [(name: String, value: Value)]) {
+            self.list = list
+        }
+
+        /// The value of the member `name`, or `nil`.
+        public subscript(name: String) -> Value? {
+            self.list.first(where: { $0.name == name })?.value
+        }
+
+        public static func == (lhs: Members, rhs: Members) -> Bool {
+            lhs.list.count == rhs.list.count
+                && zip(lhs.list, rhs.list).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+        }
     }
 
     /// Why bytes are not what the caller accepts, worded by the caller.
@@ -157,7 +178,7 @@ public enum JSONReader {
             case UInt8(ascii: "\""):
                 return self.string().map(Value.string)
             case UInt8(ascii: "{"):
-                return self.object(depth: depth + 1).map { _ in .other }
+                return self.object(depth: depth + 1).map { .object(Members($0)) }
             case UInt8(ascii: "["):
                 return self.array(depth: depth + 1)
             case UInt8(ascii: "t"):

@@ -359,6 +359,26 @@ struct SettingsTests {
         Case(variable: "AUTHD_EVENTS_MAX_AGE", settings: ["AUTHD_EVENTS_MAX_AGE": "3600"]) { app, _ in
             try await Self.logLine(app, "events", "shards=1,max_length=100000,max_age=3600")
         },
+        Case(variable: "AUTHD_DPOP", settings: ["AUTHD_DPOP": "sometimes"], refusal: "AUTHD_DPOP"),
+        Case(variable: "AUTHD_DPOP", settings: ["AUTHD_DPOP": "required"]) { app, _ in
+            // No proof, no tokens; with one, bound tokens.
+            let refused = try await Self.signUpAndLogIn(app)
+            #expect(refused.status == 400 && refused["error"] == "invalid_dpop_proof", "\(refused.text)")
+            let key = ProofKey()
+            let login = try await app.client.json(
+                "POST", "/login", ["username": "setting", "password": Self.password],
+                headers: [("dpop", key.proof("POST", "http://127.0.0.1:\(app.port)/login"))])
+            #expect(login.status == 200 && login["tokenType"] == "DPoP", "\(login.text)")
+            try await Self.logLine(app, "dpop", "required")
+        },
+        Case(variable: "AUTHD_DPOP_NONCE", settings: ["AUTHD_DPOP_NONCE": "true"]) { app, _ in
+            _ = try await app.client.json("POST", "/users", ["username": "setting", "password": Self.password])
+            let login = try await app.client.json(
+                "POST", "/login", ["username": "setting", "password": Self.password],
+                headers: [("dpop", ProofKey().proof("POST", "http://127.0.0.1:\(app.port)/login"))])
+            #expect(login.status == 400 && login["error"] == "use_dpop_nonce", "\(login.text)")
+            #expect(login.headers["dpop-nonce"] != nil)
+        },
         Case(variable: "AUTHD_MFA_ISSUER", settings: ["AUTHD_MFA_ISSUER": "Example Inc"]) { app, _ in
             let token = try #require(try await Self.signUpAndLogIn(app)["accessToken"])
             let begun = try await app.client.json(

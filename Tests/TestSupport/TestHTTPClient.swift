@@ -19,6 +19,14 @@ public struct TestResponse: Sendable {
     }
 
     public subscript(field: String) -> String? { self.json[field] as? String }
+
+    /// Every value of a header that may repeat (`WWW-Authenticate`), from the raw head.
+    public func headerValues(_ name: String) -> [String] {
+        self.rawHead.components(separatedBy: "\r\n").compactMap { line in
+            guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name else { return nil }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
 }
 
 /// A minimal HTTP/1.1 client on NIO for talking to authd over a real socket. One connection per

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("The one JSON reader and writer")
 struct JSONReaderTests {
-    @Test func readsStringsIntegersAndStringArraysAndKeepsOthersOpaque() throws {
+    @Test func readsStringsIntegersStringArraysAndObjectsAndKeepsOthersOpaque() throws {
         let json =
             #" { "a" : "x\"\\\/\u00e9\ud83d\ude00\n", "n": -42, "big": 99999999999999999999, "f": 1.5, "e": 1e3,"#
             + #" "l": ["p", "q"], "m": [1, "q"], "o": {"k": [true, false, null]}, "z": [] } "#
@@ -19,7 +19,14 @@ struct JSONReaderTests {
         #expect(values["e"] == .other)
         #expect(values["l"] == .strings(["p", "q"]))
         #expect(values["m"] == .other)
-        #expect(values["o"] == .other)
+        #expect(values["o"] == .object(.init([("k", .other)])))
+        let nested = try #require(JSONReader.object(Array(#"{"cnf":{"jkt":"abc","x":{"y":1}}}"#.utf8)))
+        guard case .object(let cnf) = nested.first?.value else { Issue.record("no object"); return }
+        #expect(cnf["jkt"] == .string("abc"))
+        #expect(cnf["x"] == .object(.init([("y", .integer(1))])))
+        #expect(cnf["none"] == nil)
+        // Duplicates are refused in nested objects too.
+        #expect(JSONReader.object(Array(#"{"jwk":{"x":"a","x":"b"}}"#.utf8)) == nil)
         #expect(values["z"] == .strings([]))
         #expect(members.map(\.name) == ["a", "n", "big", "f", "e", "l", "m", "o", "z"])
         let literals = try #require(JSONReader.object(Array(#"{"t":true,"f":false,"n":null}"#.utf8)))

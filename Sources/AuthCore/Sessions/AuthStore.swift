@@ -67,6 +67,10 @@ public protocol AuthStore: FactorStore {
 
     /// Throws unless the store answers and is ready to serve (in Redis: its scripts are loaded).
     func checkReadiness() async throws
+
+    /// Marks a DPoP proof (by ``DPoPProof`` key and `jti`, digested into `id`) used for `ttl`
+    /// seconds, on every instance at once. Returns `false` when it was used already.
+    func spendProof(id: String, ttl: Int) async throws -> Bool
 }
 
 /// What changing a user's second factor did.

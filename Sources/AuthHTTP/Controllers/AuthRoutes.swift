@@ -13,13 +13,15 @@ public struct AuthRoutes: Sendable {
 
     /// - Parameters:
     ///   - refreshCookie: the refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
+    ///   - dpop: how DPoP proofs are taken (RFC 9449); by default, when a client sends them.
     public init(
-        auth: AuthService, refreshCookie: RefreshCookie? = nil
+        auth: AuthService, refreshCookie: RefreshCookie? = nil, dpop: DPoPPolicy = DPoPPolicy()
     ) {
-        let authenticator = BearerAuthenticator(auth: auth)
-        self.tokens = TokenController(auth: auth, refreshCookie: refreshCookie)
+        let guardian = DPoPGuard(auth: auth, policy: dpop)
+        let authenticator = BearerAuthenticator(auth: auth, dpop: guardian)
+        self.tokens = TokenController(auth: auth, refreshCookie: refreshCookie, dpop: guardian)
         self.sessions = SessionController(auth: auth, authenticator: authenticator, refreshCookie: refreshCookie)
-        self.oauth = OAuthController(auth: auth)
+        self.oauth = OAuthController(auth: auth, dpop: dpop)
         self.probes = ProbeController(auth: auth)
         self.forwardAuth = ForwardAuthController(authenticator: authenticator)
         self.feed = FeedController(auth: auth)

@@ -40,7 +40,8 @@ struct ForwardAuthController: Sendable {
     func check(_ request: HTTPRequest) async throws -> HTTPResponse {
         let allowedRoles = try ForwardedRequest.allowedRoles(of: request, under: Self.path)
         let assurance = try ForwardedRequest.requiredAssurance(of: request, under: Self.path)
-        let principal = try await self.authenticator.principal(of: request)
+        let principal = try await self.authenticator.principal(
+            of: request, target: ForwardedRequest.target(of: request, under: Self.path))
         try assurance.check(principal.assurance, now: self.authenticator.auth.now)
         if !allowedRoles.isEmpty, !principal.roles.contains(where: allowedRoles.contains) {
             if request.logger.logLevel <= .debug {
@@ -145,6 +146,16 @@ enum ForwardedRequest {
             request.headers.first(name: "x-forwarded-method") ?? request.headers.first(name: "x-original-method")
             ?? request.method.rawValue
         return (method, String(uri.prefix(while: { $0 != "?" })))
+    }
+
+    /// The request a DPoP proof sent through the gateway is for: the original method, and the
+    /// original URI as the client addressed it, from `X-Forwarded-Proto` and `X-Forwarded-Host`
+    /// (the gateway's, or else `https` and this request's `Host`) and the original path.
+    static func target(of request: HTTPRequest, under base: String) -> DPoPTarget {
+        let (method, path) = Self.original(of: request, under: base)
+        let scheme = request.headers.first(name: "x-forwarded-proto") ?? "https"
+        let host = request.headers.first(name: "x-forwarded-host") ?? request.headers.first(name: "host") ?? ""
+        return DPoPTarget(method: method, uri: scheme + "://" + host + path)
     }
 
     /// The first value of `name` in a query string, percent-decoded; `nil` when absent.

@@ -6,6 +6,7 @@ import WireJSON
 /// RFC 7009 revocation, RFC 7662 introspection and RFC 8414 metadata.
 struct OAuthController: Sendable {
     let auth: AuthService
+    let dpop: DPoPPolicy
 
     func register(in router: inout Router) {
         router.add(.POST, "/revoke") { try await self.revoke($0) }
@@ -54,7 +55,8 @@ struct OAuthController: Sendable {
                 jwksURI: base + "/.well-known/jwks.json",
                 revocationEndpoint: base + "/revoke",
                 introspectionEndpoint: base + "/introspect",
-                accessTokenAlgorithms: self.auth.accessTokenAlgorithms
+                accessTokenAlgorithms: self.auth.accessTokenAlgorithms,
+                dpopAlgorithms: self.dpop.mode == .off ? nil : self.dpop.algorithms
             ))
         response.headers.add(name: "cache-control", value: "public, max-age=300")
         return response
@@ -112,7 +114,9 @@ extension OAuthController {
         var nbf: Int?
         var jti: String?
         var sid: String?
-        /// The RFC 6749 token type of the token (`Bearer`), as RFC 7662 §2.2 means it.
+        /// RFC 9449 §6.2: the thumbprint of the key a bound token needs a proof of (`cnf.jkt`).
+        var boundKey: String?
+        /// The RFC 6749 token type of the token (`Bearer`, or `DPoP` when bound), as RFC 7662 §2.2 means it.
         var tokenType: String?
         /// RFC 9068's `typ` of the JWT, for resource servers that check it.
         var tokenUse: String?
@@ -125,6 +129,11 @@ extension OAuthController {
             writer.add("active", self.active)
             if let aud = self.aud { writer.add("aud", aud) }
             if let clientID = self.clientID { writer.add("client_id", clientID) }
+            if let key = self.boundKey {
+                var cnf = JSONObjectWriter(capacity: 64)
+                cnf.add("jkt", key)
+                writer.add("cnf", json: cnf.finish())
+            }
             if let exp = self.exp { writer.add("exp", exp) }
             if let iat = self.iat { writer.add("iat", iat) }
             if let iss = self.iss { writer.add("iss", iss) }
@@ -158,7 +167,8 @@ extension OAuthController {
             self.nbf = claims.nbf
             self.jti = claims.jti
             self.sid = claims.sid
-            self.tokenType = "Bearer"
+            self.boundKey = claims.boundKey
+            self.tokenType = claims.boundKey == nil ? "Bearer" : "DPoP"
             self.tokenUse = claims.tokenUse.rawValue
             self.roles = claims.roles
         }
@@ -182,10 +192,13 @@ extension OAuthController {
         var introspectionEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
         /// Not registered by RFC 8414 (which allows more members): the JWS algorithms of access tokens.
         var accessTokenAlgorithms: [String]
+        /// RFC 9449 §5.1: the algorithms of DPoP proofs; `nil` with DPoP off.
+        var dpopAlgorithms: [String]?
 
         var json: [UInt8] {
             var writer = JSONObjectWriter(capacity: 768)
             writer.add("access_token_signing_alg_values_supported", self.accessTokenAlgorithms)
+            if let dpop = self.dpopAlgorithms { writer.add("dpop_signing_alg_values_supported", dpop) }
             writer.add("grant_types_supported", self.grantTypesSupported)
             writer.add("introspection_endpoint", self.introspectionEndpoint)
             writer.add("introspection_endpoint_auth_methods_supported", self.introspectionEndpointAuthMethodsSupported)

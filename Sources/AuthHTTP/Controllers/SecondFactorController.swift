@@ -22,7 +22,8 @@ struct SecondFactorController: Sendable {
     /// `POST /login/mfa {"mfa_token", "code" | "recovery_code"}`: the pair, as `POST /login` gives it.
     func completeLogin(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try request.decodeJSON(ChallengeBody.self)
-        let pair = try await self.auth.completeLogin(challenge: body.token, with: body.answer.answer)
+        let key = try await self.tokens.dpop.tokenRequestKey(request)
+        let pair = try await self.auth.completeLogin(challenge: body.token, with: body.answer.answer, boundKey: key)
         return self.tokens.tokenResponse(pair, to: request)
     }
 
@@ -63,7 +64,7 @@ struct SecondFactorController: Sendable {
         var writer = JSONObjectWriter(capacity: 96 + token.utf8.count)
         writer.add("accessToken", token)
         writer.add("expiresIn", expiresIn)
-        writer.add("tokenType", "Bearer")
+        writer.add("tokenType", principal.boundKey == nil ? "Bearer" : "DPoP")
         return .tokens(PrewrittenJSON(json: writer.finish()))
     }
 

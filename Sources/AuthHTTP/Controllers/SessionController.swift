@@ -34,12 +34,15 @@ struct SessionController: Sendable {
                 return scope
             } ?? .local
         let cookie = self.refreshCookie.flatMap { $0.applies(to: request) ? $0 : nil }
+        // A refresh token bound to a key (DPoP) ends its session only with a proof of that key.
         if let token = body.token {
-            try await self.auth.logout(refreshToken: token, scope: scope)
+            let key = try await self.authenticator.dpop.tokenRequestKey(request)
+            try await self.auth.logout(refreshToken: token, scope: scope, proofKey: key)
         } else if request.headers.first(name: "authorization") != nil {
             try await self.auth.logout(try await self.authenticator.userPrincipal(of: request), scope: scope)
         } else if cookie != nil, let token = try RefreshCookie.token(in: request) {
-            try await self.auth.logout(refreshToken: token, scope: scope)
+            let key = try await self.authenticator.dpop.tokenRequestKey(request)
+            try await self.auth.logout(refreshToken: token, scope: scope, proofKey: key)
         } else {
             throw HTTPError.badRequest("give the refresh token as 'token', or an access token as a bearer token")
         }

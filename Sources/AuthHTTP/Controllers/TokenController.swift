@@ -8,6 +8,8 @@ struct TokenController: Sendable {
     let auth: AuthService
     /// The refresh token in a cookie for browsers on allowed origins; `nil`: bodies only.
     let refreshCookie: RefreshCookie?
+    /// The DPoP proof of a token request: its key binds the tokens issued (RFC 9449 §5).
+    let dpop: DPoPGuard
 
     func register(in router: inout Router) {
         router.add(.POST, "/users") { try await self.createUser($0) }
@@ -26,9 +28,10 @@ struct TokenController: Sendable {
 
     func login(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try request.decodeJSON(CredentialsBody.self)
+        let key = try await self.dpop.tokenRequestKey(request)
         let pair = try await self.auth.login(
             username: try body.requiredUsername(), password: body.password, client: .init(request),
-            deviceToken: body.deviceToken
+            deviceToken: body.deviceToken, boundKey: key
         )
         return self.tokenResponse(pair, to: request)
     }
@@ -46,21 +49,27 @@ struct TokenController: Sendable {
                 guard let token = try body.token ?? RefreshCookie.token(in: request) else {
                     throw HTTPError.badRequest("no refresh token: neither in the body nor in the cookie")
                 }
-                return self.tokenResponse(try await self.auth.refresh(refreshToken: token), to: request)
+                let key = try await self.dpop.tokenRequestKey(request)
+                return self.tokenResponse(try await self.auth.refresh(refreshToken: token, proofKey: key), to: request)
             }
             let body = try request.decodeJSON(RefreshBody.self)
-            return .tokens(TokenBody(try await self.auth.refresh(refreshToken: body.token)))
+            let key = try await self.dpop.tokenRequestKey(request)
+            return self.tokenResponse(try await self.auth.refresh(refreshToken: body.token, proofKey: key), to: request)
         }
         let form = try FormBody.parse(request.body)
         let pair: TokenPair
         switch form["grant_type"] {
         case "refresh_token":
-            pair = try await self.auth.refresh(refreshToken: try FormBody.required("refresh_token", in: form))
+            let token = try FormBody.required("refresh_token", in: form)
+            pair = try await self.auth.refresh(
+                refreshToken: token, proofKey: try await self.dpop.tokenRequestKey(request))
         case "password":
             let username = try FormBody.required("username", in: form)
             let password = try FormBody.required("password", in: form)
+            let key = try await self.dpop.tokenRequestKey(request)
             // A bad password is RFC 6749 §5.2's invalid_grant with 400: the route's error dialect.
-            pair = try await self.auth.login(username: username, password: password, client: .init(request))
+            pair = try await self.auth.login(
+                username: username, password: password, client: .init(request), boundKey: key)
         case "client_credentials":
             return try await self.clientCredentials(request, form: form)
         case nil:
@@ -84,6 +93,7 @@ struct TokenController: Sendable {
         }
         let (client, secret) = try await self.auth.authenticateClient(
             id: credentials.id, secret: credentials.secret, for: .token, ip: request.clientIP ?? "")
+        let key = try await self.dpop.tokenRequestKey(request)
         let asked = [form["resource"], form["audience"]].compactMap { $0 }
         if asked.count == 2, asked[0] != asked[1] {
             throw AuthError.invalidTarget("give one audience: resource and audience differ")
@@ -95,22 +105,29 @@ struct TokenController: Sendable {
             }
             audience = valid
         }
-        let (token, expiresIn) = try await self.auth.grantClientToken(to: client, secret: secret, audience: audience)
+        let (token, expiresIn) = try await self.auth.grantClientToken(
+            to: client, secret: secret, audience: audience, boundKey: key)
         var writer = JSONObjectWriter(capacity: 96 + token.utf8.count)
         writer.add("access_token", token)
         writer.add("expires_in", expiresIn)
-        writer.add("token_type", "Bearer")
-        return .tokens(PrewrittenJSON(json: writer.finish()))
+        writer.add("token_type", key == nil ? "Bearer" : "DPoP")
+        var response = HTTPResponse.tokens(PrewrittenJSON(json: writer.finish()))
+        self.dpop.addNonce(to: &response, for: request)
+        return response
     }
 
     /// The token response: the refresh token in the body, or, for a browser on an allowed origin
-    /// in cookie mode, in the cookie only, whatever the request's style.
+    /// in cookie mode, in the cookie only, whatever the request's style. With server nonces on, a
+    /// DPoP request's answer carries the next nonce.
     func tokenResponse(_ pair: TokenPair, style: TokenBody.Style = .tutorial, to request: HTTPRequest) -> HTTPResponse {
-        guard let cookie = self.refreshCookie, cookie.applies(to: request) else {
-            return .tokens(TokenBody(pair, style: style))
+        var response: HTTPResponse
+        if let cookie = self.refreshCookie, cookie.applies(to: request) {
+            response = HTTPResponse.tokens(TokenBody(pair, style: style, includingRefreshToken: false))
+            cookie.set(pair.refreshToken, on: &response)
+        } else {
+            response = .tokens(TokenBody(pair, style: style))
         }
-        var response = HTTPResponse.tokens(TokenBody(pair, style: style, includingRefreshToken: false))
-        cookie.set(pair.refreshToken, on: &response)
+        self.dpop.addNonce(to: &response, for: request)
         return response
     }
 }
@@ -170,7 +187,8 @@ extension TokenController {
         var refreshToken: String
         /// After a login, in the tutorial's style only.
         var deviceToken: String?
-        var tokenType = "Bearer"
+        /// `Bearer`, or `DPoP` for tokens bound to a key (RFC 9449 §5).
+        var tokenType: String
         var expiresIn: Int
         var style: Style
         /// Whether the refresh token goes in the body (not when it goes in the cookie).
@@ -180,6 +198,7 @@ extension TokenController {
             self.accessToken = pair.accessToken
             self.refreshToken = pair.refreshToken
             self.deviceToken = style == .tutorial ? pair.deviceToken : nil
+            self.tokenType = pair.tokenType
             self.expiresIn = pair.expiresIn
             self.style = style
             self.includesRefreshToken = includingRefreshToken

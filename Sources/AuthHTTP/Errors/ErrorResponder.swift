@@ -121,6 +121,10 @@ public enum ErrorResponder {
                 .badRequest, code: "invalid_grant", description: "the code is wrong, out of date or already used")
         case .factorState(let description):
             HTTPError(.conflict, code: "factor_state", description: description)
+        case .invalidDPoPProof(let description):
+            // RFC 9449 §5: a token request's proof fault. A protected route's is a 401 with the
+            // DPoP challenge, which ``DPoPGuard`` answers itself.
+            HTTPError(.badRequest, code: "invalid_dpop_proof", description: description)
         }
     }
 }

@@ -54,6 +54,16 @@ public struct HTTPError: Error, Sendable {
             headers: ["www-authenticate": challenge])
     }
 
+    /// 401 for a route that takes DPoP-bound tokens (RFC 9449 §7.1): the `DPoP` challenge with the
+    /// proof algorithms, and the error when there is one.
+    public static func dpopUnauthorized(_ code: String?, _ description: String, algorithms: [String]) -> HTTPError {
+        var challenge = "DPoP algs=\"\(algorithms.joined(separator: " "))\""
+        if let code { challenge += ", error=\"\(code)\", error_description=\"\(description)\"" }
+        return HTTPError(
+            .unauthorized, code: code ?? "invalid_request", description: description,
+            headers: ["www-authenticate": challenge])
+    }
+
     private static func bearerChallenge(_ code: String?, _ description: String) -> String {
         var challenge = "Bearer realm=\"authd\""
         if let code { challenge += ", error=\"\(code)\", error_description=\"\(description)\"" }

@@ -18,8 +18,8 @@ public struct CORSPolicy: Sendable {
     /// (``RefreshCookie``); never with a wildcard origin, which this policy has not.
     public var allowCredentials = false
 
-    static let allowedHeaders = "authorization, content-type, x-request-id"
-    static let exposedHeaders = "www-authenticate, retry-after, x-request-id"
+    static let allowedHeaders = "authorization, content-type, dpop, x-request-id"
+    static let exposedHeaders = "dpop-nonce, www-authenticate, retry-after, x-request-id"
 
     /// Parses `https://app.example.com,http://localhost:3000`: each an origin (scheme, host and
     /// optional port, nothing more); `*` and `null` are refused. `nil` when one is not an origin.

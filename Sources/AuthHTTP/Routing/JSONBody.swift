@@ -21,7 +21,7 @@ struct JSONFields {
         switch self.value(name) {
         case nil, .null: return nil
         case .string(let value): return value
-        case .integer, .bool, .strings, .other: throw .badRequest("field '\(name)' must be of type string")
+        case .integer, .bool, .strings, .object, .other: throw .badRequest("field '\(name)' must be of type string")
         }
     }
 
@@ -30,7 +30,7 @@ struct JSONFields {
         switch self.value(name) {
         case nil, .null: return nil
         case .integer(let value): return value
-        case .string, .bool, .strings, .other: throw .badRequest("field '\(name)' must be a whole number")
+        case .string, .bool, .strings, .object, .other: throw .badRequest("field '\(name)' must be a whole number")
         }
     }
 
@@ -39,7 +39,7 @@ struct JSONFields {
         switch self.value(name) {
         case nil, .null: return nil
         case .bool(let value): return value
-        case .string, .integer, .strings, .other: throw .badRequest("field '\(name)' must be true or false")
+        case .string, .integer, .strings, .object, .other: throw .badRequest("field '\(name)' must be true or false")
         }
     }
 
@@ -48,7 +48,7 @@ struct JSONFields {
         switch self.value(name) {
         case nil, .null: return nil
         case .strings(let value): return value
-        case .string, .integer, .bool, .other: throw .badRequest("field '\(name)' must be an array of strings")
+        case .string, .integer, .bool, .object, .other: throw .badRequest("field '\(name)' must be an array of strings")
         }
     }
 
@@ -58,7 +58,7 @@ struct JSONFields {
         case nil: throw .badRequest("missing field '\(name)'")
         case .null: throw .badRequest("field '\(name)' must not be null")
         case .string(let value): return value
-        case .integer, .bool, .strings, .other: throw .badRequest("field '\(name)' must be of type string")
+        case .integer, .bool, .strings, .object, .other: throw .badRequest("field '\(name)' must be of type string")
         }
     }
 }

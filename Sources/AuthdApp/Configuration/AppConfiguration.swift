@@ -41,6 +41,10 @@ public struct AppConfiguration: Sendable {
     public var cors: CORSPolicy?
     /// The refresh token in an HttpOnly cookie for those origins (`AUTHD_REFRESH_COOKIE`).
     public var refreshCookie = false
+    /// DPoP (`AUTHD_DPOP`): by default, tokens are bound to a key when the client proves one.
+    public var dpopMode = DPoPPolicy.Mode.optional
+    /// Whether every DPoP proof must carry a server nonce (`AUTHD_DPOP_NONCE`).
+    public var dpopNonces = false
     /// Resource servers allowed to call `POST /introspect`: client id to secret.
     public var introspectionClients: [String: String] = [:]
     /// The security events (`AUTHD_EVENTS*`, docs/EVENTS.md); nil: none are recorded. An empty
@@ -89,6 +93,8 @@ public struct AppConfiguration: Sendable {
         "AUTHD_AUDIENCE",
         "AUTHD_CLOCK_LEEWAY",
         "AUTHD_CORS_ORIGINS",
+        "AUTHD_DPOP",
+        "AUTHD_DPOP_NONCE",
         "AUTHD_EVENTS",
         "AUTHD_EVENTS_MAX_AGE",
         "AUTHD_EVENTS_MAX_LENGTH",
@@ -217,6 +223,8 @@ public struct AppConfiguration: Sendable {
         self.introspectionClients = try reader.clients("AUTHD_INTROSPECTION_CLIENTS")
         self.events = try reader.events(cluster: self.redis.cluster != nil, port: self.http.port)
         (self.cors, self.refreshCookie) = try reader.browsers()
+        self.dpopMode = try reader.dpopMode() ?? self.dpopMode
+        self.dpopNonces = try reader.bool("AUTHD_DPOP_NONCE") ?? false
         self.hashConcurrency = try reader.int("AUTHD_HASH_CONCURRENCY", in: 1...64) ?? self.hashConcurrency
         self.logFormat = try reader.logFormat() ?? self.logFormat
         self.logLevel = try reader.logLevel() ?? self.logLevel
