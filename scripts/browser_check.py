@@ -10,6 +10,8 @@ seconds to render, never a minute.
 """
 
 import argparse
+import base64
+import hashlib
 import http.client
 import json
 import re
@@ -21,6 +23,8 @@ from urllib.parse import urlsplit
 
 import authd_http
 import pyotp
+from joserfc import jws
+from joserfc.jwk import ECKey
 from checks import check, finish
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -234,6 +238,57 @@ try:
         open_page(args.page)
         assert element("#signed-in").is_displayed()
         assert element("#username").text == user
+
+    @check("DPoP: the page's key is a non-extractable P-256 key in IndexedDB; the cookie is bound to it")
+    def _():
+        key = browser.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const open = indexedDB.open("authd-dpop", 1);
+            open.onsuccess = () => {
+              const get = open.result.transaction("keys").objectStore("keys").get("dpop");
+              get.onsuccess = async () => {
+                const pair = get.result;
+                const { crv, kty, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+                let read = "refused";
+                try { await crypto.subtle.exportKey("jwk", pair.privateKey); read = "exported"; } catch {}
+                done({ extractable: pair.privateKey.extractable, read, jwk: { crv, kty, x, y } });
+              };
+            };
+        """)
+        assert key["extractable"] is False and key["read"] == "refused", key["read"]
+        # RFC 7638 computed here, independently of authd.
+        canonical = json.dumps(dict(sorted(key["jwk"].items())), separators=(",", ":")).encode()
+        thumbprint = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+        payload = refresh_cookies()[0]["value"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["cnf"] == {"jkt": thumbprint}, "the refresh token in the cookie is bound to the page's key"
+        state["jwk"] = key["jwk"]
+
+    @check("DPoP: the cookie copied out of Chromium and replayed with curl is refused, with or without "
+           "another key's proof; nothing rotates, and the page keeps working across a reload")
+    def _():
+        browser.get("about:blank")  # the page's timer would rotate the cookie meanwhile
+        cookie = refresh_cookies()[0]["value"]
+        origin = args.page.rstrip("/")
+        thief = ECKey.generate_key("P-256")
+        claims = {"jti": uuid.uuid4().hex, "htm": "POST", "htu": args.authd + "/token", "iat": int(time.time())}
+        other = jws.serialize_compact(
+            {"typ": "dpop+jwt", "alg": "ES256", "jwk": thief.as_dict(private=False)}, json.dumps(claims), thief,
+            algorithms=["ES256"])
+        for extra in ([], ["-H", f"DPoP: {other}"]):
+            done = subprocess.run(
+                ["curl", "-s", "-o", "-", "-w", "\\n%{http_code}", "-X", "POST", args.authd + "/token",
+                 "-H", f"Origin: {origin}", "-H", "Content-Type: application/json",
+                 "--cookie", f"authd_refresh={cookie}", *extra, "-d", "{}"],
+                capture_output=True, text=True, timeout=WAIT, check=True)
+            body, status = done.stdout.rsplit("\n", 1)
+            assert status == "400" and json.loads(body)["error"] == "invalid_dpop_proof", (status, body)
+        assert [c["value"] for c in refresh_cookies()] == [cookie] * 2, "not rotated"
+        open_page(args.page)
+        assert element("#signed-in").is_displayed()
+        wait_for(lambda: refresh_cookies()[0]["value"] != cookie, "the page's own refresh, with its proof")
+        open_page(args.page)
+        assert element("#signed-in").is_displayed() and element("#username").text == user
 
     @check("the sessions list shows every device, its address, and which one is this")
     def _():

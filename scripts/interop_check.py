@@ -6,6 +6,7 @@ Each instance is found through its RFC 8414 metadata; no endpoint URL is hard-co
 asserts something a user of that library relies on; the run fails if any check fails.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,8 +24,9 @@ from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7662 import IntrospectTokenValidator
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from joserfc import jws
 from joserfc import jwt as josejwt
-from joserfc.jwk import KeySet, import_key
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey, import_key
 from checks import check, finish
 from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient
 from oauthlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, UnsupportedGrantTypeError
@@ -361,6 +363,78 @@ def _():
         assert error.error == "invalid_client", error.error
     else:
         raise AssertionError("a revoked secret got a token")
+
+
+# DPoP (RFC 9449) on the ES256 deployment's two instances, with proofs joserfc builds from its
+# documented API: keys from joserfc's generate_key, thumbprints from its RFC 7638 thumbprint().
+def proof(key, alg, method, url, access_token=None):
+    """A DPoP proof JWT (RFC 9449 §4.2) signed by joserfc."""
+    claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time())}
+    if access_token:
+        claims["ath"] = pyjwt.utils.base64url_encode(hashlib.sha256(access_token.encode()).digest()).decode()
+    header = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False)}
+    return jws.serialize_compact(header, json.dumps(claims), key, algorithms=[alg])
+
+
+issuer = metadata["issuer"]
+
+
+@check("metadata lists dpop_signing_alg_values_supported, ES256 and EdDSA among them")
+def _():
+    assert {"ES256", "EdDSA", "RS256"} <= set(metadata["dpop_signing_alg_values_supported"]), metadata
+
+
+for alg, key in (("ES256", ECKey.generate_key("P-256")), ("EdDSA", OKPKey.generate_key("Ed25519")),
+                 ("RS256", RSAKey.generate_key(2048))):
+
+    @check(f"DPoP with a joserfc {alg} key: the password grant binds both tokens to its RFC 7638 thumbprint")
+    def _():
+        global bound
+        user = sign_up(metadata)
+        answer = requests.post(a_token_url, data={"grant_type": "password", "username": user, "password": PASSWORD},
+                               headers={"DPoP": proof(key, alg, "POST", a_token_url)})
+        assert answer.status_code == 200, answer.text
+        tokens = answer.json()
+        assert tokens["token_type"] == "DPoP", tokens
+        for name in ("access_token", "refresh_token"):
+            claims = pyjwt.decode(tokens[name], options={"verify_signature": False})
+            assert claims["cnf"] == {"jkt": key.thumbprint()}, (claims, key.thumbprint())
+        bound = tokens
+
+    @check(f"DPoP {alg}: a fresh proof works on the twin; the same proof again, the token as Bearer, "
+           "or another key's proof are refused")
+    def _():
+        access = bound["access_token"]
+        url = issuer + "/me"
+        good = proof(key, alg, "GET", url, access)
+        owner = requests.get(twin + "/me", headers={"Authorization": f"DPoP {access}", "DPoP": good})
+        assert owner.status_code == 200, owner.text
+        replay = requests.get(issuer + "/me", headers={"Authorization": f"DPoP {access}", "DPoP": good})
+        assert replay.status_code == 401 and replay.json()["error"] == "invalid_dpop_proof", replay.text
+        assert replay.headers["WWW-Authenticate"].startswith("DPoP "), replay.headers
+        assert requests.get(twin + "/me", headers={"Authorization": f"Bearer {access}"}).status_code == 401
+        thief = ECKey.generate_key("P-256")
+        stolen = requests.get(twin + "/me", headers={
+            "Authorization": f"DPoP {access}", "DPoP": proof(thief, "ES256", "GET", url, access)})
+        assert stolen.status_code == 401 and stolen.json()["error"] == "invalid_dpop_proof", stolen.text
+
+    @check(f"DPoP {alg}: the refresh grant needs a proof of the key, and keeps the binding")
+    def _():
+        data = {"grant_type": "refresh_token", "refresh_token": bound["refresh_token"]}
+        without = requests.post(twin + "/token", data=data)
+        assert without.status_code == 400 and without.json()["error"] == "invalid_dpop_proof", without.text
+        again = requests.post(twin + "/token", data=data, headers={"DPoP": proof(key, alg, "POST", a_token_url)})
+        assert again.status_code == 200, again.text
+        refreshed = pyjwt.decode(again.json()["access_token"], options={"verify_signature": False})
+        assert refreshed["cnf"]["jkt"] == key.thumbprint() and again.json()["token_type"] == "DPoP"
+
+
+@check("authlib's introspection shows a bound token's cnf.jkt and token_type DPoP")
+def _():
+    introspector = AuthlibSession(client_id=client_id, client_secret=client_secret)
+    answer = introspector.introspect_token(metadata["introspection_endpoint"], token=bound["access_token"]).json()
+    assert answer["active"] is True and answer["token_type"] == "DPoP", answer
+    assert answer["cnf"]["jkt"] == pyjwt.decode(bound["access_token"], options={"verify_signature": False})["cnf"]["jkt"]
 
 
 finish(lambda passed, failed: f"interop: {passed} passed, {failed} failed")

@@ -21,12 +21,74 @@ class APIError extends Error {
 // A login waiting for its second factor: the challenge authd answered the password with.
 let challenge = null;
 
+// DPoP (RFC 9449): every request carries a proof signed by this browser's own key, so that the
+// refresh cookie and the access token are worth nothing anywhere else. The key is a WebCrypto
+// P-256 key made non-extractable (its private half can sign but never be read, not even by this
+// script) and kept in IndexedDB, so that it survives reloads. Tokens issued with a proof are
+// bound to the key; without WebCrypto or IndexedDB the page falls back to bearer tokens.
+let tokenType = "Bearer";
+let dpopNonce = null;
+let dpopKey = null;
+let authdIssuer = null;
+
+const encoder = new TextEncoder();
+const base64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const encodeJSON = (value) => base64url(encoder.encode(JSON.stringify(value)));
+
+function idbRequest(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+// The browser's key: the one kept in IndexedDB, or a new one stored there. Null: no DPoP here
+// (authd does not take it, or this browser cannot keep a key).
+function proofKey() {
+  dpopKey ??= (async () => {
+    try {
+      const metadata = await fetch(AUTHD + "/.well-known/oauth-authorization-server").then((r) => r.json());
+      if (!(metadata.dpop_signing_alg_values_supported || []).includes("ES256")) return null;
+      authdIssuer = metadata.issuer.replace(/\/$/, "");
+      const open = indexedDB.open("authd-dpop", 1);
+      open.onupgradeneeded = () => open.result.createObjectStore("keys");
+      const db = await idbRequest(open);
+      let pair = await idbRequest(db.transaction("keys").objectStore("keys").get("dpop"));
+      if (!pair) {
+        pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+        await idbRequest(db.transaction("keys", "readwrite").objectStore("keys").put(pair, "dpop"));
+      }
+      const { crv, kty, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+      return { privateKey: pair.privateKey, jwk: { crv, kty, x, y } };
+    } catch {
+      return null;
+    }
+  })();
+  return dpopKey;
+}
+
+// A proof for one request (RFC 9449 §4.2); with the access token, its hash (`ath`).
+async function proof(key, method, path, token) {
+  const claims = { jti: crypto.randomUUID(), htm: method, htu: authdIssuer + path, iat: Math.floor(Date.now() / 1000) };
+  if (token) claims.ath = base64url(await crypto.subtle.digest("SHA-256", encoder.encode(token)));
+  if (dpopNonce) claims.nonce = dpopNonce;
+  const input = `${encodeJSON({ typ: "dpop+jwt", alg: "ES256", jwk: key.jwk })}.${encodeJSON(claims)}`;
+  // WebCrypto's ECDSA signature is r ‖ s, which is JOSE's form already.
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, encoder.encode(input));
+  return `${input}.${base64url(signature)}`;
+}
+
 // One call to authd. `cookie` sends and accepts the refresh cookie (only /login, /token and
-// /logout need it); `bearer` sends the access token.
-async function call(path, { method = "GET", body, bearer = false, cookie = false } = {}) {
+// /logout need it); `bearer` sends the access token. A proof goes with every call; when authd
+// asks for its nonce (`use_dpop_nonce`), the call is made once more with it.
+async function call(path, options = {}, retried = false) {
+  const { method = "GET", body, bearer = false, cookie = false } = options;
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (bearer) headers["Authorization"] = `Bearer ${accessToken}`;
+  const key = await proofKey();
+  if (bearer) headers["Authorization"] = `${tokenType} ${accessToken}`;
+  if (key) headers["DPoP"] = await proof(key, method, path, bearer && tokenType === "DPoP" ? accessToken : null);
   let response;
   try {
     response = await fetch(AUTHD + path, {
@@ -39,8 +101,10 @@ async function call(path, { method = "GET", body, bearer = false, cookie = false
     // The browser hides why: authd down, or this origin not allowed by authd's CORS policy.
     throw new APIError(0, "unreachable", "authd cannot be reached from this page");
   }
+  dpopNonce = response.headers.get("DPoP-Nonce") || dpopNonce;
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
+  if (data.error === "use_dpop_nonce" && !retried) return call(path, options, true);
   if (!response.ok) throw new APIError(response.status, data.error, data.error_description, data);
   return data;
 }
@@ -61,6 +125,7 @@ async function authorized(path, options = {}) {
 // scheduled before it expires (a minute early, or a third of its lifetime when that is shorter).
 function useTokens(body) {
   accessToken = body.accessToken;
+  tokenType = body.tokenType || "Bearer";
   clearTimeout(refreshTimer);
   const early = Math.min(60, body.expiresIn / 3);
   refreshTimer = setTimeout(renew, Math.max(1, body.expiresIn - early) * 1000);
