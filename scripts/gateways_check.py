@@ -11,6 +11,9 @@ gateway:
   (`authd roles add`), 403 again on the very next request once taken away (`authd roles remove`);
 - /account/ requires a second factor: 401 insufficient_user_authentication (RFC 9470) for a
   password-only session, 200 once it steps up (codes from oathtool);
+- DPoP (RFC 9449): a token bound to a joserfc key passes with a fresh proof for the URI the
+  client addressed at the gateway, and is refused (401 `invalid_dpop_proof` or `invalid_token`) with
+  the same proof again, as a bearer token, or with a proof for another host;
 - ROUNDS logouts on the other instance, each checked through the gateway on the very next
   request (after two requests that warmed the verify cache when it is on): all 401;
 - with --down (Redis or authd stopped by the caller): each gateway's --expect status (503 when
@@ -22,6 +25,8 @@ gateway:
 """
 
 import argparse
+import base64
+import hashlib
 import authd_http
 import json
 import os
@@ -29,6 +34,9 @@ import subprocess
 import sys
 import time
 import uuid
+
+from joserfc import jws
+from joserfc.jwk import ECKey
 
 PASSWORD = "correct horse battery"
 
@@ -110,6 +118,33 @@ class Check:
         self.expect(stepped.status == 200, f"step-up: {stepped.status} {stepped.raw!r}")
         return stepped.json["accessToken"]
 
+    def dpop(self, gateway):
+        """A DPoP-bound token through the gateway: the proof is for the gateway's URI."""
+        key = ECKey.generate_key("P-256")
+
+        def proof(method, url, token=None):
+            claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time())}
+            if token:
+                digest = hashlib.sha256(token.encode()).digest()
+                claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+            return jws.serialize_compact(header, json.dumps(claims), key, algorithms=["ES256"])
+
+        user = self.user(f"{gateway}-dpop")
+        issuer = authd_http.call(self.options.other, "GET", "/.well-known/oauth-authorization-server").json["issuer"]
+        reply = authd_http.call(
+            self.options.other, "POST", "/login", {"username": user, "password": PASSWORD},
+            headers={"dpop": proof("POST", issuer + "/login")})
+        self.expect(reply.status == 200 and reply.json["tokenType"] == "DPoP", f"DPoP login: {reply.raw!r}")
+        access = reply.json["accessToken"]
+        url = self.gateways[gateway] + "/orders"
+        good = {"authorization": f"DPoP {access}", "dpop": proof("GET", url, access)}
+        self.allowed(gateway, "/orders?page=2", None, user, headers=good)
+        self.refused(gateway, "/orders", None, 401, 'error="invalid_dpop_proof"', headers=good)
+        self.refused(gateway, "/orders", access, 401, 'error="invalid_token"')
+        elsewhere = {"authorization": f"DPoP {access}", "dpop": proof("GET", "http://elsewhere.example/orders", access)}
+        self.refused(gateway, "/orders", None, 401, 'error="invalid_dpop_proof"', headers=elsewhere)
+
     def user(self, name):
         user = f"gw-{name}-{self.run}"
         reply = authd_http.call(self.options.other, "POST", "/users", {"username": user, "password": PASSWORD})
@@ -147,6 +182,8 @@ class Check:
         self.operate("roles", "remove", user, "admin")
         self.refused(gateway, "/admin/panel", access, 403, 'error="insufficient_scope"')
         self.allowed(gateway, "/hello", access, user)
+
+        self.dpop(gateway)
 
         # Logouts on the other instance, each refused at the gateway on the very next request.
         for round in range(self.options.rounds):

@@ -245,13 +245,20 @@ public final class AuthService: Sendable {
     /// Verifies an access token (signature, kind, expiry), that its session is still live and that
     /// it was not revoked on its own. The principal's roles are the session's as they are now, not
     /// the token's claim: a role taken away is gone on the next request.
-    public func authenticate(accessToken: String) async throws -> Principal {
+    ///
+    /// `binding`, when given, is run once the token has verified and before the store is asked,
+    /// with the key the token is bound to (`cnf.jkt`) or `nil`: the caller's DPoP check, which
+    /// throws to refuse. A forged token thus costs no proof verification and no store call.
+    public func authenticate(
+        accessToken: String, binding: ((_ boundKey: String?) async throws -> Void)? = nil
+    ) async throws -> Principal {
         let claims: TokenClaims
         do {
             claims = try self.tokens.verify(accessToken, as: .access, now: self.clock.now())
         } catch {
             throw AuthError.invalidToken(error.kind == .expired ? "access token expired" : "invalid access token")
         }
+        if let binding { try await binding(claims.boundKey) }
         let state =
             claims.grantedToClient
             ? try await self.store.clientAccessState(clientID: claims.sub, secretID: claims.sid, tokenID: claims.jti)

@@ -46,7 +46,7 @@ public final class DPoPVerifier: Sendable {
     public static let maximumProofBytes = 4096
     /// The most parsed keys kept; past it the cache starts again (a flood of new keys costs its
     /// sender the same parsing as it costs authd).
-    public static let keyCacheLimit = 4096
+    public static let keyCacheLimit = 1024
 
     public struct Settings: Sendable {
         /// The algorithms a proof may be signed with (`dpop_signing_alg_values_supported`).
