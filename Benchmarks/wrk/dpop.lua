@@ -15,7 +15,8 @@ function init(args)
   local threads = tonumber(args[3]) or 1
   proofs = {}
   local line = 0
-  for proof in io.lines(assert(args[2], "dpop.lua needs a proofs file")) do
+  local path = assert(args[2], "dpop.lua needs a proofs file")
+  for proof in io.lines(path) do
     if line % threads == thread_id then proofs[#proofs + 1] = proof end
     line = line + 1
   end

@@ -120,7 +120,9 @@ public final class DPoPVerifier: Sendable {
         }
         guard let htm, let htu, let iat else { throw DPoPError("the DPoP proof needs htm, htu and iat") }
         guard htm == method else { throw DPoPError("the DPoP proof is for another method (htm)") }
-        guard let claimed = Self.normalized(htu), let expected = Self.normalized(uri), claimed == expected else {
+        // The same bytes need no normalizing (a client's usual proof); anything else is compared
+        // as RFC 3986 says.
+        guard htu == uri || (Self.normalized(htu).map { $0 == Self.normalized(uri) } ?? false) else {
             throw DPoPError("the DPoP proof is for another URI (htu)")
         }
         // `iat` is the client's: compared with `now` and the settings, never added to.
