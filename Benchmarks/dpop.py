@@ -5,7 +5,7 @@ once without (a bearer token), then runs, ROUNDS times, alternating: the bare NI
 verify (GET /me), and DPoP verify with each key, every request carrying a proof of its own
 (Benchmarks/wrk/dpop.lua: made here in advance with the `cryptography` package, each used once).
 Measures the server's and Redis's CPU per request with the shared driver's helpers
-(Benchmarks/bench/bench.py) and prints the medians and their ratio to the floor.
+(Benchmarks/sitting.py) and prints the medians and their ratio to the floor.
 
     python Benchmarks/dpop.py URL REDIS_PORT BARE_URL BARE_PID
 """
@@ -14,11 +14,9 @@ import base64
 import hashlib
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 import uuid
 
@@ -26,8 +24,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
-import bench  # noqa: E402  (the shared driver: its wrk runner and CPU sampling)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sitting  # noqa: E402  (a sitting's runs and medians, with the shared driver's helpers)
+from sitting import bench  # noqa: E402
 
 url, redis_port, bare_url, bare_pid = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 rounds = int(os.environ.get("ROUNDS", 3))
@@ -36,7 +35,6 @@ connections = int(os.environ.get("BENCH_CONNECTIONS", 64))
 # Proofs per DPoP run: enough for 20000 req/s over the run (a run that uses them all reports 401s).
 proofs_per_run = int(os.environ.get("DPOP_PROOFS", 20000 * duration))
 here = os.path.dirname(os.path.abspath(__file__))
-port = urllib.parse.urlsplit(url).port
 issuer = json.load(urllib.request.urlopen(url + "/.well-known/oauth-authorization-server"))["issuer"].rstrip("/")
 tmp = tempfile.mkdtemp(prefix="dpop-bench-")
 
@@ -92,18 +90,7 @@ bound = {alg: log_in(f"bench-dpop-{alg.lower()}", key) for alg, key in keys.item
 
 
 def measure(script, arguments, target=url, pids=None, warm=True):
-    if warm:
-        bench.run_wrk(target, script, arguments, 2, connections, 2, 30)
-        time.sleep(0.5)
-    servers, redis = bench.proc_tree(pids or bench.listening_pids(port)), bench.listening_pids(redis_port)
-    s0, r0 = bench.sample(servers), bench.sample(redis)
-    result = bench.run_wrk(target, script, arguments, duration, connections, 2, 30)
-    s1, r1 = bench.sample(servers), bench.sample(redis)
-    count = max(1, result["requests"])
-    return {
-        "rps": result["rps"], "non2xx": result["non2xx"], "p99_ms": result["lat_p99_us"] / 1000,
-        "server_us": bench.delta_s(s0, s1) / count * 1e6, "redis_us": bench.delta_s(r0, r1) / count * 1e6,
-    }
+    return sitting.measure(script, arguments, target, redis_port, duration, connections, pids, warm)
 
 
 def dpop_run(alg):
@@ -124,14 +111,5 @@ for round_ in range(rounds):
     runs["verify, bearer"].append(measure("verify.lua", [bearer_file, "/me"]))
     runs["verify, DPoP ES256"].append(dpop_run("ES256"))
     runs["verify, DPoP EdDSA"].append(dpop_run("EdDSA"))
-    for name, results in runs.items():
-        last = results[-1]
-        print(f"  round {round_ + 1} {name}: {last['rps']:.0f} req/s, server {last['server_us']:.1f} us/req, "
-              f"redis {last['redis_us']:.1f} us/req, p99 {last['p99_ms']:.2f} ms, non-2xx {last['non2xx']}")
-print(f"medians of {rounds} rounds ({duration} s, {connections} connections):")
-floor = statistics.median(r["server_us"] for r in runs["bare floor"])
-for name, results in runs.items():
-    server = statistics.median(r["server_us"] for r in results)
-    redis = statistics.median(r["redis_us"] for r in results)
-    print(f"  {name:22} server {server:6.1f} us/req ({server / floor:.2f}x floor)  redis {redis:5.1f} us/req"
-          f"  p99 {statistics.median(r['p99_ms'] for r in results):.2f} ms  non-2xx {sum(r['non2xx'] for r in results)}")
+    sitting.report_round(runs, round_)
+sitting.report_medians(runs, rounds, duration, connections, width=22)

@@ -11,16 +11,15 @@ helpers (Benchmarks/bench/bench.py). Prints the medians and their ratio to the f
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
-import bench  # noqa: E402  (the shared driver: its wrk runner and CPU sampling)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sitting  # noqa: E402  (a sitting's runs and medians, with the shared driver's helpers)
+from sitting import bench  # noqa: E402
 
 url, authd, redis_port, env_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 bare_url, bare_pid = sys.argv[5], int(sys.argv[6])
@@ -28,7 +27,6 @@ rounds = int(os.environ.get("ROUNDS", 3))
 duration = int(os.environ.get("BENCH_DURATION", 10))
 connections = int(os.environ.get("BENCH_CONNECTIONS", 64))
 here = os.path.dirname(os.path.abspath(__file__))
-port = urllib.parse.urlsplit(url).port
 
 issued = json.loads(subprocess.run(
     [authd, "clients", "add", f"bench-svc-{os.getpid()}", "--may", "token", "--json", "--env-file", env_file],
@@ -47,17 +45,7 @@ open(user_file, "w").write(bench.ensure_user(bench.Client(url), bench.VERIFY_USE
 
 
 def measure(script, arguments, target=url, pids=None):
-    bench.run_wrk(target, script, arguments, 2, connections, 2, 30)  # warm-up
-    time.sleep(0.5)
-    servers, redis = bench.proc_tree(pids or bench.listening_pids(port)), bench.listening_pids(redis_port)
-    s0, r0 = bench.sample(servers), bench.sample(redis)
-    result = bench.run_wrk(target, script, arguments, duration, connections, 2, 30)
-    s1, r1 = bench.sample(servers), bench.sample(redis)
-    count = max(1, result["requests"])
-    return {
-        "rps": result["rps"], "non2xx": result["non2xx"], "p99_ms": result["lat_p99_us"] / 1000,
-        "server_us": bench.delta_s(s0, s1) / count * 1e6, "redis_us": bench.delta_s(r0, r1) / count * 1e6,
-    }
+    return sitting.measure(script, arguments, target, redis_port, duration, connections, pids)
 
 
 runs = {"bare floor": [], "grant": [], "verify, client's token (/forward-auth)": [],
@@ -67,15 +55,5 @@ for round_ in range(rounds):
     runs["grant"].append(measure(os.path.join(here, "wrk", "client_credentials.lua"), [credentials]))
     runs["verify, client's token (/forward-auth)"].append(measure("verify.lua", [token_file, "/forward-auth"]))
     runs["verify, user's token (/forward-auth)"].append(measure("verify.lua", [user_file, "/forward-auth"]))
-    for name, results in runs.items():
-        last = results[-1]
-        print(f"  round {round_ + 1} {name}: {last['rps']:.0f} req/s, server {last['server_us']:.1f} us/req, "
-              f"redis {last['redis_us']:.1f} us/req, p99 {last['p99_ms']:.2f} ms, non-2xx {last['non2xx']}")
-print(f"medians of {rounds} rounds ({duration} s, {connections} connections):")
-floor = statistics.median(r["server_us"] for r in runs["bare floor"])
-for name, results in runs.items():
-    server = statistics.median(r["server_us"] for r in results)
-    redis = statistics.median(r["redis_us"] for r in results)
-    print(f"  {name:40} server {server:6.1f} us/req ({server / floor:.2f}x floor)  redis {redis:5.1f} us/req"
-          f"  ({1e6 / server:,.0f} per CPU-second)  p99 {statistics.median(r['p99_ms'] for r in results):.2f} ms"
-          f"  non-2xx {sum(r['non2xx'] for r in results)}")
+    sitting.report_round(runs, round_)
+sitting.report_medians(runs, rounds, duration, connections)

@@ -15,24 +15,6 @@ ensure_system_packages wrk
 release_binaries
 port=${BENCH_PORT:-8095}
 redis_port=${BENCH_REDIS_PORT:-6395}
-dir=$(mktemp -d -t authd-grant-bench.XXXXXX)
-authd_pid=""
-cleanup() {
-    [ -n "$authd_pid" ] && kill "$authd_pid" 2>/dev/null && wait "$authd_pid" 2>/dev/null || true
-    [ -n "${bare_pid:-}" ] && kill "$bare_pid" 2>/dev/null || true
-    REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh stop >/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh start >/dev/null
-: >"$dir/none.env"
-fresh_secrets "$bin"
-export REDIS_URL="redis://127.0.0.1:$redis_port/0"
-LOG_LEVEL=warning "$bin" serve --port "$port" --env-file "$dir/none.env" 2>"$dir/authd.log" &
-authd_pid=$!
-await_authd "$port" "$dir/authd.log" "$authd_pid"
-"$bare_bin" $((port + 10)) >/dev/null &
-bare_pid=$!
-echo "authd ($bin) on :$port, redis on :$redis_port, the bare server on :$((port + 10))"
-python3 Benchmarks/grant.py "http://127.0.0.1:$port" "$bin" "$redis_port" "$dir/none.env" \
+start_sitting
+python3 Benchmarks/grant.py "http://127.0.0.1:$port" "$bin" "$redis_port" "$env_file" \
     "http://127.0.0.1:$((port + 10))" "$bare_pid"

@@ -12,3 +12,30 @@ release_binaries() {
     swift build -c release --product bare-nio-server >/dev/null
     bare_bin="$(swift build -c release --show-bin-path)/bare-nio-server"
 }
+
+# One sitting's servers: a Redis of its own on `redis_port`, authd (`bin`, fresh secrets, the
+# environment's AUTHD_* settings) on `port` with `env_file` as its .env, and the bare floor on
+# port+10, all stopped on exit. Sets `dir`, `authd_pid`, `bare_pid` and exports REDIS_URL.
+start_sitting() {
+    dir=$(mktemp -d -t authd-sitting.XXXXXX)
+    authd_pid="" bare_pid=""
+    trap 'stop_sitting' EXIT
+    REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh start >/dev/null
+    : >"$dir/none.env"
+    env_file=$dir/none.env
+    fresh_secrets "$bin"
+    export REDIS_URL="redis://127.0.0.1:$redis_port/0"
+    LOG_LEVEL=warning "$bin" serve --port "$port" --env-file "$env_file" 2>"$dir/authd.log" &
+    authd_pid=$!
+    await_authd "$port" "$dir/authd.log" "$authd_pid"
+    "$bare_bin" $((port + 10)) >/dev/null &
+    bare_pid=$!
+    echo "authd ($bin) on :$port, redis on :$redis_port, the bare server on :$((port + 10))"
+}
+
+stop_sitting() {
+    [ -n "$authd_pid" ] && kill "$authd_pid" 2>/dev/null && wait "$authd_pid" 2>/dev/null || true
+    [ -n "$bare_pid" ] && kill "$bare_pid" 2>/dev/null || true
+    REDIS_PORT=$redis_port REDIS_DIR=$dir redis/redis.sh stop >/dev/null || true
+    rm -rf "$dir"
+}
