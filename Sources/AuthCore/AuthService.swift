@@ -172,7 +172,7 @@ public final class AuthService: Sendable {
         var pair = try self.issue(
             username: name, sessionID: session.id, refreshTokenID: session.refreshTokenID,
             refreshExpiresAt: session.refreshExpiresAt, roles: opened.roles, assurance: assurance, now: now,
-            boundKey: boundKey
+            boundKey: boundKey, refreshBoundKey: boundKey
         )
         pair.deviceToken = self.devices?.issue(username: name, device: device, now: now)
         return pair
@@ -183,12 +183,15 @@ public final class AuthService: Sendable {
     ///
     /// `proofKey`: the thumbprint of the DPoP key the request proved. A token bound to a key is
     /// traded only with a proof of that key, checked before anything is spent (a thief's attempt
-    /// rotates nothing); an unbound one traded with a proof gives a pair bound to its key.
+    /// rotates nothing). A session's binding is its login's, for good: an unbound refresh token
+    /// traded with a proof gives an access token bound to that key and an unbound refresh token,
+    /// so that no copy of the session's chain is ever bound and unbound at once (a trade within the
+    /// grace window gets the same successor).
     public func refresh(refreshToken: String, proofKey: String? = nil) async throws -> TokenPair {
         let now = self.clock.now()
         let claims = try self.verifyRefreshToken(refreshToken, checkTimes: true)
         try Self.checkBinding(of: claims, proofKey: proofKey, token: "refresh token")
-        let boundKey = claims.boundKey ?? proofKey
+        let accessKey = claims.boundKey ?? proofKey
         let rotation = SessionRotation(
             username: claims.sub,
             sessionID: claims.sid,
@@ -205,7 +208,7 @@ public final class AuthService: Sendable {
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: rotation.nextTokenID,
                 refreshExpiresAt: refreshExpiresAt, roles: roles, assurance: assurance, now: now,
-                clientID: claims.clientID, boundKey: boundKey
+                clientID: claims.clientID, boundKey: accessKey, refreshBoundKey: claims.boundKey
             )
         case .duplicate(let current, let refreshExpiresAt, let roles, let assurance):
             AuthMetrics.issued(.refreshDuplicate)
@@ -214,7 +217,7 @@ public final class AuthService: Sendable {
             return try self.issue(
                 username: claims.sub, sessionID: claims.sid, refreshTokenID: current,
                 refreshExpiresAt: refreshExpiresAt, roles: roles, assurance: assurance, now: now,
-                clientID: claims.clientID, boundKey: boundKey
+                clientID: claims.clientID, boundKey: accessKey, refreshBoundKey: claims.boundKey
             )
         case .unknownSession:
             throw AuthError.invalidGrant("refresh token revoked")
@@ -404,14 +407,17 @@ public final class AuthService: Sendable {
         assurance: Assurance,
         now: Int,
         clientID: String? = nil,
-        boundKey: String?
+        boundKey: String?,
+        refreshBoundKey: String?
     ) throws -> TokenPair {
         let client = clientID ?? self.settings.defaultClientID
         var refresh = TokenClaims(
             iss: self.settings.issuer, sub: username, aud: self.settings.issuer, clientID: client, iat: now,
             exp: refreshExpiresAt, jti: refreshTokenID, sid: sessionID, tokenUse: .refresh
         )
-        refresh.boundKey = boundKey
+        // The refresh token's binding is the session's (its login's), the access token's also the
+        // request's proof: see ``refresh(refreshToken:proofKey:)``.
+        refresh.boundKey = refreshBoundKey
         return TokenPair(
             accessToken: try self.issueAccessToken(
                 username: username, sessionID: sessionID, roles: roles, assurance: assurance, now: now,

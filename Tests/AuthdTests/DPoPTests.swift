@@ -118,6 +118,31 @@ struct DPoPTests {
         }
     }
 
+    /// A session's binding is its login's: a bearer session's refresh traded with a proof gets a
+    /// bound access token, and its refresh token stays unbound (no copy of the chain is both).
+    @Test func aBearerSessionsRefreshWithAProofBindsTheAccessTokenOnly() async throws {
+        try await withTestApp { app in
+            let login = try await app.signUpAndLogIn("una")
+            let refresh = try #require(login["refreshToken"])
+            let key = ProofKey()
+            let traded = try await app.client.json(
+                "POST", "/token", ["token": refresh], headers: [("dpop", key.proof("POST", Self.base + "/token"))])
+            #expect(traded.status == 200, "\(traded.text)")
+            #expect(traded["tokenType"] == "DPoP")
+            let access = try #require(traded["accessToken"])
+            #expect(try JWT.claims(of: access).boundKey == key.thumbprint)
+            let next = try #require(traded["refreshToken"])
+            #expect(try JWT.claims(of: next).boundKey == nil)
+            let me = try await app.client.request(
+                "GET", "/me", headers: Self.headers(access, key.proof("GET", Self.base + "/me", accessToken: access)))
+            #expect(me.status == 200)
+            // Within the grace window, the same trade without a proof gets the same successor, unbound.
+            let again = try await app.client.json("POST", "/token", ["token": refresh])
+            #expect(again.status == 200 && again["tokenType"] == "Bearer", "\(again.text)")
+            #expect(try JWT.claims(of: try #require(again["refreshToken"])).jti == JWT.claims(of: next).jti)
+        }
+    }
+
     @Test func fiftyConcurrentReplaysOfOneProofOverTwoInstancesGiveOneSuccess() async throws {
         let pair = try await TestApp.startPair()
         try await withTeardown({ await pair.stop() }) {
