@@ -4,7 +4,8 @@
 
 keyspace.json (Benchmarks/keyspace.sh) gives perf-keyspace.png: authd's and Redis's CPU per
 request and the p99 of verify and refresh against the sessions in Redis, and the memory each
-session takes.
+session takes. sessions_per_user.json (Benchmarks/sessions_per_user.sh) gives
+perf-sessions-per-user.png: Redis's and authd's time per operation against a user's sessions.
 """
 
 import json
@@ -50,6 +51,33 @@ def keyspace(path, target):
     print(f"drew {target}")
 
 
+def sessions_per_user(path, target):
+    data = json.load(open(path))
+    rows = data["counts"]
+    counts = [row["sessions"] for row in rows]
+    figure, (redis, authd) = plt.subplots(1, 2, figsize=(11, 4))
+    names = {"list": "GET /sessions", "login": "login", "logout_global": "logout, scope global",
+             "password_change": "password change"}
+    for key, label in names.items():
+        redis.plot(counts, [row[key]["redis_us"] for row in rows], "o-", label=label)
+        authd.plot(counts, [row[key]["authd_us"] / 1000 for row in rows], "o-", label=label)
+    for axes in (redis, authd):
+        axes.set_xscale("log")
+        axes.set_xticks(counts, [str(count) for count in counts])
+        axes.legend(fontsize=8)
+    redis.set_ylim(bottom=0)
+    authd.set_yscale("log")  # the password's hash (tens of ms) beside sub-millisecond requests
+    redis.set(title="Redis: time in commands per operation", xlabel="sessions the user holds", ylabel="µs")
+    authd.set(title="authd: CPU per operation (one at a time)", xlabel="sessions the user holds", ylabel="ms")
+    figure.suptitle(f"What a user's sessions cost ({data['cores']} cores, {data['date'][:10]})")
+    figure.tight_layout()
+    figure.savefig(target, dpi=110)
+    print(f"drew {target}")
+
+
+path = os.path.join(results, "sessions_per_user.json")
+if os.path.exists(path):
+    sessions_per_user(path, os.path.join(images, "perf-sessions-per-user.png"))
 path = os.path.join(results, "keyspace.json")
 if os.path.exists(path):
     keyspace(path, os.path.join(images, "perf-keyspace.png"))
