@@ -475,11 +475,15 @@ public struct TokenPair: Sendable, Equatable {
     public var expiresIn: Int
     /// After a login: this client's device token (``DeviceTokens``), to present at its next login.
     public var deviceToken: String?
-    /// The thumbprint of the DPoP key both tokens are bound to; `nil`: bearer tokens.
+    /// The thumbprint of the DPoP key the access token is bound to (the refresh token is bound to
+    /// its session's, ``AuthService/refresh(refreshToken:proofKey:)``); `nil`: a bearer token.
     public var boundKey: String?
 
-    /// RFC 9449 §5's `token_type`: `DPoP` for bound tokens, `Bearer` otherwise.
-    public var tokenType: String { self.boundKey == nil ? "Bearer" : "DPoP" }
+    /// RFC 9449 §5's `token_type`: `DPoP` for a bound access token, `Bearer` otherwise.
+    public var tokenType: String { Self.tokenType(boundKey: self.boundKey) }
+
+    /// The `token_type` of an access token bound to `boundKey` (`nil`: none).
+    public static func tokenType(boundKey: String?) -> String { boundKey == nil ? "Bearer" : "DPoP" }
 }
 
 /// Addresses seen here within a window: those whose client credentials passed in the last second

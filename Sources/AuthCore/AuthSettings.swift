@@ -4,6 +4,10 @@ import JOSE
 public struct AuthSettings: Sendable {
     /// The `iss` claim of every token.
     public var issuer = "authd"
+
+    /// The issuer without a trailing `/`: the base of the endpoints' URLs (the metadata's, and the
+    /// URIs DPoP proofs are for).
+    public var issuerBase: String { self.issuer.hasSuffix("/") ? String(self.issuer.dropLast()) : self.issuer }
     /// The `aud` claim of access tokens: the resource servers they are for.
     public var audience = "authd"
     /// The `client_id` of tokens whose request names no client.

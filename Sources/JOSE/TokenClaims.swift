@@ -106,6 +106,13 @@ extension TokenClaims {
         var jkt: String
     }
 
+    /// `cnf` as JSON, `{"jkt": THUMBPRINT}`: in a token's claims and in introspection (RFC 9449 §6).
+    public static func confirmation(boundTo thumbprint: String) -> [UInt8] {
+        var cnf = JSONObjectWriter(capacity: 64)
+        cnf.add("jkt", thumbprint)
+        return cnf.finish()
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var claims = encoder.container(keyedBy: CodingKeys.self)
         try claims.encode(self.iss, forKey: .iss)
@@ -142,11 +149,7 @@ extension TokenClaims {
         if self.grantedToClient { writer.add("gty", Self.clientCredentialsGrant) }
         if !self.amr.isEmpty { writer.add("amr", self.amr) }
         if let authTime = self.authTime { writer.add("auth_time", authTime) }
-        if let key = self.boundKey {
-            var cnf = JSONObjectWriter(capacity: 64)
-            cnf.add("jkt", key)
-            writer.add("cnf", json: cnf.finish())
-        }
+        if let key = self.boundKey { writer.add("cnf", json: Self.confirmation(boundTo: key)) }
         return writer.finish()
     }
 

@@ -42,13 +42,18 @@ struct DPoPTarget: Sendable {
 struct DPoPGuard: Sendable {
     let auth: AuthService
     let policy: DPoPPolicy
+    /// The issuer's base (authd's public URL, `AUTHD_ISSUER`), taken once.
+    private let issuerBase: String
 
-    /// Where the request is addressed as the client sees it: the issuer's base (authd's public
-    /// URL, `AUTHD_ISSUER`) and the request's path.
+    init(auth: AuthService, policy: DPoPPolicy) {
+        self.auth = auth
+        self.policy = policy
+        self.issuerBase = auth.settings.issuerBase
+    }
+
+    /// Where the request is addressed as the client sees it: the issuer's base and the request's path.
     func target(of request: HTTPRequest) -> DPoPTarget {
-        let issuer = self.auth.settings.issuer
-        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
-        return DPoPTarget(method: request.method.rawValue, uri: base + request.path)
+        DPoPTarget(method: request.method.rawValue, uri: self.issuerBase + request.path)
     }
 
     /// The thumbprint of the key a token request proved, to bind its tokens to; `nil` when it

@@ -47,7 +47,7 @@ struct OAuthController: Sendable {
     /// no claim to OpenID Connect.
     func metadata(_ request: HTTPRequest) async throws -> HTTPResponse {
         let issuer = self.auth.settings.issuer
-        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        let base = self.auth.settings.issuerBase
         var response = HTTPResponse.json(
             AuthorizationServerMetadata(
                 issuer: issuer,
@@ -129,11 +129,7 @@ extension OAuthController {
             writer.add("active", self.active)
             if let aud = self.aud { writer.add("aud", aud) }
             if let clientID = self.clientID { writer.add("client_id", clientID) }
-            if let key = self.boundKey {
-                var cnf = JSONObjectWriter(capacity: 64)
-                cnf.add("jkt", key)
-                writer.add("cnf", json: cnf.finish())
-            }
+            if let key = self.boundKey { writer.add("cnf", json: TokenClaims.confirmation(boundTo: key)) }
             if let exp = self.exp { writer.add("exp", exp) }
             if let iat = self.iat { writer.add("iat", iat) }
             if let iss = self.iss { writer.add("iss", iss) }
@@ -168,7 +164,7 @@ extension OAuthController {
             self.jti = claims.jti
             self.sid = claims.sid
             self.boundKey = claims.boundKey
-            self.tokenType = claims.boundKey == nil ? "Bearer" : "DPoP"
+            self.tokenType = TokenPair.tokenType(boundKey: claims.boundKey)
             self.tokenUse = claims.tokenUse.rawValue
             self.roles = claims.roles
         }

@@ -64,7 +64,7 @@ struct SecondFactorController: Sendable {
         var writer = JSONObjectWriter(capacity: 96 + token.utf8.count)
         writer.add("accessToken", token)
         writer.add("expiresIn", expiresIn)
-        writer.add("tokenType", principal.boundKey == nil ? "Bearer" : "DPoP")
+        writer.add("tokenType", TokenPair.tokenType(boundKey: principal.boundKey))
         return .tokens(PrewrittenJSON(json: writer.finish()))
     }
 

@@ -110,7 +110,7 @@ struct TokenController: Sendable {
         var writer = JSONObjectWriter(capacity: 96 + token.utf8.count)
         writer.add("access_token", token)
         writer.add("expires_in", expiresIn)
-        writer.add("token_type", key == nil ? "Bearer" : "DPoP")
+        writer.add("token_type", TokenPair.tokenType(boundKey: key))
         var response = HTTPResponse.tokens(PrewrittenJSON(json: writer.finish()))
         self.dpop.addNonce(to: &response, for: request)
         return response

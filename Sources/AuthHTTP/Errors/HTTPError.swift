@@ -57,17 +57,20 @@ public struct HTTPError: Error, Sendable {
     /// 401 for a route that takes DPoP-bound tokens (RFC 9449 §7.1): the `DPoP` challenge with the
     /// proof algorithms, and the error when there is one.
     public static func dpopUnauthorized(_ code: String?, _ description: String, algorithms: [String]) -> HTTPError {
-        var challenge = "DPoP algs=\"\(algorithms.joined(separator: " "))\""
-        if let code { challenge += ", error=\"\(code)\", error_description=\"\(description)\"" }
+        let challenge = Self.challenge("DPoP algs=\"\(algorithms.joined(separator: " "))\"", code, description)
         return HTTPError(
             .unauthorized, code: code ?? "invalid_request", description: description,
             headers: ["www-authenticate": challenge])
     }
 
     private static func bearerChallenge(_ code: String?, _ description: String) -> String {
-        var challenge = "Bearer realm=\"authd\""
-        if let code { challenge += ", error=\"\(code)\", error_description=\"\(description)\"" }
-        return challenge
+        Self.challenge("Bearer realm=\"authd\"", code, description)
+    }
+
+    /// A `WWW-Authenticate` challenge: the scheme and its parameters, then the error, if any.
+    private static func challenge(_ scheme: String, _ code: String?, _ description: String) -> String {
+        guard let code else { return scheme }
+        return scheme + ", error=\"\(code)\", error_description=\"\(description)\""
     }
 
     var response: HTTPResponse {
