@@ -10,11 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . Benchmarks/lib.sh
-ensure_system_packages wrk
 ensure_python_tools
-release_binaries
-port=${BENCH_PORT:-8096}
-redis_port=${BENCH_REDIS_PORT:-6396}
-start_sitting
+start_sitting 8096 6396
 "$PYTHON_VENV/bin/python" Benchmarks/dpop.py "http://127.0.0.1:$port" "$redis_port" \
     "http://127.0.0.1:$((port + 10))" "$bare_pid"

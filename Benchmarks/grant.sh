@@ -11,10 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . Benchmarks/lib.sh
-ensure_system_packages wrk
-release_binaries
-port=${BENCH_PORT:-8095}
-redis_port=${BENCH_REDIS_PORT:-6395}
-start_sitting
+start_sitting 8095 6395
 python3 Benchmarks/grant.py "http://127.0.0.1:$port" "$bin" "$redis_port" "$env_file" \
     "http://127.0.0.1:$((port + 10))" "$bare_pid"

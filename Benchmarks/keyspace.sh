@@ -10,10 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . Benchmarks/lib.sh
-ensure_system_packages wrk
-release_binaries
-port=${BENCH_PORT:-8097}
-redis_port=${BENCH_REDIS_PORT:-6397}
-start_sitting
+start_sitting 8097 6397
 python3 Benchmarks/keyspace.py "http://127.0.0.1:$port" "$redis_port" \
     "${KEYSPACE_OUT:-Benchmarks/results/keyspace.json}" "$@"

@@ -13,10 +13,16 @@ release_binaries() {
     bare_bin="$(swift build -c release --show-bin-path)/bare-nio-server"
 }
 
-# One sitting's servers: a Redis of its own on `redis_port`, authd (`bin`, fresh secrets, the
-# environment's AUTHD_* settings) on `port` with `env_file` as its .env, and the bare floor on
-# port+10, all stopped on exit. Sets `dir`, `authd_pid`, `bare_pid` and exports REDIS_URL.
+# One sitting: wrk and the release builds (release_binaries), then its servers: a Redis of its own
+# on `redis_port` (BENCH_REDIS_PORT, default $2), authd (`bin`, fresh secrets, the environment's
+# AUTHD_* settings) on `port` (BENCH_PORT, default $1) with `env_file` as its .env, and the bare
+# floor on port+10, all stopped on exit. Sets `dir`, `authd_pid`, `bare_pid` and exports REDIS_URL.
+#   start_sitting DEFAULT_PORT DEFAULT_REDIS_PORT
 start_sitting() {
+    ensure_system_packages wrk
+    release_binaries
+    port=${BENCH_PORT:-$1}
+    redis_port=${BENCH_REDIS_PORT:-$2}
     dir=$(mktemp -d -t authd-sitting.XXXXXX)
     authd_pid="" bare_pid=""
     trap 'stop_sitting' EXIT

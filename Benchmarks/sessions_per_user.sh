@@ -10,10 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . Benchmarks/lib.sh
-release_binaries
-port=${BENCH_PORT:-8098}
-redis_port=${BENCH_REDIS_PORT:-6388}
 export AUTHD_LOGIN_THROTTLE=false
-start_sitting
+start_sitting 8098 6388
 python3 Benchmarks/sessions_per_user.py "$port" "$redis_port" "$authd_pid" \
     "${SPU_OUT:-Benchmarks/results/sessions_per_user.json}" "$@"
