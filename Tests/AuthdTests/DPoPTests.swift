@@ -171,6 +171,40 @@ struct DPoPTests {
         }
     }
 
+    /// The replay cache under load, counted in thousands: 8 clients at once, each with its own user
+    /// and key (ES256 and Ed25519 alternating), each sending every one of its 250 proofs to both
+    /// instances at the same moment. Each of the 2,000 proofs is accepted exactly once.
+    @Test func thousandsOfProofsRacedOverTwoInstancesAreEachAcceptedOnce() async throws {
+        let pair = try await TestApp.startPair()
+        try await withTeardown({ await pair.stop() }) {
+            let (clients, rounds) = (8, 250)
+            let tallies = try await inParallel(clients) { client in
+                let key = ProofKey(client % 2 == 0 ? .es256 : .edDSA)
+                let login = try await Self.logIn(pair.a, "soak\(client)", key: key)
+                guard let access = login["accessToken"] else { throw TestFailure("login: \(login.text)") }
+                var (accepted, refused, unexpected) = (0, 0, [Int]())
+                for _ in 0..<rounds {
+                    let proof = key.proof("GET", Self.base + "/me", accessToken: access)
+                    async let first = pair.a.client.request("GET", "/me", headers: Self.headers(access, proof))
+                    async let second = pair.b.client.request("GET", "/me", headers: Self.headers(access, proof))
+                    let statuses = [try await first.status, try await second.status]
+                    if statuses.sorted() == [200, 401] {
+                        accepted += 1
+                        refused += 1
+                    } else {
+                        unexpected.append(contentsOf: statuses)
+                    }
+                }
+                return (accepted: accepted, refused: refused, unexpected: unexpected)
+            }
+            #expect(tallies.map(\.accepted).reduce(0, +) == clients * rounds)
+            #expect(tallies.map(\.refused).reduce(0, +) == clients * rounds)
+            let unexpected = tallies.flatMap(\.unexpected)
+            #expect(
+                unexpected.count == 0, "rounds not one 200 and one 401: the first statuses \(unexpected.prefix(10))")
+        }
+    }
+
     /// Each hostile proof, at a token request (400) and at a protected route (401): the right
     /// error, never a 5xx, and nothing issued.
     @Test func malformedProofsAreRefusedWithTheirError() async throws {
